@@ -1,0 +1,36 @@
+# songmaytinh — the two commands a newcomer needs: `make demo` and `make test`.
+# Bootstrap: Python 3.11 + pip + make are enough; uv is installed with pip when missing and the
+# environment is synced from uv.lock (never re-resolved).
+PYTHON ?= python3
+UV := $(shell command -v uv 2>/dev/null)
+ifeq ($(UV),)
+UV := $(PYTHON) -m uv
+endif
+export UV_PYTHON_DOWNLOADS := never
+export PYTHONUTF8 := 1
+RUN := $(UV) run --frozen --no-sync
+SAMPLE := samples/huu-lung
+
+.PHONY: bootstrap demo test bench lint sample clean
+
+bootstrap:
+	@$(UV) --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet --disable-pip-version-check uv
+	@$(UV) sync --frozen --python $(PYTHON) --quiet
+
+sample: bootstrap
+	@$(RUN) python -m samples.generate --out $(SAMPLE)
+
+demo: bootstrap sample
+	@$(RUN) songmaytinh run --sources $(SAMPLE) --out outputs
+
+test: bootstrap
+	@$(RUN) bash tests/run.sh
+
+bench: bootstrap sample
+	@$(RUN) songmaytinh bench district
+
+lint: bootstrap
+	@$(RUN) python -m compileall -q flows validations samples tests
+
+clean:
+	rm -rf outputs/* .pytest_cache

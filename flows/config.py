@@ -1,0 +1,332 @@
+"""Typed configuration: the district, the data rules, header aliases and the source registry.
+
+Everything a district changes lives in YAML under ``config/``; this module validates it with pydantic
+at start so that a bad key stops the run with a message naming it (``ConfigError``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from functools import cached_property
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from flows.text import fold
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_CONFIG_DIR = REPO_ROOT / "config"
+
+Category = Literal["poor", "near_poor", "covid_orphan", "none"]
+Item = Literal["desktop", "laptop", "tablet", "smartphone", "internet_package"]
+DEVICE_ITEMS: tuple[str, ...] = ("desktop", "laptop", "tablet", "smartphone")
+
+
+class ConfigError(Exception):
+    """A configuration file is missing or invalid; the message names the file and key."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class DistrictInfo(_Strict):
+    name: str
+    short_name: str
+    code: str
+    province: str
+    province_code: str
+    issuing_unit: str
+    parent_unit: str
+    place_name: str
+    signer_title: str = "TRƯỞNG PHÒNG"
+    programme: str = "Sóng và máy tính cho em"
+
+
+class Phase(_Strict):
+    id: str
+    name: str
+    start: dt.date
+    end: dt.date
+    device_sets_target: int | None = None
+    internet_share_target: float | None = Field(default=None, ge=0, le=1)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> "Phase":
+        if self.end < self.start:
+            raise ValueError(f"phase {self.id}: end {self.end} is before start {self.start}")
+        return self
+
+
+class OverallTargets(_Strict):
+    device_share: float = Field(1.0, ge=0, le=1)
+    internet_share: float = Field(1.0, ge=0, le=1)
+    village_coverage_share: float = Field(1.0, ge=0, le=1)
+
+
+class PriorityTier(_Strict):
+    category: Category
+    label: str
+
+
+class Commune(_Strict):
+    code: str = Field(pattern=r"^\d{5}$")
+    name: str
+    type: Literal["commune", "township"] = "commune"
+    villages: list[str] = []
+
+
+class School(_Strict):
+    code: str
+    name: str
+    level: Literal["TH", "THCS", "TH&THCS"]
+    commune: str
+    enrolment: dict[int, int] = {}
+
+    @field_validator("enrolment")
+    @classmethod
+    def _grades(cls, v: dict[int, int]) -> dict[int, int]:
+        for g, n in v.items():
+            if not 1 <= g <= 9 or n < 0:
+                raise ValueError(f"enrolment grade {g} -> {n}: grade must be 1-9 and count >= 0")
+        return v
+
+
+TieBreak = Literal["lacks_both", "grade_asc", "grade_desc", "birth_date_asc", "given_name", "person_id"]
+
+
+class District(_Strict):
+    district: DistrictInfo
+    phases: list[Phase]
+    overall_targets: OverallTargets = OverallTargets()
+    priority_tiers: list[PriorityTier]
+    tie_breaks: list[TieBreak] = ["lacks_both", "grade_desc", "birth_date_asc", "given_name"]
+    unit_prices: dict[Item, int]
+    cash_buys: list[Item] = ["tablet"]
+    cash_internet_share: float = Field(0.0, ge=0, le=1)
+    communes: list[Commune]
+    schools: list[School]
+
+    @model_validator(mode="after")
+    def _consistent(self) -> "District":
+        codes = [c.code for c in self.communes]
+        if len(set(codes)) != len(codes):
+            raise ValueError("communes: duplicate commune code")
+        scodes = [s.code for s in self.schools]
+        if len(set(scodes)) != len(scodes):
+            raise ValueError("schools: duplicate school code")
+        for i, s in enumerate(self.schools):
+            if s.commune not in codes:
+                raise ValueError(f"schools.{i}.commune: {s.commune!r} is not a commune code in communes")
+        cats = [t.category for t in self.priority_tiers]
+        if sorted(cats) != sorted({"poor", "near_poor", "covid_orphan", "none"}):
+            raise ValueError("priority_tiers: must list poor, near_poor, covid_orphan and none exactly once")
+        for item in self.cash_buys:
+            if item not in self.unit_prices:
+                raise ValueError(f"cash_buys: {item!r} has no unit_prices entry")
+        return self
+
+    def phase_for(self, day: dt.date) -> Phase | None:
+        for p in self.phases:
+            if p.start <= day <= p.end:
+                return p
+        return None
+
+    @cached_property
+    def commune_by_code(self) -> dict[str, Commune]:
+        return {c.code: c for c in self.communes}
+
+    @cached_property
+    def school_by_code(self) -> dict[str, School]:
+        return {s.code: s for s in self.schools}
+
+    def tier_rank(self, category: str) -> int:
+        for i, t in enumerate(self.priority_tiers):
+            if t.category == category:
+                return i + 1
+        return len(self.priority_tiers)
+
+    def tier_label(self, category: str) -> str:
+        for t in self.priority_tiers:
+            if t.category == category:
+                return t.label
+        return category
+
+
+class Rule(_Strict):
+    severity: Literal["error", "warning"]
+    column: str = ""
+    message: str
+
+
+class AgeBand(_Strict):
+    below: int = 2
+    above: int = 3
+
+
+class Rules(_Strict):
+    grade_min: int = 1
+    grade_max: int = 9
+    age_band: AgeBand = AgeBand()
+    name_min_length: int = 2
+    name_max_length: int = 60
+    text_max_length: int = 200
+    birth_year_min: int = 2005
+    rules: dict[str, Rule]
+
+    def message(self, rule: str, **params: object) -> str:
+        template = self.rules[rule].message
+        try:
+            return template.format(**params)
+        except (KeyError, IndexError):
+            return template
+
+    def severity(self, rule: str) -> str:
+        return self.rules[rule].severity
+
+
+REQUIRED_RULES = {
+    "name_present", "date_valid", "grade_valid", "grade_in_range", "category_in_domain", "commune_in_district",
+    "need_marked", "duplicate_in_sheet", "unknown_column", "missing_column", "no_table", "unreadable_file",
+}
+
+
+class Headers(BaseModel):
+    """Header aliases and value vocabularies; kept loose (dict-shaped) because districts extend them."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    students: dict[str, list[str]]
+    donations: dict[str, list[str]]
+    connectivity: dict[str, list[str]]
+    handover: dict[str, list[str]]
+    values: dict[str, list[str] | dict[str, list[str]]]
+    footer_markers: list[str] = []
+    subtotal_markers: list[str] = []
+
+    @field_validator("students", "donations", "connectivity", "handover")
+    @classmethod
+    def _aliases(cls, v: dict[str, list[str]]) -> dict[str, list[str]]:
+        for field, aliases in v.items():
+            if not aliases:
+                raise ValueError(f"{field}: needs at least one alias")
+        return v
+
+    def for_kind(self, kind: str) -> dict[str, list[str]]:
+        return getattr(self, kind)
+
+    def vocabulary(self, name: str) -> list[str]:
+        v = self.values.get(name, [])
+        if isinstance(v, dict):
+            raise TypeError(f"values.{name} is a mapping")
+        return v
+
+    def mapping(self, name: str) -> dict[str, list[str]]:
+        v = self.values.get(name, {})
+        if not isinstance(v, dict):
+            raise TypeError(f"values.{name} is a list")
+        return v
+
+
+SourceKind = Literal["students", "donations", "connectivity", "handover"]
+
+
+class LocalPattern(_Strict):
+    glob: str
+    kind: SourceKind
+    unit_type: Literal["school", "commune"] | None = None
+
+
+class LocalSources(_Strict):
+    default_dir: str | None = None
+    patterns: list[LocalPattern] = []
+
+
+class GoogleSource(_Strict):
+    key: str
+    kind: SourceKind
+    unit: str | None = None
+    unit_type: Literal["school", "commune"] | None = None
+    contact: str | None = None
+
+
+class Sources(_Strict):
+    local: LocalSources = LocalSources()
+    google: list[GoogleSource] = []
+
+
+class AppConfig(BaseModel):
+    model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
+    config_dir: Path
+    district: District
+    rules: Rules
+    headers: Headers
+    sources: Sources
+
+    @cached_property
+    def school_index(self) -> dict[str, str]:
+        """Folded school name variants -> school code (used to recognise a school from free text)."""
+        index: dict[str, str] = {}
+        for s in self.district.schools:
+            commune = self.district.commune_by_code[s.commune]
+            place = s.name.split(" ", 2)[-1]  # "Trường TH Hữu Liên" -> "Hữu Liên"
+            for variant in (s.name, s.name.replace("Trường ", ""), f"{s.level} {place}",
+                            f"{_LEVEL_WORDS[s.level]} {place}", f"{s.level} {commune.name}"):
+                index.setdefault(fold(variant), s.code)
+        return index
+
+    @cached_property
+    def commune_index(self) -> dict[str, str]:
+        """Folded commune name variants ("Xã Hữu Liên", "Hữu Liên", "UBND xã Hữu Liên") -> code."""
+        index: dict[str, str] = {}
+        for c in self.district.communes:
+            bare = c.name.split(" ", 2)[-1] if c.type == "township" else c.name.removeprefix("Xã ")
+            for variant in (c.name, bare, f"UBND {c.name}", c.code):
+                index.setdefault(fold(variant), c.code)
+        return index
+
+
+_LEVEL_WORDS = {"TH": "Tiểu học", "THCS": "Trung học cơ sở", "TH&THCS": "TH và THCS"}
+
+
+def _load_yaml(path: Path) -> dict:
+    if not path.exists():
+        raise ConfigError(f"{path}: file not found")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a mapping at the top level")
+    return data
+
+
+def _validate(model: type[BaseModel], path: Path, data: dict) -> BaseModel:
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        lines = []
+        for err in exc.errors():
+            key = ".".join(str(p) for p in err["loc"]) or "(top level)"
+            lines.append(f"{path.name}: {key}: {err['msg']}")
+        raise ConfigError("invalid configuration\n  " + "\n  ".join(lines)) from None
+
+
+def load_config(config_dir: Path | str | None = None) -> AppConfig:
+    """Load and validate ``district.yaml``, ``rules.yaml``, ``headers.yaml`` and ``sources.yaml``.
+
+    ``config_dir`` may also be the path of one of those files (its folder is used).
+    """
+    path = Path(config_dir) if config_dir else DEFAULT_CONFIG_DIR
+    if path.is_file():
+        path = path.parent
+    district = _validate(District, path / "district.yaml", _load_yaml(path / "district.yaml"))
+    rules = _validate(Rules, path / "rules.yaml", _load_yaml(path / "rules.yaml"))
+    missing = REQUIRED_RULES - set(rules.rules)  # type: ignore[attr-defined]
+    if missing:
+        raise ConfigError(f"rules.yaml: rules: missing rule(s) {', '.join(sorted(missing))}")
+    headers = _validate(Headers, path / "headers.yaml", _load_yaml(path / "headers.yaml"))
+    sources_path = path / "sources.yaml"
+    sources = _validate(Sources, sources_path, _load_yaml(sources_path)) if sources_path.exists() else Sources()
+    return AppConfig(config_dir=path, district=district, rules=rules, headers=headers, sources=sources)

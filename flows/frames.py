@@ -1,0 +1,112 @@
+"""The data that passes between stages: raw grids, and the columns of each stage's DataFrames.
+
+sources -> SourceData (grids) -> layout -> raw tables (str cells + provenance) -> normalize -> typed students
+-> validate (issues, row status) -> dedupe (person_id) -> allocate (statuses, allocations) -> publish.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+SourceStatus = Literal["ok", "stale", "failed"]
+
+
+@dataclass
+class SheetGrid:
+    """One sheet as the school sees it. ``rows[0]`` is spreadsheet row 1; empty cells are ``None``.
+
+    Cell values are str, int, float, bool, datetime.date/datetime or None. ``merged`` ranges are 0-based and
+    inclusive: (first_row, first_col, last_row, last_col). Hidden rows still occupy their row number.
+    """
+
+    name: str
+    rows: list[list[Any]]
+    merged: list[tuple[int, int, int, int]] = field(default_factory=list)
+    hidden_rows: frozenset[int] = frozenset()
+    hidden_cols: frozenset[int] = frozenset()
+    hidden: bool = False
+
+
+@dataclass
+class SourceData:
+    """One source file or spreadsheet as fetched tonight."""
+
+    source_id: str  # stable id: path relative to the sources folder, or the spreadsheet key
+    source_file: str  # what issues cite: relative path, or the spreadsheet title
+    kind: str | None = None  # students | donations | connectivity | handover; None = infer from headers
+    unit_type: str | None = None  # school | commune, for student lists, when the registry says so
+    unit: str | None = None  # school or commune code, when the registry says so
+    modified: dt.datetime | None = None
+    sheets: list[SheetGrid] = field(default_factory=list)
+    status: SourceStatus = "ok"
+    message: str = ""
+
+
+@dataclass(frozen=True)
+class Issue:
+    source_file: str
+    source_sheet: str
+    source_row: int | None  # None for sheet- or file-level issues
+    column: str  # the header as the school wrote it ("" when not about one column)
+    severity: Literal["error", "warning"]
+    rule: str
+    message: str  # Vietnamese, actionable
+
+
+ISSUE_COLUMNS = ["source_file", "source_sheet", "source_row", "column", "severity", "rule", "message"]
+
+PROVENANCE = ["source_id", "source_file", "source_sheet", "source_row"]
+
+# Student rows after normalize (typed) — the columns the later stages rely on.
+# Raw text of each mapped field is kept as ``raw_<field>`` for messages; ``columns_<field>`` is not stored:
+# header labels as written live in the layout result's ``headers`` mapping.
+STUDENT_COLUMNS = [
+    *PROVENANCE,
+    "list_type",  # school | commune: who reported the row
+    "unit_code",  # school code or commune code of the reporting unit ("" if unknown)
+    "school_code", "school",  # official code/name ("" if unknown)
+    "commune_code", "commune",
+    "village",
+    "full_name", "family_name", "middle_name", "given_name",
+    "date_of_birth",  # ISO yyyy-mm-dd or ""
+    "birth_year",  # Int64, may be NA
+    "sex",  # M | F | ""
+    "grade",  # Int64 (any integer the sheet said; range checked by validate), NA if unreadable
+    "guardian_name", "phone", "national_id",
+    "category",  # poor | near_poor | covid_orphan | none
+    "lacks_device", "lacks_internet",  # bool
+]
+
+# Columns validate adds to the students frame.
+#   row_status: "ok" | "rejected" | "duplicate" ; duplicate_of: source_row of the first occurrence in the sheet.
+#   exclusion: "" or a reason code (grade_out_of_range, needs_nothing, outside_district).
+VALIDATED_COLUMNS = ["row_status", "duplicate_of", "exclusion", "fingerprint"]
+
+STUDENT_EXPORT_COLUMNS = [
+    "source_file", "source_sheet", "source_row", "school", "commune", "village", "full_name", "date_of_birth",
+    "sex", "grade", "guardian_name", "phone", "category", "lacks_device", "lacks_internet", "person_id",
+    "status", "reason",
+]
+
+ALLOCATION_EXPORT_COLUMNS = [
+    "person_id", "need", "full_name", "commune", "school", "grade", "category", "priority_rank", "item",
+    "donation_id", "status", "reason",
+]
+
+DONATION_COLUMNS = [
+    *PROVENANCE,
+    "donation_id", "donor", "date", "kind",  # kind: cash|budget|desktop|laptop|tablet|smartphone|internet_package
+    "quantity",  # Int64 units (devices, packages); NA for cash
+    "amount_vnd",  # Int64, NA if not given
+    "status",  # received | pledged
+    "earmark_commune_code", "earmark_school_code", "earmark_text", "note",
+]
+
+CONNECTIVITY_COLUMNS = [*PROVENANCE, "commune_code", "commune", "village", "has_3g", "has_4g", "has_fibre", "note"]
+
+HANDOVER_COLUMNS = [
+    *PROVENANCE, "person_id", "full_name", "date_of_birth", "school", "item", "serial", "handover_date",
+    "received_by", "donation_id",
+]

@@ -1,0 +1,88 @@
+"""Vietnamese text helpers shared by every stage: folding for matching, name parts, collation."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+_SPACE = re.compile(r"\s+")
+_PUNCT = re.compile(r"[^\w/]+", re.UNICODE)
+
+
+def nfc(value: str) -> str:
+    return unicodedata.normalize("NFC", value)
+
+
+def strip_tones(value: str) -> str:
+    """Remove Vietnamese diacritics: "Đặng Thị Ánh" -> "Dang Thi Anh"."""
+    decomposed = unicodedata.normalize("NFD", value.replace("Đ", "D").replace("đ", "d"))
+    return unicodedata.normalize("NFC", "".join(ch for ch in decomposed if unicodedata.category(ch) != "Mn"))
+
+
+def fold(value: object) -> str:
+    """Matching key: lower case, no tones, Đ->d, punctuation other than "/" turned into spaces, single spaces."""
+    if value is None:
+        return ""
+    text = strip_tones(nfc(str(value))).lower()
+    text = _PUNCT.sub(" ", text).replace("_", " ")
+    return _SPACE.sub(" ", text).strip()
+
+
+def clean_spaces(value: str) -> str:
+    return _SPACE.sub(" ", value.replace("\u00a0", " ")).strip()
+
+
+def title_name(value: str) -> str:
+    """NFC, single spaces, each word capitalised ("NGUYỄN  thị ánh" -> "Nguyễn Thị Ánh")."""
+    words = clean_spaces(nfc(value)).split(" ")
+    return " ".join(w[:1].upper() + w[1:].lower() for w in words if w)
+
+
+def split_name(full_name: str) -> tuple[str, str, str]:
+    """(family, middle, given) of a Vietnamese full name written family-name first."""
+    words = full_name.split()
+    if not words:
+        return "", "", ""
+    if len(words) == 1:
+        return "", "", words[0]
+    return words[0], " ".join(words[1:-1]), words[-1]
+
+
+# Vietnamese alphabet order: a ă â b c d đ e ê g h i k l m n o ô ơ p q r s t u ư v x y; tones after letters in
+# the order unmarked, huyền, hỏi, ngã, sắc, nặng (the order used by Vietnamese dictionaries).
+_BASE_ORDER = "aăâbcdđeêghiklmnoôơpqrstuưvxy"
+_TONE_ORDER = {"": 0, "\u0300": 1, "\u0309": 2, "\u0303": 3, "\u0301": 4, "\u0323": 5}
+_LETTER_MARKS = {"\u0306": "ă", "\u0302": "^", "\u031b": "'"}
+
+
+def _letter_key(ch: str) -> tuple[int, int]:
+    decomposed = unicodedata.normalize("NFD", ch.lower())
+    base, marks = decomposed[0], decomposed[1:]
+    tone = 0
+    for m in marks:
+        if m in _TONE_ORDER:
+            tone = _TONE_ORDER[m]
+    letter = base
+    if "\u0306" in marks:
+        letter = "ă"
+    elif "\u0302" in marks:
+        letter = {"a": "â", "e": "ê", "o": "ô"}.get(base, base)
+    elif "\u031b" in marks:
+        letter = {"o": "ơ", "u": "ư"}.get(base, base)
+    pos = _BASE_ORDER.find(letter)
+    if pos < 0:
+        return (100 + ord(letter) if letter.isalpha() else ord(letter) - 1000, tone)
+    return (pos, tone)
+
+
+def collation_key(text: str) -> tuple:
+    """Sort key for Vietnamese text: letters first by base letter, then tones (as a second pass)."""
+    t = nfc(text)
+    keys = [_letter_key(ch) for ch in t if not ch.isspace()]
+    return (tuple(k[0] for k in keys), tuple(k[1] for k in keys))
+
+
+def name_sort_key(full_name: str) -> tuple:
+    """Vietnamese list order: by given name, then family name, then middle name."""
+    family, middle, given = split_name(full_name)
+    return (collation_key(given), collation_key(family), collation_key(middle))
