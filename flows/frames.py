@@ -110,3 +110,50 @@ HANDOVER_COLUMNS = [
     *PROVENANCE, "person_id", "full_name", "date_of_birth", "school", "item", "serial", "handover_date",
     "received_by", "donation_id",
 ]
+
+
+@dataclass
+class SourceReport:
+    """A manifest entry: ``{source, id, kind, status, message, rows}``."""
+
+    source: str  # source_file
+    id: str  # source_id
+    kind: str
+    status: SourceStatus
+    message: str = ""
+    rows: int = 0
+
+
+@dataclass
+class RunResult:
+    """Everything one night produced; publish turns it into workbooks, CSV exports and the manifest.
+
+    DataFrames (pandas) and their columns:
+    - students: STUDENT_EXPORT_COLUMNS + extras: list_type, school_code, commune_code, given_name, family_name,
+      middle_name, birth_year, national_id, tier (1 = highest), priority_rank (Int64, NA if not ranked).
+    - issues: ISSUE_COLUMNS.
+    - allocations: ALLOCATION_EXPORT_COLUMNS + extras: commune_code, school_code, village, date_of_birth.
+    - donations: DONATION_COLUMNS + extras: units (Int64 units this row provides after cash conversion).
+    - donation_summary: one row per item: item, received_units, from_cash_units, pledged_units, allocated,
+      handed_over, remaining.  Plus ``cash`` dict below for the cash balance.
+    - connectivity: CONNECTIVITY_COLUMNS.
+    - review_pairs: person_id_l, person_id_r, match_probability, reasons + the two records' fields with
+      _l/_r suffixes (full_name, date_of_birth, school, commune, village, guardian_name, source_file, source_row).
+    - changes: person_id, need, before, after, rule (the run's change log against the previous night).
+    """
+
+    run_id: str
+    as_of: dt.date
+    started_at: dt.datetime
+    finished_at: dt.datetime | None
+    sources: list[SourceReport]
+    students: Any
+    issues: Any
+    allocations: Any
+    donations: Any
+    donation_summary: Any
+    connectivity: Any
+    review_pairs: Any
+    changes: Any
+    cash: dict[str, int] = field(default_factory=dict)  # received_vnd, pledged_vnd, converted_vnd, carried_vnd
+    counts: dict[str, int] = field(default_factory=dict)
