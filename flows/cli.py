@@ -1,0 +1,206 @@
+"""Command line: ``songmaytinh run | serve | validate | dedupe | explain | bench``."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+app = typer.Typer(add_completion=False, no_args_is_help=True,
+                  help="Sóng và máy tính cho em — nightly consolidation of school and commune sheets.")
+console = Console(stderr=False, highlight=False)
+
+SUMMARY_LABELS = [
+    ("sources", "Nguồn đã đọc"), ("sources_failed", "Nguồn lỗi"), ("student_rows", "Dòng học sinh"),
+    ("rows_rejected", "Dòng bị loại (lỗi)"), ("rows_duplicate", "Dòng lặp"), ("issues", "Vấn đề dữ liệu"),
+    ("persons", "Học sinh (sau ghép trùng)"), ("allocated", "Được phân bổ"), ("waitlisted", "Danh sách chờ"),
+    ("excluded", "Không đủ điều kiện"), ("devices_allocated", "Thiết bị đã phân bổ"),
+    ("internet_allocated", "Gói Internet đã phân bổ"),
+]
+
+
+def _setup_logging(verbose: bool) -> None:
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for noisy in ("great_expectations", "prefect", "httpx", "alembic", "splink", "uvicorn"):
+        logging.getLogger(noisy).setLevel(logging.WARNING if verbose else logging.ERROR)
+
+
+def _config(config: Optional[Path]):
+    from flows.config import ConfigError, load_config
+
+    try:
+        return load_config(config)
+    except ConfigError as exc:
+        console.print(f"[red]Cấu hình không hợp lệ (invalid configuration):[/red] {exc}")
+        raise typer.Exit(2) from None
+
+
+@app.command()
+def run(
+    sources: Optional[Path] = typer.Option(None, "--sources", help="Folder of source spreadsheets."),
+    config: Optional[Path] = typer.Option(None, "--config", help="Config folder or one of its YAML files."),
+    out: Path = typer.Option(Path("outputs"), "--out", help="Where run folders and `latest` are written."),
+    as_of: Optional[str] = typer.Option(None, "--as-of", help="Replay as of this date (YYYY-MM-DD)."),
+    ledger: Optional[str] = typer.Option(None, "--ledger", help="Ledger database URL (default: OUT/ledger.sqlite)."),
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="Log each stage (counts and ids only)."),
+) -> None:
+    """Run the nightly consolidation once and publish the workbooks."""
+    _setup_logging(verbose)
+    cfg = _config(config)
+    if as_of:
+        try:
+            dt.date.fromisoformat(as_of)
+        except ValueError:
+            console.print(f"[red]--as-of {as_of!r}: expected a date YYYY-MM-DD[/red]")
+            raise typer.Exit(2) from None
+    if sources is None and cfg.sources.local.default_dir:
+        sources = cfg.config_dir.parent / cfg.sources.local.default_dir
+    if sources is not None and not sources.is_dir():
+        console.print(f"[red]--sources {sources}: folder not found[/red]")
+        raise typer.Exit(2)
+    from flows import nightly
+
+    started = time.monotonic()
+    with console.status("Đang chạy tổng hợp...", spinner="dots") as status:
+        def progress(stage: str) -> None:
+            console.print(f"  [dim]{time.monotonic() - started:6.1f}s[/dim] {stage}")
+            status.update(f"{stage}...")
+
+        nightly.PROGRESS["callback"] = progress
+        try:
+            outcome = nightly.nightly_consolidation(
+                sources_dir=str(sources) if sources else None, config_dir=str(cfg.config_dir), out_dir=str(out),
+                as_of=as_of, ledger_url=ledger)
+        finally:
+            nightly.PROGRESS["callback"] = nightly._quiet
+    _print_summary(outcome, out, time.monotonic() - started)
+
+
+def _print_summary(outcome: dict, out: Path, seconds: float) -> None:
+    counts = outcome["counts"]
+    table = Table(title=f"Kết quả tổng hợp — {outcome['run_id']}", show_header=True)
+    table.add_column("Chỉ tiêu")
+    table.add_column("Số lượng", justify="right")
+    for key, label in SUMMARY_LABELS:
+        if key in counts:
+            table.add_row(label, f"{counts[key]:,}".replace(",", "."))
+    console.print(table)
+    failed = [s for s in outcome["sources"] if s["status"] != "ok"]
+    for s in failed:
+        console.print(f"  [yellow]Nguồn {s['status']}:[/yellow] {s['source']}")
+    run_dir = Path(outcome["run_dir"])
+    district = sorted((run_dir / "district").glob("*.xlsx"))
+    console.print(f"Thư mục kết quả (run folder): {run_dir}")
+    console.print(f"Mới nhất (latest): {out / 'latest'}")
+    for wb in district:
+        console.print(f"Bảng tổng hợp của huyện (district workbook): [bold]{wb}[/bold]")
+    console.print(f"Xã: {run_dir / 'communes'}  ·  Trường: {run_dir / 'schools'}  ·  CSV: {run_dir / 'exports'}")
+    console.print(f"Xong trong {seconds:.0f} giây.")
+
+
+@app.command()
+def serve(
+    sources: Optional[Path] = typer.Option(None, "--sources"),
+    config: Optional[Path] = typer.Option(None, "--config"),
+    out: Path = typer.Option(Path("outputs"), "--out"),
+    cron: str = typer.Option("0 1 * * *", "--cron", help="Schedule (cron, Asia/Ho_Chi_Minh)."),
+) -> None:
+    """Serve the flow on its nightly schedule (needs a Prefect server; see README)."""
+    _setup_logging(True)
+    cfg = _config(config)
+    from flows.nightly import nightly_consolidation
+
+    nightly_consolidation.serve(
+        name="nightly-consolidation",
+        cron=cron,
+        parameters={"sources_dir": str(sources) if sources else None, "config_dir": str(cfg.config_dir),
+                    "out_dir": str(out)},
+    )
+
+
+@app.command()
+def validate(
+    file: Path = typer.Argument(..., help="One spreadsheet (xlsx, xls, ods, csv)."),
+    config: Optional[Path] = typer.Option(None, "--config"),
+    as_of: Optional[str] = typer.Option(None, "--as-of"),
+) -> None:
+    """Check one file the way the night would, and print its issues."""
+    _setup_logging(False)
+    cfg = _config(config)
+    if not file.is_file():
+        console.print(f"[red]{file}: file not found[/red]")
+        raise typer.Exit(2)
+    from flows.checkfile import check_file
+
+    day = dt.date.fromisoformat(as_of) if as_of else dt.date.today()
+    report = check_file(file, cfg, day)
+    table = Table(title=f"{file.name}: {report.rows} dòng, {len(report.issues)} vấn đề", show_lines=False)
+    for col in ("Trang tính", "Dòng", "Cột", "Mức độ", "Nội dung"):
+        table.add_column(col, overflow="fold")
+    for i in report.issues:
+        sev = "[red]Lỗi[/red]" if i.severity == "error" else "[yellow]Cảnh báo[/yellow]"
+        table.add_row(i.source_sheet, "" if i.source_row is None else str(i.source_row), i.column, sev, i.message)
+    console.print(table)
+    errors = sum(i.severity == "error" for i in report.issues)
+    console.print(f"{report.rows} dòng học sinh; {errors} lỗi, {len(report.issues) - errors} cảnh báo.")
+    raise typer.Exit(1 if errors else 0)
+
+
+@app.command()
+def dedupe(
+    input: Path = typer.Argument(..., help="UTF-8 CSV with record_id, full_name, ..."),
+    output: Path = typer.Option(..., "--output", "-o"),
+) -> None:
+    """Cluster the records of a CSV into persons (stateless; no ledger)."""
+    from flows.dedupe import dedupe_csv
+
+    try:
+        summary = dedupe_csv(input, output)
+    except (ValueError, FileNotFoundError) as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from None
+    console.print(f"{summary['records']} records -> {summary['clusters']} persons; written {output}")
+
+
+@app.command()
+def explain(
+    student: str = typer.Argument(..., help="Person id, name, or FILE:ROW."),
+    out: Path = typer.Option(Path("outputs"), "--out"),
+) -> None:
+    """Explain a child's outcome in the latest run (tier, rank, status, reason, source rows)."""
+    from flows.explain import explain_student
+
+    try:
+        text = explain_student(student, out / "latest")
+    except FileNotFoundError as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from None
+    console.print(text)
+
+
+@app.command()
+def bench(
+    what: str = typer.Argument("district", help="district | dedupe | scale"),
+    scale: float = typer.Option(1.0, "--scale"),
+) -> None:
+    """Print speed and memory figures (never asserted by tests)."""
+    from flows.bench import run_bench
+
+    run_bench(what, scale, console)
+
+
+def main() -> None:  # pragma: no cover
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(app())

@@ -1,0 +1,349 @@
+"""The nightly consolidation: every stage wired together, and the Prefect flow that schedules it.
+
+``run_night`` is the plain pipeline (testable without Prefect); ``nightly_consolidation`` is the Prefect flow
+with one task per stage. Neither keeps personal data in Prefect: results are not persisted and tasks have no
+cache policy; logs carry counts and ids only.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+from zoneinfo import ZoneInfo
+
+import pandas as pd
+
+from flows.config import AppConfig, load_config
+from flows.frames import (
+    ALLOCATION_EXPORT_COLUMNS, ISSUE_COLUMNS, STUDENT_EXPORT_COLUMNS, Issue, RunResult, SourceData, SourceReport,
+)
+
+TIMEZONE = ZoneInfo("Asia/Ho_Chi_Minh")
+log = logging.getLogger("songmaytinh.nightly")
+
+Progress = Callable[[str], None]
+
+
+def _quiet(_: str) -> None:
+    return None
+
+
+def default_ledger_url(out_root: Path) -> str:
+    """SONGMAYTINH_LEDGER_URL (PostgreSQL in production) or a SQLite file beside the run outputs."""
+    return os.environ.get("SONGMAYTINH_LEDGER_URL") or f"sqlite:///{(out_root / 'ledger.sqlite').resolve()}"
+
+
+def make_run_id(started: dt.datetime, as_of: dt.date, out_root: Path) -> str:
+    base = f"{as_of:%Y-%m-%d}_{started.astimezone(TIMEZONE):%H%M%S}"
+    run_id, n = base, 1
+    while (out_root / run_id).exists():
+        n += 1
+        run_id = f"{base}-{n}"
+    return run_id
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Stage wrappers: plain functions over DataFrames (Prefect tasks wrap exactly these).
+
+
+def fetch_sources(sources_dir: Path | None, cfg: AppConfig) -> list[SourceData]:
+    from flows.sources import read_local
+
+    sources: list[SourceData] = []
+    if sources_dir is not None:
+        sources.extend(read_local(sources_dir, cfg))
+    return sources
+
+
+@dataclass
+class Extraction:
+    tables: dict[str, pd.DataFrame]
+    headers: dict[tuple[str, str], dict[str, str]]
+    issues: list[Issue]
+    rows_by_source: dict[str, int] = field(default_factory=dict)
+    kind_by_source: dict[str, str] = field(default_factory=dict)
+
+
+def extract_tables(sources: list[SourceData], cfg: AppConfig) -> Extraction:
+    from flows.layout import extract
+
+    tables: dict[str, list[pd.DataFrame]] = {}
+    headers: dict[tuple[str, str], dict[str, str]] = {}
+    issues: list[Issue] = []
+    rows_by_source: dict[str, int] = {}
+    kind_by_source: dict[str, str] = {}
+    for source in sources:
+        if source.status == "failed":
+            issues.append(Issue(source.source_file, "", None, "", cfg.rules.severity("unreadable_file"),
+                                "unreadable_file", cfg.rules.message("unreadable_file", detail=source.message)))
+            kind_by_source[source.source_id] = source.kind or ""
+            continue
+        try:
+            result = extract(source, cfg)
+        except Exception as exc:  # our bug, but one file must never stop the night: report and go on
+            log.exception("layout failed for source %s", source.source_id)
+            source.status, source.message = "failed", f"lỗi xử lý: {type(exc).__name__}"
+            issues.append(Issue(source.source_file, "", None, "", "error", "unreadable_file",
+                                cfg.rules.message("unreadable_file", detail=source.message)))
+            continue
+        headers.update(result.headers)
+        issues.extend(result.issues)
+        n = 0
+        for kind, table in result.tables.items():
+            if len(table):
+                tables.setdefault(kind, []).append(table)
+                n += len(table)
+                kind_by_source[source.source_id] = kind
+        rows_by_source[source.source_id] = n
+        kind_by_source.setdefault(source.source_id, source.kind or "")
+    merged = {k: pd.concat(v, ignore_index=True) for k, v in tables.items()}
+    return Extraction(merged, headers, issues, rows_by_source, kind_by_source)
+
+
+@dataclass
+class Normalized:
+    students: pd.DataFrame
+    donations: pd.DataFrame
+    connectivity: pd.DataFrame
+    handover: pd.DataFrame
+
+
+def normalize_tables(extraction: Extraction, cfg: AppConfig) -> Normalized:
+    from flows import normalize as n
+    from flows.frames import CONNECTIVITY_COLUMNS, DONATION_COLUMNS, HANDOVER_COLUMNS, STUDENT_COLUMNS
+
+    def run(kind: str, fn, columns: list[str]) -> pd.DataFrame:
+        raw = extraction.tables.get(kind)
+        if raw is None or raw.empty:
+            return pd.DataFrame(columns=columns)
+        return fn(raw, cfg)
+
+    return Normalized(
+        students=run("students", n.normalize_students, STUDENT_COLUMNS),
+        donations=run("donations", n.normalize_donations, DONATION_COLUMNS),
+        connectivity=run("connectivity", n.normalize_connectivity, CONNECTIVITY_COLUMNS),
+        handover=run("handover", n.normalize_handover, HANDOVER_COLUMNS),
+    )
+
+
+# ---------------------------------------------------------------------------------------------------------------
+
+
+Step = Callable[..., object]
+
+
+def _direct(name: str, fn: Callable, *args):
+    return fn(*args)
+
+
+def run_night(
+    sources_dir: Path | None,
+    cfg: AppConfig,
+    out_root: Path,
+    as_of: dt.date | None = None,
+    ledger_url: str | None = None,
+    progress: Progress = _quiet,
+    step: Step = _direct,
+) -> tuple[RunResult, Path]:
+    """Run every stage once and publish; returns the result and the published run folder.
+
+    ``step(name, fn, *args)`` runs one stage; the Prefect flow passes a runner that wraps each stage in a task.
+    """
+    from flows.ledger import Ledger
+    from flows.publish import publish
+    from flows.validate import validate_students
+
+    started = dt.datetime.now(dt.timezone.utc)
+    as_of = as_of or started.astimezone(TIMEZONE).date()
+    out_root.mkdir(parents=True, exist_ok=True)
+    run_id = make_run_id(started, as_of, out_root)
+
+    progress("Đọc nguồn dữ liệu")
+    sources = step("sources", fetch_sources, sources_dir, cfg)
+    log.info("run %s: %d sources (%d failed)", run_id, len(sources), sum(s.status == "failed" for s in sources))
+    progress("Nhận dạng bảng")
+    extraction = step("layout", extract_tables, sources, cfg)
+    progress("Chuẩn hoá dữ liệu")
+    normalized = step("normalize", normalize_tables, extraction, cfg)
+    progress("Kiểm tra dữ liệu (Great Expectations)")
+    students, validation_issues = step("validate", validate_students, normalized.students, extraction.headers,
+                                       cfg, as_of)
+    issues = extraction.issues + validation_issues
+
+    ledger = Ledger(ledger_url or default_ledger_url(out_root))
+    try:
+        ledger.migrate()
+        ledger.begin_run(run_id, as_of)
+        progress("Ghép trùng học sinh")
+        dedupe = step("dedupe", link_persons, students, normalized.handover, cfg, ledger, run_id)
+        issues = issues + dedupe.issues
+        progress("Phân bổ thiết bị và gói cước")
+        allocation = step("allocate", allocate_supports, dedupe.persons, normalized, cfg, ledger, run_id, as_of)
+
+        students_out = _student_export(dedupe.students, allocation.person_status, issues)
+        issues_df = _issue_frame(issues)
+        reports = _source_reports(sources, extraction)
+        counts = _counts(reports, students_out, issues_df, allocation)
+        result = RunResult(
+            run_id=run_id, as_of=as_of, started_at=started, finished_at=None, sources=reports,
+            students=students_out, issues=issues_df, allocations=allocation.allocations,
+            donations=allocation.donations, donation_summary=allocation.donation_summary,
+            connectivity=normalized.connectivity, review_pairs=dedupe.review_pairs, changes=allocation.changes,
+            cash=allocation.cash, counts=counts,
+        )
+        progress("Xuất bảng tính")
+        result.finished_at = dt.datetime.now(dt.timezone.utc)
+        run_dir = step("publish", publish, result, cfg, out_root)
+        ledger.finish_run(run_id, counts, status="ok")
+        log.info("run %s published: %s", run_id, ", ".join(f"{k}={v}" for k, v in counts.items()))
+        return result, run_dir
+    except Exception:
+        ledger.finish_run(run_id, {}, status="failed")
+        raise
+    finally:
+        ledger.close()
+
+
+def link_persons(students: pd.DataFrame, handover: pd.DataFrame, cfg: AppConfig, ledger, run_id: str):
+    """Dedupe stage with its ledger I/O: stable ids from stored fingerprints, merges recorded as aliases."""
+    from flows.dedupe import assign_persons
+
+    dedupe = assign_persons(students, cfg, known_links=ledger.person_for_fingerprints(),
+                            allocate_ids=ledger.next_person_ids)
+    ledger.link_fingerprints(dedupe.new_links, run_id=run_id)
+    if dedupe.aliases:
+        ledger.merge_persons(dedupe.aliases, run_id=run_id)
+    if not handover.empty:
+        ledger.record_handovers(run_id, handover)
+    return dedupe
+
+
+def allocate_supports(persons: pd.DataFrame, normalized: Normalized, cfg: AppConfig, ledger, run_id: str,
+                      as_of: dt.date):
+    """Allocate stage with its ledger I/O: yesterday's active allocations in, tonight's decisions out."""
+    from flows.allocate import allocate
+
+    previous = ledger.active_allocations()
+    allocation = allocate(persons, normalized.donations, normalized.connectivity, previous, cfg.district, as_of)
+    ledger.record_allocations(run_id, allocation.allocations)
+    ledger.write_change_log(run_id, allocation.changes)
+    return allocation
+
+
+def _issue_frame(issues: list[Issue]) -> pd.DataFrame:
+    df = pd.DataFrame([i.__dict__ for i in issues], columns=ISSUE_COLUMNS)
+    df["source_row"] = pd.array(df["source_row"], dtype="Int64")
+    order = df.sort_values(["source_file", "source_sheet", "source_row", "rule"], na_position="first", kind="stable")
+    return order.reset_index(drop=True)
+
+
+def _student_export(students: pd.DataFrame, person_status: pd.DataFrame, issues: list[Issue]) -> pd.DataFrame:
+    df = students.copy()
+    status = person_status.set_index("person_id")
+    first_error: dict[tuple[str, str, int], str] = {}
+    for i in issues:
+        if i.severity == "error" and i.source_row is not None:
+            first_error.setdefault((i.source_file, i.source_sheet, i.source_row), i.rule)
+    statuses, reasons, ranks, tiers = [], [], [], []
+    for r in df.itertuples():
+        if r.row_status == "rejected":
+            statuses.append("rejected")
+            reasons.append(first_error.get((r.source_file, r.source_sheet, int(r.source_row)), "rejected"))
+            ranks.append(pd.NA)
+        elif r.person_id and r.person_id in status.index:
+            s = status.loc[r.person_id]
+            statuses.append("duplicate" if r.row_status == "duplicate" else s["status"])
+            reasons.append("duplicate_in_sheet" if r.row_status == "duplicate" else (s["reason"] or ""))
+            ranks.append(s["priority_rank"])
+        else:
+            statuses.append("duplicate" if r.row_status == "duplicate" else "rejected")
+            reasons.append("duplicate_in_sheet" if r.row_status == "duplicate" else "unlinked")
+            ranks.append(pd.NA)
+    df["status"] = statuses
+    df["reason"] = reasons
+    df["priority_rank"] = pd.array(ranks, dtype="Int64")
+    extras = [c for c in ("list_type", "school_code", "commune_code", "given_name", "family_name", "middle_name",
+                          "birth_year", "national_id", "priority_rank", "fingerprint") if c in df]
+    return df[STUDENT_EXPORT_COLUMNS + extras]
+
+
+def _source_reports(sources: list[SourceData], extraction: Extraction) -> list[SourceReport]:
+    return [SourceReport(source=s.source_file, id=s.source_id, kind=extraction.kind_by_source.get(s.source_id, ""),
+                         status=s.status, message=s.message, rows=extraction.rows_by_source.get(s.source_id, 0))
+            for s in sources]
+
+
+def _counts(reports, students: pd.DataFrame, issues: pd.DataFrame, allocation) -> dict[str, int]:
+    status = allocation.person_status["status"] if len(allocation.person_status) else pd.Series(dtype=object)
+    alloc = allocation.allocations
+    return {
+        "sources": len(reports),
+        "sources_failed": sum(r.status == "failed" for r in reports),
+        "student_rows": len(students),
+        "rows_rejected": int((students["status"] == "rejected").sum()),
+        "rows_duplicate": int((students["status"] == "duplicate").sum()),
+        "issues": len(issues),
+        "issues_error": int((issues["severity"] == "error").sum()),
+        "persons": int(len(allocation.person_status)),
+        "allocated": int((status == "allocated").sum()),
+        "waitlisted": int((status == "waitlisted").sum()),
+        "excluded": int((status == "excluded").sum()),
+        "devices_allocated": int(((alloc["need"] == "device") & alloc["status"].isin(["allocated", "handed_over"])).sum()),
+        "internet_allocated": int(((alloc["need"] == "internet") & alloc["status"].isin(["allocated", "handed_over"])).sum()),
+    }
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Prefect
+
+
+def quiet_prefect_env() -> None:
+    """Keep Prefect's own logging and telemetry out of the user's terminal (an operator can override)."""
+    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    os.environ.setdefault("PREFECT_SERVER_LOGGING_LEVEL", "WARNING")
+    os.environ.setdefault("PREFECT_LOGGING_SERVER_LEVEL", "WARNING")
+    os.environ.setdefault("PREFECT_RESULTS_PERSIST_BY_DEFAULT", "false")
+    os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
+
+
+quiet_prefect_env()
+
+from prefect import flow, get_run_logger, task  # noqa: E402  (environment must be set first)
+
+
+_TASK = dict(persist_result=False, cache_policy=None, log_prints=False)
+
+
+def _as_task(name: str, fn: Callable, *args):
+    """Run one stage as a Prefect task (no persisted results, no cache: the data is personal)."""
+    return task(fn, name=name, **_TASK)(*args)
+
+
+@flow(name="nightly-consolidation", persist_result=False, log_prints=False, validate_parameters=False)
+def nightly_consolidation(
+    sources_dir: str | None = None,
+    config_dir: str | None = None,
+    out_dir: str = "outputs",
+    as_of: str | None = None,
+    ledger_url: str | None = None,
+) -> dict:
+    """Pull, validate, merge, allocate and publish; returns the run id, folder and counts (no personal data)."""
+    logger = get_run_logger()
+    cfg = load_config(config_dir)
+    if sources_dir is None and cfg.sources.local.default_dir:
+        sources_dir = str(cfg.config_dir.parent / cfg.sources.local.default_dir)
+    day = dt.date.fromisoformat(as_of) if as_of else None
+    result, run_dir = run_night(Path(sources_dir) if sources_dir else None, cfg, Path(out_dir), day, ledger_url,
+                                progress=PROGRESS["callback"], step=_as_task)
+    logger.info("run %s: %s", result.run_id, ", ".join(f"{k}={v}" for k, v in result.counts.items()))
+    return {"run_id": result.run_id, "run_dir": str(run_dir), "counts": result.counts,
+            "sources": [{"source": s.source, "status": s.status, "rows": s.rows} for s in result.sources]}
+
+
+# The CLI sets a progress callback here (kept out of flow parameters, which Prefect records).
+PROGRESS: dict[str, Progress] = {"callback": _quiet}

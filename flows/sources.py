@@ -1,0 +1,162 @@
+"""Stage 1 — sources: list tonight's spreadsheets and fetch them as raw cell grids with provenance.
+
+``read_local`` reads a folder of xlsx/xlsm/xlsb/xls/ods/csv files with python-calamine (CSV with the csv module).
+A file that cannot be read becomes a ``failed`` SourceData with a message; it never raises.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import fnmatch
+import io
+import re
+import zipfile
+from pathlib import Path, PurePosixPath
+from xml.etree import ElementTree as ET
+
+from python_calamine import CalamineWorkbook
+
+from flows.config import AppConfig, LocalPattern
+from flows.frames import SheetGrid, SourceData
+
+SPREADSHEET_SUFFIXES = {".xlsx", ".xlsm", ".xlsb", ".xls", ".ods", ".csv"}
+IGNORED_SUFFIXES = {".md", ".txt", ".json", ".yaml", ".yml", ".pdf", ".docx", ".doc", ".png", ".jpg", ".zip"}
+_MAIN_NS = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
+_REL_NS = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}"
+_PKG_REL_NS = "{http://schemas.openxmlformats.org/package/2006/relationships}"
+
+
+def list_local(sources_dir: Path, cfg: AppConfig) -> list[tuple[Path, LocalPattern | None]]:
+    """Files under ``sources_dir`` that may be sources, with the registry pattern each matches (if any)."""
+    found: list[tuple[Path, LocalPattern | None]] = []
+    for path in sorted(p for p in sources_dir.rglob("*") if p.is_file()):
+        rel = path.relative_to(sources_dir)
+        if any(part.startswith((".", "~$", "_")) for part in rel.parts):
+            continue
+        if path.suffix.lower() in IGNORED_SUFFIXES:
+            continue
+        found.append((path, _match_pattern(PurePosixPath(rel.as_posix()), cfg.sources.local.patterns)))
+    return found
+
+
+def _match_pattern(rel: PurePosixPath, patterns: list[LocalPattern]) -> LocalPattern | None:
+    text = str(rel)
+    for pattern in patterns:
+        glob = pattern.glob
+        if fnmatch.fnmatch(text, glob) or (glob.endswith("/**") and text.startswith(glob[:-2])):
+            return pattern
+    return None
+
+
+def read_local(sources_dir: Path, cfg: AppConfig) -> list[SourceData]:
+    """Fetch every local source under ``sources_dir`` (never raises for a bad file)."""
+    out = []
+    for path, pattern in list_local(sources_dir, cfg):
+        rel = path.relative_to(sources_dir).as_posix()
+        source = SourceData(
+            source_id=rel,
+            source_file=rel,
+            kind=pattern.kind if pattern else None,
+            unit_type=pattern.unit_type if pattern else None,
+            modified=dt.datetime.fromtimestamp(path.stat().st_mtime, dt.timezone.utc),
+        )
+        try:
+            source.sheets = read_grids(path)
+        except Exception as exc:  # a broken file is data, not a crash
+            source.status = "failed"
+            source.message = _describe_failure(path, exc)
+        out.append(source)
+    return out
+
+
+def read_grids(path: Path) -> list[SheetGrid]:
+    """All sheets of one spreadsheet file as grids (row 0 = row 1 as the school sees it)."""
+    suffix = path.suffix.lower()
+    if suffix == ".csv":
+        return [SheetGrid(name="", rows=_read_csv(path.read_bytes()))]
+    if suffix not in SPREADSHEET_SUFFIXES:
+        raise ValueError(f"unsupported file type {suffix or '(none)'}")
+    hidden = _xlsx_hidden(path) if suffix in {".xlsx", ".xlsm"} else {}
+    with open(path, "rb") as fh:
+        wb = CalamineWorkbook.from_filelike(fh)
+        grids = []
+        for meta in wb.sheets_metadata:
+            sheet = wb.get_sheet_by_name(meta.name)
+            rows = [list(r) for r in sheet.to_python(skip_empty_area=False)]
+            rows = [[None if v == "" else v for v in r] for r in rows]
+            merged = []
+            for rng in sheet.merged_cell_ranges or []:
+                (r0, c0), (r1, c1) = rng
+                merged.append((r0, c0, r1, c1))
+            hrows, hcols = hidden.get(meta.name, (frozenset(), frozenset()))
+            visible = str(meta.visible).lower().endswith("visible")
+            grids.append(SheetGrid(name=meta.name, rows=rows, merged=merged, hidden_rows=hrows,
+                                   hidden_cols=hcols, hidden=not visible))
+    return grids
+
+
+def _read_csv(data: bytes) -> list[list[object]]:
+    text = _decode(data)
+    sample = text[:4096]
+    try:
+        dialect = csv.Sniffer().sniff(sample, delimiters=",;\t")
+        delimiter = dialect.delimiter
+    except csv.Error:
+        delimiter = ","
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    return [[None if c.strip() == "" else c for c in row] for row in reader]
+
+
+def _decode(data: bytes) -> str:
+    if data.startswith(b"\xef\xbb\xbf"):
+        return data[3:].decode("utf-8")
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return data.decode("utf-16")
+    if len(data) > 1 and data[1:2] == b"\x00" and data[0:1] != b"\x00":
+        return data.decode("utf-16-le")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        return data.decode("cp1258", errors="replace")
+
+
+def _xlsx_hidden(path: Path) -> dict[str, tuple[frozenset[int], frozenset[int]]]:
+    """Hidden rows and columns per sheet name (0-based), read from the xlsx XML (calamine does not expose them)."""
+    result: dict[str, tuple[frozenset[int], frozenset[int]]] = {}
+    try:
+        with zipfile.ZipFile(path) as zf:
+            rels = ET.fromstring(zf.read("xl/_rels/workbook.xml.rels"))
+            targets = {r.get("Id"): r.get("Target", "") for r in rels.iter(f"{_PKG_REL_NS}Relationship")}
+            workbook = ET.fromstring(zf.read("xl/workbook.xml"))
+            for sheet in workbook.iter(f"{_MAIN_NS}sheet"):
+                target = targets.get(sheet.get(f"{_REL_NS}id"), "")
+                member = target.lstrip("/") if target.startswith("/") else f"xl/{target}"
+                if member not in zf.namelist():
+                    continue
+                rows: set[int] = set()
+                cols: set[int] = set()
+                with zf.open(member) as fh:
+                    for _, elem in ET.iterparse(fh):
+                        if elem.tag == f"{_MAIN_NS}row":
+                            if elem.get("hidden") in ("1", "true") and elem.get("r"):
+                                rows.add(int(elem.get("r")) - 1)
+                            elem.clear()
+                        elif elem.tag == f"{_MAIN_NS}col" and elem.get("hidden") in ("1", "true"):
+                            cols.update(range(int(elem.get("min")) - 1, int(elem.get("max"))))
+                result[sheet.get("name", "")] = (frozenset(rows), frozenset(cols))
+    except (KeyError, zipfile.BadZipFile, ET.ParseError, ValueError):
+        return {}
+    return result
+
+
+def _describe_failure(path: Path, exc: Exception) -> str:
+    head = path.read_bytes()[:512] if path.exists() else b""
+    if head.lstrip().lower().startswith((b"<!doctype html", b"<html")):
+        return "tệp là trang web (HTML), không phải bảng tính"
+    if head.startswith(b"\xd0\xcf\x11\xe0") and path.suffix.lower() in {".xlsx", ".xlsm"}:
+        return "tệp được đặt mật khẩu hoặc không phải định dạng .xlsx"
+    if path.suffix.lower() in {".xlsx", ".xlsm", ".ods"} and not head.startswith(b"PK"):
+        return "tệp bị hỏng hoặc không phải bảng tính"
+    detail = re.sub(r"\s+", " ", str(exc))[:160]
+    return f"không đọc được ({type(exc).__name__}: {detail})"

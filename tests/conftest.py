@@ -1,0 +1,23 @@
+"""Shared test setup: an isolated Prefect home per test process, quiet telemetry, the real config."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+_PREFECT_HOME = Path(tempfile.mkdtemp(prefix="songmaytinh-prefect-"))
+os.environ["PREFECT_HOME"] = str(_PREFECT_HOME)
+os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
+os.environ.pop("SONGMAYTINH_LEDGER_URL", None)
+
+import pytest  # noqa: E402
+
+from flows.config import load_config  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def cfg():
+    return load_config()
