@@ -1,0 +1,83 @@
+import pandas as pd
+
+from flows.dedupe import assign_persons, fingerprint, link_records, name_key
+from tests.helpers import students
+
+
+def _ok(df):
+    df = df.copy()
+    df["row_status"] = "ok"
+    df["duplicate_of"] = pd.array([pd.NA] * len(df), dtype="Int64")
+    df["exclusion"] = ""
+    return df
+
+
+def test_name_key_ignores_tones_case_particles_and_order():
+    assert name_key("NGUYỄN THỊ ÁNH") == name_key("Nguyen Anh") == name_key("Ánh Nguyễn Thị")
+    assert name_key("Đặng Văn Đức") == name_key("Dang Duc")
+    assert name_key("Nguyễn Thị Ánh") != name_key("Nguyễn Thị Anh Thư")
+
+
+def test_same_child_spelled_differently_links_twins_do_not():
+    records = pd.DataFrame([
+        {"full_name": "Nguyễn Thị Ánh", "date_of_birth": "2013-04-07", "commune_code": "06388"},
+        {"full_name": "NGUYEN ANH", "date_of_birth": "2013-07-04", "commune_code": "06388"},  # d/m swapped
+        {"full_name": "Nguyễn Thị Hồng", "date_of_birth": "2013-04-07", "commune_code": "06388"},  # twin
+        {"full_name": "Nguyễn Thị Ánh", "date_of_birth": "2014-01-20", "commune_code": "06388"},  # same name, other child
+        {"full_name": "Nguyễn Thị Ánh", "date_of_birth": "", "birth_year": 2013, "commune_code": "06388"},
+    ])
+    labels = link_records(records)
+    assert labels[0] == labels[1] == labels[4]
+    assert labels[2] != labels[0]
+    assert labels[3] != labels[0]
+
+
+def test_year_only_record_is_not_linked_across_communes():
+    records = pd.DataFrame([
+        {"full_name": "Lê Văn Bình", "date_of_birth": "2012-02-02", "commune_code": "06388"},
+        {"full_name": "Lê Văn Bình", "date_of_birth": "", "birth_year": 2012, "commune_code": "06391"},
+    ])
+    labels = link_records(records)
+    assert labels[0] != labels[1]
+
+
+def test_assign_persons_reuses_ids_merges_and_category_from_commune(cfg):
+    rows = _ok(students(
+        {"full_name": "Nguyễn Văn An", "category": "near_poor"},
+        {"full_name": "NGUYỄN VĂN AN", "list_type": "commune", "source_id": "xa/x.xlsx", "source_file": "xa/x.xlsx",
+         "category": "poor"},
+        {"full_name": "Lê Thị Bình", "date_of_birth": "2013-01-01", "birth_year": 2013},
+    ))
+    known = {fingerprint(rows.iloc[0]): "HS000007"}
+    issued = iter(["HS000100", "HS000101"])
+    result = assign_persons(rows, cfg, known_links=known, allocate_ids=lambda n: [next(issued) for _ in range(n)])
+    ids = list(result.students["person_id"])
+    assert ids[0] == ids[1] == "HS000007"
+    assert ids[2] == "HS000100"
+    persons = result.persons.set_index("person_id")
+    assert persons.loc["HS000007", "category"] == "poor"  # the commune's register wins
+    assert persons.loc["HS000007", "records"] == 2
+    conflicts = [i for i in result.issues if i.rule == "category_conflict"]
+    assert [(i.source_file, i.source_row) for i in conflicts] == [("truong/a.xlsx", 8)]
+    # the commune record's fingerprint differs only by nothing: same identity -> same fingerprint, no new link needed
+    assert result.new_links.get(fingerprint(rows.iloc[2])) == "HS000100"
+
+
+def test_two_known_ids_in_one_cluster_keep_the_oldest(cfg):
+    rows = _ok(students({"full_name": "Trần Văn Cường"},
+                        {"full_name": "Tran Cuong", "source_row": 30, "date_of_birth": "", "birth_year": 2014}))
+    known = {fingerprint(rows.iloc[0]): "HS000020", fingerprint(rows.iloc[1]): "HS000005"}
+    result = assign_persons(rows, cfg, known_links=known, allocate_ids=lambda n: [])
+    assert set(result.students["person_id"]) == {"HS000005"}
+    assert result.aliases == {"HS000020": "HS000005"}
+
+
+def test_excluded_and_rejected_rows(cfg):
+    rows = _ok(students({"full_name": "Phạm Văn Dũng", "grade": 11},
+                        {"full_name": "Bùi Thị Yến", "lacks_device": False, "lacks_internet": False},
+                        {"full_name": ""}))
+    rows.loc[2, "row_status"] = "rejected"
+    result = assign_persons(rows, cfg, allocate_ids=lambda n: [f"HS{i:06d}" for i in range(1, n + 1)])
+    assert result.students["person_id"].iloc[2] == ""
+    excl = dict(zip(result.persons["full_name"], result.persons["exclusion"]))
+    assert excl == {"Phạm Văn Dũng": "grade_out_of_range", "Bùi Thị Yến": "needs_nothing"}
