@@ -10,6 +10,8 @@ export UV_PYTHON_DOWNLOADS := never
 export PYTHONUTF8 := 1
 RUN := $(UV) run --frozen --no-sync
 SAMPLE := samples/huu-lung
+# The sample district describes the 2021-2022 school year (phase 1): replay it as of a night in that year.
+DEMO_AS_OF ?= 2022-03-15
 
 .PHONY: bootstrap demo test bench lint sample clean
 
@@ -21,7 +23,7 @@ sample: bootstrap
 	@$(RUN) python -m samples.generate --out $(SAMPLE)
 
 demo: bootstrap sample
-	@$(RUN) songmaytinh run --sources $(SAMPLE) --out outputs
+	@$(RUN) songmaytinh run --sources $(SAMPLE) --out outputs --as-of $(DEMO_AS_OF)
 
 test: bootstrap
 	@$(RUN) bash tests/run.sh

@@ -28,6 +28,7 @@ class DedupeResult:
     issues: list[Issue] = field(default_factory=list)
     new_links: dict[str, str] = field(default_factory=dict)  # fingerprint -> person_id, to store in the ledger
     aliases: dict[str, str] = field(default_factory=dict)  # merged person_id -> surviving person_id
+    ledger_changes: list[pd.DataFrame] = field(default_factory=list)  # change rows from merges and handovers
 
 
 def name_key(full_name: object) -> str:

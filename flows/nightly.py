@@ -182,7 +182,8 @@ def run_night(
         dedupe = step("dedupe", link_persons, students, normalized.handover, cfg, ledger, run_id)
         issues = issues + dedupe.issues
         progress("Phân bổ thiết bị và gói cước")
-        allocation = step("allocate", allocate_supports, dedupe.persons, normalized, cfg, ledger, run_id, as_of)
+        allocation = step("allocate", allocate_supports, dedupe.persons, normalized, cfg, ledger, run_id, as_of,
+                          dedupe.ledger_changes)
 
         students_out = _student_export(dedupe.students, allocation.person_status, issues)
         issues_df = _issue_frame(issues)
@@ -215,21 +216,25 @@ def link_persons(students: pd.DataFrame, handover: pd.DataFrame, cfg: AppConfig,
     dedupe = assign_persons(students, cfg, known_links=ledger.person_for_fingerprints(),
                             allocate_ids=ledger.next_person_ids)
     ledger.link_fingerprints(dedupe.new_links, run_id=run_id)
+    changes = []
     if dedupe.aliases:
-        ledger.merge_persons(dedupe.aliases, run_id=run_id)
+        changes.append(ledger.merge_persons(dedupe.aliases, run_id=run_id))
     if not handover.empty:
-        ledger.record_handovers(run_id, handover)
+        changes.append(ledger.record_handovers(run_id, handover))
+    dedupe.ledger_changes = [c for c in changes if c is not None and len(c)]
     return dedupe
 
 
 def allocate_supports(persons: pd.DataFrame, normalized: Normalized, cfg: AppConfig, ledger, run_id: str,
-                      as_of: dt.date):
+                      as_of: dt.date, earlier_changes: list[pd.DataFrame]):
     """Allocate stage with its ledger I/O: yesterday's active allocations in, tonight's decisions out."""
     from flows.allocate import allocate
 
     previous = ledger.active_allocations()
     allocation = allocate(persons, normalized.donations, normalized.connectivity, previous, cfg.district, as_of)
-    ledger.record_allocations(run_id, allocation.allocations)
+    ledger.record_allocations(run_id, allocation.allocations, allocation.releases)
+    if earlier_changes:
+        allocation.changes = pd.concat([*earlier_changes, allocation.changes], ignore_index=True)
     ledger.write_change_log(run_id, allocation.changes)
     return allocation
 

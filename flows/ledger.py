@@ -1,0 +1,692 @@
+"""The ledger: state that must survive nights — person ids, allocations, handovers, officer decisions, runs.
+
+SQLAlchemy 2 (Core) over SQLite (a file, the default) or PostgreSQL (by URL); the schema is created and changed
+only by the alembic migrations in ``flows/migrations`` (``Ledger.migrate()``). Stage code never sees SQL: the
+nightly flow reads DataFrames from here, hands them to the plain stage functions and writes their results back.
+
+Allocation rows: ``provisional`` (allocated, not yet handed over) and ``handed_over`` are *active*; at most one
+active row per person and need (a partial unique index). ``released`` rows are history and keep the rule that
+released them. Times are stored as naive UTC.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+
+MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+DEFAULT_URL = "sqlite:///outputs/ledger.sqlite"
+PERSON_ID_PREFIX = "HS"
+PERSON_ID_DIGITS = 6
+ACTIVE_STATUSES = ("provisional", "handed_over")
+ITEMS = ("desktop", "laptop", "tablet", "smartphone", "internet_package")
+IDENTITY_FIELDS = ["full_name", "date_of_birth", "commune_code", "school_code", "guardian_name"]
+ACTIVE_ALLOCATION_COLUMNS = ["person_id", "need", "item", "donation_id", "status", "run_id", "allocated_at",
+                             *IDENTITY_FIELDS]
+DECISION_COLUMNS = ["fingerprint_a", "fingerprint_b", "decision", "decided_by", "decided_at", "source"]
+CHANGE_COLUMNS = ["person_id", "need", "before", "after", "rule"]
+_CHUNK = 500
+
+# Table definitions used for queries; they mirror the migrations (a test compares the two).
+metadata = sa.MetaData()
+persons = sa.Table(
+    "persons", metadata,
+    sa.Column("person_id", sa.String(32), primary_key=True),
+    sa.Column("created_run", sa.String(64)),
+    sa.Column("first_seen", sa.Date, nullable=False),
+    sa.Column("fingerprint", sa.String(200)),
+)
+person_aliases = sa.Table(
+    "person_aliases", metadata,
+    sa.Column("alias_id", sa.String(32), primary_key=True),
+    sa.Column("person_id", sa.String(32), sa.ForeignKey("persons.person_id"), nullable=False),
+    sa.Column("run_id", sa.String(64)),
+    sa.Column("merged_at", sa.DateTime, nullable=False),
+)
+record_links = sa.Table(
+    "record_links", metadata,
+    sa.Column("fingerprint", sa.String(200), primary_key=True),
+    sa.Column("person_id", sa.String(32), sa.ForeignKey("persons.person_id"), nullable=False),
+    sa.Column("run_id", sa.String(64)),
+    sa.Column("linked_at", sa.DateTime, nullable=False),
+    sa.Index("ix_record_links_person", "person_id"),
+)
+id_counters = sa.Table(
+    "id_counters", metadata,
+    sa.Column("name", sa.String(32), primary_key=True),
+    sa.Column("last_value", sa.BigInteger, nullable=False),
+)
+allocations = sa.Table(
+    "allocations", metadata,
+    sa.Column("allocation_id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("person_id", sa.String(32), nullable=False),
+    sa.Column("need", sa.String(16), nullable=False),
+    sa.Column("item", sa.String(32), nullable=False),
+    sa.Column("donation_id", sa.String(64), nullable=False, server_default=""),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("run_id", sa.String(64)),
+    sa.Column("allocated_at", sa.DateTime, nullable=False),
+    sa.Column("released_at", sa.DateTime),
+    sa.Column("released_run", sa.String(64)),
+    sa.Column("release_rule", sa.String(64)),
+    *[sa.Column(name, sa.String(10 if name == "date_of_birth" else 16 if name == "commune_code"
+                                else 32 if name == "school_code" else 200), nullable=False, server_default="")
+      for name in IDENTITY_FIELDS],
+    sa.Index("ix_allocations_status", "status"),
+    # once per student: at most one active allocation per person and need
+    sa.Index("uq_allocations_active", "person_id", "need", unique=True,
+             sqlite_where=sa.text("status IN ('provisional', 'handed_over')"),
+             postgresql_where=sa.text("status IN ('provisional', 'handed_over')")),
+)
+handovers = sa.Table(
+    "handovers", metadata,
+    sa.Column("handover_id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("person_id", sa.String(32), nullable=False),
+    sa.Column("need", sa.String(16), nullable=False),
+    sa.Column("item", sa.String(32), nullable=False),
+    sa.Column("serial", sa.String(100), nullable=False, server_default=""),
+    sa.Column("date", sa.Date),
+    sa.Column("received_by", sa.String(200), nullable=False, server_default=""),
+    sa.Column("donation_id", sa.String(64), nullable=False, server_default=""),
+    sa.Column("source", sa.String(300), nullable=False, server_default=""),
+    sa.Column("run_id", sa.String(64)),
+    sa.Column("recorded_at", sa.DateTime, nullable=False),
+    sa.UniqueConstraint("person_id", "need", name="uq_handovers_person_need"),
+)
+decisions = sa.Table(
+    "decisions", metadata,
+    sa.Column("decision_id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("fingerprint_a", sa.String(200), nullable=False),
+    sa.Column("fingerprint_b", sa.String(200), nullable=False),
+    sa.Column("decision", sa.String(16), nullable=False),
+    sa.Column("decided_by", sa.String(200), nullable=False, server_default=""),
+    sa.Column("decided_at", sa.DateTime),
+    sa.Column("source", sa.String(300), nullable=False, server_default=""),
+    sa.Column("recorded_at", sa.DateTime, nullable=False),
+    sa.UniqueConstraint("fingerprint_a", "fingerprint_b", name="uq_decisions_pair"),
+)
+runs = sa.Table(
+    "runs", metadata,
+    sa.Column("run_id", sa.String(64), primary_key=True),
+    sa.Column("as_of", sa.Date, nullable=False),
+    sa.Column("started_at", sa.DateTime, nullable=False),
+    sa.Column("finished_at", sa.DateTime),
+    sa.Column("counts", sa.JSON),
+    sa.Column("status", sa.String(16), nullable=False),
+)
+change_log = sa.Table(
+    "change_log", metadata,
+    sa.Column("change_id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("run_id", sa.String(64), nullable=False),
+    sa.Column("person_id", sa.String(32), nullable=False),
+    sa.Column("need", sa.String(16), nullable=False, server_default=""),
+    sa.Column("before", sa.String(200), nullable=False, server_default=""),
+    sa.Column("after", sa.String(200), nullable=False, server_default=""),
+    sa.Column("rule", sa.String(64), nullable=False, server_default=""),
+    sa.Index("ix_change_log_run", "run_id"),
+)
+_ACTIVE = allocations.c.status.in_(ACTIVE_STATUSES)
+
+
+def _utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
+
+
+def _naive_utc(value: dt.datetime) -> dt.datetime:
+    if value.tzinfo is not None:
+        value = value.astimezone(dt.timezone.utc).replace(tzinfo=None)
+    return value
+
+
+def _text(value: Any) -> str:
+    """Cell value -> stripped str ("" for None/NA)."""
+    if value is None:
+        return ""
+    try:
+        if pd.isna(value):
+            return ""
+    except (TypeError, ValueError):
+        pass
+    if isinstance(value, (dt.date, pd.Timestamp)):
+        return value.isoformat()[:10]
+    return str(value).strip()
+
+
+def _date(value: Any) -> dt.date | None:
+    if value is None or (not isinstance(value, str) and pd.isna(value)) or value == "":
+        return None
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    ts = pd.to_datetime(str(value), errors="coerce")
+    return None if pd.isna(ts) else ts.date()
+
+
+def _datetime(value: Any) -> dt.datetime | None:
+    if value is None or (not isinstance(value, str) and pd.isna(value)) or value == "":
+        return None
+    ts = pd.to_datetime(value, errors="coerce", utc=isinstance(value, str))
+    if pd.isna(ts):
+        return None
+    return _naive_utc(ts.to_pydatetime())
+
+
+def need_for_item(item: str) -> str:
+    return "internet" if item == "internet_package" else "device"
+
+
+def _chunks(values: list, size: int = _CHUNK) -> Iterable[list]:
+    for i in range(0, len(values), size):
+        yield values[i:i + size]
+
+
+class Ledger:
+    """The ledger database. ``url``: SQLAlchemy URL (``sqlite:///path`` or ``postgresql+psycopg://...``).
+
+    ``clock`` returns "now" (aware or naive UTC); tests inject a fixed one.
+    """
+
+    def __init__(self, url: str = DEFAULT_URL, *, clock: Callable[[], dt.datetime] = _utcnow) -> None:
+        self.url = sa.engine.make_url(url)
+        self.clock = clock
+        if self.url.get_backend_name() == "sqlite" and self.url.database not in (None, "", ":memory:"):
+            Path(self.url.database).parent.mkdir(parents=True, exist_ok=True)
+        self.engine = sa.create_engine(self.url, future=True)
+        if self.engine.dialect.name == "sqlite":
+            sa.event.listen(self.engine, "connect", _sqlite_pragmas)
+
+    def _now(self) -> dt.datetime:
+        return _naive_utc(self.clock())
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def __enter__(self) -> "Ledger":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # --- schema ---------------------------------------------------------------------------------------------
+    def _alembic_config(self) -> Config:
+        cfg = Config()
+        cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+        cfg.set_main_option("sqlalchemy.url", self.url.render_as_string(hide_password=False).replace("%", "%%"))
+        return cfg
+
+    def migrate(self, revision: str = "head") -> None:
+        """Bring the schema to ``revision`` (alembic upgrade); safe to call every night."""
+        cfg = self._alembic_config()
+        chatter = logging.getLogger("alembic")
+        level = chatter.level
+        chatter.setLevel(max(level, logging.WARNING))  # "Running upgrade ..." is not news every night
+        try:
+            with self.engine.begin() as conn:
+                cfg.attributes["connection"] = conn
+                command.upgrade(cfg, revision)
+        finally:
+            chatter.setLevel(level)
+
+    def schema_revision(self) -> str | None:
+        with self.engine.connect() as conn:
+            return MigrationContext.configure(conn).get_current_revision()
+
+    def head_revision(self) -> str | None:
+        return ScriptDirectory.from_config(self._alembic_config()).get_current_head()
+
+    # --- runs ----------------------------------------------------------------------------------------------
+    def begin_run(self, run_id: str, as_of: dt.date) -> None:
+        """Record the start of a run (a rerun of the same id starts it again)."""
+        with self.engine.begin() as conn:
+            conn.execute(sa.delete(runs).where(runs.c.run_id == run_id))
+            conn.execute(sa.insert(runs).values(run_id=run_id, as_of=as_of, started_at=self._now(),
+                                                finished_at=None, counts=None, status="running"))
+
+    def finish_run(self, run_id: str, counts: Mapping[str, int] | None = None, status: str = "ok") -> None:
+        with self.engine.begin() as conn:
+            done = conn.execute(sa.update(runs).where(runs.c.run_id == run_id).values(
+                finished_at=self._now(), status=status,
+                counts=json.loads(json.dumps(dict(counts or {}), default=int))))
+            if done.rowcount != 1:
+                raise KeyError(f"run {run_id!r} was not begun")
+
+    def runs(self) -> pd.DataFrame:
+        with self.engine.connect() as conn:
+            rows = conn.execute(sa.select(runs).order_by(runs.c.started_at, runs.c.run_id)).mappings().all()
+        return pd.DataFrame([dict(r) for r in rows],
+                            columns=["run_id", "as_of", "started_at", "finished_at", "counts", "status"])
+
+    # --- person ids ----------------------------------------------------------------------------------------
+    def next_person_ids(self, n: int) -> list[str]:
+        """Reserve ``n`` new person ids ("HS000123"): monotonic, never handed out twice (even if unused)."""
+        if n <= 0:
+            return []
+        with self.engine.begin() as conn:
+            last = conn.execute(
+                sa.update(id_counters).where(id_counters.c.name == "person")
+                .values(last_value=id_counters.c.last_value + n).returning(id_counters.c.last_value)
+            ).scalar_one()
+        return [f"{PERSON_ID_PREFIX}{i:0{PERSON_ID_DIGITS}d}" for i in range(last - n + 1, last + 1)]
+
+    def link_fingerprints(self, mapping: Mapping[str, str], run_id: str | None = None) -> int:
+        """Store fingerprint -> person_id links (new or moved); unknown person ids are registered as persons.
+
+        Links to an alias are stored against the surviving person. Returns the number of links written.
+        """
+        if not mapping:
+            return 0
+        now = self._now()
+        with self.engine.begin() as conn:
+            roots = self._resolve(conn, set(mapping.values()))
+            wanted = {fp: roots.get(pid, pid) for fp, pid in mapping.items() if fp}
+            first_seen = self._run_day(conn, run_id) or now.date()
+            known = set()
+            for chunk in _chunks(sorted(set(wanted.values()))):
+                known |= set(conn.execute(sa.select(persons.c.person_id)
+                                          .where(persons.c.person_id.in_(chunk))).scalars())
+            new_persons = {}
+            for fp, pid in sorted(wanted.items()):
+                if pid not in known and pid not in new_persons:
+                    new_persons[pid] = {"person_id": pid, "created_run": run_id, "first_seen": first_seen,
+                                        "fingerprint": fp}
+            if new_persons:
+                conn.execute(sa.insert(persons), list(new_persons.values()))
+            existing: dict[str, str] = {}
+            for chunk in _chunks(sorted(wanted)):
+                existing.update(conn.execute(sa.select(record_links.c.fingerprint, record_links.c.person_id)
+                                             .where(record_links.c.fingerprint.in_(chunk))).all())
+            inserts = [{"fingerprint": fp, "person_id": pid, "run_id": run_id, "linked_at": now}
+                       for fp, pid in sorted(wanted.items()) if fp not in existing]
+            moves = [(fp, pid) for fp, pid in sorted(wanted.items()) if fp in existing and existing[fp] != pid]
+            if inserts:
+                conn.execute(sa.insert(record_links), inserts)
+            for fp, pid in moves:
+                conn.execute(sa.update(record_links).where(record_links.c.fingerprint == fp)
+                             .values(person_id=pid, run_id=run_id, linked_at=now))
+        return len(inserts) + len(moves)
+
+    def person_for_fingerprints(self, fingerprints: Iterable[str] | None = None) -> dict[str, str]:
+        """fingerprint -> current person_id (aliases resolved) for the known ones; ``None`` = every link."""
+        with self.engine.connect() as conn:
+            query = sa.select(record_links.c.fingerprint, record_links.c.person_id)
+            if fingerprints is None:
+                links = dict(conn.execute(query).all())
+            else:
+                links = {}
+                for chunk in _chunks(sorted({f for f in fingerprints if f})):
+                    links.update(conn.execute(query.where(record_links.c.fingerprint.in_(chunk))).all())
+            roots = self._resolve(conn, set(links.values()))
+        return {fp: roots.get(pid, pid) for fp, pid in links.items()}
+
+    def merge_persons(self, merges: Mapping[str, str], run_id: str | None = None) -> pd.DataFrame:
+        """Merge clusters: each ``alias -> survivor`` (the oldest id survives; ids are monotonic, so the smallest).
+
+        Links move to the survivor; the alias is kept in ``person_aliases``. Active allocations follow once per
+        student: per need the survivor keeps a handed-over row if any, else the earliest; other provisional
+        rows are released (rule ``merged``). Two handed-over rows (a child supported twice under two ids)
+        both stay, as history. Returns the change rows (``CHANGE_COLUMNS``) for the change log.
+        """
+        changes: list[dict] = []
+        if not merges:
+            return pd.DataFrame(columns=CHANGE_COLUMNS)
+        now = self._now()
+        with self.engine.begin() as conn:
+            for alias_in, survivor_in in sorted(merges.items()):
+                roots = self._resolve(conn, {alias_in, survivor_in})
+                alias, survivor = roots.get(alias_in, alias_in), roots.get(survivor_in, survivor_in)
+                if alias == survivor:
+                    continue  # already merged
+                for pid in (alias, survivor):
+                    if conn.execute(sa.select(persons.c.person_id).where(persons.c.person_id == pid)).first() \
+                            is None:
+                        conn.execute(sa.insert(persons).values(person_id=pid, created_run=run_id,
+                                                               first_seen=now.date(), fingerprint=None))
+                conn.execute(sa.update(person_aliases).where(person_aliases.c.person_id == alias)
+                             .values(person_id=survivor))
+                conn.execute(sa.insert(person_aliases).values(alias_id=alias, person_id=survivor, run_id=run_id,
+                                                              merged_at=now))
+                conn.execute(sa.update(record_links).where(record_links.c.person_id == alias)
+                             .values(person_id=survivor, run_id=run_id, linked_at=now))
+                changes += self._merge_allocations(conn, alias, survivor, run_id, now)
+        return pd.DataFrame(changes, columns=CHANGE_COLUMNS)
+
+    def _merge_allocations(self, conn: sa.Connection, alias: str, survivor: str, run_id: str | None,
+                           now: dt.datetime) -> list[dict]:
+        changes = []
+        rows = conn.execute(sa.select(allocations).where(_ACTIVE, allocations.c.person_id.in_([alias, survivor]))
+                            .order_by(allocations.c.need, allocations.c.allocated_at,
+                                      allocations.c.allocation_id)).mappings().all()
+        for need in ("device", "internet"):
+            mine = [r for r in rows if r["need"] == need]
+            if not mine:
+                continue
+            keep = next((r for r in mine if r["status"] == "handed_over"), mine[0])
+            for r in mine:
+                if r is keep or r["status"] == "handed_over":
+                    continue
+                conn.execute(sa.update(allocations).where(allocations.c.allocation_id == r["allocation_id"])
+                             .values(status="released", released_at=now, released_run=run_id,
+                                     release_rule="merged"))
+                changes.append({"person_id": r["person_id"], "need": need, "before": _state(r),
+                                "after": "released", "rule": "merged"})
+            survivor_has = any(r["person_id"] == survivor and r["status"] == "handed_over" for r in mine
+                               if r is not keep)
+            if keep["person_id"] == alias and not survivor_has:
+                conn.execute(sa.update(allocations).where(allocations.c.allocation_id == keep["allocation_id"])
+                             .values(person_id=survivor))
+                changes.append({"person_id": survivor, "need": need, "before": _state(keep),
+                                "after": _state(keep), "rule": "merged"})
+        return changes
+
+    def aliases(self) -> dict[str, str]:
+        with self.engine.connect() as conn:
+            return dict(conn.execute(sa.select(person_aliases.c.alias_id, person_aliases.c.person_id)).all())
+
+    @staticmethod
+    def _resolve(conn: sa.Connection, ids: set[str]) -> dict[str, str]:
+        """alias -> surviving person for those of ``ids`` that are aliases (aliases always point at a root)."""
+        out: dict[str, str] = {}
+        for chunk in _chunks(sorted(ids)):
+            out.update(conn.execute(sa.select(person_aliases.c.alias_id, person_aliases.c.person_id)
+                                    .where(person_aliases.c.alias_id.in_(chunk))).all())
+        return out
+
+    @staticmethod
+    def _run_day(conn: sa.Connection, run_id: str | None) -> dt.date | None:
+        if run_id is None:
+            return None
+        return conn.execute(sa.select(runs.c.as_of).where(runs.c.run_id == run_id)).scalar_one_or_none()
+
+    # --- allocations ---------------------------------------------------------------------------------------
+    def active_allocations(self) -> pd.DataFrame:
+        """Provisional and handed-over allocations (``ACTIVE_ALLOCATION_COLUMNS``): the allocator's ``previous``."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(sa.select(*[allocations.c[c] for c in ACTIVE_ALLOCATION_COLUMNS]).where(_ACTIVE)
+                                .order_by(allocations.c.person_id, allocations.c.need)).mappings().all()
+        return pd.DataFrame([dict(r) for r in rows], columns=ACTIVE_ALLOCATION_COLUMNS)
+
+    def allocation_history(self, person_id: str | None = None) -> pd.DataFrame:
+        """Every allocation row, released ones included (for ``explain``)."""
+        query = sa.select(allocations).order_by(allocations.c.allocation_id)
+        if person_id is not None:
+            query = query.where(allocations.c.person_id == person_id)
+        with self.engine.connect() as conn:
+            rows = conn.execute(query).mappings().all()
+        return pd.DataFrame([dict(r) for r in rows], columns=[c.name for c in allocations.columns])
+
+    def record_allocations(self, run_id: str, allocation_rows: pd.DataFrame,
+                           releases: pd.DataFrame | None = None) -> dict[str, int]:
+        """Store tonight's allocations: rows with status ``allocated`` become provisional allocations.
+
+        ``releases`` (person_id, need, rule — ``Allocation.releases``) are released first, with their rule.
+        Idempotent: a person+need whose active row already has the same item and donation is untouched; a
+        provisional row with another unit is released (rule ``reallocated``) and replaced. Handed-over rows are
+        never changed here, and other statuses (waitlisted, no_coverage) are not stored.
+        Returns counts: released, inserted, unchanged, reallocated.
+        """
+        counts = {"released": 0, "inserted": 0, "unchanged": 0, "reallocated": 0}
+        if releases is not None and not releases.empty:
+            counts["released"] = self.release(run_id, releases)
+        if allocation_rows is None or allocation_rows.empty:
+            return counts
+        wanted = allocation_rows[allocation_rows["status"].astype(str) == "allocated"]
+        now = self._now()
+        with self.engine.begin() as conn:
+            active = self._active_by_key(conn, sorted(set(wanted["person_id"].astype(str))))
+            inserts = []
+            for row in wanted.to_dict("records"):
+                key = (_text(row["person_id"]), _text(row["need"]))
+                item, donation = _text(row.get("item")), _text(row.get("donation_id"))
+                if not item:
+                    raise ValueError(f"allocation for {key} has no item")
+                current = active.get(key)
+                if current is not None:
+                    if current["item"] == item and current["donation_id"] == donation:
+                        counts["unchanged"] += 1
+                        continue
+                    if current["status"] == "handed_over":
+                        raise ValueError(f"{key} was handed over; a handed-over allocation never changes")
+                    conn.execute(sa.update(allocations).where(allocations.c.allocation_id == current["allocation_id"])
+                                 .values(status="released", released_at=now, released_run=run_id,
+                                         release_rule="reallocated"))
+                    counts["reallocated"] += 1
+                else:
+                    counts["inserted"] += 1
+                inserts.append({"person_id": key[0], "need": key[1], "item": item, "donation_id": donation,
+                                "status": "provisional", "run_id": run_id, "allocated_at": now,
+                                **{f: _text(row.get(f)) for f in IDENTITY_FIELDS}})
+            if inserts:
+                conn.execute(sa.insert(allocations), inserts)
+        return counts
+
+    def release(self, run_id: str, releases: pd.DataFrame) -> int:
+        """Release provisional allocations: ``releases`` has person_id, need, rule (the documented reason) and
+        optionally item, donation_id — then only an active allocation of that very unit is released, so
+        applying the same releases again never touches a newer allocation.
+
+        A handed-over allocation is never released (ValueError: that is a bug in the caller). Rows without a
+        matching active allocation are ignored (idempotent). Returns the number released.
+        """
+        if releases is None or releases.empty:
+            return 0
+        now = self._now()
+        done = 0
+        with self.engine.begin() as conn:
+            active = self._active_by_key(conn, sorted(set(releases["person_id"].astype(str))))
+            for row in releases.to_dict("records"):
+                key = (_text(row["person_id"]), _text(row["need"]))
+                current = active.get(key)
+                if current is None or any(
+                        c in row and _text(row[c]) and _text(row[c]) != current[c] for c in ("item", "donation_id")):
+                    continue
+                if current["status"] == "handed_over":
+                    raise ValueError(f"{key} was handed over; a handed-over allocation is never released")
+                rule = _text(row.get("rule")) or "released"
+                conn.execute(sa.update(allocations).where(allocations.c.allocation_id == current["allocation_id"])
+                             .values(status="released", released_at=now, released_run=run_id, release_rule=rule))
+                del active[key]
+                done += 1
+        return done
+
+    def record_handovers(self, run_id: str, rows: pd.DataFrame) -> pd.DataFrame:
+        """Store handovers (person_id, item, serial, handover_date, received_by, donation_id, source_file).
+
+        One handover per person and need (need from ``need`` if given, else from the item); re-reading the same
+        sheet changes nothing, a corrected row updates the handover. The person's allocation for that need
+        becomes ``handed_over`` (created if the device was handed over outside the allocation list); an
+        allocation already handed over never changes. Rows without person_id or a known item are skipped.
+        Returns the allocation changes (``CHANGE_COLUMNS``, rule ``handover``) for the change log.
+        """
+        changes: list[dict] = []
+        if rows is None or rows.empty:
+            return pd.DataFrame(columns=CHANGE_COLUMNS)
+        now = self._now()
+        records: list[dict] = []
+        for row in rows.to_dict("records"):
+            pid, item = _text(row.get("person_id")), _text(row.get("item"))
+            if not pid or item not in ITEMS:
+                continue
+            records.append({
+                "person_id": pid, "need": _text(row.get("need")) or need_for_item(item), "item": item,
+                "serial": _text(row.get("serial")), "date": _date(row.get("handover_date", row.get("date"))),
+                "received_by": _text(row.get("received_by")), "donation_id": _text(row.get("donation_id")),
+                "source": _text(row.get("source", row.get("source_file"))),
+                "identity": {f: _text(row.get(f)) for f in IDENTITY_FIELDS},
+            })
+        with self.engine.begin() as conn:
+            roots = self._resolve(conn, {r["person_id"] for r in records})
+            by_key: dict[tuple[str, str], dict] = {}
+            for r in records:  # one handover per person and need: the last row read wins
+                r["person_id"] = roots.get(r["person_id"], r["person_id"])
+                by_key[(r["person_id"], r["need"])] = r
+            records = [by_key[k] for k in sorted(by_key)]
+            pids = sorted({r["person_id"] for r in records})
+            active = self._active_by_key(conn, pids)
+            known: dict[tuple[str, str], dict] = {}
+            for chunk in _chunks(pids):
+                for h in conn.execute(sa.select(handovers).where(handovers.c.person_id.in_(chunk))).mappings():
+                    known[(h["person_id"], h["need"])] = dict(h)
+            fields = ["item", "serial", "date", "received_by", "donation_id", "source"]
+            for r in records:
+                key = (r["person_id"], r["need"])
+                values = {f: r[f] for f in fields}
+                old = known.get(key)
+                if old is None:
+                    conn.execute(sa.insert(handovers).values(person_id=key[0], need=key[1], run_id=run_id,
+                                                             recorded_at=now, **values))
+                elif any(old[f] != values[f] for f in fields):
+                    conn.execute(sa.update(handovers).where(handovers.c.handover_id == old["handover_id"])
+                                 .values(run_id=run_id, recorded_at=now, **values))
+                current = active.get(key)
+                if current is not None and current["status"] == "handed_over":
+                    continue
+                if current is not None:
+                    update = {"status": "handed_over", "item": r["item"],
+                              "donation_id": r["donation_id"] or current["donation_id"]}
+                    conn.execute(sa.update(allocations).where(allocations.c.allocation_id == current["allocation_id"])
+                                 .values(**update))
+                    after = {**current, **update}
+                else:
+                    after = {"status": "handed_over", "item": r["item"], "donation_id": r["donation_id"]}
+                    conn.execute(sa.insert(allocations).values(
+                        person_id=key[0], need=key[1], run_id=run_id, allocated_at=now,
+                        **after, **r["identity"]))
+                active[key] = {**after, "allocation_id": None}
+                changes.append({"person_id": key[0], "need": key[1],
+                                "before": _state(current) if current is not None else "",
+                                "after": _state(after), "rule": "handover"})
+        return pd.DataFrame(changes, columns=CHANGE_COLUMNS)
+
+    def handovers(self) -> pd.DataFrame:
+        cols = ["person_id", "need", "item", "serial", "date", "received_by", "donation_id", "source", "run_id"]
+        with self.engine.connect() as conn:
+            rows = conn.execute(sa.select(*[handovers.c[c] for c in cols])
+                                .order_by(handovers.c.person_id, handovers.c.need)).mappings().all()
+        return pd.DataFrame([dict(r) for r in rows], columns=cols)
+
+    def past_recipients(self) -> pd.DataFrame:
+        """One row per supported person (an active allocation): person_id + identity fields stored when
+        allocated (full_name, date_of_birth, commune_code, school_code, guardian_name), ``needs`` ("device",
+        "internet" or "device,internet") and ``handed_over`` (bool: at least one need handed over)."""
+        cols = ["person_id", *IDENTITY_FIELDS, "needs", "handed_over"]
+        with self.engine.connect() as conn:
+            rows = conn.execute(sa.select(allocations).where(_ACTIVE)
+                                .order_by(allocations.c.person_id, allocations.c.allocated_at.desc(),
+                                          allocations.c.allocation_id.desc())).mappings().all()
+        out: dict[str, dict] = {}
+        for r in rows:
+            entry = out.get(r["person_id"])
+            if entry is None:
+                entry = out[r["person_id"]] = {"person_id": r["person_id"], **{f: r[f] for f in IDENTITY_FIELDS},
+                                               "needs": set(), "handed_over": False}
+            for f in IDENTITY_FIELDS:  # the latest non-empty value of each field
+                if not entry[f] and r[f]:
+                    entry[f] = r[f]
+            entry["needs"].add(r["need"])
+            entry["handed_over"] = entry["handed_over"] or r["status"] == "handed_over"
+        for entry in out.values():
+            entry["needs"] = ",".join(n for n in ("device", "internet") if n in entry["needs"])
+        return pd.DataFrame(list(out.values()), columns=cols)
+
+    @staticmethod
+    def _active_by_key(conn: sa.Connection, person_ids: list[str]) -> dict[tuple[str, str], dict]:
+        out: dict[tuple[str, str], dict] = {}
+        for chunk in _chunks(person_ids):
+            for r in conn.execute(sa.select(allocations).where(_ACTIVE, allocations.c.person_id.in_(chunk))).mappings():
+                out[(r["person_id"], r["need"])] = dict(r)
+        return out
+
+    # --- officer decisions ---------------------------------------------------------------------------------
+    def decisions(self) -> pd.DataFrame:
+        """Officer decisions on record pairs (``DECISION_COLUMNS``); fingerprint_a < fingerprint_b."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(sa.select(*[decisions.c[c] for c in DECISION_COLUMNS])
+                                .order_by(decisions.c.fingerprint_a, decisions.c.fingerprint_b)).mappings().all()
+        return pd.DataFrame([dict(r) for r in rows], columns=DECISION_COLUMNS)
+
+    def add_decisions(self, rows: pd.DataFrame) -> int:
+        """Upsert decisions (same|different) keyed on the unordered fingerprint pair.
+
+        A pair decided again is updated unless the stored decision is strictly newer (``decided_at``); the
+        same row read again changes nothing. Returns the number of rows inserted or updated.
+        """
+        if rows is None or rows.empty:
+            return 0
+        incoming: dict[tuple[str, str], dict] = {}
+        for row in rows.to_dict("records"):
+            a, b = _text(row.get("fingerprint_a")), _text(row.get("fingerprint_b"))
+            decision = _text(row.get("decision")).lower()
+            if not a or not b or a == b:
+                raise ValueError(f"decision needs two different fingerprints, got {a!r}, {b!r}")
+            if decision not in ("same", "different"):
+                raise ValueError(f"decision must be 'same' or 'different', got {decision!r}")
+            a, b = sorted((a, b))
+            incoming[(a, b)] = {"fingerprint_a": a, "fingerprint_b": b, "decision": decision,
+                                "decided_by": _text(row.get("decided_by")),
+                                "decided_at": _datetime(row.get("decided_at")), "source": _text(row.get("source"))}
+        now = self._now()
+        written = 0
+        with self.engine.begin() as conn:
+            existing: dict[tuple[str, str], dict] = {}
+            for chunk in _chunks(sorted({k[0] for k in incoming})):
+                for r in conn.execute(sa.select(decisions).where(decisions.c.fingerprint_a.in_(chunk))).mappings():
+                    existing[(r["fingerprint_a"], r["fingerprint_b"])] = dict(r)
+            fields = ["decision", "decided_by", "decided_at", "source"]
+            for key, new in sorted(incoming.items()):
+                old = existing.get(key)
+                if old is None:
+                    conn.execute(sa.insert(decisions).values(**new, recorded_at=now))
+                    written += 1
+                    continue
+                if all(old[f] == new[f] for f in fields):
+                    continue
+                if old["decided_at"] and new["decided_at"] and old["decided_at"] > new["decided_at"]:
+                    continue
+                conn.execute(sa.update(decisions).where(decisions.c.decision_id == old["decision_id"])
+                             .values(**{f: new[f] for f in fields}, recorded_at=now))
+                written += 1
+        return written
+
+    # --- change log ----------------------------------------------------------------------------------------
+    def write_change_log(self, run_id: str, changes: pd.DataFrame) -> int:
+        """Replace the run's change log with ``changes`` (``CHANGE_COLUMNS``); rerunning a run id rewrites it."""
+        rows = [] if changes is None else [
+            {"run_id": run_id, **{c: _text(r.get(c)) for c in CHANGE_COLUMNS}} for r in changes.to_dict("records")]
+        with self.engine.begin() as conn:
+            conn.execute(sa.delete(change_log).where(change_log.c.run_id == run_id))
+            if rows:
+                conn.execute(sa.insert(change_log), rows)
+        return len(rows)
+
+    def change_log(self, run_id: str | None = None) -> pd.DataFrame:
+        query = sa.select(change_log.c.run_id, *[change_log.c[c] for c in CHANGE_COLUMNS]) \
+            .order_by(change_log.c.change_id)
+        if run_id is not None:
+            query = query.where(change_log.c.run_id == run_id)
+        with self.engine.connect() as conn:
+            rows = conn.execute(query).mappings().all()
+        return pd.DataFrame([dict(r) for r in rows], columns=["run_id", *CHANGE_COLUMNS])
+
+
+def _state(row: Mapping[str, Any]) -> str:
+    """An allocation as the change log writes it: "provisional:tablet:D001"."""
+    return f"{row['status']}:{row['item']}:{row['donation_id']}"
+
+
+def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.execute("PRAGMA busy_timeout=30000")
+    cur.close()

@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# `make test`: start a throwaway PostgreSQL (tests/pg_server.sh), run pytest against it, always stop it.
+# Arguments are passed to pytest, e.g. `bash tests/run.sh tests/test_ledger.py -k migrate`.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+
+STATE_DIR=$(mktemp -d "${TMPDIR:-/tmp}/songmaytinh-pgstate.XXXXXX")
+cleanup() {
+  bash tests/pg_server.sh stop "$STATE_DIR" || true
+  rm -rf "$STATE_DIR"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+exports=$(bash tests/pg_server.sh start "$STATE_DIR") || { echo "run.sh: PostgreSQL did not start" >&2; exit 1; }
+eval "$exports"
+export SONGMAYTINH_TEST_PG_URL
+
+"${PYTHON:-python}" -m pytest -n 2 "$@"
+status=$?
+exit $status
