@@ -9,6 +9,7 @@ interface. Person ids come from the ledger's fingerprint links so that the same 
 from __future__ import annotations
 
 import hashlib
+import unicodedata
 from dataclasses import dataclass, field
 
 import pandas as pd
@@ -18,6 +19,7 @@ from flows.frames import Issue
 from flows.text import fold
 
 PARTICLES = {"thi", "van"}
+
 
 
 @dataclass
@@ -31,9 +33,27 @@ class DedupeResult:
     ledger_changes: list[pd.DataFrame] = field(default_factory=list)  # change rows from merges and handovers
 
 
+def _words(full_name: object) -> tuple[list[tuple[str, str]], frozenset[str]]:
+    """(folded word, written word) pairs of the name without particles, and the particles.
+
+    "Thị" and "Văn" are particles; an unaccented "thi"/"van" is one unless it is the last word (the given name:
+    "Nguyễn Vân" written without accents must keep its "Van")."""
+    words = str(full_name or "").replace("/", " ").split()
+    kept, particles = [], set()
+    for pos, word in enumerate(words):
+        key = fold(word)
+        if not key:
+            continue
+        lower = unicodedata.normalize("NFC", word).lower()
+        if lower in ("thị", "văn") or (lower in PARTICLES and pos < len(words) - 1):
+            particles.add(key)
+        else:
+            kept.append((key, word))
+    return kept, frozenset(particles)
+
+
 def name_key(full_name: object) -> str:
-    tokens = [t for t in fold(full_name).replace("/", " ").split() if t not in PARTICLES]
-    return " ".join(sorted(tokens))
+    return " ".join(sorted(key for key, _ in _words(full_name)[0]))
 
 
 def _dob_keys(dob: str) -> tuple[str, str]:
@@ -46,12 +66,22 @@ def _dob_keys(dob: str) -> tuple[str, str]:
 
 
 def fingerprint(row: pd.Series | dict) -> str:
-    """Stable key of a record's normalized identity (name tokens, birth date or year, commune)."""
-    dob = str(row.get("date_of_birth") or "")
-    year = row.get("birth_year")
-    year_s = "" if year is None or pd.isna(year) else str(int(year))
-    ident = "|".join([name_key(row.get("full_name")), dob or year_s, str(row.get("commune_code") or "")])
+    """Stable key of a record's normalized identity: the name as written (NFC, case-folded, tones and particles
+    kept), birth date or year (the grade when neither is known), sex, commune and school. Two records share it
+    only if nothing tells them apart, so person ids and officer decisions keyed on it survive rows being inserted
+    or moved in a sheet."""
+    year = _text(row.get("birth_year"))
+    birth = _text(row.get("date_of_birth")) or (str(int(float(year))) if year else "")
+    if not birth:
+        birth = "grade " + _text(row.get("grade"))
+    name = " ".join(unicodedata.normalize("NFC", _text(row.get("full_name"))).lower().split())
+    ident = "|".join([name, birth, _text(row.get("sex")), _text(row.get("commune_code")),
+                      _text(row.get("school_code"))])
     return hashlib.sha1(ident.encode("utf-8")).hexdigest()[:16]
+
+
+def _text(v: object) -> str:
+    return "" if v is None or v is pd.NA or (isinstance(v, float) and pd.isna(v)) else str(v)
 
 
 class _UnionFind:
@@ -70,23 +100,99 @@ class _UnionFind:
             self.parent[max(ra, rb)] = min(ra, rb)
 
 
-def link_records(records: pd.DataFrame) -> list[int]:
-    """Cluster label (index of the cluster's first record) per record.
+_TONES = {"\u0300": "huyen", "\u0301": "sac", "\u0303": "nga", "\u0309": "hoi", "\u0323": "nang"}
 
-    ``records`` columns: full_name, date_of_birth (ISO or ""), birth_year (int or NA), commune_code, school_code,
-    grade. Missing columns are treated as empty.
-    """
+
+def _tone(word: str) -> str:
+    """The tone of a syllable, wherever the mark sits ("Hoà" and "Hòa" both give huyền); "" if unmarked."""
+    for ch in unicodedata.normalize("NFD", word):
+        if ch in _TONES:
+            return _TONES[ch]
+    return ""
+
+
+def _name_tokens(full_name: object) -> dict[str, str]:
+    """Folded word -> the tone written on it (particles Thị/Văn left out)."""
+    return {key: _tone(word) for key, word in _words(full_name)[0]}
+
+
+def _particles(full_name: object) -> frozenset[str]:
+    return _words(full_name)[1]
+
+
+@dataclass
+class _Rec:
+    tokens: dict[str, str]
+    particles: frozenset[str]
+    dob: str
+    year: int | None
+    sex: str
+    commune: str
+    school: str
+    grade: str
+    guardian: str
+
+
+def _compatible(a: _Rec, b: _Rec) -> bool:
+    """Could two records with the same name key be the same child? Twins, namesakes and siblings say no."""
+    for key, tone in a.tokens.items():
+        other = b.tokens.get(key, "")
+        if tone and other and tone != other:  # Thùy vs Thụy: written tones that disagree
+            return False
+    if a.particles and b.particles and a.particles != b.particles:  # Nguyễn Thị Hải vs Nguyễn Văn Hải
+        return False
+    if a.sex and b.sex and a.sex != b.sex:
+        return False
+    if a.commune and b.commune and a.commune != b.commune and a.school and b.school and a.school != b.school:
+        return False  # different commune and different school: another child with the same name and birthday
+    if a.dob and b.dob:
+        return a.dob == b.dob or _dob_keys(a.dob)[1] == b.dob
+    year_a = int(a.dob[:4]) if a.dob else a.year
+    year_b = int(b.dob[:4]) if b.dob else b.year
+    if year_a is not None and year_b is not None and year_a != year_b:
+        return False
+    # one birth date is missing or only a year: the place must agree, and the class too
+    if not a.commune or a.commune != b.commune:
+        return False
+    if a.grade and b.grade and a.grade != b.grade:
+        return False
+    if a.school and b.school and a.school != b.school:
+        return False
+    if year_a is None and year_b is None:  # nothing about the birth at all: ask for the same class
+        if not (a.grade and a.grade == b.grade and a.school and a.school == b.school):
+            return False
+    return True
+
+
+def _records(records: pd.DataFrame) -> list[_Rec]:
     n = len(records)
-    uf = _UnionFind(n)
 
     def col(name: str) -> list:
         return list(records[name]) if name in records else [None] * n
 
-    names = [name_key(v) for v in col("full_name")]
-    dobs = [str(v) if isinstance(v, str) else "" for v in col("date_of_birth")]
-    years = [None if v is None or pd.isna(v) else int(v) for v in col("birth_year")]
-    communes = [str(v or "") for v in col("commune_code")]
-    schools = [str(v or "") for v in col("school_code")]
+    out = []
+    for name, dob, year, sex, commune, school, grade, guardian in zip(
+            col("full_name"), col("date_of_birth"), col("birth_year"), col("sex"), col("commune_code"),
+            col("school_code"), col("grade"), col("guardian_name")):
+        dob_s, year_s = _text(dob), _text(year)
+        out.append(_Rec(tokens=_name_tokens(name), particles=_particles(name), dob=dob_s if len(dob_s) == 10 else "",
+                        year=int(float(year_s)) if year_s else None, sex=_text(sex), commune=_text(commune),
+                        school=_text(school), grade=_text(grade), guardian=name_key(guardian)))
+    return out
+
+
+def link_records(records: pd.DataFrame, ambiguous: list[tuple[int, int]] | None = None) -> list[int]:
+    """Cluster label (index of the cluster's first record) per record.
+
+    ``records`` columns: full_name, date_of_birth (ISO or ""), birth_year (int or NA), sex, commune_code,
+    school_code, grade, guardian_name. Missing columns are treated as empty. Records are blocked on the
+    name key (tone-folded tokens without particles, any order) and linked when ``_compatible``. A record without
+    a full birth date that fits several children is linked to none; (record, other) pairs go to ``ambiguous``.
+    """
+    n = len(records)
+    uf = _UnionFind(n)
+    recs = _records(records)
+    names = [name_key(v) for v in (records["full_name"] if "full_name" in records else [None] * n)]
     by_name: dict[str, list[int]] = {}
     for i, key in enumerate(names):
         if key:
@@ -94,26 +200,29 @@ def link_records(records: pd.DataFrame) -> list[int]:
     for members in by_name.values():
         if len(members) < 2:
             continue
-        exact: dict[str, int] = {}
-        for i in members:
-            if dobs[i]:
-                exact.setdefault(dobs[i], i)
-                uf.union(exact[dobs[i]], i)
-        for i in members:
-            _, swapped = _dob_keys(dobs[i])
-            if swapped and swapped in exact:
-                uf.union(exact[swapped], i)
-        partial = [i for i in members if not dobs[i]]
+        dated = [i for i in members if recs[i].dob]
+        partial = [i for i in members if not recs[i].dob]
+        # 1. records with a full birth date: same date (or day/month swapped) and nothing that tells them apart
+        for x, i in enumerate(dated):
+            for j in dated[x + 1:]:
+                if uf.find(i) != uf.find(j) and _compatible(recs[i], recs[j]):
+                    uf.union(i, j)
+        # 2. a record without a full date joins the one child it fits; fitting two children is for an officer
+        lonely = []
         for i in partial:
-            for j in members:
-                if i == j or communes[i] != communes[j] or not communes[i]:
-                    continue
-                year_j = int(dobs[j][:4]) if dobs[j] else years[j]
-                if years[i] is not None and year_j is not None and years[i] != year_j:
-                    continue
-                if schools[i] and schools[j] and schools[i] != schools[j]:
-                    continue
-                uf.union(i, j)
+            roots = {uf.find(j) for j in dated if _compatible(recs[i], recs[j])}
+            if len(roots) == 1:
+                uf.union(i, roots.pop())
+            elif len(roots) > 1:
+                if ambiguous is not None:
+                    ambiguous.extend((i, root) for root in sorted(roots))
+            else:
+                lonely.append(i)
+        # 3. records without a full date that fit no dated child: link among themselves
+        for x, i in enumerate(lonely):
+            for j in lonely[x + 1:]:
+                if uf.find(i) != uf.find(j) and _compatible(recs[i], recs[j]):
+                    uf.union(i, j)
     return [uf.find(i) for i in range(n)]
 
 
@@ -122,11 +231,14 @@ def assign_persons(
     cfg: AppConfig,
     known_links: dict[str, str] | None = None,
     allocate_ids=None,
+    past_recipients: pd.DataFrame | None = None,
 ) -> DedupeResult:
     """Link usable rows into persons and give every person a stable id.
 
     ``known_links``: fingerprint -> person_id from earlier nights (the ledger). ``allocate_ids(n)`` returns n new,
     never-used person ids (the ledger's sequence); without it ids are derived from the fingerprint.
+    ``past_recipients``: person_id + identity fields of everyone already supported (the ledger); a cluster that
+    links to one of them takes that id.
     """
     known_links = known_links or {}
     df = students.reset_index(drop=True).copy()
@@ -134,7 +246,8 @@ def assign_persons(
     df["person_id"] = ""
     usable = df.index[df["row_status"] == "ok"]
     linked = df.loc[usable].reset_index()
-    labels = link_records(linked) if len(linked) else []
+    ambiguous: list[tuple[int, int]] = []
+    labels = link_records(linked, ambiguous) if len(linked) else []
     clusters: dict[int, list[int]] = {}
     for pos, label in enumerate(labels):
         clusters.setdefault(label, []).append(int(linked.at[pos, "index"]))
@@ -142,16 +255,22 @@ def assign_persons(
     new_links: dict[str, str] = {}
     aliases: dict[str, str] = {}
     pending: list[list[int]] = []
+    claimed: set[str] = set()
     for label in sorted(clusters):
         rows = clusters[label]
-        ids = sorted({known_links[f] for f in df.loc[rows, "fingerprint"] if f in known_links}, key=_id_order)
-        if ids:
+        ids = sorted({known_links[f] for f in df.loc[rows, "fingerprint"] if f in known_links} - claimed,
+                     key=_id_order)
+        if ids:  # an id known from earlier nights; it belongs to one cluster only
             survivor = ids[0]
             for other in ids[1:]:
                 aliases[other] = survivor
+            claimed.update(ids)
             df.loc[rows, "person_id"] = survivor
         else:
             pending.append(rows)
+    # A child already supported who is not on tonight's lists under a known record (moved school, new grade,
+    # next phase) keeps the id under which the support was recorded: support is given once ("01 lần").
+    pending = _match_past_recipients(df, pending, past_recipients, claimed)
     fresh = allocate_ids(len(pending)) if allocate_ids else [
         "P" + fingerprint(df.loc[rows[0]]).upper()[:10] for rows in pending]
     for rows, pid in zip(pending, fresh):
@@ -169,9 +288,57 @@ def assign_persons(
         df.at[i, "person_id"] = first.get(ref, "")
 
     persons, issues = _persons(df, cfg)
-    review = pd.DataFrame(columns=["person_id_l", "person_id_r", "match_probability", "reasons"])
+    review = _review_pairs(df, [(int(linked.at[i, "index"]), int(linked.at[j, "index"])) for i, j in ambiguous])
     return DedupeResult(students=df, persons=persons, review_pairs=review, issues=issues,
                         new_links=new_links, aliases=aliases)
+
+
+REVIEW_FIELDS = ["full_name", "date_of_birth", "grade", "school", "commune", "village", "guardian_name",
+                 "source_file", "source_sheet", "source_row"]
+
+
+def _review_pairs(df: pd.DataFrame, pairs: list[tuple[int, int]]) -> pd.DataFrame:
+    """Records the linkage would not decide: an undated record that fits more than one child."""
+    rows = []
+    for i, j in pairs:
+        left, right = df.loc[i], df.loc[j]
+        if left["person_id"] == right["person_id"]:
+            continue
+        reasons = "Trùng họ tên; một bản ghi thiếu ngày sinh và khớp với nhiều học sinh"
+        row = {"person_id_l": left["person_id"], "person_id_r": right["person_id"], "match_probability": pd.NA,
+               "reasons": reasons}
+        for f in REVIEW_FIELDS:
+            row[f"{f}_l"], row[f"{f}_r"] = left.get(f, ""), right.get(f, "")
+        rows.append(row)
+    columns = ["person_id_l", "person_id_r", "match_probability", "reasons"] + [
+        f"{f}_{side}" for f in REVIEW_FIELDS for side in ("l", "r")]
+    return pd.DataFrame(rows, columns=columns).drop_duplicates(["person_id_l", "person_id_r"])
+
+
+def _match_past_recipients(df: pd.DataFrame, pending: list[list[int]], past: pd.DataFrame | None,
+                           claimed: set[str]) -> list[list[int]]:
+    """Give a new cluster the id of the one absent past recipient it is compatible with; the rest stay pending."""
+    if past is None or past.empty or not pending:
+        return pending
+    absent = past[~past["person_id"].isin(claimed)].reset_index(drop=True)
+    past_recs = _records(absent)
+    by_name: dict[str, list[int]] = {}
+    for i, name in enumerate(absent["full_name"]):
+        by_name.setdefault(name_key(name), []).append(i)
+    still: list[list[int]] = []
+    for rows in pending:
+        recs = _records(df.loc[rows])
+        candidates = {absent.at[j, "person_id"]
+                      for rec, name in zip(recs, df.loc[rows, "full_name"])
+                      for j in by_name.get(name_key(name), []) if _compatible(rec, past_recs[j])}
+        candidates -= claimed
+        if len(candidates) == 1:
+            pid = candidates.pop()
+            claimed.add(pid)
+            df.loc[rows, "person_id"] = pid
+        else:
+            still.append(rows)
+    return still
 
 
 def _id_order(pid: str) -> tuple[int, str]:

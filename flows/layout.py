@@ -35,6 +35,7 @@ _NOT_OUTPUT = ("stt",)  # fields used to read the layout but not passed on
 # Fields a header may spread over several columns under one merged parent, and how their parts are joined:
 # "Họ và tên" over "Họ đệm" | "Tên", "Ngày sinh" over "Ngày" | "Tháng" | "Năm".
 _JOINED = {"full_name": " ", "date_of_birth": "/"}
+_SEX_MARKS = ("sex_male", "sex_female")
 
 
 @dataclass
@@ -341,6 +342,7 @@ class _SheetView:
 def _map_columns(aliases: _Aliases, columns: list[_Column]) -> tuple[dict[str, list[int]], list[_Column], float]:
     """Fields of the header columns; unknown columns; a penalty for children that look like data."""
     assigned: list[tuple[_Column, str | None, tuple[int, int] | None]] = []
+    sex_split: dict[int, str] = {}
     penalty = 0.0
     for col in columns:
         if not col.levels:
@@ -357,7 +359,11 @@ def _map_columns(aliases: _Aliases, columns: list[_Column]) -> tuple[dict[str, l
         fld: str | None = f_child
         group = col.spans[-1] if f_child else None
         if len(col.levels) > 1:
-            if f_child == "full_name" and f_parent == "guardian_name":
+            if f_parent == "date_of_birth" and f_child in _SEX_MARKS and parent_span[0] < parent_span[1]:
+                # "Ngày, tháng, năm sinh" over "Nam | Nữ": the date is written in the child's sex column
+                fld, group = f_parent, parent_span
+                sex_split[col.index] = f_child
+            elif f_child == "full_name" and f_parent == "guardian_name":
                 fld = "guardian_name"
             elif not f_child and f_parent and (parent_span[0] == parent_span[1] or f_parent in _JOINED):
                 fld, group = f_parent, parent_span
@@ -379,6 +385,9 @@ def _map_columns(aliases: _Aliases, columns: list[_Column]) -> tuple[dict[str, l
             fields[fld].append(col.index)  # "Họ và tên" merged over "Họ đệm" | "Tên"
         else:
             unknown.append(col)  # a second column for the same field is not used
+    for index, sex_field in sex_split.items():
+        if index in fields.get("date_of_birth", []):
+            fields.setdefault(sex_field, [index])
     return fields, unknown, penalty
 
 
@@ -490,8 +499,21 @@ def _is_footer(row: list[Any], stt_col: int | None, vocab: _Vocabulary) -> bool:
     return _starts_with_marker(text, vocab.footer) or bool(_PLACE_DATE.match(text))
 
 
-def _is_subtotal(row: list[Any], vocab: _Vocabulary) -> bool:
+def _is_subtotal(row: list[Any], stt_col: int | None, vocab: _Vocabulary) -> bool:
+    if _numbered(row, stt_col):  # "Tổng công ty Điện lực" with an STT number is a donor, not a total
+        return False
     return any(_starts_with_marker(t, vocab.subtotal) for t in _first_texts(row, 2))
+
+
+def _numbered(row: list[Any], stt_col: int | None) -> bool:
+    if stt_col is None or stt_col >= len(row):
+        return False
+    v = row[stt_col]
+    if isinstance(v, bool):
+        return False
+    if isinstance(v, (int, float)):
+        return True
+    return isinstance(v, str) and v.strip().isdigit()
 
 
 _MARK_OR_CLASS = re.compile(r"[xX]|\d{1,2}[A-Za-z]\d?")
@@ -553,6 +575,8 @@ def _extract_rows(grid: SheetGrid, header: _Header, vocab: _Vocabulary,
                   cfg: AppConfig) -> list[tuple[int, dict[str, Any]]]:
     fields = {f: cols for f, cols in header.fields.items()}
     stt_col = fields.get("stt", [None])[0]
+    dob_cols = fields.get("date_of_birth", [])
+    dob_by_sex = len(dob_cols) > 1 and any(fields.get(m, [None])[0] in dob_cols for m in _SEX_MARKS)
     mapped = [c for f, cols in fields.items() for c in cols]
     leaf_labels = {c.index: _header_key(c.levels[-1]) for c in header.columns if c.levels}
     rows = _fill_vertical_merges(grid, header.last_row + 1)
@@ -575,7 +599,7 @@ def _extract_rows(grid: SheetGrid, header: _Header, vocab: _Vocabulary,
             if seen_data:
                 break
             continue
-        if _is_subtotal(row, vocab):
+        if _is_subtotal(row, stt_col, vocab):
             continue
         repeats = sum(1 for c, v in cells.items() if isinstance(v, str) and leaf_labels.get(c)
                       and _header_key(to_unicode(v)) == leaf_labels[c])
@@ -586,10 +610,17 @@ def _extract_rows(grid: SheetGrid, header: _Header, vocab: _Vocabulary,
             if f in _NOT_OUTPUT:
                 continue
             if len(cols) > 1:
-                parts = [_cell_text(cells[c]) for c in cols]
-                record[f] = _JOINED[f].join(p for p in parts if p)
+                filled = [c for c in cols if not _is_empty(cells[c])]
+                if len(filled) == 1 and f == "date_of_birth" and dob_by_sex:  # the date under "Nam" or "Nữ"
+                    record[f] = _raw_value(cells[filled[0]])
+                else:
+                    record[f] = _JOINED[f].join(_cell_text(cells[c]) for c in filled)
             else:
                 record[f] = _raw_value(cells[cols[0]])
+        if dob_by_sex:  # a date written under "Nam" or "Nữ" marks the child's sex
+            for f in _SEX_MARKS:
+                if fields.get(f) and fields[f][0] in dob_cols:
+                    record[f] = "x" if not _is_empty(cells[fields[f][0]]) else ""
         name_cols = fields.get("full_name")
         if name_cols and _is_group_title(record.get("full_name"), cfg):
             continue

@@ -214,7 +214,7 @@ def link_persons(students: pd.DataFrame, handover: pd.DataFrame, cfg: AppConfig,
     from flows.dedupe import assign_persons
 
     dedupe = assign_persons(students, cfg, known_links=ledger.person_for_fingerprints(),
-                            allocate_ids=ledger.next_person_ids)
+                            allocate_ids=ledger.next_person_ids, past_recipients=ledger.past_recipients())
     ledger.link_fingerprints(dedupe.new_links, run_id=run_id)
     changes = []
     if dedupe.aliases:

@@ -582,10 +582,12 @@ def normalize_students(raw: pd.DataFrame, cfg: AppConfig) -> pd.DataFrame:
             if "," in village_text:  # an address: "Thôn Bãi Hào, xã Hữu Liên"
                 for part in village_text.split(",")[1:]:
                     commune_code = commune_code or ctx.commune(part)
-            if not commune_code and school_code:
-                commune_code = district.school_by_code[school_code].commune
+            # A commune's list is about the children living in that commune, wherever they go to school;
+            # a school's list without an address column says nothing better than the school's own commune.
             if not commune_code and list_type == "commune" and unit_code in district.commune_by_code:
                 commune_code = unit_code
+            if not commune_code and school_code:
+                commune_code = district.school_by_code[school_code].commune
         record = {
             **_provenance(row),
             "list_type": list_type,

@@ -24,6 +24,8 @@ log = logging.getLogger(__name__)
 _GX_LOCK = threading.Lock()
 
 HeaderMap = dict[tuple[str, str], dict[str, str]]
+DUPLICATE_KEY = ["date_of_birth", "birth_year", "sex", "grade", "school_code", "commune_code", "village",
+                 "guardian_name", "phone", "national_id", "category", "lacks_device", "lacks_internet"]
 
 
 @lru_cache(maxsize=1)
@@ -137,12 +139,14 @@ def validate_students(
 
 
 def _mark_duplicates(df: pd.DataFrame, headers: HeaderMap, cfg: AppConfig) -> list[Issue]:
-    """A usable row repeating an earlier usable row of the same sheet (same name, birth date, grade)."""
+    """A usable row repeating an earlier usable row of the same sheet: every field the same (name compared
+    folded), so that two children who share a name and class but not a parent or birthday stay apart."""
     issues = []
     usable = df["row_status"] == "ok"
-    key = (df["source_id"].astype(str) + "\x1f" + df["source_sheet"].astype(str) + "\x1f"
-           + df["full_name"].map(fold) + "\x1f" + df["date_of_birth"].fillna("").astype(str) + "\x1f"
-           + df["birth_year"].astype(str) + "\x1f" + df["grade"].astype(str))
+    key = df["source_id"].astype(str) + "\x1f" + df["source_sheet"].astype(str) + "\x1f" + df["full_name"].map(fold)
+    for col in DUPLICATE_KEY:
+        if col in df:
+            key = key + "\x1f" + df[col].astype(str)
     first_row: dict[str, int] = {}
     for i in df.index[usable]:
         k = key.iat[i]

@@ -81,3 +81,71 @@ def test_excluded_and_rejected_rows(cfg):
     assert result.students["person_id"].iloc[2] == ""
     excl = dict(zip(result.persons["full_name"], result.persons["exclusion"]))
     assert excl == {"Phạm Văn Dũng": "grade_out_of_range", "Bùi Thị Yến": "needs_nothing"}
+
+
+def test_hard_negatives_are_not_merged():
+    records = pd.DataFrame([
+        {"full_name": "Nguyễn Thị Thùy", "date_of_birth": "2015-11-15", "commune_code": "06397", "school_code": "TH-06397"},
+        {"full_name": "Nguyễn Văn Thụy", "date_of_birth": "2015-11-15", "commune_code": "06397", "school_code": "TH-06397"},
+        {"full_name": "Nguyễn Thị Quỳnh", "date_of_birth": "2009-05-31", "commune_code": "06436", "school_code": "THCS-06436"},
+        {"full_name": "Nguyễn Thị Quỳnh", "date_of_birth": "2009-05-31", "commune_code": "06445", "school_code": "THCS-06445"},
+        {"full_name": "Nguyễn Thị Linh", "commune_code": "06385", "school_code": "TH-06385", "grade": 2},
+        {"full_name": "Nguyễn Thị Linh", "commune_code": "06385", "school_code": "TH-06385", "grade": 4},
+        {"full_name": "Lê Minh Hải", "date_of_birth": "2012-01-01", "sex": "M", "commune_code": "06385"},
+        {"full_name": "Lê Minh Hải", "date_of_birth": "2012-01-01", "sex": "F", "commune_code": "06385"},
+    ])
+    labels = link_records(records)
+    assert len(set(labels)) == len(records)
+
+
+def test_spelling_variants_still_link():
+    records = pd.DataFrame([
+        {"full_name": "Hoàng Minh Hòa", "date_of_birth": "2010-09-04", "commune_code": "06385", "school_code": "TH-06385"},
+        {"full_name": "HOANG MINH HOÀ", "date_of_birth": "2010-04-09", "commune_code": "06385"},  # old tone style
+        {"full_name": "hoàng minh hòa", "date_of_birth": "", "birth_year": 2010, "commune_code": "06385"},
+        {"full_name": "Hoàng Minh Hoà", "commune_code": "06388", "school_code": "TH-06388", "grade": 5},
+    ])
+    labels = link_records(records)
+    assert labels[0] == labels[1] == labels[2]
+    assert labels[3] != labels[0]  # no birth date, another commune: not enough to say it is the same child
+
+
+def test_past_recipient_who_moved_school_keeps_the_supported_id(cfg):
+    past = pd.DataFrame([{"person_id": "HS000042", "full_name": "Nông Văn Tùng", "date_of_birth": "2010-02-03",
+                          "commune_code": "06388", "school_code": "TH-06388", "guardian_name": "Nông Văn Hà"}])
+    rows = _ok(students({"full_name": "NÔNG VĂN TÙNG", "date_of_birth": "2010-02-03", "birth_year": 2010,
+                         "school_code": "THCS-06388", "school": "Trường THCS Hữu Liên", "grade": 6},
+                        {"full_name": "Nông Văn Tùng", "date_of_birth": "2011-05-05", "birth_year": 2011}))
+    result = assign_persons(rows, cfg, allocate_ids=lambda n: ["HS000500"] * n, past_recipients=past)
+    assert list(result.students["person_id"]) == ["HS000042", "HS000500"]
+
+
+def test_undated_record_fitting_two_children_is_left_for_review():
+    records = pd.DataFrame([
+        {"full_name": "Nguyễn Văn Nam", "date_of_birth": "2013-03-21", "commune_code": "06442", "grade": 3},
+        {"full_name": "Nguyễn Văn Nam", "date_of_birth": "2013-11-17", "commune_code": "06442", "grade": 3},
+        {"full_name": "Nguyễn Văn Nam", "commune_code": "06442", "grade": 3},
+        {"full_name": "Nguyễn Vân", "date_of_birth": "2012-03-31", "commune_code": "06385"},
+        {"full_name": "NGUYỄN THỊ VÂN", "date_of_birth": "2012-03-31", "commune_code": "06385"},
+        {"full_name": "Nguyễn Văn", "date_of_birth": "2012-03-31", "commune_code": "06385"},
+    ])
+    ambiguous: list = []
+    labels = link_records(records, ambiguous)
+    assert len({labels[0], labels[1], labels[2]}) == 3
+    assert sorted(j for i, j in ambiguous if i == 2) == [0, 1]
+    assert labels[3] == labels[4]  # "Vân" is a given name, not the particle "Văn"
+    assert labels[5] != labels[3]
+
+
+def test_ambiguous_records_reach_the_review_queue(cfg):
+    rows = _ok(students(
+        {"full_name": "Nguyễn Văn Nam", "date_of_birth": "2013-03-21", "birth_year": 2013},
+        {"full_name": "Nguyễn Văn Nam", "date_of_birth": "2013-11-17", "birth_year": 2013},
+        {"full_name": "Nguyễn Văn Nam", "date_of_birth": "", "birth_year": None, "list_type": "commune"},
+    ))
+    result = assign_persons(rows, cfg, allocate_ids=lambda n: [f"HS{i:06d}" for i in range(1, n + 1)])
+    assert result.students["person_id"].nunique() == 3
+    review = result.review_pairs
+    assert len(review) == 2
+    assert set(review["person_id_l"]) == {result.students["person_id"].iloc[2]}
+    assert set(review["source_row_r"]) == {8, 9}

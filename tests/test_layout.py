@@ -512,3 +512,27 @@ def test_a_first_row_of_numbers_is_a_child_not_column_numbers(cfg):
     numbered = [["STT", "Họ và tên", "Năm sinh", "Lớp"], ["A", "B", "1", "2"], [2, "Lê Văn B", 2012, 4]]
     result = layout.extract(_source([_grid(numbered)], unit="TH-06388"), cfg)
     assert list(result.tables["students"]["source_row"]) == [3]
+
+
+def test_birth_date_written_under_nam_or_nu_gives_date_and_sex(cfg):
+    rows = [
+        ["TRƯỜNG THCS THỊ TRẤN HỮU LŨNG"],
+        ["STT", "Họ và tên", "Ngày, tháng, năm sinh", None, "Lớp"],
+        [None, None, "Nam", "Nữ", None],
+        [1, "Hoàng Văn Hải", dt.date(2010, 9, 4), None, "7A"],
+        [2, "Lương Thị Hiên", None, "07/05/2009", "9B"],
+    ]
+    merged = [(1, 2, 1, 3), (1, 0, 2, 0), (1, 1, 2, 1), (1, 4, 2, 4)]
+    result = layout.extract(_source([_grid(rows, merged=merged)]), cfg)
+    table = result.tables["students"]
+    assert list(table["date_of_birth"]) == [dt.date(2010, 9, 4), "07/05/2009"]
+    assert list(table["sex_male"]) == ["x", ""] and list(table["sex_female"]) == ["", "x"]
+    assert result.issues == []
+
+
+def test_numbered_row_starting_like_a_total_is_data(cfg):
+    rows = [["STT", "Mã", "Nhà tài trợ", "Loại", "Số lượng", "Tình trạng"],
+            [1, "TT-2021-001", "Tổng công ty Điện lực miền Bắc", "Máy tính bảng", 20, "Đã nhận"],
+            [None, None, "Tổng cộng", None, 20, None]]
+    result = layout.extract(_source([_grid(rows)], file="tai-tro/so.xlsx", kind="donations"), cfg)
+    assert list(result.tables["donations"]["donor"]) == ["Tổng công ty Điện lực miền Bắc"]

@@ -216,6 +216,8 @@ def test_guardian_national_id_and_formula_like_text(cfg):
     ({"commune": "TT Hữu Lũng"}, "school", "TH-06388", "TH-06388", "06385"),
     ({"commune": "Xã Quang Lang"}, "school", "TH-06388", "TH-06388", ""),  # outside the district
     ({}, "commune", "06460", "", "06460"),
+    # a commune's list names where the child lives, even when the school is in another commune
+    ({"school": "TH Hòa Sơn"}, "commune", "06442", "TH-06445", "06442"),
     ({}, "", "", "", ""),
 ])
 def test_school_and_commune(cfg, fields, list_type, unit, school, commune):

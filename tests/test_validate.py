@@ -70,3 +70,11 @@ def test_formula_like_text_is_flagged_not_executed(cfg):
     df, issues = validate_students(rows, {}, cfg, AS_OF)
     assert [i.rule for i in issues] == ["formula_like_text"]
     assert df["row_status"].iloc[0] == "ok"
+
+
+def test_namesakes_in_one_class_with_other_parents_are_not_duplicates(cfg):
+    rows = students({"full_name": "Nguyễn Văn Nam", "date_of_birth": "", "birth_year": None, "guardian_name": "Nguyễn Văn Hùng"},
+                    {"full_name": "Nguyễn Văn Nam", "date_of_birth": "", "birth_year": None, "guardian_name": "Lê Thị Mai"})
+    df, issues = validate_students(rows, {}, cfg, AS_OF)
+    assert list(df["row_status"]) == ["ok", "ok"]
+    assert not [i for i in issues if i.rule == "duplicate_in_sheet"]
