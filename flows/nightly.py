@@ -180,7 +180,7 @@ def run_night(
         ledger.begin_run(run_id, as_of)
         progress("Ghép trùng học sinh")
         dedupe = step("dedupe", link_persons, students, normalized.handover, cfg, ledger, run_id)
-        issues = issues + dedupe.issues
+        issues = issues + [_cite_column(i, extraction.headers, cfg) for i in dedupe.issues]
         progress("Phân bổ thiết bị và gói cước")
         allocation = step("allocate", allocate_supports, dedupe.persons, normalized, cfg, ledger, run_id, as_of,
                           dedupe.ledger_changes)
@@ -237,6 +237,18 @@ def allocate_supports(persons: pd.DataFrame, normalized: Normalized, cfg: AppCon
         allocation.changes = pd.concat([*earlier_changes, allocation.changes], ignore_index=True)
     ledger.write_change_log(run_id, allocation.changes)
     return allocation
+
+
+def _cite_column(issue: Issue, headers, cfg: AppConfig) -> Issue:
+    """Issues raised after validation name the column the rule is about, as the school wrote it."""
+    from dataclasses import replace
+
+    from flows.validate import header_label
+
+    field = cfg.rules.rules[issue.rule].column if issue.rule in cfg.rules.rules else ""
+    if issue.column or not field:
+        return issue
+    return replace(issue, column=header_label(headers, cfg, issue.source_file, issue.source_sheet, field))
 
 
 def _issue_frame(issues: list[Issue]) -> pd.DataFrame:
