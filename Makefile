@@ -32,7 +32,7 @@ bench: bootstrap sample
 	@$(RUN) songmaytinh bench district
 
 lint: bootstrap
-	@$(RUN) python -m compileall -q flows validations samples tests
+	@$(RUN) ruff check flows validations samples tests
 
 clean:
 	rm -rf outputs/* .pytest_cache

@@ -49,7 +49,7 @@ import pandas as pd
 
 from flows.config import DEVICE_ITEMS, District
 from flows.frames import ALLOCATION_EXPORT_COLUMNS, DONATION_COLUMNS
-from flows.text import collation_key, fold, split_name
+from flows.text import as_text, collation_key, fold, split_name
 
 NEEDS = ("device", "internet")
 ITEMS = (*DEVICE_ITEMS, "internet_package")
@@ -109,17 +109,6 @@ class _Lot:
 
 
 # --- small value helpers -------------------------------------------------------------------------------------
-def _text(value: Any) -> str:
-    if value is None:
-        return ""
-    try:
-        if pd.isna(value):
-            return ""
-    except (TypeError, ValueError):
-        pass
-    return str(value).strip()
-
-
 def _int(value: Any) -> int | None:
     if value is None or isinstance(value, bool):
         return None
@@ -190,7 +179,7 @@ def _donation_lots(donations: pd.DataFrame, district: District, as_of: dt.date
             rows[col] = pd.NA
     ids = []
     for i, r in rows.iterrows():
-        did = _text(r["donation_id"]) or f"{_text(r['source_file'])}#{_text(r['source_row']) or i + 1}"
+        did = as_text(r["donation_id"]) or f"{as_text(r['source_file'])}#{as_text(r['source_row']) or i + 1}"
         ids.append(did)
     rows["_id"] = ids
     rows["_date"] = [_day(v) for v in rows["date"]]
@@ -209,7 +198,7 @@ def _donation_lots(donations: pd.DataFrame, district: District, as_of: dt.date
         lot = lots.get(key)
         if lot is None:
             lot = lots[key] = _Lot(r["_id"], item, (*r["_order"], ITEMS.index(item)),
-                                   _text(r["earmark_school_code"]), _text(r["earmark_commune_code"]), from_cash)
+                                   as_text(r["earmark_school_code"]), as_text(r["earmark_commune_code"]), from_cash)
         lot.units += n
         lot.left += n
         units[i] += n
@@ -233,7 +222,7 @@ def _donation_lots(donations: pd.DataFrame, district: District, as_of: dt.date
             for item, part in (("internet_package", internet_part), (device_item, amount - internet_part)):
                 if not item or part <= 0:
                     continue
-                pool = (_text(r["earmark_school_code"]), _text(r["earmark_commune_code"]), item)
+                pool = (as_text(r["earmark_school_code"]), as_text(r["earmark_commune_code"]), item)
                 balances[pool] = balances.get(pool, 0) + part
                 n = balances[pool] // prices[item]
                 if n:
@@ -300,30 +289,30 @@ def _person_records(persons: pd.DataFrame, district: District) -> list[dict]:
     records = []
     seen: set[str] = set()
     for r in persons.to_dict("records"):
-        pid = _text(r.get("person_id"))
+        pid = as_text(r.get("person_id"))
         if not pid:
             raise ValueError("persons: a row has no person_id")
         if pid in seen:
             raise ValueError(f"persons: person_id {pid} appears twice")
         seen.add(pid)
         grade = _int(r.get("grade"))
-        full_name = _text(r.get("full_name"))
+        full_name = as_text(r.get("full_name"))
         family, middle, given = split_name(full_name)
         lacks = {"device": _flag(r.get("lacks_device")), "internet": _flag(r.get("lacks_internet"))}
-        exclusion = _text(r.get("exclusion"))
+        exclusion = as_text(r.get("exclusion"))
         if not exclusion and (grade is None or not GRADE_MIN <= grade <= GRADE_MAX):
             exclusion = "grade_out_of_range"
         if not exclusion and not any(lacks.values()):
             exclusion = "needs_nothing"
-        category = _text(r.get("category")) or "none"
+        category = as_text(r.get("category")) or "none"
         records.append({
             "person_id": pid, "full_name": full_name,
-            "given_name": _text(r.get("given_name")) or given, "family_name": _text(r.get("family_name")) or family,
-            "middle_name": _text(r.get("middle_name")) if _text(r.get("given_name")) else middle,
-            "commune_code": _text(r.get("commune_code")), "commune": _text(r.get("commune")),
-            "school_code": _text(r.get("school_code")), "school": _text(r.get("school")),
-            "village": _text(r.get("village")), "grade": grade, "date_of_birth": _text(r.get("date_of_birth")),
-            "guardian_name": _text(r.get("guardian_name")), "category": category,
+            "given_name": as_text(r.get("given_name")) or given, "family_name": as_text(r.get("family_name")) or family,
+            "middle_name": as_text(r.get("middle_name")) if as_text(r.get("given_name")) else middle,
+            "commune_code": as_text(r.get("commune_code")), "commune": as_text(r.get("commune")),
+            "school_code": as_text(r.get("school_code")), "school": as_text(r.get("school")),
+            "village": as_text(r.get("village")), "grade": grade, "date_of_birth": as_text(r.get("date_of_birth")),
+            "guardian_name": as_text(r.get("guardian_name")), "category": category,
             "tier": district.tier_rank(category), "lacks": lacks, "exclusion": exclusion,
         })
     return records
@@ -432,14 +421,14 @@ def _previous(previous: pd.DataFrame | None) -> dict[tuple[str, str], dict]:
     if previous is None or previous.empty:
         return out
     for r in previous.to_dict("records"):
-        status = _text(r.get("status"))
+        status = as_text(r.get("status"))
         if status not in ("provisional", "handed_over"):
             continue
-        key = (_text(r.get("person_id")), _text(r.get("need")))
+        key = (as_text(r.get("person_id")), as_text(r.get("need")))
         if key in out:
             raise ValueError(f"previous: two active allocations for {key}")
-        out[key] = {"status": status, "item": _text(r.get("item")), "donation_id": _text(r.get("donation_id")),
-                    **{f: _text(r.get(f)) for f in ("full_name", "date_of_birth", "commune_code", "school_code",
+        out[key] = {"status": status, "item": as_text(r.get("item")), "donation_id": as_text(r.get("donation_id")),
+                    **{f: as_text(r.get(f)) for f in ("full_name", "date_of_birth", "commune_code", "school_code",
                                                      "guardian_name")}}
     return out
 
@@ -450,7 +439,7 @@ def _coverage(connectivity: pd.DataFrame | None) -> dict[tuple[str, str], bool]:
     if connectivity is None or connectivity.empty:
         return out
     for r in connectivity.to_dict("records"):
-        key = _village_key(_text(r.get("commune_code")), _text(r.get("village")))
+        key = _village_key(as_text(r.get("commune_code")), as_text(r.get("village")))
         if not key[1]:
             continue
         covered = any(_flag(r.get(c)) for c in ("has_3g", "has_4g", "has_fibre"))

@@ -16,7 +16,7 @@ import pandas as pd
 
 from flows.config import AppConfig
 from flows.frames import Issue
-from flows.text import fold
+from flows.text import as_text, fold
 
 PARTICLES = {"thi", "van"}
 
@@ -70,18 +70,14 @@ def fingerprint(row: pd.Series | dict) -> str:
     kept), birth date or year (the grade when neither is known), sex, commune and school. Two records share it
     only if nothing tells them apart, so person ids and officer decisions keyed on it survive rows being inserted
     or moved in a sheet."""
-    year = _text(row.get("birth_year"))
-    birth = _text(row.get("date_of_birth")) or (str(int(float(year))) if year else "")
+    year = as_text(row.get("birth_year"))
+    birth = as_text(row.get("date_of_birth")) or (str(int(float(year))) if year else "")
     if not birth:
-        birth = "grade " + _text(row.get("grade"))
-    name = " ".join(unicodedata.normalize("NFC", _text(row.get("full_name"))).lower().split())
-    ident = "|".join([name, birth, _text(row.get("sex")), _text(row.get("commune_code")),
-                      _text(row.get("school_code"))])
+        birth = "grade " + as_text(row.get("grade"))
+    name = " ".join(unicodedata.normalize("NFC", as_text(row.get("full_name"))).lower().split())
+    ident = "|".join([name, birth, as_text(row.get("sex")), as_text(row.get("commune_code")),
+                      as_text(row.get("school_code"))])
     return hashlib.sha1(ident.encode("utf-8")).hexdigest()[:16]
-
-
-def _text(v: object) -> str:
-    return "" if v is None or v is pd.NA or (isinstance(v, float) and pd.isna(v)) else str(v)
 
 
 class _UnionFind:
@@ -174,10 +170,10 @@ def _records(records: pd.DataFrame) -> list[_Rec]:
     for name, dob, year, sex, commune, school, grade, guardian in zip(
             col("full_name"), col("date_of_birth"), col("birth_year"), col("sex"), col("commune_code"),
             col("school_code"), col("grade"), col("guardian_name")):
-        dob_s, year_s = _text(dob), _text(year)
+        dob_s, year_s = as_text(dob), as_text(year)
         out.append(_Rec(tokens=_name_tokens(name), particles=_particles(name), dob=dob_s if len(dob_s) == 10 else "",
-                        year=int(float(year_s)) if year_s else None, sex=_text(sex), commune=_text(commune),
-                        school=_text(school), grade=_text(grade), guardian=name_key(guardian)))
+                        year=int(float(year_s)) if year_s else None, sex=as_text(sex), commune=as_text(commune),
+                        school=as_text(school), grade=as_text(grade), guardian=name_key(guardian)))
     return out
 
 

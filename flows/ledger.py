@@ -24,6 +24,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from flows.text import as_text
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 DEFAULT_URL = "sqlite:///outputs/ledger.sqlite"
@@ -147,20 +148,6 @@ def _naive_utc(value: dt.datetime) -> dt.datetime:
     if value.tzinfo is not None:
         value = value.astimezone(dt.timezone.utc).replace(tzinfo=None)
     return value
-
-
-def _text(value: Any) -> str:
-    """Cell value -> stripped str ("" for None/NA)."""
-    if value is None:
-        return ""
-    try:
-        if pd.isna(value):
-            return ""
-    except (TypeError, ValueError):
-        pass
-    if isinstance(value, (dt.date, pd.Timestamp)):
-        return value.isoformat()[:10]
-    return str(value).strip()
 
 
 def _date(value: Any) -> dt.date | None:
@@ -447,8 +434,8 @@ class Ledger:
             active = self._active_by_key(conn, sorted(set(wanted["person_id"].astype(str))))
             inserts = []
             for row in wanted.to_dict("records"):
-                key = (_text(row["person_id"]), _text(row["need"]))
-                item, donation = _text(row.get("item")), _text(row.get("donation_id"))
+                key = (as_text(row["person_id"]), as_text(row["need"]))
+                item, donation = as_text(row.get("item")), as_text(row.get("donation_id"))
                 if not item:
                     raise ValueError(f"allocation for {key} has no item")
                 current = active.get(key)
@@ -466,7 +453,7 @@ class Ledger:
                     counts["inserted"] += 1
                 inserts.append({"person_id": key[0], "need": key[1], "item": item, "donation_id": donation,
                                 "status": "provisional", "run_id": run_id, "allocated_at": now,
-                                **{f: _text(row.get(f)) for f in IDENTITY_FIELDS}})
+                                **{f: as_text(row.get(f)) for f in IDENTITY_FIELDS}})
             if inserts:
                 conn.execute(sa.insert(allocations), inserts)
         return counts
@@ -486,14 +473,14 @@ class Ledger:
         with self.engine.begin() as conn:
             active = self._active_by_key(conn, sorted(set(releases["person_id"].astype(str))))
             for row in releases.to_dict("records"):
-                key = (_text(row["person_id"]), _text(row["need"]))
+                key = (as_text(row["person_id"]), as_text(row["need"]))
                 current = active.get(key)
                 if current is None or any(
-                        c in row and _text(row[c]) and _text(row[c]) != current[c] for c in ("item", "donation_id")):
+                        c in row and as_text(row[c]) and as_text(row[c]) != current[c] for c in ("item", "donation_id")):
                     continue
                 if current["status"] == "handed_over":
                     raise ValueError(f"{key} was handed over; a handed-over allocation is never released")
-                rule = _text(row.get("rule")) or "released"
+                rule = as_text(row.get("rule")) or "released"
                 conn.execute(sa.update(allocations).where(allocations.c.allocation_id == current["allocation_id"])
                              .values(status="released", released_at=now, released_run=run_id, release_rule=rule))
                 del active[key]
@@ -515,15 +502,15 @@ class Ledger:
         now = self._now()
         records: list[dict] = []
         for row in rows.to_dict("records"):
-            pid, item = _text(row.get("person_id")), _text(row.get("item"))
+            pid, item = as_text(row.get("person_id")), as_text(row.get("item"))
             if not pid or item not in ITEMS:
                 continue
             records.append({
-                "person_id": pid, "need": _text(row.get("need")) or need_for_item(item), "item": item,
-                "serial": _text(row.get("serial")), "date": _date(row.get("handover_date", row.get("date"))),
-                "received_by": _text(row.get("received_by")), "donation_id": _text(row.get("donation_id")),
-                "source": _text(row.get("source", row.get("source_file"))),
-                "identity": {f: _text(row.get(f)) for f in IDENTITY_FIELDS},
+                "person_id": pid, "need": as_text(row.get("need")) or need_for_item(item), "item": item,
+                "serial": as_text(row.get("serial")), "date": _date(row.get("handover_date", row.get("date"))),
+                "received_by": as_text(row.get("received_by")), "donation_id": as_text(row.get("donation_id")),
+                "source": as_text(row.get("source", row.get("source_file"))),
+                "identity": {f: as_text(row.get(f)) for f in IDENTITY_FIELDS},
             })
         with self.engine.begin() as conn:
             roots = self._resolve(conn, {r["person_id"] for r in records})
@@ -626,16 +613,16 @@ class Ledger:
             return 0
         incoming: dict[tuple[str, str], dict] = {}
         for row in rows.to_dict("records"):
-            a, b = _text(row.get("fingerprint_a")), _text(row.get("fingerprint_b"))
-            decision = _text(row.get("decision")).lower()
+            a, b = as_text(row.get("fingerprint_a")), as_text(row.get("fingerprint_b"))
+            decision = as_text(row.get("decision")).lower()
             if not a or not b or a == b:
                 raise ValueError(f"decision needs two different fingerprints, got {a!r}, {b!r}")
             if decision not in ("same", "different"):
                 raise ValueError(f"decision must be 'same' or 'different', got {decision!r}")
             a, b = sorted((a, b))
             incoming[(a, b)] = {"fingerprint_a": a, "fingerprint_b": b, "decision": decision,
-                                "decided_by": _text(row.get("decided_by")),
-                                "decided_at": _datetime(row.get("decided_at")), "source": _text(row.get("source"))}
+                                "decided_by": as_text(row.get("decided_by")),
+                                "decided_at": _datetime(row.get("decided_at")), "source": as_text(row.get("source"))}
         now = self._now()
         written = 0
         with self.engine.begin() as conn:
@@ -663,7 +650,7 @@ class Ledger:
     def write_change_log(self, run_id: str, changes: pd.DataFrame) -> int:
         """Replace the run's change log with ``changes`` (``CHANGE_COLUMNS``); rerunning a run id rewrites it."""
         rows = [] if changes is None else [
-            {"run_id": run_id, **{c: _text(r.get(c)) for c in CHANGE_COLUMNS}} for r in changes.to_dict("records")]
+            {"run_id": run_id, **{c: as_text(r.get(c)) for c in CHANGE_COLUMNS}} for r in changes.to_dict("records")]
         with self.engine.begin() as conn:
             conn.execute(sa.delete(change_log).where(change_log.c.run_id == run_id))
             if rows:

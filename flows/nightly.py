@@ -19,7 +19,7 @@ import pandas as pd
 
 from flows.config import AppConfig, load_config
 from flows.frames import (
-    ALLOCATION_EXPORT_COLUMNS, ISSUE_COLUMNS, STUDENT_EXPORT_COLUMNS, Issue, RunResult, SourceData, SourceReport,
+    ISSUE_COLUMNS, STUDENT_EXPORT_COLUMNS, Issue, RunResult, SourceData, SourceReport,
 )
 
 TIMEZONE = ZoneInfo("Asia/Ho_Chi_Minh")
@@ -265,7 +265,7 @@ def _student_export(students: pd.DataFrame, person_status: pd.DataFrame, issues:
     for i in issues:
         if i.severity == "error" and i.source_row is not None:
             first_error.setdefault((i.source_file, i.source_sheet, i.source_row), i.rule)
-    statuses, reasons, ranks, tiers = [], [], [], []
+    statuses, reasons, ranks = [], [], []
     for r in df.itertuples():
         if r.row_status == "rejected":
             statuses.append("rejected")

@@ -22,7 +22,7 @@ import pandas as pd
 from flows.config import AppConfig
 from flows.frames import CONNECTIVITY_COLUMNS, DONATION_COLUMNS, HANDOVER_COLUMNS, PROVENANCE, STUDENT_COLUMNS
 from flows.legacy_fonts import to_unicode
-from flows.text import clean_spaces, fold, split_name, strip_tones, title_name
+from flows.text import clean_spaces, fold, split_name, strip_tones, title_name, is_missing
 
 # Fields whose raw text is kept as ``raw_<field>`` in the students frame.
 STUDENT_RAW_FIELDS = (
@@ -33,16 +33,9 @@ _FORMULA_START = ("=", "+", "-", "@")
 
 
 # --- Cells ----------------------------------------------------------------------------------------------------
-def _missing(value: Any) -> bool:
-    """The column is absent for this row (None / NaN / NA), as opposed to an empty cell ("")."""
-    if value is None or value is pd.NA or value is pd.NaT:
-        return True
-    return isinstance(value, float) and math.isnan(value)
-
-
 def _text(value: Any) -> str:
     """The cell as the school reads it: legacy fonts repaired, NFC, surrounding space removed."""
-    if _missing(value):
+    if is_missing(value):
         return ""
     if isinstance(value, str):
         return to_unicode(value).replace("\u00a0", " ").strip()
@@ -279,7 +272,7 @@ def _serial_date(serial: float) -> dt.date | None:
 
 def _parse_date(value: Any) -> tuple[str, int | None]:
     """(ISO date or "", year or None). A year alone gives ("", year); unreadable gives ("", None)."""
-    if _missing(value) or value == "":
+    if is_missing(value) or value == "":
         return "", None
     if isinstance(value, bool):
         return "", None
@@ -331,7 +324,7 @@ _GRADE = re.compile(r"(?:[a-z]+\s+){0,2}(\d{1,2})(?:\s*[/\-.]?\s*[a-z]?\s*\d{0,2
 
 def _parse_grade(value: Any) -> int | None:
     """The grade number of "3A", "Lớp 7", "lớp 6B", "6/1", "7", 7.0, "Khối 8"; None if unreadable."""
-    if _missing(value) or isinstance(value, bool):
+    if is_missing(value) or isinstance(value, bool):
         return None
     if isinstance(value, int):
         return value
@@ -379,7 +372,7 @@ def _phone_digits(text: str) -> str:
 def _parse_phone(value: Any) -> str:
     """"0xxxxxxxxx" when the cell holds a Vietnamese number (spaces, dots, dashes, +84, a lost leading 0);
     otherwise the digits as written (validation warns)."""
-    if _missing(value) or isinstance(value, bool):
+    if is_missing(value) or isinstance(value, bool):
         return ""
     if isinstance(value, (int, float)):
         if isinstance(value, float) and not value.is_integer():
@@ -397,7 +390,7 @@ def _parse_phone(value: Any) -> str:
 
 
 def _national_id(value: Any) -> str:
-    if _missing(value) or isinstance(value, bool):
+    if is_missing(value) or isinstance(value, bool):
         return ""
     if isinstance(value, (int, float)):
         digits = str(int(value)) if float(value).is_integer() else _text(value)
@@ -425,7 +418,7 @@ _AMOUNT_UNITS = (("ty", 1_000_000_000), ("trieu", 1_000_000), ("tr", 1_000_000),
 
 def _parse_amount(value: Any) -> int | None:
     """VND from 50000000, "50.000.000", "50,000,000 đ", "50 triệu", "1,5 tỷ"; None if not a number."""
-    if _missing(value) or isinstance(value, bool) or value == "":
+    if is_missing(value) or isinstance(value, bool) or value == "":
         return None
     if isinstance(value, (int, float)):
         return int(round(value))
@@ -448,7 +441,7 @@ def _parse_amount(value: Any) -> int | None:
 
 
 def _parse_quantity(value: Any) -> int | None:
-    if _missing(value) or isinstance(value, bool) or value == "":
+    if is_missing(value) or isinstance(value, bool) or value == "":
         return None
     if isinstance(value, (int, float)):
         return int(value) if float(value).is_integer() else None
@@ -527,7 +520,7 @@ def _sex(row: dict[str, Any], ctx: _Context) -> str:
         return "F"
     if m_mark and not f_mark:
         return "M"
-    if not key and not _missing(female) and _missing(male) and not f_mark:
+    if not key and not is_missing(female) and is_missing(male) and not f_mark:
         return "M"  # the usual form has only a "Nữ" column: an unmarked child is a boy
     return ""
 
@@ -544,7 +537,7 @@ def _frame(records: list[dict[str, Any]], columns: list[str], ints: Iterable[str
     frame = pd.DataFrame.from_records(records, columns=[*columns, *extra]) if records else \
         pd.DataFrame({c: pd.Series(dtype=object) for c in columns})
     for c in ints:
-        frame[c] = pd.array([None if _missing(v) else int(v) for v in frame[c]], dtype="Int64")
+        frame[c] = pd.array([None if is_missing(v) else int(v) for v in frame[c]], dtype="Int64")
     for c in bools:
         frame[c] = frame[c].astype(bool)
     if "source_row" in frame and len(frame):
@@ -553,7 +546,7 @@ def _frame(records: list[dict[str, Any]], columns: list[str], ints: Iterable[str
 
 
 def _provenance(row: dict[str, Any]) -> dict[str, Any]:
-    return {c: ("" if _missing(row.get(c)) else row.get(c)) for c in PROVENANCE}
+    return {c: ("" if is_missing(row.get(c)) else row.get(c)) for c in PROVENANCE}
 
 
 def normalize_students(raw: pd.DataFrame, cfg: AppConfig) -> pd.DataFrame:

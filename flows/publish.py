@@ -38,7 +38,7 @@ import xlsxwriter
 
 from flows.config import AppConfig, District
 from flows.frames import ALLOCATION_EXPORT_COLUMNS, ISSUE_COLUMNS, STUDENT_EXPORT_COLUMNS, RunResult
-from flows.text import name_sort_key, strip_tones
+from flows.text import as_text, is_missing, name_sort_key, strip_tones
 
 log = logging.getLogger(__name__)
 
@@ -144,7 +144,7 @@ _STREAM_ROWS = 5000  # workbooks with more data rows than this are written in xl
 
 def label(group: str, code: object) -> str:
     """Vietnamese wording of a code (``label("item", "tablet")`` -> "Máy tính bảng"); unknown codes as is."""
-    text = _text(code)
+    text = as_text(code)
     return VI.get(group, {}).get(text, text)
 
 
@@ -204,24 +204,8 @@ def publish(
 # Plain values
 # ----------------------------------------------------------------------------------------------------------
 
-def _isna(v: object) -> bool:
-    if v is None or v is pd.NA or v is pd.NaT:
-        return True
-    return isinstance(v, float) and math.isnan(v)
-
-
-def _text(v: object) -> str:
-    if type(v) is str:
-        return v
-    if _isna(v):
-        return ""
-    if isinstance(v, float) and v.is_integer():
-        return str(int(v))
-    return str(v)
-
-
 def _int(v: object) -> int | None:
-    if _isna(v) or isinstance(v, bool) or v == "":
+    if is_missing(v) or isinstance(v, bool) or v == "":
         return None
     try:
         f = float(v)  # type: ignore[arg-type]
@@ -231,7 +215,7 @@ def _int(v: object) -> int | None:
 
 
 def _num(v: object) -> float | int | None:
-    if _isna(v) or isinstance(v, bool) or v == "":
+    if is_missing(v) or isinstance(v, bool) or v == "":
         return None
     try:
         f = float(v)  # type: ignore[arg-type]
@@ -243,7 +227,7 @@ def _num(v: object) -> float | int | None:
 
 
 def _truthy(v: object) -> bool:
-    if _isna(v):
+    if is_missing(v):
         return False
     if isinstance(v, str):
         return v.strip().lower() in {"true", "1", "x", "yes"}
@@ -254,7 +238,7 @@ def _csv_cell(v: object) -> str:
     """Contract formatting: true/false, integers without ".0", ISO dates, empty for missing."""
     if type(v) is str:
         return v
-    if _isna(v):
+    if is_missing(v):
         return ""
     if isinstance(v, bool) or type(v).__name__ == "bool_":
         return "true" if v else "false"
@@ -271,7 +255,7 @@ def _csv_cell(v: object) -> str:
 
 
 def _date_value(iso: object, birth_year: object = None) -> dt.date | str | None:
-    text = _text(iso)
+    text = as_text(iso)
     if text:
         try:
             return dt.date.fromisoformat(text[:10])
@@ -329,7 +313,7 @@ def _texts(df: pd.DataFrame, columns: Iterable[str]) -> pd.DataFrame:
         if c not in df.columns:
             df[c] = ""
         else:
-            df[c] = [_text(v) for v in df[c].tolist()]
+            df[c] = [as_text(v) for v in df[c].tolist()]
     return df
 
 
@@ -442,7 +426,7 @@ def _prepare(result: RunResult, cfg: AppConfig) -> _Data:
     units = [file_unit.get(f, ("", "")) for f in iss["source_file"].tolist()]
     school_commune = {s.code: s.commune for s in d.schools}
     iss["_commune_key"] = [
-        row_commune or (code if lt == "commune" else school_commune.get(code, "") if _isna(row) and lt else "")
+        row_commune or (code if lt == "commune" else school_commune.get(code, "") if is_missing(row) and lt else "")
         for row_commune, row, (lt, code) in zip(iss["_row_commune"], iss["source_row"].tolist(), units)]
     iss["_school_key"] = [code if lt == "school" else "" for lt, code in units]
     st_units = [file_unit.get(f, ("", "")) for f in st["source_file"].tolist()]
@@ -486,7 +470,7 @@ def _persons(st: pd.DataFrame, al: pd.DataFrame) -> pd.DataFrame:
     rows = rows.sort_values(["_pref", "source_file", "source_sheet", "source_row"], kind="stable")
     cites: dict[str, list[str]] = {}
     for pid, f, r in zip(rows["person_id"], rows["source_file"], rows["source_row"].tolist()):
-        cites.setdefault(pid, []).append(f if _isna(r) else f"{f}, dòng {r}")
+        cites.setdefault(pid, []).append(f if is_missing(r) else f"{f}, dòng {r}")
     first = rows.drop_duplicates("person_id")[cols].set_index("person_id")
     # Fill a missing place, school or date from the person's other rows.
     for c in ("school", "school_code", "commune", "commune_code", "village", "date_of_birth"):
@@ -545,7 +529,7 @@ def _sha256(path: Path) -> str:
 
 def _json_number(v: object) -> object:
     n = _num(v)
-    return n if n is not None else _text(v)
+    return n if n is not None else as_text(v)
 
 
 def _iso(value: dt.datetime | dt.date | None) -> str | None:
@@ -1200,9 +1184,9 @@ def _write_review_sheet(book: _Book, data: _Data) -> None:
                 elif kind == "date":
                     row.append(_date_value(r.get(f"{f}_{side}", "")))
                 else:
-                    row.append(_text(r.get(f"{f}_{side}", "")))
+                    row.append(as_text(r.get(f"{f}_{side}", "")))
         p = r.get("match_probability")
-        row += [p if p is not None else None, _text(r.get("reasons", "")), ""]
+        row += [p if p is not None else None, as_text(r.get("reasons", "")), ""]
         rows.append(row)
     sh.rows(rows, filter_from=h, empty=NO_REVIEW_PAIRS)
 
@@ -1234,7 +1218,7 @@ def _write_donation_sheet(book: _Book, data: _Data) -> None:
     rows = []
     if ds is not None and len(ds):
         for i, r in enumerate(ds.to_dict("records"), 1):
-            rows.append([i, _text(r.get("item")), label("item", r.get("item")), *(_int(r.get(k)) for k in (
+            rows.append([i, as_text(r.get("item")), label("item", r.get("item")), *(_int(r.get(k)) for k in (
                 "received_units", "from_cash_units", "pledged_units", "allocated", "handed_over", "remaining"))])
     sh.rows(rows, _DONATION_SUMMARY_COLS, empty="Chưa có số liệu")
 

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 import unicodedata
+
+import pandas as pd
 
 _SPACE = re.compile(r"\s+")
 _PUNCT = re.compile(r"[^\w/]+", re.UNICODE)
@@ -86,3 +89,25 @@ def name_sort_key(full_name: str) -> tuple:
     """Vietnamese list order: by given name, then family name, then middle name."""
     family, middle, given = split_name(full_name)
     return (collation_key(given), collation_key(family), collation_key(middle))
+
+
+def is_missing(value: object) -> bool:
+    """None, pandas NA/NaT or a float NaN: an empty cell whatever the frame's dtype."""
+    if value is None or value is pd.NA or value is pd.NaT:
+        return True
+    return isinstance(value, float) and value != value
+
+
+def as_text(value: object) -> str:
+    """A cell as plain text: "" when missing, whole floats without ".0", dates as ISO, strings stripped."""
+    if type(value) is str:
+        return value.strip()
+    if is_missing(value):
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, (dt.date, pd.Timestamp)):
+        return value.isoformat()[:10]
+    return str(value).strip()

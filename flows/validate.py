@@ -17,7 +17,7 @@ import pandas as pd
 
 from flows.config import AppConfig
 from flows.frames import Issue
-from flows.text import fold
+from flows.text import as_text, fold
 
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
 log = logging.getLogger(__name__)
@@ -117,10 +117,10 @@ def validate_students(
             flagged.setdefault(rule, set()).add(k)
             this_field = field or (_first(row.get("formula_like")) if rule == "formula_like_text" else "")
             value = _raw_value(row, this_field)
-            params = {"value": value, "grade": _fmt(row.get("grade")), "commune": row.get("commune") or "",
+            params = {"value": value, "grade": as_text(row.get("grade")), "commune": row.get("commune") or "",
                       "length": len(value), "column": ""}
             if rule == "age_grade_consistent":
-                params["value"] = _fmt(row.get("birth_year"))
+                params["value"] = as_text(row.get("birth_year"))
             if rule == "formula_like_text":
                 params["value"] = value[:1]
             severity = rules.severity(rule)
@@ -188,16 +188,4 @@ def _first(value) -> str:
 def _raw_value(row: pd.Series, field: str) -> str:
     if not field:
         return ""
-    for col in (f"raw_{field}", field):
-        v = row.get(col)
-        if v is not None and not (isinstance(v, float) and pd.isna(v)) and v is not pd.NA and str(v) != "":
-            return str(v)
-    return ""
-
-
-def _fmt(value) -> str:
-    if value is None or value is pd.NA or (isinstance(value, float) and pd.isna(value)):
-        return ""
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return str(value)
+    return as_text(row.get(f"raw_{field}")) or as_text(row.get(field))

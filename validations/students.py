@@ -13,7 +13,7 @@ import great_expectations as gx
 import pandas as pd
 
 from flows.config import AppConfig
-from flows.text import fold
+from flows.text import as_text, fold, is_missing
 
 TEXT_FIELDS = ["full_name", "guardian_name", "village", "school", "commune", "category", "note", "phone",
                "national_id"]
@@ -28,12 +28,11 @@ def _raw(df: pd.DataFrame, field: str) -> pd.Series:
     col = f"raw_{field}"
     if col not in df:
         return pd.Series([None] * len(df), index=df.index, dtype=object)
-    return df[col].map(lambda v: None if v is None or (isinstance(v, float) and pd.isna(v)) or str(v).strip() == ""
-                       else str(v).strip())
+    return df[col].map(lambda v: as_text(v) or None)
 
 
 def _blank_to_none(series: pd.Series) -> pd.Series:
-    return series.map(lambda v: None if v is None or (isinstance(v, float) and pd.isna(v)) or v == "" else v)
+    return series.map(lambda v: None if is_missing(v) or v == "" else v)
 
 
 def category_vocabulary(cfg: AppConfig) -> list[str]:
