@@ -16,7 +16,7 @@ import pandas as pd
 
 from flows.config import AppConfig
 from flows.frames import Issue
-from flows.text import as_text, fold
+from flows.text import as_text, fold, is_missing
 
 PARTICLES = {"thi", "van"}
 
@@ -238,53 +238,54 @@ def assign_persons(
     """
     known_links = known_links or {}
     df = students.reset_index(drop=True).copy()
-    df["fingerprint"] = [fingerprint(r) for r in df.to_dict("records")]
-    df["person_id"] = ""
-    usable = df.index[df["row_status"] == "ok"]
-    linked = df.loc[usable].reset_index()
+    records = df.to_dict("records")
+    fingerprints = [fingerprint(r) for r in records]
+    person_ids = [""] * len(df)
+    usable = [i for i, r in enumerate(records) if r["row_status"] == "ok"]
+    linked = df.loc[usable].reset_index(drop=True)
     ambiguous: list[tuple[int, int]] = []
     labels = link_records(linked, ambiguous) if len(linked) else []
     clusters: dict[int, list[int]] = {}
     for pos, label in enumerate(labels):
-        clusters.setdefault(label, []).append(int(linked.at[pos, "index"]))
+        clusters.setdefault(label, []).append(usable[pos])
 
-    new_links: dict[str, str] = {}
     aliases: dict[str, str] = {}
     pending: list[list[int]] = []
     claimed: set[str] = set()
     for label in sorted(clusters):
         rows = clusters[label]
-        ids = sorted({known_links[f] for f in df.loc[rows, "fingerprint"] if f in known_links} - claimed,
+        ids = sorted({known_links[fingerprints[i]] for i in rows if fingerprints[i] in known_links} - claimed,
                      key=_id_order)
         if ids:  # an id known from earlier nights; it belongs to one cluster only
             survivor = ids[0]
             for other in ids[1:]:
                 aliases[other] = survivor
             claimed.update(ids)
-            df.loc[rows, "person_id"] = survivor
+            for i in rows:
+                person_ids[i] = survivor
         else:
             pending.append(rows)
     # A child already supported who is not on tonight's lists under a known record (moved school, new grade,
     # next phase) keeps the id under which the support was recorded: support is given once ("01 lần").
-    pending = _match_past_recipients(df, pending, past_recipients, claimed)
+    pending = _match_past_recipients(df, person_ids, pending, past_recipients, claimed)
     fresh = allocate_ids(len(pending)) if allocate_ids else [
-        "P" + fingerprint(df.loc[rows[0]]).upper()[:10] for rows in pending]
+        "P" + fingerprints[rows[0]].upper()[:10] for rows in pending]
     for rows, pid in zip(pending, fresh):
-        df.loc[rows, "person_id"] = pid
-    for i in usable:
-        fp = df.at[i, "fingerprint"]
-        if known_links.get(fp) != df.at[i, "person_id"]:
-            new_links[fp] = df.at[i, "person_id"]
+        for i in rows:
+            person_ids[i] = pid
+    new_links = {fingerprints[i]: person_ids[i] for i in usable if known_links.get(fingerprints[i]) != person_ids[i]}
 
     # repeated rows inside one sheet carry the person_id of the row they repeat
-    first = {(r.source_id, r.source_sheet, int(r.source_row)): r.person_id
-             for r in df.loc[usable, ["source_id", "source_sheet", "source_row", "person_id"]].itertuples()}
-    for i in df.index[df["row_status"] == "duplicate"]:
-        ref = (df.at[i, "source_id"], df.at[i, "source_sheet"], int(df.at[i, "duplicate_of"]))
-        df.at[i, "person_id"] = first.get(ref, "")
+    first = {(records[i]["source_id"], records[i]["source_sheet"], int(records[i]["source_row"])): person_ids[i]
+             for i in usable}
+    for i, r in enumerate(records):
+        if r["row_status"] == "duplicate":
+            person_ids[i] = first.get((r["source_id"], r["source_sheet"], int(r["duplicate_of"])), "")
+    df["fingerprint"] = fingerprints
+    df["person_id"] = person_ids
 
     persons, issues = _persons(df, cfg)
-    review = _review_pairs(df, [(int(linked.at[i, "index"]), int(linked.at[j, "index"])) for i, j in ambiguous])
+    review = _review_pairs(df, [(usable[i], usable[j]) for i, j in ambiguous])
     return DedupeResult(students=df, persons=persons, review_pairs=review, issues=issues,
                         new_links=new_links, aliases=aliases)
 
@@ -311,8 +312,8 @@ def _review_pairs(df: pd.DataFrame, pairs: list[tuple[int, int]]) -> pd.DataFram
     return pd.DataFrame(rows, columns=columns).drop_duplicates(["person_id_l", "person_id_r"])
 
 
-def _match_past_recipients(df: pd.DataFrame, pending: list[list[int]], past: pd.DataFrame | None,
-                           claimed: set[str]) -> list[list[int]]:
+def _match_past_recipients(df: pd.DataFrame, person_ids: list[str], pending: list[list[int]],
+                           past: pd.DataFrame | None, claimed: set[str]) -> list[list[int]]:
     """Give a new cluster the id of the one absent past recipient it is compatible with; the rest stay pending."""
     if past is None or past.empty or not pending:
         return pending
@@ -322,16 +323,16 @@ def _match_past_recipients(df: pd.DataFrame, pending: list[list[int]], past: pd.
     for i, name in enumerate(absent["full_name"]):
         by_name.setdefault(name_key(name), []).append(i)
     still: list[list[int]] = []
+    recs, names = _records(df), [name_key(n) for n in df["full_name"]]
     for rows in pending:
-        recs = _records(df.loc[rows])
         candidates = {absent.at[j, "person_id"]
-                      for rec, name in zip(recs, df.loc[rows, "full_name"])
-                      for j in by_name.get(name_key(name), []) if _compatible(rec, past_recs[j])}
+                      for i in rows for j in by_name.get(names[i], []) if _compatible(recs[i], past_recs[j])}
         candidates -= claimed
         if len(candidates) == 1:
             pid = candidates.pop()
             claimed.add(pid)
-            df.loc[rows, "person_id"] = pid
+            for i in rows:
+                person_ids[i] = pid
         else:
             still.append(rows)
     return still
@@ -342,34 +343,43 @@ def _id_order(pid: str) -> tuple[int, str]:
     return (int(digits) if digits and pid[:1] != "P" else 10**12, pid)
 
 
+PERSON_COLUMNS = ["person_id", "full_name", "family_name", "middle_name", "given_name", "date_of_birth",
+                  "birth_year", "sex", "grade", "school_code", "school", "commune_code", "commune", "village",
+                  "guardian_name", "category", "lacks_device", "lacks_internet", "exclusion", "records"]
+
+
+def _first(values) -> object:
+    return next((v for v in values if not is_missing(v) and v != ""), None)
+
+
 def _persons(df: pd.DataFrame, cfg: AppConfig) -> tuple[pd.DataFrame, list[Issue]]:
     """One row per person from its usable rows; the commune's list decides the category."""
-    district = cfg.district
+    district, rules = cfg.district, cfg.rules
     issues: list[Issue] = []
+    groups: dict[str, list[dict]] = {}
+    for r in df.to_dict("records"):
+        if r["row_status"] == "ok":
+            groups.setdefault(r["person_id"], []).append(r)
     rows = []
-    usable = df[df["row_status"] == "ok"]
-    for pid, group in usable.groupby("person_id", sort=True):
-        commune_rows = group[group["list_type"] == "commune"]
-        school_rows = group[group["list_type"] == "school"]
-        rep = (school_rows if len(school_rows) else group).iloc[0]
-        categories = sorted(set(group["category"]), key=district.tier_rank)
-        if len(commune_rows):
-            category = sorted(set(commune_rows["category"]), key=district.tier_rank)[0]
-        else:
-            category = categories[0]
-        if len(categories) > 1:
-            for _, r in group[group["category"] != category].iterrows():
+    for pid in sorted(groups):
+        group = groups[pid]
+        school_rows = [r for r in group if r["list_type"] == "school"]
+        commune_rows = [r for r in group if r["list_type"] == "commune"]
+        rep = (school_rows or group)[0]
+        ranked = sorted({r["category"] for r in (commune_rows or group)}, key=district.tier_rank)
+        category = ranked[0]
+        for r in group:
+            if r["category"] != category:
                 issues.append(Issue(
                     source_file=r["source_file"], source_sheet=r["source_sheet"], source_row=int(r["source_row"]),
-                    column="", severity=cfg.rules.severity("category_conflict") if "category_conflict" in cfg.rules.rules
+                    column="", severity=rules.severity("category_conflict") if "category_conflict" in rules.rules
                     else "warning", rule="category_conflict",
-                    message=cfg.rules.message("category_conflict", other=district.tier_label(category)),
+                    message=rules.message("category_conflict", other=district.tier_label(category)),
                 ))
-        grade = next((g for g in list(school_rows["grade"]) + list(group["grade"]) if not pd.isna(g)), pd.NA)
-        dob = next((d for d in group["date_of_birth"] if d), "")
-        lacks_device = bool(group["lacks_device"].any())
-        lacks_internet = bool(group["lacks_internet"].any())
-        if pd.isna(grade) or not cfg.rules.grade_min <= int(grade) <= cfg.rules.grade_max:
+        grade = _first(r["grade"] for r in school_rows + group)
+        lacks_device = any(bool(r["lacks_device"]) for r in group)
+        lacks_internet = any(bool(r["lacks_internet"]) for r in group)
+        if grade is None or not rules.grade_min <= int(grade) <= rules.grade_max:
             exclusion = "grade_out_of_range"
         elif not rep["commune_code"]:
             exclusion = "outside_district"
@@ -377,24 +387,20 @@ def _persons(df: pd.DataFrame, cfg: AppConfig) -> tuple[pd.DataFrame, list[Issue
             exclusion = "needs_nothing"
         else:
             exclusion = ""
-        village = next((v for v in group["village"] if v), "")
         rows.append({
             "person_id": pid, "full_name": rep["full_name"], "family_name": rep["family_name"],
-            "middle_name": rep["middle_name"], "given_name": rep["given_name"], "date_of_birth": dob,
-            "birth_year": next((y for y in group["birth_year"] if not pd.isna(y)), pd.NA),
-            "sex": next((s for s in group["sex"] if s), ""), "grade": grade,
+            "middle_name": rep["middle_name"], "given_name": rep["given_name"],
+            "date_of_birth": _first(r["date_of_birth"] for r in group) or "",
+            "birth_year": _first(r["birth_year"] for r in group),
+            "sex": _first(r["sex"] for r in group) or "", "grade": grade,
             "school_code": rep["school_code"], "school": rep["school"],
-            "commune_code": rep["commune_code"], "commune": rep["commune"], "village": village,
-            "guardian_name": next((g for g in group["guardian_name"] if g), ""),
+            "commune_code": rep["commune_code"], "commune": rep["commune"],
+            "village": _first(r["village"] for r in group) or "",
+            "guardian_name": _first(r["guardian_name"] for r in group) or "",
             "category": category, "lacks_device": lacks_device, "lacks_internet": lacks_internet,
             "exclusion": exclusion, "records": len(group),
         })
-    persons = pd.DataFrame(rows)
-    if persons.empty:
-        persons = pd.DataFrame(columns=["person_id", "full_name", "family_name", "middle_name", "given_name",
-                                        "date_of_birth", "birth_year", "sex", "grade", "school_code", "school",
-                                        "commune_code", "commune", "village", "guardian_name", "category",
-                                        "lacks_device", "lacks_internet", "exclusion", "records"])
+    persons = pd.DataFrame(rows, columns=PERSON_COLUMNS)
     persons["grade"] = pd.array(persons["grade"], dtype="Int64")
     persons["birth_year"] = pd.array(persons["birth_year"], dtype="Int64")
     return persons, issues
