@@ -406,19 +406,40 @@ def _persons(df: pd.DataFrame, cfg: AppConfig) -> tuple[pd.DataFrame, list[Issue
     return persons, issues
 
 
-def dedupe_csv(in_path, out_path) -> dict[str, int]:
-    """Stateless contract of ``songmaytinh dedupe IN.csv --output OUT.csv`` (see DESIGN.md)."""
-    from flows.normalize_identity import identity_frame
+def identity_frame(raw: pd.DataFrame) -> pd.DataFrame:
+    """The contract CSV's columns as the fields ``link_records`` compares (text places compared folded)."""
+    from flows.normalize import parse_date, parse_grade
+    from flows.text import title_name
 
+    def col(name: str) -> list[str]:
+        return [as_text(v) for v in raw[name]] if name in raw else [""] * len(raw)
+
+    dates = [parse_date(v) if v else ("", None) for v in col("date_of_birth")]
+    sexes = {"nam": "M", "m": "M", "male": "M", "trai": "M", "nu": "F", "f": "F", "female": "F", "gai": "F"}
+    return pd.DataFrame({
+        "full_name": [title_name(v) for v in col("full_name")],
+        "date_of_birth": [d for d, _ in dates],
+        "birth_year": pd.array([y for _, y in dates], dtype="Int64"),
+        "sex": [sexes.get(fold(v), "") for v in col("sex")],
+        "commune_code": [fold(v) for v in col("commune")],
+        "school_code": [fold(v) for v in col("school")],
+        "grade": [as_text(parse_grade(v)) if v else "" for v in col("grade")],
+        "guardian_name": col("guardian_name"),
+    })
+
+
+def dedupe_csv(in_path, out_path) -> dict[str, int]:
+    """Stateless contract of ``songmaytinh dedupe IN.csv --output OUT.csv`` (see DESIGN.md): every input id once,
+    ``cluster_id`` = the record_id of the cluster's first record."""
     raw = pd.read_csv(in_path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
-    if "record_id" not in raw or "full_name" not in raw:
-        raise ValueError(f"{in_path}: needs the columns record_id and full_name")
+    for required in ("record_id", "full_name"):
+        if required not in raw:
+            raise ValueError(f"{in_path}: the column {required!r} is required")
     if raw["record_id"].duplicated().any():
         dup = raw.loc[raw["record_id"].duplicated(), "record_id"].iloc[0]
         raise ValueError(f"{in_path}: record_id {dup!r} appears more than once")
-    ident = identity_frame(raw)
-    labels = link_records(ident)
+    labels = link_records(identity_frame(raw))
     out = pd.DataFrame({"record_id": raw["record_id"]})
     out["cluster_id"] = [raw["record_id"].iat[label] for label in labels]
     out.to_csv(out_path, index=False)
-    return {"records": len(out), "clusters": out["cluster_id"].nunique()}
+    return {"records": len(out), "clusters": int(out["cluster_id"].nunique())}

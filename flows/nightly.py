@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import os
+import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -23,7 +24,7 @@ from flows.frames import (
 )
 
 TIMEZONE = ZoneInfo("Asia/Ho_Chi_Minh")
-log = logging.getLogger("songmaytinh.nightly")
+log = logging.getLogger(__name__)
 
 Progress = Callable[[str], None]
 
@@ -85,7 +86,10 @@ def extract_tables(sources: list[SourceData], cfg: AppConfig) -> Extraction:
         try:
             result = extract(source, cfg)
         except Exception as exc:  # our bug, but one file must never stop the night: report and go on
-            log.exception("layout failed for source %s", source.source_id)
+            # type and place only: an exception message may quote a cell, and logs never hold personal data
+            frame = traceback.extract_tb(exc.__traceback__)[-1]
+            log.error("layout failed for source %s: %s at %s:%d", source.source_id, type(exc).__name__,
+                      Path(frame.filename).name, frame.lineno)
             source.status, source.message = "failed", f"lỗi xử lý: {type(exc).__name__}"
             issues.append(Issue(source.source_file, "", None, "", "error", "unreadable_file",
                                 cfg.rules.message("unreadable_file", detail=source.message)))
@@ -167,12 +171,17 @@ def run_night(
     log.info("run %s: %d sources (%d failed)", run_id, len(sources), sum(s.status == "failed" for s in sources))
     progress("Nhận dạng bảng")
     extraction = step("layout", extract_tables, sources, cfg)
+    log.info("layout: %s; %d sheet-level issues", ", ".join(f"{k}={len(v)}" for k, v in extraction.tables.items()),
+             len(extraction.issues))
     progress("Chuẩn hoá dữ liệu")
     normalized = step("normalize", normalize_tables, extraction, cfg)
     progress("Kiểm tra dữ liệu (Great Expectations)")
     students, validation_issues = step("validate", validate_students, normalized.students, extraction.headers,
                                        cfg, as_of)
     issues = extraction.issues + validation_issues
+    log.info("validate: %d rows, %d rejected, %d duplicate, %d issues", len(students),
+             int((students.get("row_status") == "rejected").sum()) if len(students) else 0,
+             int((students.get("row_status") == "duplicate").sum()) if len(students) else 0, len(validation_issues))
 
     ledger = Ledger(ledger_url or default_ledger_url(out_root))
     try:
@@ -181,6 +190,8 @@ def run_night(
         progress("Ghép trùng học sinh")
         dedupe = step("dedupe", link_persons, students, normalized.handover, cfg, ledger, run_id)
         issues = issues + [_cite_column(i, extraction.headers, cfg) for i in dedupe.issues]
+        log.info("dedupe: %d persons, %d new links, %d merged ids, %d pairs to review", len(dedupe.persons),
+                 len(dedupe.new_links), len(dedupe.aliases), len(dedupe.review_pairs))
         progress("Phân bổ thiết bị và gói cước")
         allocation = step("allocate", allocate_supports, dedupe.persons, normalized, cfg, ledger, run_id, as_of,
                           dedupe.ledger_changes)
@@ -326,6 +337,7 @@ def quiet_prefect_env() -> None:
     os.environ.setdefault("PREFECT_LOGGING_SERVER_LEVEL", "WARNING")
     os.environ.setdefault("PREFECT_RESULTS_PERSIST_BY_DEFAULT", "false")
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
+    os.environ.setdefault("PREFECT_LOGGING_EXTRA_LOGGERS", "flows")  # our stage logs (counts, ids) in Prefect's
 
 
 quiet_prefect_env()

@@ -270,7 +270,7 @@ def _serial_date(serial: float) -> dt.date | None:
     return _EXCEL_EPOCH + dt.timedelta(days=n)
 
 
-def _parse_date(value: Any) -> tuple[str, int | None]:
+def parse_date(value: Any) -> tuple[str, int | None]:
     """(ISO date or "", year or None). A year alone gives ("", year); unreadable gives ("", None)."""
     if is_missing(value) or value == "":
         return "", None
@@ -322,7 +322,7 @@ _GRADE_WORDS = {"mot": 1, "hai": 2, "ba": 3, "bon": 4, "tu": 4, "nam": 5, "sau":
 _GRADE = re.compile(r"(?:[a-z]+\s+){0,2}(\d{1,2})(?:\s*[/\-.]?\s*[a-z]?\s*\d{0,2})?")
 
 
-def _parse_grade(value: Any) -> int | None:
+def parse_grade(value: Any) -> int | None:
     """The grade number of "3A", "Lớp 7", "lớp 6B", "6/1", "7", 7.0, "Khối 8"; None if unreadable."""
     if is_missing(value) or isinstance(value, bool):
         return None
@@ -558,8 +558,8 @@ def normalize_students(raw: pd.DataFrame, cfg: AppConfig) -> pd.DataFrame:
     for row in _rows(raw):
         list_type = _text(row.get("list_type"))
         unit_code = _text(row.get("unit_code"))
-        grade = _parse_grade(row.get("grade"))
-        dob, year = _parse_date(row.get("date_of_birth"))
+        grade = parse_grade(row.get("grade"))
+        dob, year = parse_date(row.get("date_of_birth"))
         full_name = _clean_name(row.get("full_name"))
         family, middle, given = split_name(full_name)
         school_text = _raw(row, "school")
@@ -636,7 +636,7 @@ def normalize_donations(raw: pd.DataFrame, cfg: AppConfig) -> pd.DataFrame:
         if kind in ("cash", "budget"):
             quantity = None
         status = _mapping_match(fold(_raw(row, "status")), ctx.donation_status) or "received"
-        date, _ = _parse_date(row.get("date"))
+        date, _ = parse_date(row.get("date"))
         donor = clean_spaces(_raw(row, "donor"))
         earmark_text = clean_spaces(_raw(row, "earmark"))
         school_code = _earmark_school(earmark_text, ctx)
@@ -705,8 +705,8 @@ def normalize_handover(raw: pd.DataFrame, cfg: AppConfig) -> pd.DataFrame:
     for row in _rows(raw):
         school_text = _raw(row, "school")
         school_code = ctx.school(school_text) if school_text else ""
-        dob, _ = _parse_date(row.get("date_of_birth"))
-        handed, _ = _parse_date(row.get("handover_date"))
+        dob, _ = parse_date(row.get("date_of_birth"))
+        handed, _ = parse_date(row.get("handover_date"))
         serial = row.get("serial")
         out.append({
             **_provenance(row),

@@ -149,3 +149,34 @@ def test_ambiguous_records_reach_the_review_queue(cfg):
     assert len(review) == 2
     assert set(review["person_id_l"]) == {result.students["person_id"].iloc[2]}
     assert set(review["source_row_r"]) == {8, 9}
+
+
+def test_dedupe_csv_contract(tmp_path):
+    from flows.dedupe import dedupe_csv
+
+    src = tmp_path / "in.csv"
+    src.write_text(
+        "record_id,full_name,date_of_birth,sex,commune,school,grade,extra\n"
+        "a1,Nguyễn Thị Ánh,07/04/2013,Nữ,Hữu Liên,TH Hữu Liên,3A,x\n"
+        "b2,NGUYEN ANH,2013-04-07,F,Hữu Liên,,3,y\n"
+        "c3,Nguyễn Thị Hồng,07/04/2013,Nữ,Hữu Liên,TH Hữu Liên,3A,z\n"
+        "d4,Ánh Nguyễn Thị,2013,,Hữu Liên,TH Hữu Liên,Lớp 3,\n", encoding="utf-8")
+    out = tmp_path / "out.csv"
+    summary = dedupe_csv(src, out)
+    got = pd.read_csv(out, dtype=str)
+    assert list(got["record_id"]) == ["a1", "b2", "c3", "d4"]
+    clusters = dict(zip(got["record_id"], got["cluster_id"]))
+    assert clusters["a1"] == clusters["b2"] == clusters["d4"] == "a1"
+    assert clusters["c3"] == "c3"
+    assert summary == {"records": 4, "clusters": 2}
+
+
+def test_dedupe_csv_rejects_duplicate_ids(tmp_path):
+    import pytest
+
+    from flows.dedupe import dedupe_csv
+
+    src = tmp_path / "in.csv"
+    src.write_text("record_id,full_name\n1,An\n1,Bình\n", encoding="utf-8")
+    with pytest.raises(ValueError, match="appears more than once"):
+        dedupe_csv(src, tmp_path / "out.csv")

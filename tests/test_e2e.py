@@ -164,3 +164,27 @@ def test_bad_config_stops_with_the_key_named(tmp_path):
     res = _cli("run", "--config", str(cfg_dir), "--sources", str(tmp_path), "--out", str(tmp_path / "o"), cwd=tmp_path)
     assert res.returncode == 2
     assert "unit_prices.laptop" in res.stdout
+
+
+def test_explain_tells_why(district, tmp_path):
+    students = pd.read_csv(district["run2"] / "exports" / "students.csv", dtype=str, keep_default_na=False)
+    waiting = students[students["status"] == "waitlisted"].iloc[0]
+    res = _cli("explain", waiting["person_id"], "--out", str(district["out"]), cwd=tmp_path)
+    assert res.returncode == 0, res.stderr
+    assert waiting["full_name"] in res.stdout and "danh sách chờ" in res.stdout
+    assert "hạng ưu tiên" in res.stdout and f"dòng {waiting['source_row']}" in res.stdout
+    rejected = students[students["status"] == "rejected"].iloc[0]
+    res = _cli("explain", f"{rejected['source_file']}:{rejected['source_row']}", "--out", str(district["out"]),
+               cwd=tmp_path)
+    assert "dòng bị loại" in res.stdout
+
+
+def test_dedupe_command_writes_every_id_once(tmp_path):
+    src = tmp_path / "in.csv"
+    src.write_text("record_id,full_name,date_of_birth,unknown_column\n"
+                   "1,Lê Văn Tám,2012-05-01,a\n2,LE TAM,01/05/2012,b\n3,Lê Văn Tám,2013-05-01,c\n", encoding="utf-8")
+    res = _cli("dedupe", str(src), "--output", str(tmp_path / "out.csv"), cwd=tmp_path)
+    assert res.returncode == 0, res.stderr
+    out = pd.read_csv(tmp_path / "out.csv", dtype=str)
+    assert list(out["record_id"]) == ["1", "2", "3"]
+    assert out["cluster_id"].tolist() == ["1", "1", "3"]
