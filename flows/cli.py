@@ -183,7 +183,7 @@ def explain(
     except FileNotFoundError as exc:
         console.print(f"[red]{exc}[/red]")
         raise typer.Exit(2) from None
-    console.print(text)
+    typer.echo(text)
 
 
 @app.command()

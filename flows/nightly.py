@@ -338,6 +338,7 @@ def quiet_prefect_env() -> None:
     os.environ.setdefault("PREFECT_RESULTS_PERSIST_BY_DEFAULT", "false")
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
     os.environ.setdefault("PREFECT_LOGGING_EXTRA_LOGGERS", "flows")  # our stage logs (counts, ids) in Prefect's
+    os.environ.setdefault("PREFECT_LOGGING_TO_API_WHEN_MISSING_FLOW", "ignore")  # stages also run outside a flow
 
 
 quiet_prefect_env()

@@ -171,7 +171,7 @@ def test_explain_tells_why(district, tmp_path):
     waiting = students[students["status"] == "waitlisted"].iloc[0]
     res = _cli("explain", waiting["person_id"], "--out", str(district["out"]), cwd=tmp_path)
     assert res.returncode == 0, res.stderr
-    assert waiting["full_name"] in res.stdout and "danh sách chờ" in res.stdout
+    assert waiting["full_name"] in res.stdout and "chờ phân bổ" in res.stdout
     assert "hạng ưu tiên" in res.stdout and f"dòng {waiting['source_row']}" in res.stdout
     rejected = students[students["status"] == "rejected"].iloc[0]
     res = _cli("explain", f"{rejected['source_file']}:{rejected['source_row']}", "--out", str(district["out"]),
