@@ -7,6 +7,8 @@ ifeq ($(UV),)
 UV := $(PYTHON) -m uv
 endif
 export UV_PYTHON_DOWNLOADS := never
+# Trust the system's certificate store (a proxy's CA installed there is honoured, as pip does).
+export UV_NATIVE_TLS := 1
 export PYTHONUTF8 := 1
 RUN := $(UV) run --frozen --no-sync
 SAMPLE := samples/huu-lung
