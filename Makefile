@@ -8,7 +8,9 @@ UV := $(PYTHON) -m uv
 endif
 export UV_PYTHON_DOWNLOADS := never
 # Trust the system's certificate store (a proxy's CA installed there is honoured, as pip does).
-export UV_NATIVE_TLS := 1
+export UV_SYSTEM_CERTS := 1
+# PYTHON is only the interpreter that bootstraps uv; recipes run the project's venv through `uv run`.
+unexport PYTHON
 export PYTHONUTF8 := 1
 RUN := $(UV) run --frozen --no-sync
 SAMPLE := samples/huu-lung

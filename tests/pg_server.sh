@@ -16,7 +16,7 @@ set -euo pipefail
 
 ACTION=${1:-}
 STATE_DIR=${2:-${SONGMAYTINH_PG_STATE_DIR:-.pgdata}}
-PYTHON=${PYTHON:-$(command -v python || command -v python3)}
+PYTHON=$(command -v python || command -v python3)
 
 log() { echo "pg_server: $*" >&2; }
 die() { log "$*"; exit 1; }

@@ -16,6 +16,6 @@ exports=$(bash tests/pg_server.sh start "$STATE_DIR") || { echo "run.sh: Postgre
 eval "$exports"
 export SONGMAYTINH_TEST_PG_URL
 
-"${PYTHON:-python}" -m pytest -n 2 "$@"
+python -m pytest -n 2 "$@"  # the project venv: make runs this through `uv run`
 status=$?
 exit $status
