@@ -15,14 +15,15 @@ from rich.table import Table
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Sóng và máy tính cho em — nightly consolidation of school and commune sheets.")
-console = Console(stderr=False, highlight=False)
+console = Console(stderr=False, highlight=False, soft_wrap=True)
 
 SUMMARY_LABELS = [
     ("sources", "Nguồn đã đọc"), ("sources_failed", "Nguồn lỗi"), ("student_rows", "Dòng học sinh"),
     ("rows_rejected", "Dòng bị loại (lỗi)"), ("rows_duplicate", "Dòng lặp"), ("issues", "Vấn đề dữ liệu"),
     ("persons", "Học sinh (sau ghép trùng)"), ("allocated", "Được phân bổ"), ("waitlisted", "Danh sách chờ"),
     ("excluded", "Không đủ điều kiện"), ("devices_allocated", "Thiết bị đã phân bổ"),
-    ("internet_allocated", "Gói Internet đã phân bổ"),
+    ("internet_allocated", "Gói Internet đã phân bổ"), ("review_pairs", "Cặp hồ sơ cần xem xét"),
+    ("changes", "Thay đổi phân bổ so với lần trước"),
 ]
 
 

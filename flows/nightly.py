@@ -199,7 +199,7 @@ def run_night(
         students_out = _student_export(dedupe.students, allocation.person_status, issues)
         issues_df = _issue_frame(issues)
         reports = _source_reports(sources, extraction)
-        counts = _counts(reports, students_out, issues_df, allocation)
+        counts = _counts(reports, students_out, issues_df, allocation, dedupe.review_pairs)
         result = RunResult(
             run_id=run_id, as_of=as_of, started_at=started, finished_at=None, sources=reports,
             students=students_out, issues=issues_df, allocations=allocation.allocations,
@@ -305,7 +305,7 @@ def _source_reports(sources: list[SourceData], extraction: Extraction) -> list[S
             for s in sources]
 
 
-def _counts(reports, students: pd.DataFrame, issues: pd.DataFrame, allocation) -> dict[str, int]:
+def _counts(reports, students: pd.DataFrame, issues: pd.DataFrame, allocation, review_pairs) -> dict[str, int]:
     status = allocation.person_status["status"] if len(allocation.person_status) else pd.Series(dtype=object)
     alloc = allocation.allocations
     return {
@@ -322,6 +322,8 @@ def _counts(reports, students: pd.DataFrame, issues: pd.DataFrame, allocation) -
         "excluded": int((status == "excluded").sum()),
         "devices_allocated": int(((alloc["need"] == "device") & alloc["status"].isin(["allocated", "handed_over"])).sum()),
         "internet_allocated": int(((alloc["need"] == "internet") & alloc["status"].isin(["allocated", "handed_over"])).sum()),
+        "review_pairs": len(review_pairs),
+        "changes": len(allocation.changes),
     }
 
 

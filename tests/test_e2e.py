@@ -142,6 +142,9 @@ def test_second_run_changes_no_allocation(district):
     sb = pd.read_csv(district["run2"] / "exports" / "students.csv", dtype=str, keep_default_na=False)
     assert list(sa["person_id"]) == list(sb["person_id"])
     assert district["run1"] != district["run2"]
+    manifest = json.loads((district["run2"] / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["counts"]["changes"] == 0
+    assert pd.read_csv(district["run2"] / "exports" / "changes.csv").empty
 
 
 def test_validate_command_reports_a_clerk_can_act_on(district, tmp_path):
