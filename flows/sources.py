@@ -111,14 +111,18 @@ def _read_csv(data: bytes) -> list[list[object]]:
 def _decode(data: bytes) -> str:
     if data.startswith(b"\xef\xbb\xbf"):
         return data[3:].decode("utf-8")
+    attempts = []
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        return data.decode("utf-16")
-    if len(data) > 1 and data[1:2] == b"\x00" and data[0:1] != b"\x00":
-        return data.decode("utf-16-le")
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError:
-        return data.decode("cp1258", errors="replace")
+        attempts.append("utf-16")
+    elif len(data) > 1 and data[1:2] == b"\x00" and data[0:1] != b"\x00":
+        attempts.append("utf-16-le")
+    attempts.append("utf-8")
+    for encoding in attempts:
+        try:
+            return data.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+    return data.decode("cp1258", errors="replace")  # Vietnamese Windows; never fails
 
 
 def _xlsx_hidden(path: Path) -> dict[str, tuple[frozenset[int], frozenset[int]]]:
@@ -158,5 +162,9 @@ def _describe_failure(path: Path, exc: Exception) -> str:
         return "tệp được đặt mật khẩu hoặc không phải định dạng .xlsx"
     if path.suffix.lower() in {".xlsx", ".xlsm", ".ods"} and not head.startswith(b"PK"):
         return "tệp bị hỏng hoặc không phải bảng tính"
-    detail = re.sub(r"\s+", " ", str(exc))[:160]
-    return f"không đọc được ({type(exc).__name__}: {detail})"
+    if "detect file format" in str(exc):
+        return "không nhận ra định dạng tệp (cần Excel .xlsx/.xls, .ods hoặc .csv)"
+    if "password" in str(exc).lower() or "encrypt" in str(exc).lower():
+        return "tệp được đặt mật khẩu"
+    detail = re.sub(r"\s+", " ", str(exc))[:120]
+    return f"tệp bị hỏng hoặc không đúng định dạng ({type(exc).__name__}: {detail})"

@@ -170,7 +170,7 @@ def _exclusions(df: pd.DataFrame, flagged: dict[str, set[int]]) -> list[str]:
     for k in range(len(df)):
         if k in flagged.get("grade_in_range", set()):
             out.append("grade_out_of_range")
-        elif k in flagged.get("commune_in_district", set()):
+        elif k in flagged.get("commune_in_district", set()) | flagged.get("commune_missing", set()):
             out.append("outside_district")
         elif k in flagged.get("need_marked", set()):
             out.append("needs_nothing")

@@ -88,3 +88,17 @@ def test_registry_patterns_give_kind(tmp_path, cfg):
     got = {s.source_id: (s.kind, s.unit_type) for s in read_local(tmp_path, cfg)}
     assert got == {"truong/a.xlsx": ("students", "school"), "tai-tro/b.xlsx": ("donations", None),
                    "other.xlsx": (None, None)}
+
+
+def test_undecodable_csv_is_still_read_as_text(tmp_path):
+    (tmp_path / "junk.csv").write_bytes(b"\xff\xfe\x00")
+    (tmp_path / "half-utf16.csv").write_bytes("STT;Tên\n".encode("utf-16-le")[:-1])
+    for name in ("junk.csv", "half-utf16.csv"):
+        assert isinstance(read_grids(tmp_path / name)[0].rows, list)
+
+
+def test_unknown_format_message_is_for_a_clerk(tmp_path, cfg):
+    (tmp_path / "la.xlsx").write_bytes(b"\x00\x01 not a workbook at all" * 10)
+    (source,) = read_local(tmp_path, cfg)
+    assert source.status == "failed"
+    assert "Error" not in source.message and source.message

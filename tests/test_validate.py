@@ -78,3 +78,13 @@ def test_namesakes_in_one_class_with_other_parents_are_not_duplicates(cfg):
     df, issues = validate_students(rows, {}, cfg, AS_OF)
     assert list(df["row_status"]) == ["ok", "ok"]
     assert not [i for i in issues if i.rule == "duplicate_in_sheet"]
+
+
+def test_commune_unknown_versus_outside_the_district(cfg):
+    rows = students({"full_name": "Đỗ Văn Hải", "commune_code": "", "commune": "", "raw_commune": "Xã Quang Lang"},
+                    {"full_name": "Đỗ Văn Hà", "commune_code": "", "commune": "", "raw_commune": ""})
+    df, issues = validate_students(rows, {}, cfg, AS_OF)
+    got = {(i.source_row, i.rule) for i in issues}
+    assert got == {(8, "commune_in_district"), (9, "commune_missing")}
+    assert "Quang Lang" in next(i.message for i in issues if i.rule == "commune_in_district")
+    assert list(df["row_status"]) == ["rejected", "rejected"]

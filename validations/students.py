@@ -65,7 +65,11 @@ def check_frame(df: pd.DataFrame, cfg: AppConfig, as_of: dt.date) -> pd.DataFram
                          for r, g in zip(_raw(df, "grade"), grade)]
     out["grade_present"] = grade.map(lambda g: None if pd.isna(g) else "ok")
     out["category_text"] = _raw(df, "category").map(lambda v: None if v is None else fold(v))
-    out["commune_code"] = _blank_to_none(df["commune_code"])
+    raw_commune = _raw(df, "commune")
+    missing = df["commune_code"].fillna("") == ""
+    out["commune_claimed"] = [None if m and not r else (f"?{r}" if m else c)
+                              for m, r, c in zip(missing, raw_commune, df["commune_code"])]
+    out["commune_known"] = [None if m and not r else "ok" for m, r in zip(missing, raw_commune)]
     raw_school = _raw(df, "school")
     out["school_claimed"] = [None if r is None else (c or f"?{r}") for r, c in zip(raw_school, df["school_code"])]
     out["commune_village"] = [
@@ -109,7 +113,9 @@ def build_suite(cfg: AppConfig) -> gx.ExpectationSuite:
                                         meta=meta("grade_in_range", "grade")),
         E.ExpectColumnValuesToBeInSet(column="category_text", value_set=category_vocabulary(cfg),
                                       meta=meta("category_in_domain", "category")),
-        E.ExpectColumnValuesToNotBeNull(column="commune_code", meta=meta("commune_in_district", "commune")),
+        E.ExpectColumnValuesToBeInSet(column="commune_claimed", value_set=sorted(cfg.district.commune_by_code),
+                                      meta=meta("commune_in_district", "commune")),
+        E.ExpectColumnValuesToNotBeNull(column="commune_known", meta=meta("commune_missing", "commune")),
         E.ExpectColumnValuesToBeInSet(column="school_claimed", value_set=roster, meta=meta("school_in_roster", "school")),
         E.ExpectColumnValuesToBeInSet(column="commune_village", value_set=villages,
                                       meta=meta("village_in_commune", "village")),
