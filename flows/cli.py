@@ -117,6 +117,12 @@ def serve(
     """Serve the flow on its nightly schedule (needs a Prefect server; see README)."""
     _setup_logging(True)
     cfg = _config(config)
+    from prefect.settings import PREFECT_API_URL
+
+    if not PREFECT_API_URL.value():
+        console.print("[yellow]PREFECT_API_URL is not set: schedules need a Prefect server. Start one with "
+                      "`uv run prefect server start` and set PREFECT_API_URL=http://127.0.0.1:4200/api "
+                      "(see README, Scheduling).[/yellow]")
     from flows.nightly import nightly_consolidation
 
     nightly_consolidation.serve(
