@@ -51,3 +51,31 @@ def test_flow_runs_one_task_per_stage_and_persists_nothing(tmp_path):
     # personal data never reaches Prefect's storage
     assert not any(getattr(t.state, "data", None) for t in tasks)
     assert not list((tmp_path / "out").glob("**/.prefect*"))
+
+
+from tests.pg import postgres_url  # noqa: E402,F401  (module-scoped fixture: a fresh PostgreSQL database)
+
+
+def test_night_with_the_ledger_in_postgresql_is_stable(tmp_path, postgres_url, cfg):  # noqa: F811
+    """The production path: the same nights, ledger in PostgreSQL; a replay changes nothing."""
+    import datetime as dt
+
+    import pandas as pd
+
+    from flows.ledger import Ledger
+    from flows.nightly import run_night
+    from samples.generate import generate
+
+    src = tmp_path / "src"
+    generate(src, seed=11, scale=0.04)
+    first, _ = run_night(src, cfg, tmp_path / "out", dt.date(2022, 3, 1), ledger_url=postgres_url)
+    second, _ = run_night(src, cfg, tmp_path / "out", dt.date(2022, 3, 2), ledger_url=postgres_url)
+    cols = ["person_id", "need", "item", "donation_id", "status"]
+    a = first.allocations[cols].sort_values(["person_id", "need"]).reset_index(drop=True)
+    b = second.allocations[cols].sort_values(["person_id", "need"]).reset_index(drop=True)
+    pd.testing.assert_frame_equal(a, b)
+    assert second.counts["changes"] == 0
+    with Ledger(postgres_url) as ledger:
+        assert len(ledger.runs()) == 2
+        active = ledger.active_allocations()
+        assert len(active) == int(first.allocations["status"].isin(["allocated", "handed_over"]).sum())
