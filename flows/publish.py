@@ -205,13 +205,8 @@ def publish(
 # ----------------------------------------------------------------------------------------------------------
 
 def _int(v: object) -> int | None:
-    if is_missing(v) or isinstance(v, bool) or v == "":
-        return None
-    try:
-        f = float(v)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        return None
-    return int(f) if math.isfinite(f) else None
+    n = _num(v)
+    return None if n is None else int(n)
 
 
 def _num(v: object) -> float | int | None:
