@@ -196,7 +196,7 @@ def run_night(
         allocation = step("allocate", allocate_supports, dedupe.persons, normalized, cfg, ledger, run_id, as_of,
                           dedupe.ledger_changes)
 
-        students_out = _student_export(dedupe.students, allocation.person_status, issues)
+        students_out = _student_export(dedupe.students, allocation.person_status, issues, cfg)
         issues_df = _issue_frame(issues)
         reports = _source_reports(sources, extraction)
         counts = _counts(reports, students_out, issues_df, allocation, dedupe.review_pairs)
@@ -269,7 +269,8 @@ def _issue_frame(issues: list[Issue]) -> pd.DataFrame:
     return order.reset_index(drop=True)
 
 
-def _student_export(students: pd.DataFrame, person_status: pd.DataFrame, issues: list[Issue]) -> pd.DataFrame:
+def _student_export(students: pd.DataFrame, person_status: pd.DataFrame, issues: list[Issue],
+                    cfg: AppConfig) -> pd.DataFrame:
     df = students.copy()
     status = person_status.set_index("person_id")
     first_error: dict[tuple[str, str, int], str] = {}
@@ -294,8 +295,15 @@ def _student_export(students: pd.DataFrame, person_status: pd.DataFrame, issues:
     df["status"] = statuses
     df["reason"] = reasons
     df["priority_rank"] = pd.array(ranks, dtype="Int64")
+    # The contract's columns hold only values in their domain (grade 1-9, phone 0xxxxxxxxx); what the school
+    # wrote otherwise stays beside them, so an excluded grade-11 child still shows why.
+    df["grade_as_listed"] = df["grade"]
+    df["grade"] = df["grade"].where(df["grade"].between(cfg.rules.grade_min, cfg.rules.grade_max))
+    df["phone_as_listed"] = df["phone"]
+    df["phone"] = df["phone"].where(df["phone"].fillna("").str.fullmatch(r"0\d{9}"), "")
     extras = [c for c in ("list_type", "school_code", "commune_code", "given_name", "family_name", "middle_name",
-                          "birth_year", "national_id", "priority_rank", "fingerprint") if c in df]
+                          "birth_year", "grade_as_listed", "phone_as_listed", "national_id", "priority_rank",
+                          "fingerprint") if c in df]
     return df[STUDENT_EXPORT_COLUMNS + extras]
 
 

@@ -1289,7 +1289,7 @@ def _write_school(data: _Data, code: str, path: Path) -> None:
     rows = []
     for i, r in enumerate(ordered.itertuples(index=False), 1):
         rows.append([i, r.source_file, _int(r.source_row), r.full_name, _date_value(r.date_of_birth, r.birth_year),
-                     _int(r.grade), r.commune, r.village, data.tier_label(r.category),
+                     _int(getattr(r, "grade_as_listed", r.grade)), r.commune, r.village, data.tier_label(r.category),
                      "x" if r.lacks_device else "", "x" if r.lacks_internet else "", r.person_id,
                      label("status", r.status), label("reason", r.reason)])
     sh.rows(rows, filter_from=h, empty="Không có học sinh trong danh sách")

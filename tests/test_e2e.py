@@ -71,6 +71,13 @@ def test_exports_follow_the_contract(district):
     assert set(students["category"]) <= {"poor", "near_poor", "covid_orphan", "none"}
     assert set(students["lacks_device"]) <= {"true", "false"}
     assert students["source_row"].str.fullmatch(r"\d+").all()
+    assert students["grade"].isin([""] + [str(g) for g in range(1, 10)]).all()
+    assert students["phone"].str.fullmatch(r"(0\d{9})?").all()
+    assert students["date_of_birth"].str.fullmatch(r"(\d{4}-\d{2}-\d{2})?").all()
+    assert set(students["sex"]) <= {"M", "F", ""}
+    out_of_range = students[students["reason"] == "grade_out_of_range"]
+    assert len(out_of_range) and (out_of_range["grade"] == "").all()
+    assert out_of_range["grade_as_listed"].astype(int).ge(10).all()
     assert (students.loc[students["status"] == "rejected", "person_id"] == "").all()
     usable = students[students["status"] != "rejected"]
     assert (usable["person_id"] != "").all()
