@@ -36,9 +36,24 @@ def clean_spaces(value: str) -> str:
 
 
 def title_name(value: str) -> str:
-    """NFC, single spaces, each word capitalised ("NGUYỄN  thị ánh" -> "Nguyễn Thị Ánh")."""
+    """NFC, single spaces, each word capitalised, one tone placement ("NGUYỄN  thị THUỲ" -> "Nguyễn Thị Thủy")."""
     words = clean_spaces(nfc(value)).split(" ")
-    return " ".join(w[:1].upper() + w[1:].lower() for w in words if w)
+    return " ".join(tone_placement(w[:1].upper() + w[1:].lower()) for w in words if w)
+
+
+# Syllables ending in oa, oe or uy carry the tone on either vowel ("Hoà"/"Hòa", "Thuỷ"/"Thủy"); both spellings
+# are in use. Names are written with the placement of the official unit names (Hòa Bình, Thủy) so that one
+# child is spelled one way in every workbook.
+_TONE_MARKS = "\u0300\u0301\u0303\u0309\u0323"
+_SECOND_VOWEL_TONE = re.compile(rf"([oO])([aAeE])([{_TONE_MARKS}])$|(?<![qQ])([uU])([yY])([{_TONE_MARKS}])$")
+
+
+def tone_placement(word: str) -> str:
+    """Move a final "oà/oè/uỳ"-style tone to the first vowel ("Hoà" -> "Hòa", "Thuỷ" -> "Thủy"; "Quý" stays)."""
+    decomposed = unicodedata.normalize("NFD", word)
+    moved = _SECOND_VOWEL_TONE.sub(lambda m: (m.group(1) + m.group(3) + m.group(2)) if m.group(1)
+                                   else (m.group(4) + m.group(6) + m.group(5)), decomposed)
+    return unicodedata.normalize("NFC", moved) if moved != decomposed else word
 
 
 def split_name(full_name: str) -> tuple[str, str, str]:
