@@ -349,6 +349,8 @@ def quiet_prefect_env() -> None:
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
     os.environ.setdefault("PREFECT_LOGGING_EXTRA_LOGGERS", "flows")  # our stage logs (counts, ids) in Prefect's
     os.environ.setdefault("PREFECT_LOGGING_TO_API_WHEN_MISSING_FLOW", "ignore")  # stages also run outside a flow
+    # the temporary local server (no PREFECT_API_URL) may start slowly on a busy 2-core machine
+    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
 
 
 quiet_prefect_env()
