@@ -78,32 +78,28 @@ def extract_tables(sources: list[SourceData], cfg: AppConfig) -> Extraction:
     rows_by_source: dict[str, int] = {}
     kind_by_source: dict[str, str] = {}
     for source in sources:
+        kind_by_source[source.source_id] = source.kind or ""
+        if source.status != "failed":
+            try:
+                result = extract(source, cfg)
+            except Exception as exc:  # our bug, but one file must never stop the night: report and go on
+                # type and place only: an exception message may quote a cell, and logs never hold personal data
+                frame = traceback.extract_tb(exc.__traceback__)[-1]
+                log.error("layout failed for source %s: %s at %s:%d", source.source_id, type(exc).__name__,
+                          Path(frame.filename).name, frame.lineno)
+                source.status, source.message = "failed", f"lỗi xử lý: {type(exc).__name__}"
         if source.status == "failed":
             issues.append(Issue(source.source_file, "", None, "", cfg.rules.severity("unreadable_file"),
                                 "unreadable_file", cfg.rules.message("unreadable_file", detail=source.message)))
-            kind_by_source[source.source_id] = source.kind or ""
-            continue
-        try:
-            result = extract(source, cfg)
-        except Exception as exc:  # our bug, but one file must never stop the night: report and go on
-            # type and place only: an exception message may quote a cell, and logs never hold personal data
-            frame = traceback.extract_tb(exc.__traceback__)[-1]
-            log.error("layout failed for source %s: %s at %s:%d", source.source_id, type(exc).__name__,
-                      Path(frame.filename).name, frame.lineno)
-            source.status, source.message = "failed", f"lỗi xử lý: {type(exc).__name__}"
-            issues.append(Issue(source.source_file, "", None, "", "error", "unreadable_file",
-                                cfg.rules.message("unreadable_file", detail=source.message)))
             continue
         headers.update(result.headers)
         issues.extend(result.issues)
-        n = 0
-        for kind, table in result.tables.items():
-            if len(table):
-                tables.setdefault(kind, []).append(table)
-                n += len(table)
-                kind_by_source[source.source_id] = kind
-        rows_by_source[source.source_id] = n
-        kind_by_source.setdefault(source.source_id, source.kind or "")
+        sizes = {kind: len(table) for kind, table in result.tables.items() if len(table)}
+        for kind in sizes:
+            tables.setdefault(kind, []).append(result.tables[kind])
+        rows_by_source[source.source_id] = sum(sizes.values())
+        if sizes and not source.kind:  # inferred from the headers: the kind most of its rows are
+            kind_by_source[source.source_id] = max(sizes, key=sizes.get)
     merged = {k: pd.concat(v, ignore_index=True) for k, v in tables.items()}
     return Extraction(merged, headers, issues, rows_by_source, kind_by_source)
 
