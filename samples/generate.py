@@ -29,7 +29,7 @@ import time
 import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import xlsxwriter
 
@@ -1125,52 +1125,44 @@ class Heading:
     names: tuple[str, str]
 
 
+# Plain cells: field -> (Entry attribute, cell style).
+_PLAIN_CELLS = {
+    "name": ("name", "cell"), "grade": ("grade_cell", "cell_c"), "school": ("school_cell", "cell"),
+    "commune": ("commune_cell", "cell"), "village": ("village_cell", "cell"), "guardian": ("guardian_cell", "cell"),
+    "phone": ("phone_cell", "cell_c"), "cat": ("cat_cell", "cell"), "note": ("note", "cell"),
+}
+# "x"-mark cells: field -> whether the entry is marked there.
+_MARK_CELLS: dict[str, Callable[[Entry], bool]] = {
+    "sex_m": lambda e: e.child.sex == "M",
+    "sex_f": lambda e: e.child.sex == "F",
+    "cat_poor": lambda e: e.category == "poor",
+    "cat_near": lambda e: e.category == "near_poor",
+    "cat_covid": lambda e: e.category == "covid_orphan",
+    "cat_other": lambda e: e.category == "none" and e.other_mark,
+}
+
+
 def _cell_value(f: str, e: Entry, layout: Layout, stt: int) -> tuple[Any, str]:
-    mark = layout.mark
+    if f in _PLAIN_CELLS:
+        attr, style = _PLAIN_CELLS[f]
+        return getattr(e, attr), style
+    if f in _MARK_CELLS:
+        return (layout.mark if _MARK_CELLS[f](e) else None), "cell_c"
+    date_style = "date" if isinstance(e.dob_cell, dt.date) else "cell_c"
     if f == "stt":
         return stt, "cell_c"
-    if f == "name":
-        return e.name, "cell"
     if f == "dob":
-        return e.dob_cell, ("date" if isinstance(e.dob_cell, dt.date) else "cell_c")
-    if f in ("dob_m", "dob_f"):
+        return e.dob_cell, date_style
+    if f in ("dob_m", "dob_f"):  # the date is written under the child's sex
         mine = (f == "dob_m") == (e.child.sex == "M")
-        return (e.dob_cell if mine else None), ("date" if isinstance(e.dob_cell, dt.date) else "cell_c")
+        return (e.dob_cell if mine else None), date_style
     if f == "sex":
         return layout.sex_values[0 if e.child.sex == "M" else 1], "cell_c"
-    if f == "sex_m":
-        return (mark if e.child.sex == "M" else None), "cell_c"
-    if f == "sex_f":
-        return (mark if e.child.sex == "F" else None), "cell_c"
-    if f == "grade":
-        return e.grade_cell, "cell_c"
-    if f == "school":
-        return e.school_cell, "cell"
-    if f == "commune":
-        return e.commune_cell, "cell"
-    if f == "village":
-        return e.village_cell, "cell"
-    if f == "guardian":
-        return e.guardian_cell, "cell"
-    if f == "phone":
-        return e.phone_cell, "cell_c"
-    if f == "cat":
-        return e.cat_cell, "cell"
-    if f == "cat_poor":
-        return (mark if e.category == "poor" else None), "cell_c"
-    if f == "cat_near":
-        return (mark if e.category == "near_poor" else None), "cell_c"
-    if f == "cat_covid":
-        return (mark if e.category == "covid_orphan" else None), "cell_c"
-    if f == "cat_other":
-        return (mark if e.category == "none" and e.other_mark else None), "cell_c"
     if f in ("need_dev", "need_net"):
         lacking = e.lacks_device if f == "need_dev" else e.lacks_internet
         if layout.need_mode == "status":
             return ("Chưa có" if lacking else "Đã có"), "cell_c"
-        return (mark if lacking else None), "cell_c"
-    if f == "note":
-        return e.note, "cell"
+        return (layout.mark if lacking else None), "cell_c"
     raise KeyError(f)
 
 
