@@ -1466,16 +1466,12 @@ def _write_school(cfg: AppConfig, district: District, s: School, out: Path, seed
             key = e.grade if e.grade <= 9 else key  # a grade-10 row stays on the sheet it was typed into
             by_grade.setdefault(key, []).append(e)
         word = rng.choice(["Khối", "Lớp", "K"])
-        for g in sorted(by_grade):
-            grid = Grid(f"{word} {g}" if word != "K" else f"K{g}")
-            for e, r in _student_sheet(grid, layout, by_grade[g], head, rng, f" - KHỐI {g}"):
-                placed.append(Placed(e, rel, grid.name, r + 1))
-            grids.append(grid)
+        groups = [(f"{word} {g}" if word != "K" else f"K{g}", by_grade[g], f" - KHỐI {g}") for g in sorted(by_grade)]
     else:
-        grid = Grid(layout.sheet_name)
-        for e, r in _student_sheet(grid, layout, entries, head, rng):
-            placed.append(Placed(e, rel, grid.name, r + 1))
-        grids.append(grid)
+        groups = [(layout.sheet_name, entries, "")]
+    sheets, on_sheets = _place_sheets(groups, layout, head, rng, rel)
+    grids.extend(sheets)
+    placed.extend(on_sheets)
     extra = rng.random()
     if "guide_first" not in special and extra < 0.15:
         grids.append(_guide_sheet())
@@ -1483,6 +1479,19 @@ def _write_school(cfg: AppConfig, district: District, s: School, out: Path, seed
         grids.append(Grid("Sheet2" if grids[0].name != "Sheet2" else "Sheet3"))
     _write_xlsx(out / rel, grids, head.title, head.unit)
     return placed
+
+
+def _place_sheets(groups: list[tuple[str, list[Entry], str]], layout: Layout, head: Heading, rng: random.Random,
+                  rel: str) -> tuple[list[Grid], list[Placed]]:
+    """One student sheet per (sheet name, entries, title suffix); where each entry landed."""
+    grids: list[Grid] = []
+    placed: list[Placed] = []
+    for name, group, suffix in groups:
+        grid = Grid(name)
+        for e, r in _student_sheet(grid, layout, group, head, rng, suffix):
+            placed.append(Placed(e, rel, grid.name, r + 1))
+        grids.append(grid)
+    return grids, placed
 
 
 def _write_commune(cfg: AppConfig, district: District, c: Commune, out: Path, seed: int,
@@ -1501,23 +1510,16 @@ def _write_commune(cfg: AppConfig, district: District, c: Commune, out: Path, se
     entries = [_make_entry(cfg, layout, ch, rng, c.code, overlap=ch.pid in district.overlap) for ch in kids]
     entries = _inject_bad(cfg, district.pop, layout, entries, rng, 0.009, c.code, allow_high_grade=True)
     rel = f"xa/{stem}.xlsx"
-    placed: list[Placed] = []
-    grids: list[Grid] = []
     if "sheet_per_village" in special:
         by_village: dict[str, list[Entry]] = {}
         for e in entries:
             by_village.setdefault(e.child.household.village, []).append(e)
         layout.sections = False
-        for v in sorted(by_village, key=lambda x: village_order.get(x, 99)):
-            grid = Grid(_bare_village(v)[:31])
-            for e, r in _student_sheet(grid, layout, by_village[v], head, rng, f" - {v.upper()}"):
-                placed.append(Placed(e, rel, grid.name, r + 1))
-            grids.append(grid)
+        groups = [(_bare_village(v)[:31], by_village[v], f" - {v.upper()}")
+                  for v in sorted(by_village, key=lambda x: village_order.get(x, 99))]
     else:
-        grid = Grid(layout.sheet_name)
-        for e, r in _student_sheet(grid, layout, entries, head, rng):
-            placed.append(Placed(e, rel, grid.name, r + 1))
-        grids.append(grid)
+        groups = [(layout.sheet_name, entries, "")]
+    grids, placed = _place_sheets(groups, layout, head, rng, rel)
     if rng.random() < 0.15:
         grids.append(Grid("Sheet2"))
     _write_xlsx(out / rel, grids, head.title, head.unit)
