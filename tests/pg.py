@@ -35,27 +35,27 @@ def server_url() -> str:
     return url
 
 
+def _execute(url: str | sa.engine.URL, statement: str) -> None:
+    """Run one DDL statement outside a transaction (CREATE/DROP DATABASE need that)."""
+    engine = sa.create_engine(url, isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as conn:
+            conn.execute(sa.text(statement))
+    finally:
+        engine.dispose()
+
+
 def create_database(prefix: str = "t") -> str:
     """Create an empty database on the test server; returns its SQLAlchemy URL."""
     base = sa.engine.make_url(server_url())
     name = re.sub(r"[^a-z0-9_]", "_", f"{prefix}_{uuid.uuid4().hex[:10]}".lower())[:60]
-    engine = sa.create_engine(base, isolation_level="AUTOCOMMIT")
-    try:
-        with engine.connect() as conn:
-            conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    finally:
-        engine.dispose()
+    _execute(base, f'CREATE DATABASE "{name}"')
     return base.set(database=name).render_as_string(hide_password=False)
 
 
 def drop_database(url: str) -> None:
     name = sa.engine.make_url(url).database
-    engine = sa.create_engine(sa.engine.make_url(server_url()), isolation_level="AUTOCOMMIT")
-    try:
-        with engine.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    finally:
-        engine.dispose()
+    _execute(server_url(), f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @pytest.fixture(scope="module")
@@ -74,11 +74,6 @@ def fresh_schema(url: str, prefix: str = "s") -> str:
     Cheaper than a database per test: tests of one module share the module's database, one schema each.
     """
     name = f"{prefix}_{uuid.uuid4().hex[:12]}"
-    engine = sa.create_engine(url, isolation_level="AUTOCOMMIT")
-    try:
-        with engine.connect() as conn:
-            conn.execute(sa.text(f'CREATE SCHEMA "{name}"'))
-    finally:
-        engine.dispose()
+    _execute(url, f'CREATE SCHEMA "{name}"')
     scoped = sa.engine.make_url(url).update_query_dict({"options": f"-csearch_path={name}"})
     return scoped.render_as_string(hide_password=False)
