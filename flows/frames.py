@@ -79,10 +79,9 @@ STUDENT_COLUMNS = [
     "lacks_device", "lacks_internet",  # bool
 ]
 
-# Columns validate adds to the students frame.
-#   row_status: "ok" | "rejected" | "duplicate" ; duplicate_of: source_row of the first occurrence in the sheet.
-#   exclusion: "" or a reason code (grade_out_of_range, needs_nothing, outside_district).
-VALIDATED_COLUMNS = ["row_status", "duplicate_of", "exclusion", "fingerprint"]
+# validate adds to the students frame: row_status ("ok" | "rejected" | "duplicate"), duplicate_of (source_row
+# of the row repeated in the same sheet) and exclusion ("" or grade_out_of_range, needs_nothing,
+# outside_district); dedupe then adds fingerprint and person_id.
 
 STUDENT_EXPORT_COLUMNS = [
     "source_file", "source_sheet", "source_row", "school", "commune", "village", "full_name", "date_of_birth",

@@ -83,7 +83,6 @@ def check_frame(df: pd.DataFrame, cfg: AppConfig, as_of: dt.date) -> pd.DataFram
         out[f"text_{field}"] = _raw(df, field)
     formula = df["formula_like"] if "formula_like" in df else pd.Series([[]] * len(df), index=df.index)
     out["formula_field"] = formula.map(lambda fs: fs[0] if isinstance(fs, (list, tuple)) and fs else None)
-    out["name_text"] = out["full_name"]
     return out.reset_index(drop=True)
 
 
@@ -98,9 +97,9 @@ def build_suite(cfg: AppConfig) -> gx.ExpectationSuite:
 
     expectations = [
         E.ExpectColumnValuesToNotBeNull(column="full_name", meta=meta("name_present", "full_name")),
-        E.ExpectColumnValueLengthsToBeBetween(column="name_text", min_value=r.name_min_length,
+        E.ExpectColumnValueLengthsToBeBetween(column="full_name", min_value=r.name_min_length,
                                               max_value=r.name_max_length, meta=meta("name_plausible", "full_name")),
-        E.ExpectColumnValuesToNotMatchRegex(column="name_text", regex=r"[0-9@#$%^&*_=+<>{}\[\]|\\]",
+        E.ExpectColumnValuesToNotMatchRegex(column="full_name", regex=r"[0-9@#$%^&*_=+<>{}\[\]|\\]",
                                             meta=meta("name_plausible", "full_name")),
         E.ExpectColumnValuesToBeInSet(column="date_status", value_set=["ok", "year", "blank"],
                                       meta=meta("date_valid", "date_of_birth")),
