@@ -21,7 +21,19 @@ Who gets what
 - Then, in rank order, each need: a device need gets the next device unit, an internet need the next
   internet package — but only where the child's village has 3G, 4G or fibre (else ``no_coverage``).
   Units earmarked for the child's school, then commune, are used before general units; earmarked units never
-  go elsewhere (left over, they are reported as ``reserved``).
+  go elsewhere (left over, they are reported as ``reserved``). Within one of those pools a device need takes
+  the item its grade prefers (``district.device_preference``), else units in donation order. What was left
+  in the pools the child could draw from, at the child's turn, is recorded (``left_when_turn``).
+
+Officer overrides (``overrides``: person_id, need, action, item, donation_id, officer, reason, decided_on,
+override_id; those dated after ``as_of`` wait) — every one is listed in ``override_log`` with its result:
+- ``exclude``: the child is excluded (reason ``officer_excluded``); provisional units are released.
+- ``release``: the need (both needs when ``need`` is empty) is withdrawn by the officer: a provisional unit
+  is released and the need is not served again; a child left with no need is excluded (``officer_released``).
+- ``assign``: the child gets a unit of ``item`` (from ``donation_id`` when given), ahead of the priority
+  order and of any earmark, before provisional allocations are kept (a provisional unit of another child
+  that is no longer there is released as ``donation_unavailable`` and that child queues again).
+- Handed-over allocations are never changed by an override (result ``handed_over``).
 
 Codes
 - allocations.status: allocated | handed_over | waitlisted | no_coverage.
@@ -33,7 +45,11 @@ Codes
   ``no_units`` / ``no_coverage``.
 - changes.rule / releases.rule: ``new_allocation``, ``earmark`` (new allocations); ``person_absent``, the
   exclusion code, ``need_withdrawn`` (the list no longer marks the need), ``donation_unavailable`` (the unit's
-  donation is gone or smaller) for released provisional allocations.
+  donation is gone or smaller) for released provisional allocations; ``officer_override`` for allocations
+  made or released by an override (``officer_excluded`` for an officer's exclusion).
+- override_log.result: ``applied``, ``unserved`` (assign: no unit of that item left), ``not_listed`` (no such
+  person tonight), ``not_eligible`` (assign to an excluded child), ``handed_over`` (the need was already
+  handed over), ``pending`` (dated after ``as_of``), ``invalid`` (unknown action or item).
 """
 
 from __future__ import annotations
@@ -55,12 +71,17 @@ NEEDS = ("device", "internet")
 ITEMS = (*DEVICE_ITEMS, "internet_package")
 MONEY_KINDS = ("cash", "budget")
 ALLOCATION_COLUMNS = [*ALLOCATION_EXPORT_COLUMNS, "commune_code", "school_code", "village", "date_of_birth",
-                      "tier", "guardian_name"]
+                      "tier", "guardian_name", "left_when_turn"]
 PERSON_STATUS_COLUMNS = ["person_id", "status", "reason", "priority_rank"]
 SUMMARY_COLUMNS = ["item", "received_units", "from_cash_units", "pledged_units", "allocated", "handed_over",
                    "remaining", "reserved"]
 CHANGE_COLUMNS = ["person_id", "need", "before", "after", "rule"]
 RELEASE_COLUMNS = ["person_id", "need", "rule", "item", "donation_id"]
+OVERRIDE_COLUMNS = ["override_id", "person_id", "need", "action", "item", "donation_id", "officer", "reason",
+                    "decided_on"]
+OVERRIDE_LOG_COLUMNS = [*OVERRIDE_COLUMNS, "result"]
+OVERRIDE_ACTIONS = ("exclude", "release", "assign")
+OVERRIDE_RULE = "officer_override"
 GRADE_MIN, GRADE_MAX = 1, 9
 
 
@@ -79,6 +100,7 @@ class Allocation:
       ``provisional:tablet:D001``, ``handed_over:...``, ``waitlisted``, ``no_coverage``, ``released``).
     - releases: person_id, need, rule, item, donation_id — provisional allocations the ledger must release
       (``Ledger.record_allocations(run_id, allocations, releases)``).
+    - override_log: ``OVERRIDE_LOG_COLUMNS`` — every override read tonight and what became of it.
     """
 
     allocations: pd.DataFrame
@@ -88,6 +110,7 @@ class Allocation:
     cash: dict[str, int]
     changes: pd.DataFrame
     releases: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=RELEASE_COLUMNS))
+    override_log: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=OVERRIDE_LOG_COLUMNS))
 
 
 @dataclass
@@ -247,7 +270,8 @@ def _donation_lots(donations: pd.DataFrame, district: District, as_of: dt.date
 class _Pools:
     """Lots grouped by need and earmark scope, each in use order."""
 
-    def __init__(self, lots: Iterable[_Lot]) -> None:
+    def __init__(self, lots: Iterable[_Lot], district: District | None = None) -> None:
+        self.district = district
         self.pools: dict[tuple[str, str, str], list[_Lot]] = {}
         for lot in sorted(lots, key=lambda x: x.order):
             need = "internet" if lot.item == "internet_package" else "device"
@@ -259,8 +283,8 @@ class _Pools:
                 scope = ("all", "")
             self.pools.setdefault((need, *scope), []).append(lot)
 
-    def take(self, need: str, person: dict) -> _Lot | None:
-        """The next unit for this person's need: school earmark, then commune earmark, then general units."""
+    def _scopes(self, need: str, person: dict) -> Iterable[list[_Lot]]:
+        """The pools this person may draw from for a need, in order: school earmark, commune earmark, general."""
         for scope in (("school", person["school_code"]), ("commune", person["commune_code"]), ("all", "")):
             if scope[0] != "all" and not scope[1]:
                 continue
@@ -269,19 +293,38 @@ class _Pools:
                 continue
             while lots and lots[0].left <= 0:  # used-up lots leave the front of the queue
                 lots.pop(0)
-            lot = _choose_lot(need, person, lots)
+            yield lots
+
+    def left_for(self, need: str, person: dict) -> str:
+        """Units left per item in the pools this person may draw from: "laptop:1;tablet:3" (``ITEMS`` order,
+        items with units only), or "0" when nothing is left."""
+        left: dict[str, int] = {}
+        for lots in self._scopes(need, person):
+            for lot in lots:
+                if lot.left > 0:
+                    left[lot.item] = left.get(lot.item, 0) + lot.left
+        return ";".join(f"{item}:{left[item]}" for item in ITEMS if item in left) or "0"
+
+    def take(self, need: str, person: dict) -> _Lot | None:
+        """The next unit for this person's need: school earmark, then commune earmark, then general units."""
+        prefer = self.district.preferred_items(person["grade"]) if self.district and need == "device" else []
+        for lots in self._scopes(need, person):
+            lot = _choose_lot(need, person, lots, prefer)
             if lot is not None:
                 lot.left -= 1
                 return lot
         return None
 
 
-def _choose_lot(need: str, person: dict, lots: list[_Lot]) -> _Lot | None:
-    """Which of the available lots (in use order) serves this person: the first one with units left.
-
-    The one place to add an item preference (e.g. laptops for the upper grades) without touching the rest.
-    """
-    return next((lot for lot in lots if lot.left > 0), None)
+def _choose_lot(need: str, person: dict, lots: list[_Lot], prefer: list[str] = ()) -> _Lot | None:
+    """Which of the available lots (in use order) serves this person: the first lot of the most preferred item
+    (``prefer``, best first) with units left; items not in ``prefer`` after, in use order."""
+    rank = {item: i for i, item in enumerate(prefer)}
+    best: _Lot | None = None
+    for lot in lots:
+        if lot.left > 0 and (best is None or rank.get(lot.item, len(rank)) < rank.get(best.item, len(rank))):
+            best = lot
+    return best
 
 
 # --- persons -> eligibility and rank ------------------------------------------------------------------------
@@ -342,19 +385,39 @@ def priority_order(eligible: list[dict], district: District) -> list[dict]:
 
 # --- the allocation -----------------------------------------------------------------------------------------
 def allocate(persons: pd.DataFrame, donations: pd.DataFrame, connectivity: pd.DataFrame, previous: pd.DataFrame,
-             district: District, as_of: dt.date) -> Allocation:
+             district: District, as_of: dt.date, overrides: pd.DataFrame | None = None) -> Allocation:
     """Allocate tonight's received units to eligible children (see the module docstring for the rules)."""
     lots, donation_rows, cash, pledged_units = _donation_lots(donations, district, as_of)
     people = _person_records(persons, district)
     by_id = {p["person_id"]: p for p in people}
+    prev = _previous(previous)
+    orders, override_log = _overrides(overrides, as_of)
+    blocked: set[tuple[str, str]] = set()  # needs an officer released
+    for o in orders:
+        person = by_id.get(o["person_id"])
+        if person is None:
+            override_log[o["_i"]]["result"] = "not_listed"
+        elif o["action"] == "exclude":
+            person["exclusion"] = person["exclusion"] or "officer_excluded"
+            override_log[o["_i"]]["result"] = "applied"
+        elif o["action"] == "release":
+            needs = [o["need"]] if o["need"] else list(NEEDS)
+            handed = [n for n in needs if prev.get((o["person_id"], n), {}).get("status") == "handed_over"]
+            blocked.update((o["person_id"], n) for n in needs if n not in handed)
+            override_log[o["_i"]]["result"] = "handed_over" if len(handed) == len(needs) else "applied"
+    for person in people:
+        needs = [n for n in NEEDS if person["lacks"][n]]
+        if not person["exclusion"] and needs and all((person["person_id"], n) in blocked for n in needs):
+            person["exclusion"] = "officer_released"
     ranked = priority_order([p for p in people if not p["exclusion"]], district)
     rank = {p["person_id"]: i + 1 for i, p in enumerate(ranked)}
     coverage = _coverage(connectivity)
 
     # state[(person_id, need)] = (status, item, donation_id, reason) for the rows the night ends with
     state: dict[tuple[str, str], tuple[str, str, str, str]] = {}
-    prev = _previous(previous)
     releases: dict[tuple[str, str], str] = {}
+    new_rule: dict[tuple[str, str], str] = {}
+    left_when: dict[tuple[str, str], str] = {}
 
     # 1. handed over: never changes; its unit is used (if its donation is known)
     for key, row in sorted(prev.items()):
@@ -367,16 +430,46 @@ def allocate(persons: pd.DataFrame, donations: pd.DataFrame, connectivity: pd.Da
         reason = "not_listed" if person is None else person["exclusion"]
         state[key] = ("handed_over", row["item"], row["donation_id"], reason)
 
-    # 2. provisional: kept (in rank order) unless a rule releases it
+    # 2. officer assignments: a named unit, ahead of the priority order
+    for o in orders:
+        if o["action"] != "assign" or o["person_id"] not in by_id:
+            continue
+        key = (o["person_id"], o["need"])
+        log = override_log[o["_i"]]
+        if by_id[key[0]]["exclusion"]:
+            log["result"] = "not_eligible"
+            continue
+        if key in state:
+            log["result"] = "handed_over" if state[key][0] == "handed_over" else "applied"
+            continue
+        lot = _assigned_lot(lots, o, prev.get(key))
+        if lot is None:
+            log["result"] = "unserved"
+            continue
+        lot.left -= 1
+        state[key] = ("allocated", lot.item, lot.donation_id, "override")
+        blocked.discard(key)
+        log["result"] = "applied"
+
+    # 3. provisional: kept (in rank order) unless a rule releases it
     provisional = [(key, row) for key, row in prev.items() if row["status"] == "provisional"]
     provisional.sort(key=lambda kr: (rank.get(kr[0][0], len(rank) + 1), kr[0]))
     for key, row in provisional:
         person = by_id.get(key[0])
+        if key in state:  # an officer assigned this need tonight
+            same = state[key][1:3] == (row["item"], row["donation_id"])
+            if not same:
+                releases[key] = OVERRIDE_RULE
+                new_rule[key] = OVERRIDE_RULE
+            continue
         if person is None:
             releases[key] = "person_absent"
             continue
         if person["exclusion"]:
             releases[key] = person["exclusion"]
+            continue
+        if key in blocked:
+            releases[key] = OVERRIDE_RULE
             continue
         if not person["lacks"][key[1]]:
             releases[key] = "need_withdrawn"
@@ -387,20 +480,23 @@ def allocate(persons: pd.DataFrame, donations: pd.DataFrame, connectivity: pd.Da
             continue
         lot.left -= 1
         state[key] = ("allocated", lot.item, lot.donation_id, "earmark" if lot.earmarked else "")
+    for key in state:
+        if state[key][3] == "override" and key not in prev:
+            new_rule[key] = OVERRIDE_RULE
 
-    # 3. new allocations in priority order
-    pools = _Pools(lots.values())
-    new_rule: dict[tuple[str, str], str] = {}
+    # 4. new allocations in priority order
+    pools = _Pools(lots.values(), district)
     for person in ranked:
         for need in NEEDS:
             key = (person["person_id"], need)
-            if not person["lacks"][need] or key in state:
+            if not person["lacks"][need] or key in state or key in blocked:
                 continue
             if need == "internet":
                 covered = coverage.get(_village_key(person["commune_code"], person["village"]))
                 if not covered:
                     state[key] = ("no_coverage", "", "", "coverage_unknown" if covered is None else "no_signal")
                     continue
+            left_when[key] = pools.left_for(need, person)
             lot = pools.take(need, person)
             if lot is None:
                 state[key] = ("waitlisted", "", "", "no_units")
@@ -408,12 +504,62 @@ def allocate(persons: pd.DataFrame, donations: pd.DataFrame, connectivity: pd.Da
             state[key] = ("allocated", lot.item, lot.donation_id, "earmark" if lot.earmarked else "")
             new_rule[key] = "earmark" if lot.earmarked else "new_allocation"
 
-    allocations = _allocation_frame(state, by_id, rank, prev, district)
+    allocations = _allocation_frame(state, by_id, rank, prev, district, left_when)
     person_status = _person_status(people, state, rank)
     summary = _summary(lots, state, pledged_units)
     changes, release_rows = _changes(prev, state, releases, new_rule)
+    log_frame = pd.DataFrame(override_log, columns=OVERRIDE_LOG_COLUMNS)
     return Allocation(allocations=allocations, person_status=person_status, donations=donation_rows,
-                      donation_summary=summary, cash=cash, changes=changes, releases=release_rows)
+                      donation_summary=summary, cash=cash, changes=changes, releases=release_rows,
+                      override_log=log_frame)
+
+
+def _overrides(overrides: pd.DataFrame | None, as_of: dt.date) -> tuple[list[dict], list[dict]]:
+    """Tonight's overrides in the order they apply (date, then id) and a log row for each one read."""
+    if overrides is None or overrides.empty:
+        return [], []
+    log: list[dict] = []
+    orders: list[dict] = []
+    for r in overrides.to_dict("records"):
+        o = {c: as_text(r.get(c)) for c in OVERRIDE_COLUMNS}
+        o["action"] = fold(o["action"])
+        day = _day(r.get("decided_on"))
+        o["decided_on"] = day.isoformat() if day else ""
+        if o["action"] == "assign" and o["item"]:
+            o["need"] = "internet" if o["item"] == "internet_package" else "device"
+        if o["need"] and o["need"] not in NEEDS:
+            o["result"] = "invalid"
+        elif o["action"] not in OVERRIDE_ACTIONS or not o["person_id"] or (
+                o["action"] == "assign" and o["item"] not in ITEMS):
+            o["result"] = "invalid"
+        elif day is not None and day > as_of:
+            o["result"] = "pending"
+        else:
+            o["result"] = ""
+        log.append(o)
+    order = sorted(range(len(log)), key=lambda i: (log[i]["decided_on"], log[i]["override_id"], log[i]["person_id"],
+                                                    log[i]["action"], log[i]["need"], log[i]["item"],
+                                                    log[i]["donation_id"]))
+    log = [log[i] for i in order]
+    for i, o in enumerate(log):
+        if not o["result"]:
+            orders.append({**o, "_i": i})
+    return orders, log
+
+
+def _assigned_lot(lots: dict[tuple[str, str], _Lot], order: dict, previous: dict | None) -> _Lot | None:
+    """The unit an officer assigned: from the named donation, else the child's own provisional unit if it is of
+    that item, else the first lot of the item in use order (earmarks do not bind an officer)."""
+    item = order["item"]
+    if order["donation_id"]:
+        lot = lots.get((order["donation_id"], item))
+        return lot if lot is not None and lot.left > 0 else None
+    if previous and previous["status"] == "provisional" and previous["item"] == item:
+        lot = lots.get((previous["donation_id"], item))
+        if lot is not None and lot.left > 0:
+            return lot
+    candidates = sorted((lot for lot in lots.values() if lot.item == item and lot.left > 0), key=lambda x: x.order)
+    return candidates[0] if candidates else None
 
 
 def _previous(previous: pd.DataFrame | None) -> dict[tuple[str, str], dict]:
@@ -448,7 +594,7 @@ def _coverage(connectivity: pd.DataFrame | None) -> dict[tuple[str, str], bool]:
 
 
 def _allocation_frame(state: dict, by_id: dict[str, dict], rank: dict[str, int], prev: dict,
-                      district: District) -> pd.DataFrame:
+                      district: District, left_when: dict[tuple[str, str], str]) -> pd.DataFrame:
     rows = []
     for (pid, need), (status, item, donation_id, reason) in state.items():
         p = by_id.get(pid)
@@ -469,6 +615,7 @@ def _allocation_frame(state: dict, by_id: dict[str, dict], rank: dict[str, int],
             "item": item, "donation_id": donation_id, "status": status, "reason": reason,
             "commune_code": p["commune_code"], "school_code": p["school_code"], "village": p["village"],
             "date_of_birth": p["date_of_birth"], "tier": p["tier"], "guardian_name": p["guardian_name"],
+            "left_when_turn": left_when.get((pid, need), ""),
         })
     rows.sort(key=lambda r: (r["priority_rank"] is None, r["priority_rank"] or 0, r["person_id"],
                              NEEDS.index(r["need"])))

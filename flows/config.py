@@ -97,6 +97,17 @@ class School(_Strict):
 TieBreak = Literal["lacks_both", "grade_asc", "grade_desc", "birth_date_asc", "given_name", "person_id"]
 
 
+class DevicePreference(_Strict):
+    """Device items a grade band prefers, best first; items not listed come after, in donation order."""
+
+    grades: list[int] = Field(min_length=1)
+    items: list[Item] = Field(min_length=1)
+
+
+class PublishSettings(_Strict):
+    retention: int = Field(14, ge=1)  # run folders kept under the output root (the newest always stays)
+
+
 class District(_Strict):
     district: DistrictInfo
     phases: list[Phase]
@@ -106,6 +117,8 @@ class District(_Strict):
     unit_prices: dict[Item, int]
     cash_buys: list[Item] = ["tablet"]
     cash_internet_share: float = Field(0.0, ge=0, le=1)
+    device_preference: list[DevicePreference] = []
+    publish: PublishSettings = PublishSettings()
     communes: list[Commune]
     schools: list[School]
 
@@ -126,7 +139,21 @@ class District(_Strict):
         for item in self.cash_buys:
             if item not in self.unit_prices:
                 raise ValueError(f"cash_buys: {item!r} has no unit_prices entry")
+        banded: set[int] = set()
+        for i, band in enumerate(self.device_preference):
+            if banded & set(band.grades):
+                raise ValueError(f"device_preference.{i}.grades: a grade is in two bands")
+            if "internet_package" in band.items:
+                raise ValueError(f"device_preference.{i}.items: internet_package is not a device")
+            banded |= set(band.grades)
         return self
+
+    def preferred_items(self, grade: int | None) -> list[str]:
+        """Device items the grade prefers, best first ([] = no preference: donation order)."""
+        for band in self.device_preference:
+            if grade in band.grades:
+                return list(band.items)
+        return []
 
     def phase_for(self, day: dt.date) -> Phase | None:
         for p in self.phases:

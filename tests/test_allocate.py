@@ -10,7 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from flows.allocate import ALLOCATION_COLUMNS, allocate
+from flows.allocate import ALLOCATION_COLUMNS, OVERRIDE_COLUMNS, allocate
 from flows.config import DEVICE_ITEMS, load_config
 
 DISTRICT = load_config().district  # tablet 4 500 000, internet package 1 200 000, 10 % of cash for internet
@@ -209,6 +209,77 @@ def test_exclusion_releases_a_provisional_allocation_but_never_a_handover() -> N
     assert status.loc["HS2", "reason"] == "grade_out_of_range"
 
 
+def test_device_type_follows_the_grade_preference_from_config() -> None:
+    # district.yaml: grades 1-5 prefer tablets, grades 6-9 laptops; the laptop lot is the older donation
+    persons = persons_frame(child("HS1", category="poor", grade=2), child("HS2", category="poor", grade=8),
+                            child("HS3", category="none", grade=4))
+    donations = donations_frame(donation("L1", "laptop", quantity=1, date="2022-01-01"),
+                                donation("T1", "tablet", quantity=1, date="2022-01-05"))
+    result = run(persons, donations)
+    assert rows_of(result, "status", "item") == {("HS2", "device"): ("allocated", "laptop"),
+                                                  ("HS1", "device"): ("allocated", "tablet"),
+                                                  ("HS3", "device"): ("waitlisted", "")}
+    # what was left when each turn came
+    assert rows_of(result, "left_when_turn") == {("HS2", "device"): ("laptop:1;tablet:1",),
+                                                  ("HS1", "device"): ("tablet:1",), ("HS3", "device"): ("0",)}
+    no_preference = DISTRICT.model_copy(update={"device_preference": []})
+    plain = run(persons, donations, district=no_preference)  # donation order: the laptop goes first
+    assert rows_of(plain, "item")[("HS2", "device")] == ("laptop",)
+    assert rows_of(plain, "item")[("HS1", "device")] == ("tablet",)
+    older_tablet = donations_frame(donation("T1", "tablet", quantity=1, date="2021-12-20"),
+                                   donation("L1", "laptop", quantity=1, date="2022-01-01"))
+    assert rows_of(run(persons, older_tablet, district=no_preference), "item")[("HS2", "device")] == ("tablet",)
+    assert rows_of(run(persons, older_tablet), "item")[("HS2", "device")] == ("laptop",)
+
+
+def override(pid: str, action: str, *, need: str = "", item: str = "", donation_id: str = "",
+             day: str = "2022-05-01", oid: str = "O1") -> dict:
+    return {"override_id": oid, "person_id": pid, "need": need, "action": action, "item": item,
+            "donation_id": donation_id, "officer": "Nguyễn Văn Cán", "reason": "Xác minh tại nhà",
+            "decided_on": day}
+
+
+def test_officer_overrides_are_applied_by_rule_and_logged() -> None:
+    persons = persons_frame(child("HS1", category="poor", internet=True), child("HS2", category="near_poor"),
+                            child("HS3", category="none"), child("HS4", category="none", grade=7))
+    donations = donations_frame(donation("T1", "tablet", quantity=2), donation("N1", "internet_package", quantity=1),
+                                donation("L1", "laptop", quantity=1, school="THCS-06388"))
+    first = run(persons, donations)
+    assert rows_of(first, "status")[("HS3", "device")] == ("waitlisted",)
+    overrides = pd.DataFrame([
+        override("HS1", "release", need="internet", oid="O1"),  # the family has internet now
+        override("HS2", "exclude", oid="O2"),  # moved away
+        override("HS4", "assign", item="laptop", donation_id="L1", oid="O3"),  # earmarked elsewhere: officer decides
+        override("HS3", "assign", item="smartphone", oid="O4"),  # no smartphone received
+        override("HS9", "exclude", oid="O5"),
+        override("HS3", "exclude", day="2022-12-01", oid="O6"),  # not yet
+    ], columns=OVERRIDE_COLUMNS)
+    second = allocate(persons, donations, COVERED, as_previous(first), DISTRICT, AS_OF, overrides)
+    assert second.override_log.set_index("override_id")["result"].to_dict() == {
+        "O1": "applied", "O2": "applied", "O3": "applied", "O4": "unserved", "O5": "not_listed", "O6": "pending"}
+    changes = {(c["person_id"], c["need"]): (c["before"], c["after"], c["rule"]) for c in second.changes.to_dict("records")}
+    assert changes == {
+        ("HS1", "internet"): ("provisional:internet_package:N1", "released", "officer_override"),
+        ("HS2", "device"): ("provisional:tablet:T1", "released", "officer_excluded"),
+        ("HS4", "device"): ("", "provisional:laptop:L1", "officer_override"),
+        ("HS3", "device"): ("", "provisional:tablet:T1", "new_allocation"),  # HS2's tablet goes to the next child
+    }
+    status = second.person_status.set_index("person_id")
+    assert status.loc["HS2", ["status", "reason"]].tolist() == ["excluded", "officer_excluded"]
+    assert rows_of(second, "status", "reason")[("HS4", "device")] == ("allocated", "override")
+    assert ("HS1", "internet") not in rows_of(second, "status")  # released by the officer: not served again
+    # the same overrides again: nothing moves
+    third = allocate(persons, donations, COVERED, as_previous(second), DISTRICT, AS_OF, overrides)
+    assert third.changes.empty
+    # an officer can never undo a handover
+    handed = as_previous(second)
+    handed.loc[handed["person_id"] == "HS4", "status"] = "handed_over"
+    undo = pd.DataFrame([override("HS4", "release", need="device")], columns=OVERRIDE_COLUMNS)
+    fourth = allocate(persons, donations, COVERED, handed, DISTRICT, AS_OF, undo)
+    assert fourth.override_log["result"].tolist() == ["handed_over"]
+    assert rows_of(fourth, "status")[("HS4", "device")] == ("handed_over",)
+
+
 def test_a_kept_unit_is_not_taken_by_a_new_higher_priority_child() -> None:
     donations = donations_frame(donation("T1", "tablet", quantity=1))
     first = run(persons_frame(child("HS1", category="none")), donations)
@@ -308,29 +379,67 @@ def worlds(draw, previous: bool = True) -> dict:
     return {"persons": persons_frame(*people), "donations": donations_frame(*gifts),
             "connectivity": pd.DataFrame(coverage, columns=["commune_code", "village", "has_3g", "has_4g",
                                                             "has_fibre"]),
-            "previous": pd.DataFrame(prev, columns=["person_id", "need", "item", "donation_id", "status"])}
+            "previous": pd.DataFrame(prev, columns=["person_id", "need", "item", "donation_id", "status"]),
+            "overrides": draw(override_lists(people, gifts)) if previous else NO_OVERRIDES}
+
+
+NO_OVERRIDES = pd.DataFrame(columns=OVERRIDE_COLUMNS)
+
+
+@st.composite
+def override_lists(draw, people: list[dict], gifts: list[dict]) -> pd.DataFrame:
+    ids = [p["person_id"] for p in people] + ["HS999999"]
+    rows = []
+    for k in range(draw(st.integers(0, 4))):
+        action = draw(st.sampled_from(["exclude", "release", "assign", "assign", "bogus"]))
+        item = draw(st.sampled_from(ITEMS)) if action == "assign" else ""
+        rows.append({"override_id": f"O{k}", "person_id": draw(st.sampled_from(ids)),
+                     "need": "" if action == "assign" else draw(st.sampled_from(["", "device", "internet"])),
+                     "action": action, "item": item,
+                     "donation_id": draw(st.sampled_from(["", *[g["donation_id"] for g in gifts]])) if item else "",
+                     "officer": "Cán bộ A", "reason": "lý do", "decided_on": draw(st.sampled_from(
+                         ["2022-05-01", "2022-05-01", "", "2022-07-01"]))})
+    return pd.DataFrame(rows, columns=OVERRIDE_COLUMNS)
 
 
 def allocate_world(world: dict, previous: pd.DataFrame | None = None):
     prev = world["previous"] if previous is None else previous
-    return allocate(world["persons"], world["donations"], world["connectivity"], prev, DISTRICT, AS_OF)
+    return allocate(world["persons"], world["donations"], world["connectivity"], prev, DISTRICT, AS_OF,
+                    world.get("overrides"))
+
+
+def officer_effects(world: dict) -> tuple[set[str], set[tuple[str, str]]]:
+    """The persons an officer excluded and the needs an officer released (valid overrides dated by AS_OF)."""
+    ov = world.get("overrides", NO_OVERRIDES)
+    due = ov[ov["decided_on"].map(lambda d: d == "" or dt.date.fromisoformat(d) <= AS_OF)] if len(ov) else ov
+    excluded = set(due.loc[due["action"] == "exclude", "person_id"])
+    handed = {(p.person_id, p.need) for p in world["previous"].itertuples() if p.status == "handed_over"}
+    released = {(o.person_id, n) for o in due[due["action"] == "release"].itertuples()
+                for n in ([o.need] if o.need else ["device", "internet"]) if (o.person_id, n) not in handed}
+    return excluded, released
 
 
 def check_invariants(world: dict, result) -> None:
     persons = world["persons"].set_index("person_id")
     alloc = result.allocations
     assert list(alloc.columns) == ALLOCATION_COLUMNS
+    officer_excluded, released = officer_effects(world)
+    needs = {pid: [n for n, f in (("device", "lacks_device"), ("internet", "lacks_internet")) if p[f]]
+             for pid, p in persons.iterrows()}
     eligible = {pid for pid, p in persons.iterrows()
                 if p["exclusion"] == "" and not pd.isna(p["grade"]) and 1 <= p["grade"] <= 9
-                and (p["lacks_device"] or p["lacks_internet"])}
+                and (p["lacks_device"] or p["lacks_internet"]) and pid not in officer_excluded
+                and not all((pid, n) in released for n in needs[pid])}
     # nobody twice: one row per person and need, so at most one device and one package each
     keys = list(zip(alloc["person_id"], alloc["need"]))
     assert len(keys) == len(set(keys))
-    # every eligible person+need ends in exactly one status
+    # every eligible person+need ends in exactly one status, unless an officer released that need
     for pid in eligible:
-        for need, flag in (("device", "lacks_device"), ("internet", "lacks_internet")):
-            if persons.loc[pid, flag]:
-                assert (pid, need) in set(keys)
+        for need in needs[pid]:
+            assert (pid, need) in set(keys) or (pid, need) in released
+    for key in released:  # a released need is never served again, unless an officer assigned it
+        row = alloc[(alloc["person_id"] == key[0]) & (alloc["need"] == key[1])]
+        assert row.empty or row["reason"].tolist() == ["override"]
     valid = {"allocated", "handed_over", "waitlisted", "no_coverage"}
     assert set(alloc["status"]) <= valid
     for r in alloc.itertuples():
@@ -367,6 +476,12 @@ def check_invariants(world: dict, result) -> None:
     for pid, s in status.iterrows():
         expected = "allocated" if pid in supported else "waitlisted" if pid in eligible else "excluded"
         assert s["status"] == expected
+        if pid in officer_excluded and expected == "excluded" and persons.loc[pid, "exclusion"] == "":
+            assert s["reason"] in ("officer_excluded", "grade_out_of_range", "needs_nothing")
+    # every override read is accounted for
+    assert len(result.override_log) == len(world.get("overrides", NO_OVERRIDES))
+    assert set(result.override_log["result"]) <= {"applied", "unserved", "not_listed", "not_eligible",
+                                                  "handed_over", "pending", "invalid"}
     ranks = status.loc[sorted(eligible), "priority_rank"].tolist()
     assert sorted(ranks) == list(range(1, len(eligible) + 1))
     assert status.loc[sorted(set(persons.index) - eligible), "priority_rank"].isna().all()
@@ -384,7 +499,7 @@ def check_priority(world: dict, result) -> None:
         mine = alloc[alloc["need"] == need]
         waiting = mine[mine["status"] == "waitlisted"]
         new = [r for r in mine[mine["status"] == "allocated"].itertuples()
-               if prev.get((r.person_id, need)) != (r.item, r.donation_id)]
+               if prev.get((r.person_id, need)) != (r.item, r.donation_id) and r.reason != "override"]
         for w in waiting.itertuples():
             for r in new:
                 if r.priority_rank <= w.priority_rank:
@@ -413,7 +528,12 @@ def test_invariants_hold_for_any_input(world: dict) -> None:
 def test_feeding_the_result_back_changes_nothing(world: dict) -> None:
     first = allocate_world(world)
     again = allocate_world(world, as_previous(first))
-    pd.testing.assert_frame_equal(again.allocations, first.allocations)
+    # left_when_turn is recorded on the night a unit is chosen; a kept allocation's turn was an earlier night
+    kept = first.allocations["status"] == "allocated"
+    assert (again.allocations.loc[kept, "left_when_turn"] == "").all()
+    pd.testing.assert_frame_equal(again.allocations.drop(columns="left_when_turn"),
+                                  first.allocations.drop(columns="left_when_turn"))
+    assert (again.allocations.loc[~kept, "left_when_turn"] == first.allocations.loc[~kept, "left_when_turn"]).all()
     pd.testing.assert_frame_equal(again.person_status, first.person_status)
     assert again.changes.empty and again.releases.empty
     same = allocate_world(world)  # unchanged inputs: identical result
