@@ -417,7 +417,7 @@ def allocate(persons: pd.DataFrame, donations: pd.DataFrame, connectivity: pd.Da
     state: dict[tuple[str, str], tuple[str, str, str, str]] = {}
     releases: dict[tuple[str, str], str] = {}
     new_rule: dict[tuple[str, str], str] = {}
-    left_when: dict[tuple[str, str], str] = {}
+    left_when: dict[tuple[str, str], str] = {}  # kept allocations: as recorded on the night they were made
 
     # 1. handed over: never changes; its unit is used (if its donation is known)
     for key, row in sorted(prev.items()):
@@ -429,6 +429,7 @@ def allocate(persons: pd.DataFrame, donations: pd.DataFrame, connectivity: pd.Da
         person = by_id.get(key[0])
         reason = "not_listed" if person is None else person["exclusion"]
         state[key] = ("handed_over", row["item"], row["donation_id"], reason)
+        left_when[key] = row["left_when_turn"]
 
     # 2. officer assignments: a named unit, ahead of the priority order
     for o in orders:
@@ -480,6 +481,7 @@ def allocate(persons: pd.DataFrame, donations: pd.DataFrame, connectivity: pd.Da
             continue
         lot.left -= 1
         state[key] = ("allocated", lot.item, lot.donation_id, "earmark" if lot.earmarked else "")
+        left_when[key] = row["left_when_turn"]
     for key in state:
         if state[key][3] == "override" and key not in prev:
             new_rule[key] = OVERRIDE_RULE
@@ -575,7 +577,7 @@ def _previous(previous: pd.DataFrame | None) -> dict[tuple[str, str], dict]:
             raise ValueError(f"previous: two active allocations for {key}")
         out[key] = {"status": status, "item": as_text(r.get("item")), "donation_id": as_text(r.get("donation_id")),
                     **{f: as_text(r.get(f)) for f in ("full_name", "date_of_birth", "commune_code", "school_code",
-                                                     "guardian_name")}}
+                                                     "guardian_name", "left_when_turn")}}
     return out
 
 

@@ -228,11 +228,13 @@ class Headers(BaseModel):
     donations: dict[str, list[str]]
     connectivity: dict[str, list[str]]
     handover: dict[str, list[str]]
+    follow_up: dict[str, list[str]] = {}
+    overrides: dict[str, list[str]] = {}
     values: dict[str, list[str] | dict[str, list[str]]]
     footer_markers: list[str] = []
     subtotal_markers: list[str] = []
 
-    @field_validator("students", "donations", "connectivity", "handover")
+    @field_validator("students", "donations", "connectivity", "handover", "follow_up", "overrides")
     @classmethod
     def _aliases(cls, v: dict[str, list[str]]) -> dict[str, list[str]]:
         for field, aliases in v.items():
@@ -256,7 +258,7 @@ class Headers(BaseModel):
         return v
 
 
-SourceKind = Literal["students", "donations", "connectivity", "handover"]
+SourceKind = Literal["students", "donations", "connectivity", "handover", "follow_up", "overrides"]
 
 
 class LocalPattern(_Strict):

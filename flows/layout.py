@@ -29,6 +29,7 @@ from flows.legacy_fonts import decode, detect, to_unicode
 from flows.text import clean_spaces, fold, strip_tones
 
 KINDS = ("students", "donations", "connectivity", "handover")
+OFFICER_KINDS = ("follow_up", "overrides")  # read only from sources registered as that kind (never inferred)
 _SCAN_ROWS = 30  # the header row is looked for in the first rows only
 _MAX_DEPTH = 3  # header rows (parent / child / grandchild)
 _NOT_OUTPUT = ("stt",)  # fields used to read the layout but not passed on
@@ -120,8 +121,9 @@ class _Vocabulary:
     """Folded header aliases for every kind, plus footer and subtotal markers."""
 
     def __init__(self, headers: Headers):
-        self.kinds = {kind: _Aliases(headers.for_kind(kind)) for kind in KINDS}
-        self.first_alias = {kind: {f: a[0].lstrip("~") for f, a in headers.for_kind(kind).items()} for kind in KINDS}
+        self.kinds = {kind: _Aliases(headers.for_kind(kind)) for kind in (*KINDS, *OFFICER_KINDS)}
+        self.first_alias = {kind: {f: a[0].lstrip("~") for f, a in headers.for_kind(kind).items()}
+                            for kind in (*KINDS, *OFFICER_KINDS)}
         self.footer = [_light_fold(m) for m in headers.footer_markers]
         self.subtotal = [_light_fold(m) for m in headers.subtotal_markers]
 
@@ -646,8 +648,8 @@ def extract(source: SourceData, cfg: AppConfig) -> Extracted:
     """Find the table of every visible sheet of ``source`` and return its rows as raw tables per kind."""
     vocab = _vocabulary(cfg)
     result = Extracted()
-    if source.kind and source.kind not in KINDS:
-        return result  # follow_up, decisions, overrides: read by their own stages, not here
+    if source.kind and source.kind not in (*KINDS, *OFFICER_KINDS):
+        return result  # decisions: read by their own stage, not here
     kinds = (source.kind,) if source.kind else KINDS
     records: dict[str, list[dict[str, Any]]] = {}
     field_order: dict[str, list[str]] = {}

@@ -12,6 +12,7 @@ released them. Times are stored as naive UTC.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import logging
 from collections.abc import Callable, Iterable, Mapping
@@ -34,7 +35,7 @@ ACTIVE_STATUSES = ("provisional", "handed_over")
 ITEMS = ("desktop", "laptop", "tablet", "smartphone", "internet_package")
 IDENTITY_FIELDS = ["full_name", "date_of_birth", "commune_code", "school_code", "guardian_name"]
 ACTIVE_ALLOCATION_COLUMNS = ["person_id", "need", "item", "donation_id", "status", "run_id", "allocated_at",
-                             *IDENTITY_FIELDS]
+                             *IDENTITY_FIELDS, "left_when_turn"]
 DECISION_COLUMNS = ["fingerprint_a", "fingerprint_b", "decision", "decided_by", "decided_at", "source"]
 CHANGE_COLUMNS = ["person_id", "need", "before", "after", "rule"]
 _CHUNK = 500
@@ -84,6 +85,7 @@ allocations = sa.Table(
     *[sa.Column(name, sa.String(10 if name == "date_of_birth" else 16 if name == "commune_code"
                                 else 32 if name == "school_code" else 200), nullable=False, server_default="")
       for name in IDENTITY_FIELDS],
+    sa.Column("left_when_turn", sa.String(200), nullable=False, server_default=""),
     sa.Index("ix_allocations_status", "status"),
     # once per student: at most one active allocation per person and need
     sa.Index("uq_allocations_active", "person_id", "need", unique=True,
@@ -137,6 +139,41 @@ change_log = sa.Table(
     sa.Column("rule", sa.String(64), nullable=False, server_default=""),
     sa.Index("ix_change_log_run", "run_id"),
 )
+overrides = sa.Table(
+    "overrides", metadata,
+    sa.Column("override_id", sa.String(40), primary_key=True),
+    sa.Column("person_id", sa.String(32), nullable=False),
+    sa.Column("need", sa.String(16), nullable=False, server_default=""),
+    sa.Column("action", sa.String(16), nullable=False),
+    sa.Column("item", sa.String(32), nullable=False, server_default=""),
+    sa.Column("donation_id", sa.String(64), nullable=False, server_default=""),
+    sa.Column("officer", sa.String(200), nullable=False, server_default=""),
+    sa.Column("reason", sa.String(500), nullable=False, server_default=""),
+    sa.Column("decided_on", sa.Date),
+    sa.Column("source", sa.String(300), nullable=False, server_default=""),
+    sa.Column("run_id", sa.String(64)),
+    sa.Column("recorded_at", sa.DateTime, nullable=False),
+    sa.Index("ix_overrides_person", "person_id"),
+)
+follow_ups = sa.Table(
+    "follow_ups", metadata,
+    sa.Column("follow_up_id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("person_id", sa.String(32), nullable=False),
+    sa.Column("need", sa.String(16), nullable=False),
+    sa.Column("item", sa.String(32), nullable=False, server_default=""),
+    sa.Column("serial", sa.String(100), nullable=False, server_default=""),
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("checked_on", sa.Date),
+    sa.Column("checked_by", sa.String(200), nullable=False, server_default=""),
+    sa.Column("note", sa.String(500), nullable=False, server_default=""),
+    sa.Column("source", sa.String(300), nullable=False, server_default=""),
+    sa.Column("run_id", sa.String(64)),
+    sa.Column("recorded_at", sa.DateTime, nullable=False),
+    sa.UniqueConstraint("person_id", "need", "checked_on", name="uq_follow_ups_check"),
+)
+OVERRIDE_FIELDS = ["person_id", "need", "action", "item", "donation_id", "officer", "reason", "decided_on"]
+FOLLOW_UP_COLUMNS = ["person_id", "need", "item", "serial", "state", "checked_on", "checked_by", "note", "source"]
+FOLLOW_UP_STATES = ("in_use", "broken", "lost")
 _ACTIVE = allocations.c.status.in_(ACTIVE_STATUSES)
 
 
@@ -453,7 +490,8 @@ class Ledger:
                     counts["inserted"] += 1
                 inserts.append({"person_id": key[0], "need": key[1], "item": item, "donation_id": donation,
                                 "status": "provisional", "run_id": run_id, "allocated_at": now,
-                                **{f: as_text(row.get(f)) for f in IDENTITY_FIELDS}})
+                                **{f: as_text(row.get(f)) for f in IDENTITY_FIELDS},
+                                "left_when_turn": as_text(row.get("left_when_turn"))[:200]})
             if inserts:
                 conn.execute(sa.insert(allocations), inserts)
         return counts
@@ -665,6 +703,107 @@ class Ledger:
         with self.engine.connect() as conn:
             rows = conn.execute(query).mappings().all()
         return pd.DataFrame([dict(r) for r in rows], columns=["run_id", *CHANGE_COLUMNS])
+
+
+    # --- officer overrides and device-use follow-up ----------------------------------------------------
+    def record_overrides(self, run_id: str, rows: pd.DataFrame) -> int:
+        """Store officer overrides (person_id, need, action, item, donation_id, officer, reason, decided_on,
+        source). An override is kept for good once read — removing its row from the sheet does not undo it
+        (the officer writes a new override instead); the same row read again changes nothing. Its id is a
+        digest of what it decides, so the allocator can apply and log it under the same id every night.
+        Returns the number of overrides inserted."""
+        if rows is None or rows.empty:
+            return 0
+        now = self._now()
+        incoming: dict[str, dict] = {}
+        for row in rows.to_dict("records"):
+            values = {f: as_text(row.get(f)) for f in OVERRIDE_FIELDS}
+            if not values["person_id"] or not values["action"]:
+                continue
+            day = _date(row.get("decided_on"))
+            values["decided_on"] = day.isoformat() if day else ""
+            key = hashlib.sha1("|".join(values[f] for f in OVERRIDE_FIELDS).encode("utf-8")).hexdigest()[:16]
+            incoming[key] = {**values, "decided_on": day, "source": as_text(row.get("source"))}
+        with self.engine.begin() as conn:
+            known = set()
+            for chunk in _chunks(sorted(incoming)):
+                known |= set(conn.execute(sa.select(overrides.c.override_id)
+                                          .where(overrides.c.override_id.in_(chunk))).scalars())
+            new = [{"override_id": k, **v, "run_id": run_id, "recorded_at": now}
+                   for k, v in sorted(incoming.items()) if k not in known]
+            if new:
+                conn.execute(sa.insert(overrides), new)
+        return len(new)
+
+    def overrides(self) -> pd.DataFrame:
+        """Every stored override (``override_id`` + ``OVERRIDE_FIELDS`` + source), person ids resolved through
+        merges; ``decided_on`` ISO text or ""."""
+        cols = ["override_id", *OVERRIDE_FIELDS, "source"]
+        with self.engine.connect() as conn:
+            rows = [dict(r) for r in conn.execute(sa.select(*[overrides.c[c] for c in cols])
+                                                  .order_by(overrides.c.override_id)).mappings()]
+            roots = self._resolve(conn, {r["person_id"] for r in rows})
+        for r in rows:
+            r["person_id"] = roots.get(r["person_id"], r["person_id"])
+            r["decided_on"] = r["decided_on"].isoformat() if r["decided_on"] else ""
+        return pd.DataFrame(rows, columns=cols)
+
+    def record_follow_ups(self, run_id: str, rows: pd.DataFrame) -> int:
+        """Store device-use checks (``FOLLOW_UP_COLUMNS``; state in_use | broken | lost): one per person, need
+        and check date — a corrected row updates it. Rows without person_id or a known state are skipped.
+        Returns the number inserted or updated."""
+        if rows is None or rows.empty:
+            return 0
+        now = self._now()
+        fields = ["item", "serial", "state", "checked_by", "note", "source"]
+        incoming: dict[tuple, dict] = {}
+        for row in rows.to_dict("records"):
+            pid, state = as_text(row.get("person_id")), as_text(row.get("state"))
+            item = as_text(row.get("item"))
+            if not pid or state not in FOLLOW_UP_STATES:
+                continue
+            need = as_text(row.get("need")) or (need_for_item(item) if item in ITEMS else "device")
+            day = _date(row.get("checked_on"))
+            incoming[(pid, need, day)] = {"person_id": pid, "need": need, "checked_on": day,
+                                          **{f: as_text(row.get(f)) for f in fields}, "item": item}
+        written = 0
+        with self.engine.begin() as conn:
+            roots = self._resolve(conn, {k[0] for k in incoming})
+            merged: dict[tuple, dict] = {}
+            for (pid, need, day), r in incoming.items():
+                r["person_id"] = roots.get(pid, pid)
+                merged[(r["person_id"], need, day)] = r
+            known: dict[tuple, dict] = {}
+            for chunk in _chunks(sorted({k[0] for k in merged})):
+                for f in conn.execute(sa.select(follow_ups).where(follow_ups.c.person_id.in_(chunk))).mappings():
+                    known[(f["person_id"], f["need"], f["checked_on"])] = dict(f)
+            for key in sorted(merged, key=lambda k: (k[0], k[1], k[2] or dt.date.min)):
+                r, old = merged[key], known.get(key)
+                if old is None:
+                    conn.execute(sa.insert(follow_ups).values(**r, run_id=run_id, recorded_at=now))
+                elif any(old[f] != r[f] for f in fields):
+                    conn.execute(sa.update(follow_ups).where(follow_ups.c.follow_up_id == old["follow_up_id"])
+                                 .values(**{f: r[f] for f in fields}, run_id=run_id, recorded_at=now))
+                else:
+                    continue
+                written += 1
+        return written
+
+    def follow_ups(self, latest_only: bool = False) -> pd.DataFrame:
+        """Device-use checks (``FOLLOW_UP_COLUMNS``, checked_on ISO or ""); ``latest_only``: the newest check
+        of each person and need."""
+        with self.engine.connect() as conn:
+            rows = [dict(r) for r in conn.execute(sa.select(*[follow_ups.c[c] for c in FOLLOW_UP_COLUMNS])
+                                                  .order_by(follow_ups.c.person_id, follow_ups.c.need,
+                                                            follow_ups.c.checked_on)).mappings()]
+        if latest_only:
+            last: dict[tuple[str, str], dict] = {}
+            for r in rows:
+                last[(r["person_id"], r["need"])] = r
+            rows = list(last.values())
+        for r in rows:
+            r["checked_on"] = r["checked_on"].isoformat() if r["checked_on"] else ""
+        return pd.DataFrame(rows, columns=FOLLOW_UP_COLUMNS)
 
 
 def _state(row: Mapping[str, Any]) -> str:

@@ -66,13 +66,13 @@ def active(led: Ledger) -> set[tuple]:
 
 def test_migrate_builds_the_schema_the_code_expects_and_is_repeatable(ledger: Ledger) -> None:
     ledger.migrate()  # second time: nothing to do
-    assert ledger.schema_revision() == ledger.head_revision() == "0001"
+    assert ledger.schema_revision() == ledger.head_revision() == "0005_allocation"
     with ledger.engine.connect() as conn:
         diffs = compare_metadata(MigrationContext.configure(conn), ledger_module.metadata)
         tables = set(sa.inspect(conn).get_table_names())
     assert diffs == []
     assert {"persons", "person_aliases", "record_links", "allocations", "handovers", "decisions", "runs",
-            "change_log"} <= tables
+            "change_log", "overrides", "follow_ups"} <= tables
 
 
 def test_a_fresh_database_has_no_tables_until_migrated(backend_url: str) -> None:
@@ -243,6 +243,43 @@ def test_officer_decisions_persist_keyed_on_the_unordered_pair(ledger: Ledger) -
     assert ledger.decisions().loc[0, "decision"] == "different"
     with pytest.raises(ValueError, match="same"):
         ledger.add_decisions(sheet.iloc[:1].assign(decision="maybe"))
+
+
+def test_officer_overrides_are_kept_once_and_follow_merges(ledger: Ledger) -> None:
+    rows = pd.DataFrame([
+        {"person_id": "HS000002", "need": "device", "action": "release", "item": "", "donation_id": "",
+         "officer": "Nguyễn Văn Cán", "reason": "Gia đình đã tự mua máy", "decided_on": "2022-03-02",
+         "source": "dieu-chinh/dieu chinh.xlsx"},
+        {"person_id": "HS000003", "need": "", "action": "assign", "item": "laptop", "donation_id": "TT-1",
+         "officer": "Lê Thị Bộ", "reason": "Học sinh khuyết tật", "decided_on": dt.date(2022, 3, 5), "source": "x"},
+    ])
+    assert ledger.record_overrides("r1", rows) == 2
+    assert ledger.record_overrides("r2", rows) == 0  # the same sheet read again
+    assert ledger.record_overrides("r3", rows.iloc[:0]) == 0  # a row removed from the sheet stays decided
+    ledger.merge_persons({"HS000002": "HS000001"}, run_id="r3")
+    stored = ledger.overrides()
+    assert len(stored) == 2 and stored["override_id"].is_unique
+    assert stored.set_index("action")["person_id"].to_dict() == {"release": "HS000001", "assign": "HS000003"}
+    assert stored.set_index("action")["decided_on"].to_dict() == {"release": "2022-03-02", "assign": "2022-03-05"}
+    ids = set(stored["override_id"])
+    changed = rows.assign(reason=["Gia đình đã tự mua máy", "Lý do khác"])
+    assert ledger.record_overrides("r4", changed) == 1  # a different decision is a new override
+    assert ids < set(ledger.overrides()["override_id"])
+
+
+def test_follow_ups_keep_one_check_per_day_and_the_latest_wins(ledger: Ledger) -> None:
+    def check(pid: str, state: str, day: str, note: str = "") -> dict:
+        return {"person_id": pid, "item": "tablet", "serial": "SN1", "state": state, "checked_on": day,
+                "checked_by": "GVCN", "note": note, "source": "theo-doi/a.xlsx"}
+    rows = pd.DataFrame([check("HS000001", "in_use", "2022-02-01"), check("HS000001", "broken", "2022-03-01"),
+                         check("HS000002", "unknown", "2022-03-01"), check("", "lost", "2022-03-01")])
+    assert ledger.record_follow_ups("r1", rows) == 2
+    assert ledger.record_follow_ups("r2", rows) == 0
+    assert ledger.record_follow_ups("r3", pd.DataFrame([check("HS000001", "lost", "2022-03-01", "mất khi đi học")])) == 1
+    all_checks = ledger.follow_ups()
+    assert all_checks[["person_id", "need", "state", "checked_on"]].values.tolist() == [
+        ["HS000001", "device", "in_use", "2022-02-01"], ["HS000001", "device", "lost", "2022-03-01"]]
+    assert ledger.follow_ups(latest_only=True)["state"].tolist() == ["lost"]
 
 
 def test_runs_and_change_log(ledger: Ledger, clock: Clock) -> None:
