@@ -111,6 +111,10 @@ class Allocation:
     changes: pd.DataFrame
     releases: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=RELEASE_COLUMNS))
     override_log: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=OVERRIDE_LOG_COLUMNS))
+    # filled by the nightly stage wrapper (ledger I/O), not by ``allocate``:
+    issues: list = field(default_factory=list)  # officer-sheet rows that could not be used
+    follow_ups: pd.DataFrame | None = None  # latest device-use check per person and need
+    handovers: pd.DataFrame | None = None  # every handover on record
 
 
 @dataclass

@@ -110,6 +110,8 @@ class Normalized:
     donations: pd.DataFrame
     connectivity: pd.DataFrame
     handover: pd.DataFrame
+    follow_up: pd.DataFrame | None = None
+    overrides: pd.DataFrame | None = None
 
 
 def normalize_tables(extraction: Extraction, cfg: AppConfig) -> Normalized:
@@ -127,6 +129,8 @@ def normalize_tables(extraction: Extraction, cfg: AppConfig) -> Normalized:
         donations=run("donations", n.normalize_donations, DONATION_COLUMNS),
         connectivity=run("connectivity", n.normalize_connectivity, CONNECTIVITY_COLUMNS),
         handover=run("handover", n.normalize_handover, HANDOVER_COLUMNS),
+        follow_up=run("follow_up", n.normalize_follow_up, n.FOLLOW_UP_COLUMNS),
+        overrides=run("overrides", n.normalize_overrides, n.OVERRIDE_SOURCE_COLUMNS),
     )
 
 
@@ -190,7 +194,8 @@ def run_night(
                  len(dedupe.new_links), len(dedupe.aliases), len(dedupe.review_pairs))
         progress("Phân bổ thiết bị và gói cước")
         allocation = step("allocate", allocate_supports, dedupe.persons, normalized, cfg, ledger, run_id, as_of,
-                          dedupe.ledger_changes)
+                          dedupe.ledger_changes, extraction.headers)
+        issues = issues + allocation.issues
 
         students_out = _student_export(dedupe.students, allocation.person_status, issues, cfg)
         issues_df = _issue_frame(issues)
@@ -203,6 +208,9 @@ def run_night(
             connectivity=normalized.connectivity, review_pairs=dedupe.review_pairs, changes=allocation.changes,
             cash=allocation.cash, counts=counts,
         )
+        result.override_log = allocation.override_log  # extras publish shows (Tiến độ, explain)
+        result.follow_ups = allocation.follow_ups
+        result.handovers = allocation.handovers
         progress("Xuất bảng tính")
         result.finished_at = dt.datetime.now(dt.timezone.utc)
         run_dir = step("publish", publish, result, cfg, out_root)
@@ -233,16 +241,52 @@ def link_persons(students: pd.DataFrame, handover: pd.DataFrame, cfg: AppConfig,
 
 
 def allocate_supports(persons: pd.DataFrame, normalized: Normalized, cfg: AppConfig, ledger, run_id: str,
-                      as_of: dt.date, earlier_changes: list[pd.DataFrame]):
-    """Allocate stage with its ledger I/O: yesterday's active allocations in, tonight's decisions out."""
+                      as_of: dt.date, earlier_changes: list[pd.DataFrame], headers: dict | None = None):
+    """Allocate stage with its ledger I/O: yesterday's active allocations in, tonight's decisions out.
+
+    Officer sheets are linked to tonight's persons first (``flows.officer``): handover rows that name a child
+    without the programme id, overrides (stored for good, then applied by the allocator) and device-use
+    follow-ups. Rows that name nobody become warning issues (``allocation.issues``).
+    """
     from flows.allocate import allocate
+    from flows.officer import link_rows, usable_follow_ups, usable_overrides
+    from flows.text import fold
+
+    issues: list[Issue] = []
+    changes = list(earlier_changes)
+    handover = normalized.handover
+    if handover is not None and len(handover):
+        unnamed = handover[handover["person_id"].fillna("").astype(str) == ""]
+        linked, found = link_rows(unnamed, persons, headers)
+        issues += found
+        if len(linked):
+            changes.append(ledger.record_handovers(run_id, linked))
+    overrides, bad = usable_overrides(normalized.overrides, headers)
+    issues += bad
+    if overrides is not None and len(overrides):
+        linked, found = link_rows(overrides, persons, headers)
+        issues += found
+        ledger.record_overrides(run_id, linked.assign(source=linked["source_file"]))
+    handed = ledger.handovers()
+    serials = {fold(s): pid for s, pid in zip(handed["serial"], handed["person_id"]) if s}
+    follow_up, bad = usable_follow_ups(normalized.follow_up, headers)
+    issues += bad
+    if follow_up is not None and len(follow_up):
+        linked, found = link_rows(follow_up, persons, headers, by_serial=serials)
+        issues += found
+        ledger.record_follow_ups(run_id, linked.assign(source=linked["source_file"]))
 
     previous = ledger.active_allocations()
-    allocation = allocate(persons, normalized.donations, normalized.connectivity, previous, cfg.district, as_of)
+    allocation = allocate(persons, normalized.donations, normalized.connectivity, previous, cfg.district, as_of,
+                          ledger.overrides())
     ledger.record_allocations(run_id, allocation.allocations, allocation.releases)
-    if earlier_changes:
-        allocation.changes = pd.concat([*earlier_changes, allocation.changes], ignore_index=True)
+    changes = [c for c in changes if c is not None and len(c)]
+    if changes:
+        allocation.changes = pd.concat([*changes, allocation.changes], ignore_index=True)
     ledger.write_change_log(run_id, allocation.changes)
+    allocation.issues = issues
+    allocation.follow_ups = ledger.follow_ups(latest_only=True)
+    allocation.handovers = ledger.handovers()
     return allocation
 
 
@@ -328,6 +372,8 @@ def _counts(reports, students: pd.DataFrame, issues: pd.DataFrame, allocation, r
         "internet_allocated": int(((alloc["need"] == "internet") & alloc["status"].isin(["allocated", "handed_over"])).sum()),
         "review_pairs": len(review_pairs),
         "changes": len(allocation.changes),
+        "handovers": int((alloc["status"] == "handed_over").sum()),
+        "overrides_applied": int((allocation.override_log["result"] == "applied").sum()),
     }
 
 

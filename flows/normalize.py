@@ -724,3 +724,72 @@ def normalize_handover(raw: pd.DataFrame, cfg: AppConfig) -> pd.DataFrame:
             **{f"raw_{f}": _raw(row, f) for f in ("full_name", "date_of_birth", "school", "item", "handover_date")},
         })
     return _frame(out, HANDOVER_COLUMNS)
+
+
+# --- officer sheets: device-use follow-up and allocation overrides --------------------------------------------
+FOLLOW_UP_COLUMNS = [*PROVENANCE, "person_id", "full_name", "date_of_birth", "school", "school_code", "item",
+                     "serial", "state", "checked_on", "checked_by", "note"]
+OVERRIDE_SOURCE_COLUMNS = [*PROVENANCE, "person_id", "full_name", "date_of_birth", "school", "school_code", "action",
+                           "need", "item", "donation_id", "officer", "reason", "decided_on", "note"]
+
+
+def _officer_identity(row: dict[str, Any], ctx: _Context, cfg: AppConfig) -> dict[str, Any]:
+    """Who an officer's row is about: programme id if written, else name, birth date and school."""
+    school_text = _raw(row, "school")
+    school_code = ctx.school(school_text) if school_text else ""
+    dob, _ = parse_date(row.get("date_of_birth"))
+    return {
+        "person_id": clean_spaces(_raw(row, "person_id")).upper(),
+        "full_name": _clean_name(row.get("full_name")),
+        "date_of_birth": dob,
+        "school": cfg.district.school_by_code[school_code].name if school_code else clean_spaces(school_text),
+        "school_code": school_code,
+    }
+
+
+def normalize_follow_up(raw: pd.DataFrame, cfg: AppConfig) -> pd.DataFrame:
+    """Device-use checks: the child, the device (item, serial), its state in_use | broken | lost ("" when the
+    sheet's wording is not known), the check date ISO, who checked."""
+    ctx = _context(cfg)
+    items = {k: v for k, v in ctx.donation_kind.items() if k in _ITEMS}
+    states = {k: _Vocab(v) for k, v in cfg.headers.mapping("device_state").items()}
+    out = []
+    for row in _rows(raw):
+        checked, _ = parse_date(row.get("checked_on"))
+        out.append({
+            **_provenance(row), **_officer_identity(row, ctx, cfg),
+            "item": _mapping_match(fold(_raw(row, "item")), items),
+            "serial": clean_spaces(_text(row.get("serial"))),
+            "state": _mapping_match(fold(_raw(row, "device_state")), states),
+            "checked_on": checked,
+            "checked_by": _clean_name(row.get("checked_by")),
+            "note": _raw(row, "note"),
+            **{f"raw_{f}": _raw(row, f) for f in ("full_name", "device_state", "checked_on")},
+        })
+    return _frame(out, FOLLOW_UP_COLUMNS)
+
+
+def normalize_overrides(raw: pd.DataFrame, cfg: AppConfig) -> pd.DataFrame:
+    """Officer overrides: action exclude | release | assign ("" when unknown), need device | internet | "" (both),
+    item for an assignment, the officer, the reason and the decision date ISO."""
+    ctx = _context(cfg)
+    items = {k: v for k, v in ctx.donation_kind.items() if k in _ITEMS}
+    actions = {k: _Vocab(v) for k, v in cfg.headers.mapping("override_action").items()}
+    needs = {k: _Vocab(v) for k, v in cfg.headers.mapping("need").items()}
+    out = []
+    for row in _rows(raw):
+        decided, _ = parse_date(row.get("decided_on"))
+        item = _mapping_match(fold(_raw(row, "item")), items)
+        out.append({
+            **_provenance(row), **_officer_identity(row, ctx, cfg),
+            "action": _mapping_match(fold(_raw(row, "action")), actions),
+            "need": _mapping_match(fold(_raw(row, "need")), needs),
+            "item": item,
+            "donation_id": clean_spaces(_raw(row, "donation_id")),
+            "officer": clean_spaces(_raw(row, "officer")),
+            "reason": clean_spaces(_raw(row, "reason")),
+            "decided_on": decided,
+            "note": _raw(row, "note"),
+            **{f"raw_{f}": _raw(row, f) for f in ("full_name", "action", "item", "decided_on")},
+        })
+    return _frame(out, OVERRIDE_SOURCE_COLUMNS)

@@ -37,6 +37,12 @@ from flows.config import AppConfig, Commune, School, load_config
 from flows.text import name_sort_key, strip_tones
 
 OWNED_DIRS = ("truong", "xa", "tai-tro", "ha-tang")
+# Officer folders: the generator writes only its own file in each and leaves the officers' files alone.
+OFFICER_FILES = {
+    "handover": "ban-giao/So ban giao thiet bi (mau).xlsx",
+    "follow_up": "theo-doi/Theo doi su dung thiet bi (mau).xlsx",
+    "overrides": "dieu-chinh/Dieu chinh phan bo (mau).xlsx",
+}
 CREATED = dt.datetime(2021, 11, 15, 8, 0, 0)  # workbook "created" property: fixed for byte-identical output
 SCHOOL_YEAR = 2021  # school year 2021-2022: grade g was born in 2016 - g
 EXCEL_EPOCH = dt.date(1899, 12, 30)
@@ -1636,7 +1642,9 @@ def _round_money(x: float) -> int:
     return max(step, int(round(x / step)) * step)
 
 
-def _write_donations(cfg: AppConfig, district: District, out: Path, seed: int) -> dict[str, int]:
+def _write_donations(cfg: AppConfig, district: District, out: Path, seed: int
+                     ) -> tuple[dict[str, int], list[dict[str, Any]]]:
+    """Write the donations ledger; return its counts and the rows written."""
     rng = random.Random(f"{seed}:donations")
     d = cfg.district
     listed = [ch for ch in district.pop.children if ch.grade <= 9]
@@ -1752,7 +1760,131 @@ def _write_donations(cfg: AppConfig, district: District, out: Path, seed: int) -
         "internet_packages_received": sum(x["qty"] or 0 for x in received if "Gói" in x["kind"] or "SIM" in x["kind"]),
         "device_need": device_need,
         "internet_need": net_need,
-    }
+    }, rows
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Officer sheets: handovers, device-use follow-up, allocation overrides
+# --------------------------------------------------------------------------------------------------------------
+
+HANDOVER_DAY = dt.date(2022, 3, 1)  # handovers and checks happen before the demo night (2022-03-15)
+FOLLOW_UP_STATES = [("Đang sử dụng", 0.8), ("Bị hỏng", 0.12), ("Mất", 0.08)]
+
+
+def _officer_sheet(title: str, subtitle: str, headers: list[str], widths: list[float], rows: list[list[Any]],
+                   styles: list[str], signer: str) -> Grid:
+    grid = Grid("Danh sách")
+    for i, w in enumerate(widths):
+        grid.widths[i] = w
+    last = len(headers) - 1
+    grid.merge(0, 0, 0, 3, "PHÒNG GIÁO DỤC VÀ ĐÀO TẠO HỮU LŨNG", "unit_u")
+    grid.merge(2, 0, 2, last, title, "title")
+    grid.merge(3, 0, 3, last, subtitle, "subtitle")
+    r = 5
+    for i, h in enumerate(headers):
+        grid.put(r, i, h, "head")
+    for k, values in enumerate(rows, 1):
+        for i, (v, st) in enumerate(zip([k, *values], styles)):
+            grid.put(r + k, i, v, st)
+    r += len(rows) + 2
+    grid.merge(r, 1, r, 2, "Người lập biểu", "sign")
+    grid.merge(r, last - 2, r, last, signer, "sign")
+    grid.nrows = r + 1
+    return grid
+
+
+def _write_officer_sheets(cfg: AppConfig, placed: list[Placed], donations: list[dict[str, Any]], out: Path,
+                          seed: int) -> dict[str, int]:
+    """Handovers for some poor children who lack a device (they rank first, so they are the ones allocated),
+    the schools' follow-up of those devices, and a few officer overrides — listed by name, birth date and
+    school as officers do, so the night must link them to its persons."""
+    rng = random.Random(f"{seed}:officer")
+    d = cfg.district
+    # Children whose every row is clean and named as written in the truth: the officer knows them well.
+    rows_of: dict[str, list[Placed]] = {}
+    for p in placed:
+        rows_of.setdefault(p.entry.child.pid, []).append(p)
+    clean = []
+    for pid, ps in sorted(rows_of.items()):
+        ch = ps[0].entry.child
+        if any(p.entry.bad or p.entry.variants for p in ps) or ch.variants or not ch.school:
+            continue
+        if ch.grade > 9 or any(p.entry.name != ch.full_name for p in ps):
+            continue
+        clean.append(ch)
+    poor = [ch for ch in clean if ch.household.category == "poor" and ch.lacks_device]
+    stock: list[tuple[str, str]] = []  # (item, donation id), one per unit received by HANDOVER_DAY
+    for row in donations:
+        item = next((k for k, (labels, _) in DEVICE_KINDS.items() if row["kind"] in labels), "")
+        if row["status"] == "received" and item and item != "internet_package" and row["date"] <= HANDOVER_DAY:
+            stock += [(item, row["id"])] * (row["qty"] or 0)
+    n = min(len(poor), len(stock), max(3, round(len(poor) * 0.25)))
+    chosen = sorted(rng.sample(poor, n), key=lambda ch: (ch.school, name_sort_key(ch.full_name), ch.pid))
+    handed: list[tuple[Child, str, str, str]] = []
+    hand_rows = []
+    for k, ch in enumerate(chosen):
+        item, donation = stock[k]
+        serial = f"SN{rng.randrange(10**7, 10**8)}"
+        day = HANDOVER_DAY - dt.timedelta(days=rng.randrange(0, 20))
+        hh = ch.household
+        guardian = hh.father if hh.guardian_is_father else hh.mother
+        handed.append((ch, item, donation, serial))
+        hand_rows.append([ch.full_name, ch.dob, d.school_by_code[ch.school].name, DEVICE_KINDS[item][0][0], serial,
+                          donation, day, guardian])
+    grid = _officer_sheet("SỔ BÀN GIAO THIẾT BỊ HỌC TẬP CHO HỌC SINH", "Chương trình \"Sóng và máy tính cho em\"",
+                          ["STT", "Họ và tên", "Ngày sinh", "Trường", "Thiết bị", "Số sê-ri", "Mã tài trợ",
+                           "Ngày bàn giao", "Người nhận"], [5, 26, 12, 30, 20, 14, 13, 13, 24], hand_rows,
+                          ["cell_c", "cell", "date", "cell", "cell", "cell_c", "cell_c", "date", "cell"], "TRƯỞNG PHÒNG")
+    path = out / OFFICER_FILES["handover"]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    _write_xlsx(path, [grid], "Sổ bàn giao thiết bị", "Phòng GD&ĐT Hữu Lũng")
+
+    follow_rows = []
+    for ch, item, _, serial in handed:
+        if rng.random() < 0.75:
+            state = _pick(rng, FOLLOW_UP_STATES)
+            follow_rows.append([ch.full_name, ch.dob, d.school_by_code[ch.school].name, DEVICE_KINDS[item][0][0],
+                                serial, state, HANDOVER_DAY + dt.timedelta(days=rng.randrange(3, 12)),
+                                _adult_name(rng), "" if state == "Đang sử dụng" else "Nhà trường đã báo cáo"])
+    grid = _officer_sheet("THEO DÕI TÌNH TRẠNG SỬ DỤNG THIẾT BỊ", "Giáo viên chủ nhiệm cập nhật hằng tháng",
+                          ["STT", "Họ và tên", "Ngày sinh", "Trường", "Thiết bị", "Số sê-ri", "Tình trạng",
+                           "Ngày kiểm tra", "Người kiểm tra", "Ghi chú"], [5, 26, 12, 30, 20, 14, 16, 13, 22, 24],
+                          follow_rows, ["cell_c", "cell", "date", "cell", "cell", "cell_c", "cell", "date", "cell",
+                                        "cell"], "TRƯỞNG PHÒNG")
+    path = out / OFFICER_FILES["follow_up"]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    _write_xlsx(path, [grid], "Theo dõi sử dụng thiết bị", "Phòng GD&ĐT Hữu Lũng")
+
+    taken = {ch.pid for ch, *_ in handed}
+    others = [ch for ch in clean if ch.pid not in taken and ch.lacks_device]
+    near = [ch for ch in others if ch.household.category == "near_poor"]
+    orphans = [ch for ch in others if ch.household.category == "covid_orphan"] or others
+    plan = [
+        (near, "Thu hồi", "Thiết bị", "", "Gia đình đã tự trang bị máy tính, đề nghị chuyển suất cho em khác"),
+        (others, "Loại khỏi danh sách", "", "", "Đã chuyển trường ra ngoài huyện"),
+        (orphans, "Giao thiết bị", "", "Máy tính xách tay", "Học sinh khuyết tật vận động, cần máy có bàn phím"),
+        (others, "Tạm hoãn", "", "", "Chờ xác minh"),  # not an action the programme knows: an issue row
+    ]
+    over_rows = []
+    used: set[str] = set()
+    for pool, action, need, item, reason in plan:
+        pool = [ch for ch in pool if ch.pid not in used]
+        if not pool:
+            continue
+        ch = rng.choice(pool)
+        used.add(ch.pid)
+        over_rows.append([ch.full_name, ch.dob, d.school_by_code[ch.school].name, action, need, item, "",
+                          "Hoàng Văn Tuấn", reason, HANDOVER_DAY + dt.timedelta(days=rng.randrange(1, 10))])
+    grid = _officer_sheet("ĐIỀU CHỈNH PHÂN BỔ THIẾT BỊ", "Do cán bộ phụ trách ghi, có lý do",
+                          ["STT", "Họ và tên", "Ngày sinh", "Trường", "Điều chỉnh", "Nhu cầu", "Thiết bị",
+                           "Mã tài trợ", "Cán bộ", "Lý do", "Ngày quyết định"],
+                          [5, 26, 12, 30, 18, 10, 18, 12, 20, 40, 13], over_rows,
+                          ["cell_c", "cell", "date", "cell", "cell", "cell", "cell", "cell_c", "cell", "cell", "date"],
+                          "TRƯỞNG PHÒNG")
+    path = out / OFFICER_FILES["overrides"]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    _write_xlsx(path, [grid], "Điều chỉnh phân bổ", "Phòng GD&ĐT Hữu Lũng")
+    return {"handovers": len(hand_rows), "follow_ups": len(follow_rows), "overrides": len(over_rows)}
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -1834,7 +1966,8 @@ def generate(out_dir: Path, seed: int = 2021, scale: float = 1.0, truth: Path | 
     for c in cfg.district.communes:
         placed += _write_commune(cfg, district, c, out, seed, commune_special[c.code])
     conn = _write_connectivity(cfg, coverage, out, seed)
-    don = _write_donations(cfg, district, out, seed)
+    don, donation_rows = _write_donations(cfg, district, out, seed)
+    officer = _write_officer_sheets(cfg, placed, donation_rows, out, seed)
 
     truth_rows = [_truth_row(p, cfg) for p in placed]
     if truth is not None:
@@ -1865,6 +1998,7 @@ def generate(out_dir: Path, seed: int = 2021, scale: float = 1.0, truth: Path | 
         "bad_rows": sum(1 for t in truth_rows if t["bad"]),
         **conn,
         **don,
+        **officer,
     }
 
 
@@ -1889,6 +2023,8 @@ def main(argv: list[str] | None = None) -> int:
           f"({counts['donations_pledged']} pledged; {counts['cash_received_vnd']:,} VND cash received)")
     print(f"  ha-tang/ {files['ha-tang']:3d} files  {counts['villages']:6d} villages "
           f"({counts['villages_without_coverage']} without 3G/4G/fibre)")
+    print(f"  ban-giao/, theo-doi/, dieu-chinh/: {counts['handovers']} handovers, {counts['follow_ups']} device "
+          f"checks, {counts['overrides']} officer overrides")
     print(f"  {counts['children']} children, {counts['bad_rows']} rows with an injected defect")
     if args.truth:
         print(f"  truth: {args.truth}")

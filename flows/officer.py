@@ -1,0 +1,91 @@
+"""Officer sheets (handover, device-use follow-up, allocation overrides): which child each row is about.
+
+Officers list children by the programme id when they have it, otherwise by name, birth date and school, as the
+schools wrote them. ``link_rows`` fills ``person_id`` from tonight's persons; a row that names nobody (or more
+than one child) becomes a warning issue citing the row, and is left out — the officer fixes it and the next
+night picks it up. Follow-up rows may also be linked by the serial of a handed-over device.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from flows.frames import Issue
+from flows.text import as_text, fold
+
+MESSAGES = {
+    "person_not_found": "Không tìm thấy học sinh của dòng này trong danh sách tổng hợp (đối chiếu mã học sinh, "
+                        "họ tên, ngày sinh, trường): dòng chưa được ghi nhận, hãy kiểm tra lại.",
+    "person_ambiguous": "Có nhiều học sinh trùng họ tên và trường với dòng này: hãy ghi mã học sinh hoặc ngày "
+                        "sinh để xác định đúng em.",
+    "override_invalid": "Không hiểu nội dung điều chỉnh (ghi một trong: Loại khỏi danh sách, Thu hồi, Giao thiết "
+                        "bị; giao thiết bị thì ghi rõ loại thiết bị): dòng chưa được áp dụng.",
+    "follow_up_state_unknown": "Không hiểu tình trạng thiết bị (ghi một trong: Đang sử dụng, Hỏng, Mất): dòng "
+                               "chưa được ghi nhận.",
+}
+COLUMNS = {"person_not_found": "full_name", "person_ambiguous": "full_name", "override_invalid": "action",
+           "follow_up_state_unknown": "device_state"}
+
+
+def _issue(row: dict, rule: str, headers: dict) -> Issue:
+    labels = headers.get((as_text(row.get("source_file")), as_text(row.get("source_sheet"))), {})
+    row_no = row.get("source_row")
+    return Issue(as_text(row.get("source_file")), as_text(row.get("source_sheet")),
+                 None if row_no is None or pd.isna(row_no) else int(row_no), labels.get(COLUMNS[rule], ""),
+                 "warning", rule, MESSAGES[rule])
+
+
+def link_rows(rows: pd.DataFrame, persons: pd.DataFrame, headers: dict | None = None,
+              by_serial: dict[str, str] | None = None) -> tuple[pd.DataFrame, list[Issue]]:
+    """``rows`` with ``person_id`` filled where it names exactly one of ``persons`` (person_id, full_name,
+    date_of_birth, school_code), and the warning issues of the rows left out. A written person_id is kept when
+    it is one of tonight's persons; ``by_serial`` (device serial -> person_id) links follow-up rows."""
+    headers = headers or {}
+    columns = list(dict.fromkeys([*(rows.columns if rows is not None else []), "person_id"]))
+    if rows is None or rows.empty:
+        return pd.DataFrame(columns=columns), []
+    known = set(persons["person_id"].astype(str)) if len(persons) else set()
+    loose: dict[tuple[str, str], set[str]] = {}
+    birth: dict[str, str] = {}
+    for p in persons.to_dict("records") if len(persons) else []:
+        name, school = fold(as_text(p.get("full_name"))), as_text(p.get("school_code"))
+        loose.setdefault((name, school), set()).add(as_text(p["person_id"]))
+        birth[as_text(p["person_id"])] = as_text(p.get("date_of_birth"))
+    out, issues = [], []
+    for r in rows.to_dict("records"):
+        pid = as_text(r.get("person_id"))
+        if pid not in known:
+            serial = fold(as_text(r.get("serial")))
+            name, school, dob = fold(as_text(r.get("full_name"))), as_text(r.get("school_code")), \
+                as_text(r.get("date_of_birth"))
+            # same name and school; a birth date written on both sides must agree
+            hits = {h for h in loose.get((name, school), set()) if not dob or birth[h] in ("", dob)} if name else set()
+            if dob and len(hits) > 1:
+                hits = {h for h in hits if birth[h] == dob} or hits
+            if by_serial and serial and serial in by_serial and (not hits or by_serial[serial] in hits):
+                hits = {by_serial[serial]}
+            if len(hits) != 1:
+                issues.append(_issue(r, "person_ambiguous" if hits else "person_not_found", headers))
+                continue
+            pid = next(iter(hits))
+        out.append({**r, "person_id": pid})
+    return pd.DataFrame(out, columns=columns), issues
+
+
+def usable_overrides(rows: pd.DataFrame, headers: dict | None = None) -> tuple[pd.DataFrame, list[Issue]]:
+    """Override rows whose action is understood (an assignment names its item); the others become issues."""
+    if rows is None or rows.empty:
+        return rows, []
+    ok = [bool(as_text(a)) and (as_text(a) != "assign" or bool(as_text(i)))
+          for a, i in zip(rows["action"], rows["item"])]
+    bad = rows[[not x for x in ok]]
+    return rows[ok], [_issue(r, "override_invalid", headers or {}) for r in bad.to_dict("records")]
+
+
+def usable_follow_ups(rows: pd.DataFrame, headers: dict | None = None) -> tuple[pd.DataFrame, list[Issue]]:
+    """Follow-up rows whose device state is understood; the others become issues."""
+    if rows is None or rows.empty:
+        return rows, []
+    ok = [bool(as_text(s)) for s in rows["state"]]
+    bad = rows[[not x for x in ok]]
+    return rows[ok], [_issue(r, "follow_up_state_unknown", headers or {}) for r in bad.to_dict("records")]
