@@ -187,6 +187,9 @@ def _village_key(commune_code: str, village: str) -> tuple[str, str]:
     return commune_code, v
 
 
+village_key = _village_key  # publish groups villages the same way the allocator looks up coverage
+
+
 def _state(status: str, item: str = "", donation_id: str = "") -> str:
     return f"{status}:{item}:{donation_id}" if item else status
 

@@ -36,6 +36,7 @@ from typing import Any
 import pandas as pd
 import xlsxwriter
 
+from flows.allocate import village_key
 from flows.config import AppConfig, District
 from flows.frames import ALLOCATION_EXPORT_COLUMNS, ISSUE_COLUMNS, STUDENT_EXPORT_COLUMNS, RunResult
 from flows.text import as_text, is_missing, name_sort_key, strip_tones
@@ -77,6 +78,9 @@ VI: dict[str, dict[str, str]] = {
         "need_withdrawn": "Danh sách không còn ghi nhu cầu này",
         "donation_unavailable": "Nguồn tài trợ không còn đủ",
         "new_allocation": "Phân bổ mới",
+        "officer_override": "Điều chỉnh của cán bộ phụ trách",
+        "officer_excluded": "Cán bộ phụ trách loại khỏi danh sách",
+        "officer_released": "Cán bộ phụ trách thu hồi nhu cầu hỗ trợ",
         # rejected rows carry their first error rule; duplicate rows the duplicate rule
         "duplicate_in_sheet": "Trùng với dòng khác trong cùng trang tính",
         "name_present": "Thiếu họ và tên",
@@ -116,6 +120,12 @@ VI: dict[str, dict[str, str]] = {
         "overrides": "Điều chỉnh phân bổ",
     },
     "donation_status": {"received": "Đã nhận", "pledged": "Cam kết"},
+    "device_state": {"in_use": "Đang sử dụng", "broken": "Hỏng", "lost": "Mất"},
+    "override_action": {"exclude": "Loại khỏi danh sách", "release": "Thu hồi", "assign": "Giao thiết bị"},
+    "override_result": {"applied": "Đã áp dụng", "unserved": "Chưa có thiết bị loại này để giao",
+                        "not_listed": "Không có học sinh trong danh sách lần này",
+                        "not_eligible": "Học sinh không đủ điều kiện", "handed_over": "Đã bàn giao, không thay đổi",
+                        "pending": "Chưa đến ngày áp dụng", "invalid": "Không hợp lệ"},
     "sex": {"M": "Nam", "F": "Nữ"},
 }
 
@@ -127,6 +137,8 @@ SHEETS = {
     "review": "Cần xem xét",
     "issues": "Lỗi dữ liệu",
     "donations": "Nguồn tài trợ",
+    "infrastructure": "Hạ tầng",
+    "progress": "Tiến độ",
     "sources": "Nguồn dữ liệu",
     "feedback": "Phản hồi",
     "students": "Danh sách",
@@ -152,13 +164,14 @@ def publish(
     result: RunResult,
     cfg: AppConfig,
     out_root: Path,
-    retention: int = 14,
+    retention: int | None = None,
     *,
     clock: Callable[[], dt.datetime] | None = None,
 ) -> Path:
     """Write the run folder ``out_root/<run_id>/``, point ``out_root/latest`` at it, prune old runs; return it.
 
-    ``retention`` is how many run folders to keep (the one just written always stays). ``clock`` gives the
+    ``retention`` is how many run folders to keep (the one just written always stays; default: the config's
+    ``publish.retention``). ``clock`` gives the
     finish time recorded in the manifest when ``result.finished_at`` is not set.
     """
     started = time.perf_counter()
@@ -194,7 +207,8 @@ def publish(
     else:
         os.rename(partial, final)
     _point_latest(out_root, run_id)
-    pruned = _prune(out_root, keep=final, retention=retention)
+    pruned = _prune(out_root, keep=final,
+                    retention=cfg.district.publish.retention if retention is None else retention)
     log.info("published run %s: %d workbooks, %d student rows, %d issues, %d pruned in %.1fs", run_id,
              workbooks, len(data.students), len(data.issues), pruned, time.perf_counter() - started)
     return final
@@ -512,6 +526,11 @@ def _write_exports(result: RunResult, folder: Path) -> None:
                contract=False)
     _write_csv(folder / "review_pairs.csv", result.review_pairs,
                ["person_id_l", "person_id_r", "match_probability", "reasons"], contract=False)
+    _write_csv(folder / "overrides.csv", getattr(result, "override_log", None),
+               ["override_id", "person_id", "need", "action", "item", "donation_id", "officer", "reason",
+                "decided_on", "result"], contract=False)
+    _write_csv(folder / "follow_ups.csv", getattr(result, "follow_ups", None),
+               ["person_id", "need", "item", "serial", "state", "checked_on"], contract=False)
 
 
 def _sha256(path: Path) -> str:
@@ -1065,6 +1084,11 @@ def _write_summary(book: _Book, data: _Data, st: pd.DataFrame, persons: pd.DataF
     sh.line("Ghi chú: Nhu cầu đang chờ gồm chờ phân bổ và thôn chưa có sóng/cáp quang; tỷ lệ có Internet ước tính "
             "= (sĩ số - số em còn chờ hỗ trợ Internet) / sĩ số.")
 
+    sh.skip()
+    sh.line("Đối chiếu số liệu (mọi dòng, mọi học sinh đều được tính đúng một lần)", "section")
+    sh.header(_RECONCILE_COLS, freeze=False)
+    sh.rows(_reconciliation_rows(st, persons), _RECONCILE_COLS)
+
     if commune is None:
         sh.skip()
         sh.line("Tiến độ so với mục tiêu", "section")
@@ -1238,6 +1262,228 @@ def _write_sources_sheet(book: _Book, data: _Data) -> None:
              for i, s in enumerate(ordered, 1)], filter_from=h, empty="Không có nguồn dữ liệu")
 
 
+# --- reconciliation, infrastructure (Hạ tầng), progress (Tiến độ) ---------------------------------------
+_RECONCILE_COLS = [_Col("STT", 6, "stt"), _Col("Nội dung", 34), _Col("Số lượng", 11, "int"),
+                   _Col("Đối chiếu", 10, "center")]
+
+
+def _reconciliation_rows(st: pd.DataFrame, persons: pd.DataFrame) -> list[list[Any]]:
+    """Every list row in exactly one status, every person in exactly one status; the sums are checked."""
+    row_status = Counter(st["status"])
+    person_status = Counter(persons["status"])
+    parts = [("allocated", "dòng của học sinh được phân bổ"), ("waitlisted", "dòng của học sinh chờ phân bổ"),
+             ("excluded", "dòng của học sinh không đủ điều kiện"), ("rejected", "dòng bị loại do lỗi dữ liệu"),
+             ("duplicate", "dòng lặp trong cùng trang tính")]
+    known_rows = sum(row_status[k] for k, _ in parts)
+    known_persons = sum(person_status[k] for k in ("allocated", "waitlisted", "excluded"))
+
+    def check(total: int, parts_sum: int) -> str:
+        return "Khớp" if total == parts_sum else f"Lệch {total - parts_sum}"
+
+    rows: list[list[Any]] = [[1, "Số dòng trong các danh sách", len(st), check(len(st), known_rows)]]
+    rows += [["", f"- {text}", row_status[k], ""] for k, text in parts]
+    rows.append([2, "Số học sinh (sau khi gộp hồ sơ trùng)", len(persons), check(len(persons), known_persons)])
+    rows += [["", f"- {label('status', k).lower()}", person_status[k], ""]
+             for k in ("allocated", "waitlisted", "excluded")]
+    usable = sum(row_status[k] for k in ("allocated", "waitlisted", "excluded"))
+    if usable >= len(persons):
+        rows.append([3, "Dòng gộp vào hồ sơ của cùng một học sinh (có trong nhiều danh sách)", usable - len(persons),
+                     ""])
+    return rows
+
+
+def _coverage_index(data: _Data) -> dict[tuple[str, str], dict[str, bool]]:
+    """(commune code, village key) -> {"3g", "4g", "fibre"} from the connectivity lists (any row saying yes)."""
+    out: dict[tuple[str, str], dict[str, bool]] = {}
+    conn = data.result.connectivity
+    if conn is None or not len(conn):
+        return out
+    for r in conn.to_dict("records"):
+        key = village_key(as_text(r.get("commune_code")), as_text(r.get("village")))
+        if not key[1]:
+            continue
+        have = out.setdefault(key, {"3g": False, "4g": False, "fibre": False})
+        for flag, col in (("3g", "has_3g"), ("4g", "has_4g"), ("fibre", "has_fibre")):
+            have[flag] = have[flag] or _truthy(r.get(col))
+    return out
+
+
+def _villages(data: _Data, coverage: dict, commune: str | None) -> list[tuple[str, str, str]]:
+    """(commune code, village key, name): the official villages, then any other village the lists name."""
+    out: dict[tuple[str, str], str] = {}
+    for c in data.district.communes:
+        if commune is None or c.code == commune:
+            for v in c.villages:
+                out.setdefault(village_key(c.code, v), v)
+    conn = data.result.connectivity
+    for r in (conn.to_dict("records") if conn is not None and len(conn) else []):
+        key = village_key(as_text(r.get("commune_code")), as_text(r.get("village")))
+        if key[1] and key[0] in data.district.commune_by_code and (commune is None or key[0] == commune):
+            out.setdefault(key, as_text(r.get("village")))
+    order = {c.code: i for i, c in enumerate(data.district.communes)}
+    return sorted(((k[0], k[1], n) for k, n in out.items()), key=lambda t: (order.get(t[0], 10**6), name_sort_key(t[2])))
+
+
+_INFRA_COLS = [
+    _Col("STT", 6, "stt"), _Col("Xã, thị trấn", 24), _Col("Thôn, khu", 20), _Col("Số thôn", 9, "int"),
+    _Col("Có 3G", 9, "int"), _Col("Có 4G", 9, "int"), _Col("Có cáp quang", 10, "int"),
+    _Col("Có sóng hoặc cáp quang", 12, "int"), _Col("Chưa có thông tin", 10, "int"),
+    _Col("Tỷ lệ thôn có sóng", 11, "pct"), _Col("Mục tiêu", 9, "pct"), _Col("Còn thiếu (thôn)", 10, "int"),
+    _Col("Học sinh chờ Internet do thôn chưa có sóng", 14, "int"),
+]
+_INFRA_VILLAGE_COLS = [
+    _Col("STT", 6, "stt"), _Col("Xã, thị trấn", 24), _Col("Thôn, khu", 20), _Col("3G", 9, "center"),
+    _Col("4G", 9, "center"), _Col("Cáp quang", 10, "center"), _Col("Có sóng hoặc cáp quang", 12, "center"),
+    _Col("Học sinh chờ Internet do thôn chưa có sóng", 14, "int"),
+]
+_INFRA_CHILD_COLS = [
+    _Col("STT", 6, "stt"), _Col("Xã, thị trấn", 24), _Col("Thôn, khu", 20), _Col("Mã HS", 14, "center"),
+    _Col("Họ và tên", 26), _Col("Lớp", 6, "int"), _Col("Trường", 28), _Col("Đối tượng", 24),
+    _Col("Hạng ưu tiên", 9, "int"), _Col("Lý do", 30, "wrap"),
+]
+
+
+def _write_infrastructure_sheet(book: _Book, data: _Data, al: pd.DataFrame, commune: str | None) -> None:
+    """Hạ tầng: 3G/4G/fibre per commune and village against the village coverage target, and the children who
+    lack internet where their village has no signal (for the telecoms)."""
+    where = data.commune_name(commune, commune) if commune else data.district.district.name
+    target = data.district.overall_targets.village_coverage_share
+    coverage = _coverage_index(data)
+    villages = _villages(data, coverage, commune)
+    waiting = al[(al["need"] == "internet") & (al["status"] == "no_coverage")]
+    waiting_by_village = Counter(village_key(c, v) for c, v in zip(waiting["commune_code"], waiting["village"]))
+    sh = book.sheet("infrastructure", "HIỆN TRẠNG HẠ TẦNG VIỄN THÔNG CÁC THÔN, KHU",
+                    f"{where} - sóng 3G/4G và cáp quang so với mục tiêu {_vn_pct(target, 0)} thôn, khu - "
+                    f"số liệu đến ngày {data.result.as_of:%d/%m/%Y}", _INFRA_COLS)
+    h = sh.header()
+    rows, total = [], [0] * 7
+    communes = [c for c in data.district.communes if commune is None or c.code == commune]
+    for i, c in enumerate(communes, 1):
+        mine = [(k1, k2) for k1, k2, _ in villages if k1 == c.code]
+        have = [coverage.get(k) for k in mine]
+        n3, n4, nf = (sum(1 for x in have if x and x[f]) for f in ("3g", "4g", "fibre"))
+        ok = sum(1 for x in have if x and any(x.values()))
+        unknown = sum(1 for x in have if x is None)
+        kids = int((waiting["commune_code"] == c.code).sum())  # a child's village may be missing from the lists
+        share = ok / len(mine) if mine else None
+        missing = max(math.ceil(target * len(mine)) - ok, 0) if mine else 0
+        rows.append([i, c.name, "", len(mine), n3, n4, nf, ok, unknown, share, target, missing, kids])
+        total = [a + b for a, b in zip(total, [len(mine), n3, n4, nf, ok, unknown, kids])]
+    sh.rows(rows, filter_from=h)
+    n = total[0]
+    sh.total(["", "Tổng cộng", "", *total[:6], (total[4] / n) if n else None, target,
+              max(math.ceil(target * n) - total[4], 0), total[6]])
+
+    sh.skip()
+    sh.line("Chi tiết từng thôn, khu (x: có; trống: chưa có)", "section")
+    sh.header(_INFRA_VILLAGE_COLS, freeze=False)
+    vrows = []
+    for i, (code, key, name) in enumerate(villages, 1):
+        have = coverage.get((code, key))
+        flags = ["x" if have and have[f] else "" for f in ("3g", "4g", "fibre")]
+        status = "Chưa có thông tin" if have is None else "Có" if any(have.values()) else "Chưa có"
+        vrows.append([i, data.commune_name(code, code), name, *flags, status, waiting_by_village[(code, key)]])
+    sh.rows(vrows, _INFRA_VILLAGE_COLS, empty="Chưa có danh sách thôn, khu")
+
+    sh.skip()
+    sh.line("Học sinh chưa có Internet ở thôn, khu chưa có sóng (đề nghị doanh nghiệp viễn thông phủ sóng)", "section")
+    sh.header(_INFRA_CHILD_COLS, freeze=False)
+    kids = _sorted(waiting.assign(_vk=[village_key(c, v)[1] for c, v in zip(waiting["commune_code"],
+                                                                              waiting["village"])]),
+                   "_commune_order", "_vk", "_name_rank")
+    sh.rows([[i, r.commune, r.village, r.person_id, r.full_name, _int(r.grade), r.school, data.tier_label(r.category),
+              _int(r.priority_rank), label("reason", r.reason)] for i, r in enumerate(kids.itertuples(index=False), 1)],
+            _INFRA_CHILD_COLS, empty="Không có học sinh nào")
+    sh.signature(left_title="NGƯỜI LẬP BIỂU")
+
+
+_PROGRESS_SHEET_COLS = [
+    _Col("STT", 6, "stt"), _Col("Chỉ tiêu", 44, "wrap"), _Col("Giai đoạn", 22), _Col("Mục tiêu", 12, "text"),
+    _Col("Thực hiện", 12, "text"), _Col("Tỷ lệ đạt", 10, "pct"), _Col("Ghi chú", 36, "wrap"),
+]
+_FOLLOW_COLS = [
+    _Col("STT", 6, "stt"), _Col("Xã, thị trấn", 44), _Col("Thiết bị đã phân bổ", 22, "int"),
+    _Col("Đã bàn giao", 12, "int"), _Col("Đang sử dụng", 12, "int"), _Col("Hỏng", 10, "int"),
+    _Col("Mất", 36, "int"), _Col("Chưa có kết quả theo dõi", 12, "int"),
+]
+
+
+def _follow_up_counts(data: _Data, al: pd.DataFrame) -> dict[str, Counter[str]]:
+    """Per commune code: devices given, handed over, and the latest device-use check of handed-over devices."""
+    fu = data.result.follow_ups
+    state: dict[tuple[str, str], str] = {}
+    if fu is not None and len(fu):
+        state = {(as_text(p), as_text(n)): as_text(s) for p, n, s in zip(fu["person_id"], fu["need"], fu["state"])}
+    m: dict[str, Counter[str]] = {k: Counter() for k in ("given", "handed_over", "in_use", "broken", "lost",
+                                                          "unchecked")}
+    devices = al[(al["need"] == "device") & al["status"].isin(_GIVEN)]
+    for pid, commune, status in zip(devices["person_id"], devices["commune_code"], devices["status"]):
+        m["given"][commune] += 1
+        if status == "handed_over":
+            m["handed_over"][commune] += 1
+            m[state.get((pid, "device")) or "unchecked"][commune] += 1
+    return m
+
+
+def _write_progress_sheet(book: _Book, data: _Data, al: pd.DataFrame, commune: str | None) -> None:
+    """Tiến độ: per phase, device sets against the target and the share of students with internet against the
+    phase's and the final target; then handovers and the device-use follow-up."""
+    d = data.district
+    as_of = data.result.as_of
+    where = data.commune_name(commune, commune) if commune else d.district.name
+    schools = [s for s in d.schools if commune is None or s.commune == commune]
+    enrolment = sum(_enrolment(s) for s in schools)
+    unmet = int(((al["need"] == "internet") & al["status"].isin(_WAITING)).sum())
+    share = max(enrolment - unmet, 0) / enrolment if enrolment else None
+    devices = int(((al["need"] == "device") & al["status"].isin(_GIVEN)).sum())
+    sh = book.sheet("progress", "TIẾN ĐỘ THỰC HIỆN SO VỚI MỤC TIÊU",
+                    f"{where} - lũy kế đến ngày {as_of:%d/%m/%Y}", _PROGRESS_SHEET_COLS)
+    h = sh.header()
+    rows: list[list[Any]] = []
+    for phase in d.phases:
+        when = f"{phase.name} ({phase.start:%m/%Y} - {phase.end:%m/%Y})"
+        started = phase.start <= as_of
+        note = "" if started else "Chưa đến giai đoạn"
+        if phase.device_sets_target and commune is None:
+            rows.append([len(rows) + 1, "Bộ thiết bị học tập đã phân bổ (gồm đã bàn giao)", when,
+                         _vn_int(phase.device_sets_target), _vn_int(devices) if started else "",
+                         devices / phase.device_sets_target if started else None, note])
+        if phase.internet_share_target is not None and share is not None:
+            rows.append([len(rows) + 1, "Học sinh lớp 1-9 có kết nối Internet (ước tính)", when,
+                         _vn_pct(phase.internet_share_target, 0), _vn_pct(share, 1) if started else "",
+                         share / phase.internet_share_target if started and phase.internet_share_target else None,
+                         note or "= (sĩ số - số em còn chờ hỗ trợ Internet) / sĩ số"])
+    goal = d.overall_targets
+    if share is not None:
+        rows.append([len(rows) + 1, "Học sinh lớp 1-9 có kết nối Internet - mục tiêu chung", "Mục tiêu cuối",
+                     _vn_pct(goal.internet_share, 0), _vn_pct(share, 1),
+                     share / goal.internet_share if goal.internet_share else None, ""])
+    coverage = _coverage_index(data)
+    villages = _villages(data, coverage, commune)
+    if villages:
+        ok = sum(1 for c, k, _ in villages if any((coverage.get((c, k)) or {}).values()))
+        rows.append([len(rows) + 1, "Thôn, khu có sóng 3G/4G hoặc cáp quang", "Mục tiêu cuối",
+                     _vn_pct(goal.village_coverage_share, 0), f"{ok}/{len(villages)}",
+                     (ok / len(villages)) / goal.village_coverage_share if goal.village_coverage_share else None,
+                     "Chi tiết ở trang Hạ tầng"])
+    sh.rows(rows, filter_from=h, empty="Chưa có chỉ tiêu")
+
+    m = _follow_up_counts(data, al)
+    sh.skip()
+    sh.line("Bàn giao và theo dõi sử dụng thiết bị", "section")
+    sh.header(_FOLLOW_COLS, freeze=False)
+    communes = [c for c in d.communes if commune is None or c.code == commune]
+    keys = ["given", "handed_over", "in_use", "broken", "lost", "unchecked"]
+    frows = [[i, c.name, *(m[k][c.code] for k in keys)] for i, c in enumerate(communes, 1)]
+    sh.rows(frows, _FOLLOW_COLS)
+    sh.total(["", "Tổng cộng", *(sum(m[k].values()) for k in keys)], _FOLLOW_COLS)
+    internet = al[(al["need"] == "internet")]
+    sh.line(f"Gói cước Internet: {_vn_int(int(internet['status'].isin(_GIVEN).sum()))} đã phân bổ, "
+            f"{_vn_int(int((internet['status'] == 'handed_over').sum()))} đã bàn giao. Theo dõi sử dụng theo kết quả "
+            "kiểm tra gần nhất của nhà trường.")
+    sh.signature(left_title="NGƯỜI LẬP BIỂU")
+
+
 def _write_district(data: _Data, path: Path) -> None:
     info = data.district.district
     book = _Book(path, data, f"Tổng hợp {info.programme} - {info.name}",
@@ -1247,6 +1493,8 @@ def _write_district(data: _Data, path: Path) -> None:
     _write_review_sheet(book, data)
     _write_issue_sheet(book, data, data.issues, info.name)
     _write_donation_sheet(book, data)
+    _write_infrastructure_sheet(book, data, data.allocations, None)
+    _write_progress_sheet(book, data, data.allocations, None)
     _write_sources_sheet(book, data)
     book.close()
 
@@ -1263,6 +1511,8 @@ def _write_commune(data: _Data, code: str, path: Path) -> None:
     _write_summary(book, data, st, persons, al, iss, commune=code)
     _write_list_sheets(book, data, al, persons, iss, name)
     _write_issue_sheet(book, data, iss, name)
+    _write_infrastructure_sheet(book, data, al, code)
+    _write_progress_sheet(book, data, al, code)
     book.close()
 
 

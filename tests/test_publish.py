@@ -32,7 +32,7 @@ ALLOCATION_HEADERS = ["STT", "Mã HS", "Họ và tên", "Ngày sinh", "Lớp", "
                       "Hạng ưu tiên", "Nhu cầu", "Hỗ trợ", "Mã tài trợ", "Trạng thái"]
 ISSUE_HEADERS = ["STT", "Tệp", "Trang tính", "Dòng", "Cột", "Mức độ", "Quy tắc", "Nội dung cần sửa"]
 DISTRICT_SHEETS = ["Tổng hợp", "Danh sách phân bổ", "Danh sách chờ", "Không đủ điều kiện", "Cần xem xét",
-                   "Lỗi dữ liệu", "Nguồn tài trợ", "Nguồn dữ liệu"]
+                   "Lỗi dữ liệu", "Nguồn tài trợ", "Hạ tầng", "Tiến độ", "Nguồn dữ liệu"]
 
 
 def _student(file, sheet, row, school, name, grade, category, device, internet, pid, status, reason="",
@@ -405,7 +405,7 @@ def test_commune_workbook_holds_only_its_own_children(published):
     for pid in ("P006", "P007", "P008"):
         assert pid not in hl_text
     assert CalamineWorkbook.from_path(str(hl)).sheet_names == [
-        "Tổng hợp", "Danh sách phân bổ", "Danh sách chờ", "Không đủ điều kiện", "Lỗi dữ liệu"]
+        "Tổng hợp", "Danh sách phân bổ", "Danh sách chờ", "Không đủ điều kiện", "Lỗi dữ liệu", "Hạ tầng", "Tiến độ"]
     total = next(r for r in _cells(hl, "Tổng hợp") if r[1] == "Tổng cộng")
     assert [int(v) for v in total[2:11]] == [8, 1, 5, 3, 2, 1, 1, 2, 5]
     _, issues = _table(hl, "Lỗi dữ liệu")
@@ -487,3 +487,84 @@ def test_labels_cover_every_contract_code():
     }.items():
         assert set(codes) <= set(VI[group]), group
     assert all(len(name) <= 31 for name in SHEETS.values())
+
+
+# --- Hạ tầng, Tiến độ, reconciliation, retention from config -----------------------------------------------
+
+@pytest.fixture(scope="module")
+def officer_run(cfg, tmp_path_factory):
+    result = make_result(run_id="officer")
+    al = result.allocations
+    al.loc[al["person_id"].isin(["P006", "P007", "P008"]), "village"] = "Thôn Khòn Pần"
+    result.follow_ups = pd.DataFrame([{"person_id": "P007", "need": "device", "item": "smartphone", "serial": "SN1",
+                                       "state": "broken", "checked_on": "2022-01-10", "checked_by": "GVCN",
+                                       "note": "", "source": "theo-doi.xlsx"}])
+    return publish(result, cfg, tmp_path_factory.mktemp("officer"))
+
+
+def _rows_after(path: Path, sheet: str, first_cell: str) -> list[list]:
+    rows = _cells(path, sheet)
+    start = next(i for i, r in enumerate(rows) if r and r[0] == "STT" and first_cell in r)
+    out = []
+    for row in rows[start + 1:]:
+        if not isinstance(row[0], (int, float)) and row[1] != "Tổng cộng":
+            break
+        out.append(row)
+    return out
+
+
+def test_infrastructure_sheet_counts_villages_and_lists_children_without_signal(officer_run):
+    path = _district_path(officer_run)
+    header, communes = _table(path, "Hạ tầng")
+    assert header[:4] == ["STT", "Xã, thị trấn", "Thôn, khu", "Số thôn"]
+    assert len(communes) == 23
+    by_name = {r[1]: r for r in communes}
+    # Hữu Liên: 12 official villages, Bãi Hào has 3G and 4G, the other 11 not reported yet
+    assert by_name["Xã Hữu Liên"][3:9] == [12, 1, 1, 0, 1, 11]
+    assert by_name["Xã Hữu Liên"][9] == pytest.approx(1 / 12)
+    assert by_name["Xã Hữu Liên"][11] == 11  # villages short of the 100 % target
+    # Yên Bình: Khòn Pần reported without any signal; one child waits for internet there
+    assert by_name["Xã Yên Bình"][7:9] == [0, 7] and by_name["Xã Yên Bình"][12] == 1
+    villages = _rows_after(path, "Hạ tầng", "3G")
+    khon_pan = [r for r in villages if r[2] == "Thôn Khòn Pần" and r[1] == "Xã Yên Bình"]
+    assert khon_pan and khon_pan[0][3:8] == ["", "", "", "Chưa có", 1]
+    children = _rows_after(path, "Hạ tầng", "Mã HS")
+    assert [(r[3], r[4], r[2]) for r in children] == [("P006", "Lý Văn Cường", "Thôn Khòn Pần")]
+    # privacy: Hữu Liên's copy shows only its villages and none of Yên Bình's children
+    hl = " ".join(str(v) for r in _cells(officer_run / "communes" / "06388-xa-huu-lien.xlsx", "Hạ tầng") for v in r)
+    assert "Thôn Bãi Hào" in hl and "Lý Văn Cường" not in hl and "Xã Yên Bình" not in hl
+
+
+def test_progress_sheet_reports_targets_handovers_and_follow_up(officer_run):
+    path = _district_path(officer_run)
+    _, rows = _table(path, "Tiến độ")
+    devices = [r for r in rows if r[1].startswith("Bộ thiết bị")]
+    assert devices[0][2].startswith("Giai đoạn 1") and devices[0][3:5] == ["1.500", "3"]
+    assert devices[0][5] == pytest.approx(3 / 1500)
+    internet = [r for r in rows if r[1].startswith("Học sinh lớp 1-9 có kết nối Internet (ước tính)")]
+    assert [r[3] for r in internet] == ["50%", "100%"]
+    assert internet[1][4] == "" and internet[1][6] == "Chưa đến giai đoạn"  # phase 2 starts in 2023
+    follow = _rows_after(path, "Tiến độ", "Đã bàn giao")
+    yb = next(r for r in follow if r[1] == "Xã Yên Bình")
+    assert yb[2:8] == [1, 1, 0, 1, 0, 0]  # one smartphone handed over, reported broken
+    total = next(r for r in follow if r[1] == "Tổng cộng")
+    assert total[2:8] == [3, 1, 0, 1, 0, 0]
+
+
+def test_summary_reconciles_rows_and_persons(officer_run):
+    rows = _cells(_district_path(officer_run), "Tổng hợp")
+    start = next(i for i, r in enumerate(rows) if r[1] == "Số dòng trong các danh sách")
+    block = rows[start:start + 11]
+    assert block[0][2:4] == [11, "Khớp"]
+    assert [r[2] for r in block[1:6]] == [3, 4, 2, 1, 1]  # allocated, waitlisted, excluded, rejected, duplicate
+    assert block[6][1].startswith("Số học sinh") and block[6][2:4] == [8, "Khớp"]
+    assert [r[2] for r in block[7:10]] == [3, 3, 2]
+    assert block[10][2] == 1  # Hoàng Thị Bình is on her school's list and the commune's
+
+
+def test_retention_defaults_to_the_config(cfg, tmp_path):
+    keep_one = cfg.model_copy(update={"district": cfg.district.model_copy(
+        update={"publish": cfg.district.publish.model_copy(update={"retention": 1})})})
+    publish(make_result(run_id="run-a", started=dt.datetime(2022, 1, 13, 2)), keep_one, tmp_path)
+    publish(make_result(run_id="run-b", started=dt.datetime(2022, 1, 14, 2)), keep_one, tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir() if p.is_dir() and not p.is_symlink()) == ["run-b"]
