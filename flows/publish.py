@@ -78,6 +78,8 @@ VI: dict[str, dict[str, str]] = {
         "need_withdrawn": "Danh sách không còn ghi nhu cầu này",
         "donation_unavailable": "Nguồn tài trợ không còn đủ",
         "new_allocation": "Phân bổ mới",
+        "handover": "Sổ bàn giao thiết bị",
+        "reallocated": "Phân bổ lại",
         "officer_override": "Điều chỉnh của cán bộ phụ trách",
         "officer_excluded": "Cán bộ phụ trách loại khỏi danh sách",
         "officer_released": "Cán bộ phụ trách thu hồi nhu cầu hỗ trợ",
