@@ -87,7 +87,11 @@ def test_only_the_owned_folders_are_replaced(tmp_path: Path) -> None:
     generate(out, seed=1, scale=0.02)
     assert keep.read_bytes() == b"officer's file"
     assert not stale.exists()
-    assert sorted(p.name for p in out.iterdir()) == ["ban-giao", "ha-tang", "tai-tro", "truong", "xa"]
+    assert sorted(p.name for p in out.iterdir()) == ["ban-giao", "dieu-chinh", "ha-tang", "tai-tro", "theo-doi",
+                                                     "truong", "xa"]
+    # officer folders: the generator rewrites only its own sample file there
+    assert sorted(p.name for p in (out / "ban-giao").iterdir()) == ["So ban giao thiet bi (mau).xlsx",
+                                                                    "So ban giao.xlsx"]
 
 
 def test_every_school_and_commune_sends_one_identifiable_file(small: tuple[Path, Path, dict]) -> None:
@@ -218,6 +222,32 @@ def test_donations_ledger_and_connectivity(small: tuple[Path, Path, dict]) -> No
     names = {n for c in cfg.district.communes for v in c.villages for n in (v, v.split(" ", 1)[1])}
     listed = sum(1 for rows_ in coverage.values() for row in rows_ if isinstance(row[0], float) and row[1] in names)
     assert listed == counts["villages"] == sum(len(c.villages) for c in cfg.district.communes)
+
+
+def test_officer_sheets_name_clean_children_and_real_donations(small: tuple[Path, Path, dict]) -> None:
+    out, truth, counts = small
+    rows = _truth(truth)
+    clean = {(r["full_name"], r["date_of_birth"]) for r in rows if not r["bad"]}
+    ledger = _grids(out / "tai-tro" / "So theo doi tai tro.xlsx")
+    (donation_rows,) = ledger.values()
+    received_devices = {str(r[1]) for r in donation_rows if len(r) > 7 and r[7] in ("Đã nhận", "Đã tiếp nhận")
+                        and r[5] not in ("", None)}
+
+    def table(rel: str) -> list[list]:
+        (grid,) = _grids(out / rel).values()
+        at = next(i for i, row in enumerate(grid) if row and row[0] == "STT")
+        return [row for row in grid[at + 1:] if isinstance(row[0], float)]
+
+    handovers = table("ban-giao/So ban giao thiet bi (mau).xlsx")
+    assert len(handovers) == counts["handovers"] >= 3
+    for row in handovers:  # the child is listed cleanly; the unit comes from a device donation received
+        born = row[2].isoformat()[:10]
+        assert (row[1], born) in clean and row[6] in received_devices and row[5].startswith("SN")
+    checks = table("theo-doi/Theo doi su dung thiet bi (mau).xlsx")
+    assert len(checks) == counts["follow_ups"] and {r[5] for r in checks} <= {h[5] for h in handovers}
+    overrides = table("dieu-chinh/Dieu chinh phan bo (mau).xlsx")
+    assert len(overrides) == counts["overrides"] and {r[4] for r in overrides} <= {
+        "Thu hồi", "Loại khỏi danh sách", "Giao thiết bị", "Tạm hoãn"}
 
 
 def test_cli_prints_a_summary(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
