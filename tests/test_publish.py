@@ -304,10 +304,12 @@ def test_district_workbook_sheets_and_headers(published):
     assert wb.sheetnames == DISTRICT_SHEETS
     ws = wb["Danh sách phân bổ"]
     assert [c.value for c in ws[HEADER_ROW + 1]] == ALLOCATION_HEADERS
-    assert ws.freeze_panes == f"A{HEADER_ROW + 2}"
-    assert ws.auto_filter.ref.startswith(f"A{HEADER_ROW + 1}:")
-    assert ws.page_setup.orientation == "landscape" and ws.page_setup.paperSize == 9
-    assert ws.print_title_rows == f"${HEADER_ROW + 1}:${HEADER_ROW + 1}"
+    for name in ("Danh sách phân bổ", "Hạ tầng", "Tiến độ"):  # frozen header, filter, A4 landscape, titles
+        ws = wb[name]
+        assert ws.freeze_panes == f"A{HEADER_ROW + 2}", name
+        assert ws.auto_filter.ref.startswith(f"A{HEADER_ROW + 1}:"), name
+        assert ws.page_setup.orientation == "landscape" and ws.page_setup.paperSize == 9, name
+        assert ws.print_title_rows == f"${HEADER_ROW + 1}:${HEADER_ROW + 1}", name
     for name in DISTRICT_SHEETS:
         sheet = wb[name]
         assert sheet["A1"].value == "UBND HUYỆN HỮU LŨNG", name
