@@ -478,6 +478,19 @@ def check_invariants(world: dict, result) -> None:
         assert s["status"] == expected
         if pid in officer_excluded and expected == "excluded" and persons.loc[pid, "exclusion"] == "":
             assert s["reason"] in ("officer_excluded", "grade_out_of_range", "needs_nothing")
+    # what was left at the child's turn holds the unit the child got; the grade's preferred item wins
+    earmarked = (world["donations"]["earmark_commune_code"] != "").any() if len(world["donations"]) else False
+    for r in alloc[(alloc["left_when_turn"] != "") & (alloc["status"] == "allocated")].itertuples():
+        if r.left_when_turn == "0":
+            continue
+        left = {item: int(n) for item, _, n in (x.partition(":") for x in r.left_when_turn.split(";"))}
+        assert left.get(r.item, 0) >= 1, (r.person_id, r.left_when_turn, r.item)
+        prefer = DISTRICT.preferred_items(persons.loc[r.person_id, "grade"]) if r.need == "device" else []
+        if prefer and not earmarked:
+            rank = {item: i for i, item in enumerate(prefer)}
+            assert rank.get(r.item, 99) == min(rank.get(i, 99) for i in left), (r.item, r.left_when_turn)
+    for r in alloc[alloc["status"] == "waitlisted"].itertuples():
+        assert r.left_when_turn == "0"  # nobody waits while a unit they could take is left
     # every override read is accounted for
     assert len(result.override_log) == len(world.get("overrides", NO_OVERRIDES))
     assert set(result.override_log["result"]) <= {"applied", "unserved", "not_listed", "not_eligible",
