@@ -49,7 +49,8 @@ Codes
   made or released by an override (``officer_excluded`` for an officer's exclusion).
 - override_log.result: ``applied``, ``unserved`` (assign: no unit of that item left), ``not_listed`` (no such
   person tonight), ``not_eligible`` (assign to an excluded child), ``handed_over`` (the need was already
-  handed over), ``pending`` (dated after ``as_of``), ``invalid`` (unknown action or item).
+  handed over), ``superseded`` (a later release or assign of the same need), ``pending`` (dated after
+  ``as_of``), ``invalid`` (unknown action or item).
 """
 
 from __future__ import annotations
@@ -400,6 +401,7 @@ def allocate(persons: pd.DataFrame, donations: pd.DataFrame, connectivity: pd.Da
     prev = _previous(previous)
     orders, override_log = _overrides(overrides, as_of)
     blocked: set[tuple[str, str]] = set()  # needs an officer released
+    last: dict[tuple[str, str], dict] = {}  # the latest release or assign of each person and need wins
     for o in orders:
         person = by_id.get(o["person_id"])
         if person is None:
@@ -407,11 +409,22 @@ def allocate(persons: pd.DataFrame, donations: pd.DataFrame, connectivity: pd.Da
         elif o["action"] == "exclude":
             person["exclusion"] = person["exclusion"] or "officer_excluded"
             override_log[o["_i"]]["result"] = "applied"
-        elif o["action"] == "release":
-            needs = [o["need"]] if o["need"] else list(NEEDS)
-            handed = [n for n in needs if prev.get((o["person_id"], n), {}).get("status") == "handed_over"]
-            blocked.update((o["person_id"], n) for n in needs if n not in handed)
-            override_log[o["_i"]]["result"] = "handed_over" if len(handed) == len(needs) else "applied"
+        else:
+            for need in ([o["need"]] if o["need"] else list(NEEDS)):
+                earlier = last.get((o["person_id"], need))
+                if earlier is not None and earlier is not o:
+                    override_log[earlier["_i"]]["result"] = "superseded"
+                last[(o["person_id"], need)] = o
+    for key, o in last.items():
+        if o["action"] != "release":
+            continue
+        log = override_log[o["_i"]]
+        if prev.get(key, {}).get("status") == "handed_over":
+            log["result"] = log["result"] or "handed_over"
+        else:
+            blocked.add(key)
+            log["result"] = "applied"
+    orders = [o for o in orders if o["action"] != "assign" or last.get((o["person_id"], o["need"])) is o]
     for person in people:
         needs = [n for n in NEEDS if person["lacks"][n]]
         if not person["exclusion"] and needs and all((person["person_id"], n) in blocked for n in needs):

@@ -699,7 +699,7 @@ def extract(source: SourceData, cfg: AppConfig) -> Extracted:
                 "source_id": source.source_id, "source_file": source.source_file, "source_sheet": grid.name,
                 "source_row": source_row, "list_type": list_type, "unit_code": unit_code, **record,
             })
-    if source.kind in KINDS and not result.headers and nonempty_sheets and not any(
+    if source.kind in (*KINDS, *OFFICER_KINDS) and not result.headers and nonempty_sheets and not any(
             i.rule in ("no_table", "missing_column") for i in result.issues):
         result.issues.append(_issue(cfg, source, nonempty_sheets[0], "no_table"))
     for kind, rows in records.items():

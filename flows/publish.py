@@ -127,7 +127,8 @@ VI: dict[str, dict[str, str]] = {
     "override_result": {"applied": "Đã áp dụng", "unserved": "Chưa có thiết bị loại này để giao",
                         "not_listed": "Không có học sinh trong danh sách lần này",
                         "not_eligible": "Học sinh không đủ điều kiện", "handed_over": "Đã bàn giao, không thay đổi",
-                        "pending": "Chưa đến ngày áp dụng", "invalid": "Không hợp lệ"},
+                        "superseded": "Đã được thay bằng điều chỉnh sau", "pending": "Chưa đến ngày áp dụng",
+                        "invalid": "Không hợp lệ"},
     "sex": {"M": "Nam", "F": "Nữ"},
 }
 

@@ -271,6 +271,14 @@ def test_officer_overrides_are_applied_by_rule_and_logged() -> None:
     # the same overrides again: nothing moves
     third = allocate(persons, donations, COVERED, as_previous(second), DISTRICT, AS_OF, overrides)
     assert third.changes.empty
+    # the latest decision on a need wins: a release, then an assignment of the same need
+    later = pd.DataFrame([override("HS1", "release", need="internet", oid="O1"),
+                          override("HS1", "assign", item="internet_package", day="2022-05-20", oid="O7")],
+                         columns=OVERRIDE_COLUMNS)
+    again = allocate(persons, donations, COVERED, as_previous(first), DISTRICT, AS_OF, later)
+    assert again.override_log.set_index("override_id")["result"].to_dict() == {"O1": "superseded", "O7": "applied"}
+    assert rows_of(again, "status", "item")[("HS1", "internet")] == ("allocated", "internet_package")
+    assert again.changes.empty  # the officer confirmed the unit HS1 already had
     # an officer can never undo a handover
     handed = as_previous(second)
     handed.loc[handed["person_id"] == "HS4", "status"] = "handed_over"
@@ -414,8 +422,14 @@ def officer_effects(world: dict) -> tuple[set[str], set[tuple[str, str]]]:
     due = ov[ov["decided_on"].map(lambda d: d == "" or dt.date.fromisoformat(d) <= AS_OF)] if len(ov) else ov
     excluded = set(due.loc[due["action"] == "exclude", "person_id"])
     handed = {(p.person_id, p.need) for p in world["previous"].itertuples() if p.status == "handed_over"}
-    released = {(o.person_id, n) for o in due[due["action"] == "release"].itertuples()
-                for n in ([o.need] if o.need else ["device", "internet"]) if (o.person_id, n) not in handed}
+    last: dict[tuple[str, str], str] = {}  # the latest release or assign of a need wins
+    for o in due.sort_values(["decided_on", "override_id"]).itertuples() if len(due) else []:
+        if o.action == "release":
+            for n in ([o.need] if o.need else ["device", "internet"]):
+                last[(o.person_id, n)] = "release"
+        elif o.action == "assign":
+            last[(o.person_id, "internet" if o.item == "internet_package" else "device")] = "assign"
+    released = {k for k, action in last.items() if action == "release" and k not in handed}
     return excluded, released
 
 
@@ -494,7 +508,7 @@ def check_invariants(world: dict, result) -> None:
     # every override read is accounted for
     assert len(result.override_log) == len(world.get("overrides", NO_OVERRIDES))
     assert set(result.override_log["result"]) <= {"applied", "unserved", "not_listed", "not_eligible",
-                                                  "handed_over", "pending", "invalid"}
+                                                  "handed_over", "superseded", "pending", "invalid"}
     ranks = status.loc[sorted(eligible), "priority_rank"].tolist()
     assert sorted(ranks) == list(range(1, len(eligible) + 1))
     assert status.loc[sorted(set(persons.index) - eligible), "priority_rank"].isna().all()
