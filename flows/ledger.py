@@ -717,13 +717,13 @@ class Ledger:
         now = self._now()
         incoming: dict[str, dict] = {}
         for row in rows.to_dict("records"):
-            values = {f: as_text(row.get(f)) for f in OVERRIDE_FIELDS}
+            values = {f: _fit(overrides, f, row.get(f)) for f in OVERRIDE_FIELDS if f != "decided_on"}
             if not values["person_id"] or not values["action"]:
                 continue
             day = _date(row.get("decided_on"))
             values["decided_on"] = day.isoformat() if day else ""
             key = hashlib.sha1("|".join(values[f] for f in OVERRIDE_FIELDS).encode("utf-8")).hexdigest()[:16]
-            incoming[key] = {**values, "decided_on": day, "source": as_text(row.get("source"))}
+            incoming[key] = {**values, "decided_on": day, "source": _fit(overrides, "source", row.get("source"))}
         with self.engine.begin() as conn:
             known = set()
             for chunk in _chunks(sorted(incoming)):
@@ -765,7 +765,7 @@ class Ledger:
             need = as_text(row.get("need")) or (need_for_item(item) if item in ITEMS else "device")
             day = _date(row.get("checked_on"))
             incoming[(pid, need, day)] = {"person_id": pid, "need": need, "checked_on": day,
-                                          **{f: as_text(row.get(f)) for f in fields}, "item": item}
+                                          **{f: _fit(follow_ups, f, row.get(f)) for f in fields}, "item": item}
         written = 0
         with self.engine.begin() as conn:
             roots = self._resolve(conn, {k[0] for k in incoming})
@@ -804,6 +804,11 @@ class Ledger:
         for r in rows:
             r["checked_on"] = r["checked_on"].isoformat() if r["checked_on"] else ""
         return pd.DataFrame(rows, columns=FOLLOW_UP_COLUMNS)
+
+
+def _fit(table: sa.Table, column: str, value: Any) -> str:
+    """Text cut to the column's length: an officer's long note must not stop the night (PostgreSQL enforces it)."""
+    return as_text(value)[: table.c[column].type.length]
 
 
 def _state(row: Mapping[str, Any]) -> str:

@@ -251,7 +251,8 @@ def test_officer_overrides_are_kept_once_and_follow_merges(ledger: Ledger) -> No
          "officer": "Nguyễn Văn Cán", "reason": "Gia đình đã tự mua máy", "decided_on": "2022-03-02",
          "source": "dieu-chinh/dieu chinh.xlsx"},
         {"person_id": "HS000003", "need": "", "action": "assign", "item": "laptop", "donation_id": "TT-1",
-         "officer": "Lê Thị Bộ", "reason": "Học sinh khuyết tật", "decided_on": dt.date(2022, 3, 5), "source": "x"},
+         "officer": "Lê Thị Bộ", "reason": "Học sinh khuyết tật. " * 40, "decided_on": dt.date(2022, 3, 5),
+         "source": "x"},
     ])
     assert ledger.record_overrides("r1", rows) == 2
     assert ledger.record_overrides("r2", rows) == 0  # the same sheet read again
@@ -262,6 +263,7 @@ def test_officer_overrides_are_kept_once_and_follow_merges(ledger: Ledger) -> No
     assert stored.set_index("action")["person_id"].to_dict() == {"release": "HS000001", "assign": "HS000003"}
     assert stored.set_index("action")["decided_on"].to_dict() == {"release": "2022-03-02", "assign": "2022-03-05"}
     ids = set(stored["override_id"])
+    assert len(stored.set_index("action").loc["assign", "reason"]) == 500
     changed = rows.assign(reason=["Gia đình đã tự mua máy", "Lý do khác"])
     assert ledger.record_overrides("r4", changed) == 1  # a different decision is a new override
     assert ids < set(ledger.overrides()["override_id"])
@@ -275,11 +277,13 @@ def test_follow_ups_keep_one_check_per_day_and_the_latest_wins(ledger: Ledger) -
                          check("HS000002", "unknown", "2022-03-01"), check("", "lost", "2022-03-01")])
     assert ledger.record_follow_ups("r1", rows) == 2
     assert ledger.record_follow_ups("r2", rows) == 0
-    assert ledger.record_follow_ups("r3", pd.DataFrame([check("HS000001", "lost", "2022-03-01", "mất khi đi học")])) == 1
+    long_note = "mất khi đi học " * 60  # longer than the column: kept cut, on PostgreSQL too
+    assert ledger.record_follow_ups("r3", pd.DataFrame([check("HS000001", "lost", "2022-03-01", long_note)])) == 1
     all_checks = ledger.follow_ups()
     assert all_checks[["person_id", "need", "state", "checked_on"]].values.tolist() == [
         ["HS000001", "device", "in_use", "2022-02-01"], ["HS000001", "device", "lost", "2022-03-01"]]
     assert ledger.follow_ups(latest_only=True)["state"].tolist() == ["lost"]
+    assert ledger.follow_ups(latest_only=True)["note"].tolist() == [long_note[:500]]
 
 
 def test_runs_and_change_log(ledger: Ledger, clock: Clock) -> None:
