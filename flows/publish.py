@@ -872,7 +872,7 @@ _ALLOCATION_COLS = [
     _Col("STT", 6, "stt"), _Col("Mã HS", 14, "center"), _Col("Họ và tên", 26), _Col("Ngày sinh", 12, "date"),
     _Col("Lớp", 6, "int"), _Col("Trường", 28), _Col("Xã", 20), _Col("Thôn", 16), _Col("Đối tượng", 24),
     _Col("Hạng ưu tiên", 9, "int"), _Col("Nhu cầu", 10), _Col("Hỗ trợ", 20), _Col("Mã tài trợ", 14, "center"),
-    _Col("Trạng thái", 14),
+    _Col("Trạng thái", 14), _Col("Số sê-ri", 14, "center"), _Col("Ngày bàn giao", 12, "date"),
 ]
 _WAITLIST_COLS = [
     _Col("STT", 6, "stt"), _Col("Hạng ưu tiên", 9, "int"), _Col("Mã HS", 14, "center"), _Col("Họ và tên", 26),
@@ -940,11 +940,17 @@ def _sorted(df: pd.DataFrame, *by: str) -> pd.DataFrame:
 def _allocation_rows(data: _Data, al: pd.DataFrame) -> list[list[Any]]:
     given = _sorted(al[al["status"].isin(_GIVEN)], "_commune_order", "commune", "_school_order", "school",
                     "_name_rank", "need")
+    handed: dict[tuple[str, str], tuple[str, Any]] = {}
+    ho = data.result.handovers
+    if ho is not None and len(ho):
+        for pid, need, serial, day in zip(ho["person_id"], ho["need"], ho["serial"], ho["date"]):
+            handed[(as_text(pid), as_text(need))] = (as_text(serial), _date_value(as_text(day)[:10]))
     out = []
     for i, r in enumerate(given.itertuples(index=False), 1):
+        serial, day = handed.get((r.person_id, r.need), ("", None)) if r.status == "handed_over" else ("", None)
         out.append([i, r.person_id, r.full_name, _date_value(r.date_of_birth), _int(r.grade), r.school, r.commune,
                     r.village, data.tier_label(r.category), _int(r.priority_rank), label("need", r.need),
-                    label("item", r.item), r.donation_id, label("status", r.status)])
+                    label("item", r.item), r.donation_id, label("status", r.status), serial, day])
     return out
 
 

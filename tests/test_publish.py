@@ -29,7 +29,7 @@ NO_COMMUNE_CHILD = "Tòng Văn Lạ"
 FORMULA_MESSAGE = '=HYPERLINK("http://x.example","Ô bắt đầu bằng dấu bằng")'
 
 ALLOCATION_HEADERS = ["STT", "Mã HS", "Họ và tên", "Ngày sinh", "Lớp", "Trường", "Xã", "Thôn", "Đối tượng",
-                      "Hạng ưu tiên", "Nhu cầu", "Hỗ trợ", "Mã tài trợ", "Trạng thái"]
+                      "Hạng ưu tiên", "Nhu cầu", "Hỗ trợ", "Mã tài trợ", "Trạng thái", "Số sê-ri", "Ngày bàn giao"]
 ISSUE_HEADERS = ["STT", "Tệp", "Trang tính", "Dòng", "Cột", "Mức độ", "Quy tắc", "Nội dung cần sửa"]
 DISTRICT_SHEETS = ["Tổng hợp", "Danh sách phân bổ", "Danh sách chờ", "Không đủ điều kiện", "Cần xem xét",
                    "Lỗi dữ liệu", "Nguồn tài trợ", "Hạ tầng", "Tiến độ", "Nguồn dữ liệu"]
@@ -498,6 +498,9 @@ def officer_run(cfg, tmp_path_factory):
     result = make_result(run_id="officer")
     al = result.allocations
     al.loc[al["person_id"].isin(["P006", "P007", "P008"]), "village"] = "Thôn Khòn Pần"
+    result.handovers = pd.DataFrame([{"person_id": "P007", "need": "device", "item": "smartphone", "serial": "SN1",
+                                      "date": dt.date(2022, 1, 8), "received_by": "Đặng Văn Bố", "donation_id": "D-003",
+                                      "source": "ban-giao.xlsx", "run_id": "r"}])
     result.follow_ups = pd.DataFrame([{"person_id": "P007", "need": "device", "item": "smartphone", "serial": "SN1",
                                        "state": "broken", "checked_on": "2022-01-10", "checked_by": "GVCN",
                                        "note": "", "source": "theo-doi.xlsx"}])
@@ -546,6 +549,9 @@ def test_progress_sheet_reports_targets_handovers_and_follow_up(officer_run):
     internet = [r for r in rows if r[1].startswith("Học sinh lớp 1-9 có kết nối Internet (ước tính)")]
     assert [r[3] for r in internet] == ["50%", "100%"]
     assert internet[1][4] == "" and internet[1][6] == "Chưa đến giai đoạn"  # phase 2 starts in 2023
+    _, given = _table(path, "Danh sách phân bổ")
+    handed = [r for r in given if r[1] == "P007" and r[10] == "Thiết bị"]
+    assert [r[13:16] for r in handed] == [["Đã bàn giao", "SN1", dt.date(2022, 1, 8)]]
     follow = _rows_after(path, "Tiến độ", "Đã bàn giao")
     yb = next(r for r in follow if r[1] == "Xã Yên Bình")
     assert yb[2:8] == [1, 1, 0, 1, 0, 0]  # one smartphone handed over, reported broken
