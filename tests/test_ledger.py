@@ -7,6 +7,7 @@ import datetime as dt
 import pandas as pd
 import pytest
 import sqlalchemy as sa
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
@@ -73,6 +74,18 @@ def test_migrate_builds_the_schema_the_code_expects_and_is_repeatable(ledger: Le
     assert diffs == []
     assert {"persons", "person_aliases", "record_links", "allocations", "handovers", "decisions", "runs",
             "change_log", "overrides", "follow_ups"} <= tables
+
+
+def test_the_allocation_migration_goes_down_and_up_again(ledger: Ledger) -> None:
+    ledger.record_allocations("r1", alloc_rows(("HS000001", "device", "tablet", "D1", "allocated")))
+    command.downgrade(ledger._alembic_config(), "0001")
+    with ledger.engine.connect() as conn:
+        tables = set(sa.inspect(conn).get_table_names())
+        columns = {c["name"] for c in sa.inspect(conn).get_columns("allocations")}
+    assert not {"overrides", "follow_ups"} & tables and "left_when_turn" not in columns
+    ledger.migrate()
+    assert ledger.schema_revision() == "0005_allocation"
+    assert active(ledger) == {("HS000001", "device", "tablet", "D1", "provisional")}  # allocations survive
 
 
 def test_a_fresh_database_has_no_tables_until_migrated(backend_url: str) -> None:
