@@ -6,6 +6,8 @@ import datetime as dt
 from dataclasses import dataclass
 from pathlib import Path
 
+import pandas as pd
+
 from flows.config import AppConfig
 from flows.frames import Issue, SourceData
 
@@ -14,6 +16,7 @@ from flows.frames import Issue, SourceData
 class FileReport:
     rows: int
     issues: list[Issue]
+    students: pd.DataFrame  # the validated rows (normalized fields, raw_<field>, row_status, exclusion)
 
 
 def check_file(path: Path, cfg: AppConfig, as_of: dt.date) -> FileReport:
@@ -30,7 +33,7 @@ def check_file(path: Path, cfg: AppConfig, as_of: dt.date) -> FileReport:
         source.status, source.message = "failed", _describe_failure(path, exc)
     extraction = extract_tables([source], cfg)
     normalized = normalize_tables(extraction, cfg)
-    _, issues = validate_students(normalized.students, extraction.headers, cfg, as_of)
+    students, issues = validate_students(normalized.students, extraction.headers, cfg, as_of)
     all_issues = sorted(extraction.issues + issues,
                         key=lambda i: (i.source_sheet, -1 if i.source_row is None else i.source_row, i.rule))
-    return FileReport(rows=len(normalized.students), issues=all_issues)
+    return FileReport(rows=len(normalized.students), issues=all_issues, students=students)

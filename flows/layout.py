@@ -633,6 +633,15 @@ def _extract_rows(grid: SheetGrid, header: _Header, vocab: _Vocabulary,
     return out
 
 
+_SHEET_CLASS = re.compile(r"(?:lop|khoi)?\s*([1-9]|1[0-2])\s*(?:[a-z]\d{0,2})?")
+
+
+def _class_of_sheet(name: str) -> str:
+    """The class a per-class sheet is named after ("6A", "Lớp 3B", "Khối 7"), or "" when the name is not one."""
+    key = fold(name).strip()
+    return name.strip() if key and _SHEET_CLASS.fullmatch(key) else ""
+
+
 # --- The stage ------------------------------------------------------------------------------------------------
 def _issue(cfg: AppConfig, source: SourceData, sheet: str, rule: str, column: str = "", **params: Any) -> Issue:
     return Issue(
@@ -689,10 +698,15 @@ def extract(source: SourceData, cfg: AppConfig) -> Extracted:
         if kind == "connectivity" and not unit_code and "commune" not in header.fields:
             result.issues.append(_issue(cfg, source, grid.name, "unknown_unit"))
         order = field_order.setdefault(kind, [])
+        sheet_grade = _class_of_sheet(grid.name) if kind == "students" and "grade" not in header.fields else ""
         for f in cfg.headers.for_kind(kind):
-            if f in header.fields and f not in _NOT_OUTPUT and f not in order:
+            if (f in header.fields or (f == "grade" and sheet_grade)) and f not in _NOT_OUTPUT and f not in order:
                 order.append(f)
+        if sheet_grade:
+            labels["grade"] = grid.name
         for source_row, record in _extract_rows(grid, header, vocab, cfg):
+            if sheet_grade:
+                record["grade"] = sheet_grade
             records.setdefault(kind, []).append({
                 "source_id": source.source_id, "source_file": source.source_file, "source_sheet": grid.name,
                 "source_row": source_row, "list_type": list_type, "unit_code": unit_code, **record,

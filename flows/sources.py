@@ -11,6 +11,7 @@ import datetime as dt
 import fnmatch
 import io
 import re
+import unicodedata
 import zipfile
 from pathlib import Path, PurePosixPath
 from xml.etree import ElementTree as ET
@@ -98,19 +99,41 @@ def read_grids(path: Path) -> list[SheetGrid]:
 
 def _read_csv(data: bytes) -> list[list[object]]:
     text = _decode(data)
-    sample = text[:4096]
-    try:
-        dialect = csv.Sniffer().sniff(sample, delimiters=",;\t")
-        delimiter = dialect.delimiter
-    except csv.Error:
-        delimiter = ","
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=_delimiter(text[:20000]))
     return [[None if c.strip() == "" else c for c in row] for row in reader]
 
 
+def _delimiter(sample: str) -> str:
+    """The delimiter that splits the most lines into the same number (> 1) of fields. csv.Sniffer is misled by
+    the title rows above a school's table ("DANH SÁCH HỌC SINH", no delimiter at all) and by commas inside
+    cells ("Ngày, tháng, năm sinh"), so count whole parsed lines instead."""
+    lines = sample.splitlines()[:60]
+    best, best_score = ",", (0, 0)
+    for delimiter in (",", ";", "\t"):
+        try:
+            widths = [len(row) for row in csv.reader(lines, delimiter=delimiter)]
+        except csv.Error:
+            continue
+        counts: dict[int, int] = {}
+        for w in widths:
+            if w > 1:
+                counts[w] = counts.get(w, 0) + 1
+        if not counts:
+            continue
+        width, n = max(counts.items(), key=lambda kv: (kv[1], kv[0]))
+        if (n, width) > best_score:
+            best, best_score = delimiter, (n, width)
+    return best
+
+
 def _decode(data: bytes) -> str:
+    """Text of a CSV file in NFC (cp1258 writes tones as combining marks)."""
+    return unicodedata.normalize("NFC", _decode_bytes(data))
+
+
+def _decode_bytes(data: bytes) -> str:
     if data.startswith(b"\xef\xbb\xbf"):
-        return data[3:].decode("utf-8")
+        return data[3:].decode("utf-8", errors="replace")
     attempts = []
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
         attempts.append("utf-16")
@@ -154,14 +177,23 @@ def _xlsx_hidden(path: Path) -> dict[str, tuple[frozenset[int], frozenset[int]]]
     return result
 
 
+_ENCRYPTED_OOXML = "EncryptionInfo".encode("utf-16-le")  # stream name in the CFB directory of a protected file
+
+
 def _describe_failure(path: Path, exc: Exception) -> str:
-    head = path.read_bytes()[:512] if path.exists() else b""
-    if head.lstrip().lower().startswith((b"<!doctype html", b"<html")):
-        return "tệp là trang web (HTML), không phải bảng tính"
-    if head.startswith(b"\xd0\xcf\x11\xe0") and path.suffix.lower() in {".xlsx", ".xlsm"}:
-        return "tệp được đặt mật khẩu hoặc không phải định dạng .xlsx"
-    if path.suffix.lower() in {".xlsx", ".xlsm", ".ods"} and not head.startswith(b"PK"):
-        return "tệp bị hỏng hoặc không phải bảng tính"
+    """Vietnamese reason a school can act on, for a file that could not be read."""
+    data = path.read_bytes() if path.exists() else b""
+    head = data[:512]
+    suffix = path.suffix.lower()
+    if head.lstrip().lower().startswith((b"<!doctype html", b"<html")) or b"<html" in head.lower():
+        return "tệp là trang web (HTML) được lưu với đuôi bảng tính, không phải bảng tính thật"
+    if head.startswith(b"\xd0\xcf\x11\xe0"):
+        if _ENCRYPTED_OOXML in data or "password" in str(exc).lower() or "encrypt" in str(exc).lower():
+            return "tệp được đặt mật khẩu; hãy gỡ mật khẩu (File > Info > Protect Workbook) rồi gửi lại"
+        if suffix in {".xlsx", ".xlsm"}:
+            return "tệp không phải định dạng .xlsx (có thể là .xls đổi tên)"
+    if suffix in {".xlsx", ".xlsm", ".xlsb", ".ods"} and not zipfile.is_zipfile(path):
+        return "tệp bị hỏng (không giải nén được) hoặc không phải bảng tính"
     if "detect file format" in str(exc):
         return "không nhận ra định dạng tệp (cần Excel .xlsx/.xls, .ods hoặc .csv)"
     if "password" in str(exc).lower() or "encrypt" in str(exc).lower():

@@ -38,7 +38,16 @@ def clean_spaces(value: str) -> str:
 def title_name(value: str) -> str:
     """NFC, single spaces, each word capitalised, one tone placement ("NGUYỄN  thị THUỲ" -> "Nguyễn Thị Thủy")."""
     words = clean_spaces(nfc(value)).split(" ")
-    return " ".join(tone_placement(w[:1].upper() + w[1:].lower()) for w in words if w)
+    return " ".join(tone_placement(_capitalise(w)) for w in words if w)
+
+
+def _capitalise(word: str) -> str:
+    """First letter upper, the rest lower; a leading mark stays ("=hà" -> "=Hà", "(thị)" -> "(Thị)")."""
+    lower = word.lower()
+    for i, ch in enumerate(lower):
+        if ch.isalpha():
+            return lower[:i] + ch.upper() + lower[i + 1:]
+    return lower
 
 
 # Syllables ending in oa, oe or uy carry the tone on either vowel ("Hoà"/"Hòa", "Thuỷ"/"Thủy"); both spellings
