@@ -156,3 +156,7 @@ class RunResult:
     changes: Any
     cash: dict[str, int] = field(default_factory=dict)  # received_vnd, pledged_vnd, converted_vnd, carried_vnd
     counts: dict[str, int] = field(default_factory=dict)
+    # The students' rows as the schools sent them (flows.feedback.rows_as_sent) and each sheet's header labels
+    # (field -> header as written), for the feedback workbooks. None: not available (no feedback sheet).
+    rows_as_sent: Any = None
+    headers: dict = field(default_factory=dict)

@@ -682,7 +682,7 @@ def extract(source: SourceData, cfg: AppConfig) -> Extracted:
         for col in header.unknown:
             result.issues.append(_issue(cfg, source, grid.name, "unknown_column", column=col.label))
         labels = {}
-        for f, cols in header.fields.items():
+        for f, cols in sorted(header.fields.items(), key=lambda kv: kv[1][0]):  # in the sheet's column order
             if f in _NOT_OUTPUT:
                 continue
             col = next(c for c in header.columns if c.index == cols[0])

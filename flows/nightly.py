@@ -154,6 +154,7 @@ def run_night(
     ``step(name, fn, *args)`` runs one stage; the Prefect flow passes a runner that wraps each stage in a task.
     """
     from flows.ledger import Ledger
+    from flows.feedback import rows_as_sent
     from flows.publish import publish
     from flows.validate import validate_students
 
@@ -202,6 +203,8 @@ def run_night(
             donations=allocation.donations, donation_summary=allocation.donation_summary,
             connectivity=normalized.connectivity, review_pairs=dedupe.review_pairs, changes=allocation.changes,
             cash=allocation.cash, counts=counts,
+            rows_as_sent=rows_as_sent(extraction.tables.get("students"), extraction.headers),
+            headers=extraction.headers,
         )
         progress("Xuất bảng tính")
         result.finished_at = dt.datetime.now(dt.timezone.utc)

@@ -1266,6 +1266,22 @@ def _write_commune(data: _Data, code: str, path: Path) -> None:
     book.close()
 
 
+def _write_rows_as_sent(book: "_Book", data: _Data, st: pd.DataFrame, iss: pd.DataFrame, code: str,
+                        sub: str) -> None:
+    """The rows of the files this school sent, as written, problem cells marked (flows.feedback)."""
+    from flows.feedback import write_rows_as_sent
+
+    sent = data.result.rows_as_sent
+    if sent is None:
+        return
+    mine = st.loc[st["_file_school"] == code].dropna(subset=["source_row"])
+    keys = mine[["source_file", "source_sheet", "source_row"]].drop_duplicates().astype({"source_row": "int64"})
+    rows = sent.merge(keys, on=["source_file", "source_sheet", "source_row"])
+    status = {(f, s, int(r)): label("status", v) for f, s, r, v in
+              zip(mine["source_file"], mine["source_sheet"], mine["source_row"], mine["status"])}
+    write_rows_as_sent(book.wb, book.fmt, rows, iss, data.result.headers, sub, status)
+
+
 def _write_school(data: _Data, code: str, path: Path) -> None:
     """The school's feedback: issues in its files, its students with their status, its allocation list."""
     name = data.school_name(code, code)
@@ -1282,6 +1298,7 @@ def _write_school(data: _Data, code: str, path: Path) -> None:
               r.message] for i, r in enumerate(_issue_frame_sorted(iss).itertuples(index=False), 1)],
             filter_from=h, empty="Không có lỗi dữ liệu. Cảm ơn nhà trường.")
     sh.line("Dòng có mức độ “Lỗi” chưa được tổng hợp: hãy sửa trong tệp gốc; “Cảnh báo” cần kiểm tra lại.")
+    _write_rows_as_sent(book, data, st, iss, code, sub)
 
     sh = book.sheet("students", "DANH SÁCH HỌC SINH VÀ KẾT QUẢ XÉT HỖ TRỢ", sub, _SCHOOL_LIST_COLS)
     h = sh.header()
