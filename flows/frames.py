@@ -160,3 +160,5 @@ class RunResult:
     # (field -> header as written), for the feedback workbooks. None: not available (no feedback sheet).
     rows_as_sent: Any = None
     headers: dict = field(default_factory=dict)
+    # The students suite's validation result for the Data Docs (flows.datadocs.summarize: counts, no values).
+    validation: dict = field(default_factory=dict)

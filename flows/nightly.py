@@ -156,7 +156,7 @@ def run_night(
     from flows.ledger import Ledger
     from flows.feedback import rows_as_sent
     from flows.publish import publish
-    from flows.validate import validate_students
+    from flows.validate import validate_students_for_docs
 
     started = dt.datetime.now(dt.timezone.utc)
     as_of = as_of or started.astimezone(TIMEZONE).date()
@@ -173,8 +173,8 @@ def run_night(
     progress("Chuẩn hoá dữ liệu")
     normalized = step("normalize", normalize_tables, extraction, cfg)
     progress("Kiểm tra dữ liệu (Great Expectations)")
-    students, validation_issues = step("validate", validate_students, normalized.students, extraction.headers,
-                                       cfg, as_of)
+    students, validation_issues, validation = step("validate", validate_students_for_docs, normalized.students,
+                                                   extraction.headers, cfg, as_of)
     issues = extraction.issues + validation_issues
     log.info("validate: %d rows, %d rejected, %d duplicate, %d issues", len(students),
              int((students.get("row_status") == "rejected").sum()) if len(students) else 0,
@@ -204,7 +204,7 @@ def run_night(
             connectivity=normalized.connectivity, review_pairs=dedupe.review_pairs, changes=allocation.changes,
             cash=allocation.cash, counts=counts,
             rows_as_sent=rows_as_sent(extraction.tables.get("students"), extraction.headers),
-            headers=extraction.headers,
+            headers=extraction.headers, validation=validation,
         )
         progress("Xuất bảng tính")
         result.finished_at = dt.datetime.now(dt.timezone.utc)

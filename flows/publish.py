@@ -181,6 +181,7 @@ def publish(
         for code in data.school_codes:
             _write_school(data, code, partial / "schools" / data.school_file(code))
             workbooks += 1
+        _write_data_docs(result, cfg, partial)
         finished_at = result.finished_at or (clock or _now_like(result.started_at))()
         _write_manifest(result, data, partial, finished_at, workbooks)
     except BaseException:
@@ -198,6 +199,13 @@ def publish(
     log.info("published run %s: %d workbooks, %d student rows, %d issues, %d pruned in %.1fs", run_id,
              workbooks, len(data.students), len(data.issues), pruned, time.perf_counter() - started)
     return final
+
+
+def _write_data_docs(result: RunResult, cfg: AppConfig, folder: Path) -> None:
+    """The GX Data Docs site of tonight's validation (flows.datadocs), inside the run folder and its manifest."""
+    from flows import datadocs
+
+    datadocs.build(result.validation, cfg, result.run_id, result.started_at, folder / datadocs.FOLDER)
 
 
 # ----------------------------------------------------------------------------------------------------------

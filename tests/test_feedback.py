@@ -1,7 +1,9 @@
-"""The school's feedback workbook shows its rows as sent, problem cells coloured by severity with a note."""
+"""One night over real-world files: the school's feedback workbook shows its rows as sent, problem cells coloured
+by severity with a note; the run folder carries the GX Data Docs without any child's data."""
 
 from __future__ import annotations
 
+import json
 import shutil
 
 import openpyxl
@@ -75,3 +77,16 @@ def test_rows_keep_the_school_headers_and_cells_as_written(school_book):
     assert rows[16]["Họ và tên"].value == "hoàng thị mai"  # as written (spaces tidied), not title-cased
     # only this school's files: the other school's rows are not in its workbook
     assert all(c.value != "Lưu Văn Kiên" for r in ws.iter_rows() for c in r)
+
+
+def test_run_publishes_data_docs_without_personal_data(school_book):
+    docs = school_book / "data-docs"
+    pages = sorted(p.relative_to(docs).as_posix() for p in docs.rglob("*.html"))
+    assert "index.html" in pages and "expectations/students.html" in pages
+    assert any(p.startswith("validations/students/") for p in pages)
+    manifest = json.loads((school_book / "manifest.json").read_text(encoding="utf-8"))
+    assert "data-docs/index.html" in manifest["files"]
+    html = "\n".join(p.read_text(encoding="utf-8") for p in docs.rglob("*.html"))
+    assert "expect_column_values_to_match_regex" in html or "phone" in html  # the rules are there
+    for value in ("Lưu Văn Kiên", "0912345678", "Hà Văn Dũng", "09123", "Nà Pàn", "31/02/2009", "Vương Văn Lực"):
+        assert value not in html
