@@ -78,7 +78,7 @@ def read_grids(path: Path) -> list[SheetGrid]:
         return [SheetGrid(name="", rows=_read_csv(path.read_bytes()))]
     if suffix not in SPREADSHEET_SUFFIXES:
         raise ValueError(f"unsupported file type {suffix or '(none)'}")
-    hidden = _xlsx_hidden(path) if suffix in {".xlsx", ".xlsm"} else {}
+    hidden = _xlsx_hidden(path) if suffix in {".xlsx", ".xlsm"} else _ods_hidden(path) if suffix == ".ods" else {}
     with open(path, "rb") as fh:
         wb = CalamineWorkbook.from_filelike(fh)
         grids = []
@@ -180,6 +180,39 @@ def _xlsx_hidden(path: Path) -> dict[str, tuple[frozenset[int], frozenset[int]]]
 _ENCRYPTED_OOXML = "EncryptionInfo".encode("utf-16-le")  # stream name in the CFB directory of a protected file
 
 
+_ODS_TABLE = "{urn:oasis:names:tc:opendocument:xmlns:table:1.0}"
+
+
+def _ods_hidden(path: Path) -> dict[str, tuple[frozenset[int], frozenset[int]]]:
+    """Hidden (collapsed or filtered) rows and columns per sheet of an .ods file, 0-based."""
+    result: dict[str, tuple[frozenset[int], frozenset[int]]] = {}
+    t = _ODS_TABLE
+    try:
+        with zipfile.ZipFile(path) as zf, zf.open("content.xml") as fh:
+            for _, elem in ET.iterparse(fh):
+                if elem.tag != f"{t}table":
+                    continue
+                rows: set[int] = set()
+                cols: set[int] = set()
+                r = c = 0
+                for node in elem.iter():
+                    if node.tag == f"{t}table-column":
+                        n = int(node.get(f"{t}number-columns-repeated", "1"))
+                        if node.get(f"{t}visibility", "visible") != "visible":
+                            cols.update(range(c, c + n))
+                        c += n
+                    elif node.tag == f"{t}table-row":
+                        n = int(node.get(f"{t}number-rows-repeated", "1"))
+                        if node.get(f"{t}visibility", "visible") != "visible":
+                            rows.update(range(r, r + min(n, 10000)))
+                        r += n
+                result[elem.get(f"{t}name", "")] = (frozenset(rows), frozenset(cols))
+                elem.clear()
+    except (KeyError, zipfile.BadZipFile, ET.ParseError, ValueError):
+        return {}
+    return result
+
+
 def _describe_failure(path: Path, exc: Exception) -> str:
     """Vietnamese reason a school can act on, for a file that could not be read."""
     data = path.read_bytes() if path.exists() else b""
@@ -189,7 +222,7 @@ def _describe_failure(path: Path, exc: Exception) -> str:
         return "tệp là trang web (HTML) được lưu với đuôi bảng tính, không phải bảng tính thật"
     if head.startswith(b"\xd0\xcf\x11\xe0"):
         if _ENCRYPTED_OOXML in data or "password" in str(exc).lower() or "encrypt" in str(exc).lower():
-            return "tệp được đặt mật khẩu; hãy gỡ mật khẩu (File > Info > Protect Workbook) rồi gửi lại"
+            return "tệp được đặt mật khẩu; hãy gỡ mật khẩu (File > Info > Protect Workbook > Encrypt with Password)"
         if suffix in {".xlsx", ".xlsm"}:
             return "tệp không phải định dạng .xlsx (có thể là .xls đổi tên)"
     if suffix in {".xlsx", ".xlsm", ".xlsb", ".ods"} and not zipfile.is_zipfile(path):
