@@ -559,6 +559,14 @@ def _fill_vertical_merges(grid: SheetGrid, start: int) -> list[list[Any]]:
     return rows
 
 
+def _only_counts(record: dict[str, Any]) -> bool:
+    """Every filled cell of the row is a count (a number), as in a totals row."""
+    values = [v for v in record.values() if not _is_empty(v)]
+    return bool(values) and all(
+        (isinstance(v, (int, float)) and not isinstance(v, bool)) or (isinstance(v, str) and v.strip().isdigit())
+        for v in values)
+
+
 def _is_group_title(value: Any, cfg: AppConfig) -> bool:
     """A row that names a school, commune or village group inside the table ("Trường TH Hữu Liên", "Xã Yên
     Bình", "Thôn Bãi Hào", "Lớp 3A") rather than a child."""
@@ -628,6 +636,8 @@ def _extract_rows(grid: SheetGrid, header: _Header, vocab: _Vocabulary,
         others = any(not _is_empty(v) for f, v in record.items() if f != "full_name")
         if not has_name and not others:
             continue  # only STT, a section title ("Lớp 3A") or a note
+        if not has_name and not _numbered(row, stt_col) and _only_counts(record):
+            continue  # column totals without a "Cộng" label
         seen_data = True
         out.append((r + 1, record))
     return out
