@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
@@ -17,6 +17,7 @@ class FileReport:
     rows: int
     issues: list[Issue]
     students: pd.DataFrame  # the validated rows (normalized fields, raw_<field>, row_status, exclusion)
+    sheets: list[tuple[str, str]] = field(default_factory=list)  # (sheet name, what was found in it, Vietnamese)
 
 
 def check_file(path: Path, cfg: AppConfig, as_of: dt.date) -> FileReport:
@@ -36,4 +37,25 @@ def check_file(path: Path, cfg: AppConfig, as_of: dt.date) -> FileReport:
     students, issues = validate_students(normalized.students, extraction.headers, cfg, as_of)
     all_issues = sorted(extraction.issues + issues,
                         key=lambda i: (i.source_sheet, -1 if i.source_row is None else i.source_row, i.rule))
-    return FileReport(rows=len(normalized.students), issues=all_issues, students=students)
+    return FileReport(rows=len(normalized.students), issues=all_issues, students=students,
+                      sheets=_sheet_summary(source, extraction, students))
+
+
+def _sheet_summary(source: SourceData, extraction, students: pd.DataFrame) -> list[tuple[str, str]]:
+    """What the night made of each sheet, so a clerk sees which sheet was read and which was passed over."""
+    per_sheet = students["source_sheet"].value_counts().to_dict() if len(students) else {}
+    tables = {sheet for (_, sheet) in extraction.headers}
+    out = []
+    for grid in source.sheets:
+        if grid.hidden:
+            found = "trang tính ẩn, bỏ qua"
+        elif per_sheet.get(grid.name):
+            found = f"{per_sheet[grid.name]} dòng học sinh"
+        elif grid.name in tables:
+            found = "có bảng nhưng không có dòng học sinh"
+        elif not any(v not in (None, "") for row in grid.rows for v in row):
+            found = "trống"
+        else:
+            found = "không có bảng danh sách, bỏ qua"
+        out.append((grid.name or "(CSV)", found))
+    return out

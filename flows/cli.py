@@ -149,13 +149,24 @@ def validate(
 
     day = dt.date.fromisoformat(as_of) if as_of else dt.date.today()
     report = check_file(file, cfg, day)
-    table = Table(title=f"{file.name}: {report.rows} dòng, {len(report.issues)} vấn đề", show_lines=False)
-    for col in ("Trang tính", "Dòng", "Cột", "Mức độ", "Nội dung"):
-        table.add_column(col, overflow="fold")
-    for i in report.issues:
-        sev = "[red]Lỗi[/red]" if i.severity == "error" else "[yellow]Cảnh báo[/yellow]"
-        table.add_row(i.source_sheet, "" if i.source_row is None else str(i.source_row), i.column, sev, i.message)
-    console.print(table)
+    console.print(f"[bold]{file.name}[/bold]")
+    if report.sheets:
+        console.print("Trang tính: " + "; ".join(f"[bold]{name}[/bold]: {found}" for name, found in report.sheets))
+    units = report.students.drop_duplicates("unit_code") if len(report.students) else report.students
+    named = [(cfg.district.school_by_code.get(u) or cfg.district.commune_by_code.get(u)) for u in units.get(
+        "unit_code", [])]
+    if named:
+        console.print("Đơn vị gửi: " + (", ".join(n.name for n in named if n) or "[red]chưa xác định[/red]"))
+    if report.issues:
+        table = Table(title=f"{len(report.issues)} vấn đề cần xem", show_lines=False)
+        for col in ("Trang tính", "Dòng", "Cột", "Mức độ", "Nội dung"):
+            table.add_column(col, overflow="fold")
+        for i in report.issues:
+            sev = "[red]Lỗi[/red]" if i.severity == "error" else "[yellow]Cảnh báo[/yellow]"
+            table.add_row(i.source_sheet, "" if i.source_row is None else str(i.source_row), i.column, sev, i.message)
+        console.print(table)
+    else:
+        console.print("[green]Không có vấn đề nào.[/green]")
     errors = sum(i.severity == "error" for i in report.issues)
     console.print(f"{report.rows} dòng học sinh; {errors} lỗi, {len(report.issues) - errors} cảnh báo.")
     raise typer.Exit(1 if errors else 0)

@@ -65,3 +65,22 @@ def test_unreadable_files_get_one_clear_issue(name, words, corpus_dir, cfg):
     assert [i.rule for i in report.issues] == ["unreadable_file"]
     assert words in report.issues[0].message
     assert report.issues[0].severity == "error"
+
+
+def test_validate_command_prints_sheets_unit_and_issue_table(corpus_dir):
+    from typer.testing import CliRunner
+
+    from flows.cli import app
+
+    runner = CliRunner()
+    res = runner.invoke(app, ["validate", str(corpus_dir / "th-huu-lien-khoi-3.xlsx"), "--as-of", "2021-12-01"],
+                        env={"COLUMNS": "200"})
+    assert res.exit_code == 0, res.output
+    assert "Hướng dẫn: không có bảng danh sách, bỏ qua" in res.output and "Sheet2: trống" in res.output
+    assert "DS lớp 3: 5 dòng học sinh" in res.output and "Trường TH Hữu Liên" in res.output
+    assert "Không có vấn đề nào" in res.output
+    res = runner.invoke(app, ["validate", str(corpus_dir / "thcs-cai-kinh-loi.xlsx"), "--as-of", "2021-12-01"],
+                        env={"COLUMNS": "200"})
+    assert res.exit_code == 1  # errors: the file needs fixing
+    lines = [line for line in res.output.splitlines() if "31/02/2009" in line]
+    assert lines and "│ 5 " in lines[0] and "Ngày sinh" in lines[0] and "Lỗi" in lines[0]
