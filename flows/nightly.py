@@ -153,8 +153,8 @@ def run_night(
 
     ``step(name, fn, *args)`` runs one stage; the Prefect flow passes a runner that wraps each stage in a task.
     """
-    from flows.ledger import Ledger
     from flows.feedback import rows_as_sent
+    from flows.ledger import Ledger
     from flows.publish import publish
     from flows.validate import validate_students_for_docs
 
