@@ -11,8 +11,10 @@ import datetime as dt
 import fnmatch
 import io
 import re
+import struct
 import unicodedata
 import zipfile
+from collections.abc import Iterable
 from pathlib import Path, PurePosixPath
 from xml.etree import ElementTree as ET
 
@@ -78,7 +80,8 @@ def read_grids(path: Path) -> list[SheetGrid]:
         return [SheetGrid(name="", rows=_read_csv(path.read_bytes()))]
     if suffix not in SPREADSHEET_SUFFIXES:
         raise ValueError(f"unsupported file type {suffix or '(none)'}")
-    hidden = _xlsx_hidden(path) if suffix in {".xlsx", ".xlsm"} else _ods_hidden(path) if suffix == ".ods" else {}
+    hidden = (_xlsx_hidden(path) if suffix in {".xlsx", ".xlsm"} else _ods_hidden(path) if suffix == ".ods"
+              else _xls_hidden(path) if suffix == ".xls" else {})
     with open(path, "rb") as fh:
         wb = CalamineWorkbook.from_filelike(fh)
         grids = []
@@ -211,6 +214,56 @@ def _ods_hidden(path: Path) -> dict[str, tuple[frozenset[int], frozenset[int]]]:
     except (KeyError, zipfile.BadZipFile, ET.ParseError, ValueError):
         return {}
     return result
+
+
+def _xls_hidden(path: Path) -> dict[str, tuple[frozenset[int], frozenset[int]]]:
+    """Hidden rows and columns per sheet of an Excel 97-2003 (.xls) file, 0-based, from its BIFF8 records:
+    ROW (0x0208) with fDyZero, COLINFO (0x007D) with fHidden; sheets located by BOUNDSHEET (0x0085)."""
+    import olefile
+
+    try:
+        with olefile.OleFileIO(str(path)) as ole:
+            stream = "Workbook" if ole.exists("Workbook") else "Book"
+            data = ole.openstream(stream).read()
+    except (OSError, ValueError):
+        return {}
+
+    def records(start: int):
+        pos = start
+        while pos + 4 <= len(data):
+            kind, size = struct.unpack_from("<HH", data, pos)
+            yield kind, data[pos + 4: pos + 4 + size]
+            pos += 4 + size
+            if kind == 0x000A:  # EOF of this substream
+                return
+
+    result: dict[str, tuple[frozenset[int], frozenset[int]]] = {}
+    try:
+        sheets = []
+        for kind, body in records(0):
+            if kind == 0x0085 and len(body) >= 8:
+                offset, cch, high = struct.unpack_from("<IxxBB", body, 0)
+                raw = body[8: 8 + (cch * 2 if high & 1 else cch)]
+                sheets.append((raw.decode("utf-16-le" if high & 1 else "latin-1", errors="replace"), offset))
+        for name, offset in sheets:
+            result[name] = _xls_sheet_hidden(records(offset))
+    except struct.error:
+        return {}
+    return result
+
+
+def _xls_sheet_hidden(records: Iterable[tuple[int, bytes]]) -> tuple[frozenset[int], frozenset[int]]:
+    rows: set[int] = set()
+    cols: set[int] = set()
+    for kind, body in records:
+        if kind == 0x0208 and len(body) >= 14:
+            if struct.unpack_from("<H", body, 12)[0] & 0x20:  # fDyZero: the row is hidden
+                rows.add(struct.unpack_from("<H", body, 0)[0])
+        elif kind == 0x007D and len(body) >= 10:
+            first, last, _, _, flags = struct.unpack_from("<HHHHH", body, 0)
+            if flags & 0x01:
+                cols.update(range(first, min(last, 16383) + 1))
+    return frozenset(rows), frozenset(cols)
 
 
 def _describe_failure(path: Path, exc: Exception) -> str:
