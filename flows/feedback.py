@@ -10,6 +10,7 @@ marks the row number.
 from __future__ import annotations
 
 import datetime as dt
+import math
 from typing import Any
 
 import pandas as pd
@@ -129,7 +130,7 @@ def _write(ws, r: int, c: int, value: Any, text_fmt, date_fmt) -> None:
     elif isinstance(value, (dt.datetime, dt.date)):
         ws.write_datetime(r, c, value if isinstance(value, dt.datetime) else
                           dt.datetime(value.year, value.month, value.day), date_fmt)
-    elif isinstance(value, (int, float)):
+    elif isinstance(value, (int, float)) and math.isfinite(value):
         ws.write_number(r, c, value, text_fmt)
     else:
         ws.write_string(r, c, as_text(value), text_fmt)

@@ -205,7 +205,12 @@ def _write_data_docs(result: RunResult, cfg: AppConfig, folder: Path) -> None:
     """The GX Data Docs site of tonight's validation (flows.datadocs), inside the run folder and its manifest."""
     from flows import datadocs
 
-    datadocs.build(result.validation, cfg, result.run_id, result.started_at, folder / datadocs.FOLDER)
+    target = folder / datadocs.FOLDER
+    try:
+        datadocs.build(result.validation, cfg, result.run_id, result.started_at, target)
+    except Exception as exc:  # the officers' detail view must not cost the schools their night's results
+        log.warning("data docs not built (%s): %s", type(exc).__name__, str(exc)[:200])
+        shutil.rmtree(target, ignore_errors=True)
 
 
 # ----------------------------------------------------------------------------------------------------------
