@@ -9,7 +9,7 @@ from pathlib import Path
 import pandas as pd
 
 from flows.config import AppConfig
-from flows.frames import Issue, SourceData
+from flows.frames import STUDENT_COLUMNS, Issue, SourceData
 
 
 @dataclass
@@ -21,23 +21,31 @@ class FileReport:
 
 
 def check_file(path: Path, cfg: AppConfig, as_of: dt.date) -> FileReport:
-    from flows.nightly import extract_tables, normalize_tables
-    from flows.sources import read_grids
+    """Read, lay out, normalize and validate one file as the night would (same stage functions, no Prefect)."""
+    from flows.layout import Extracted, extract
+    from flows.normalize import normalize_students
+    from flows.sources import _describe_failure, read_grids
     from flows.validate import validate_students
 
     source = SourceData(source_id=path.name, source_file=path.name)
     try:
         source.sheets = read_grids(path)
-    except Exception as exc:
-        from flows.sources import _describe_failure
-
+    except Exception as exc:  # a broken file is data, not a crash
         source.status, source.message = "failed", _describe_failure(path, exc)
-    extraction = extract_tables([source], cfg)
-    normalized = normalize_tables(extraction, cfg)
-    students, issues = validate_students(normalized.students, extraction.headers, cfg, as_of)
+    extraction = Extracted()
+    if source.status != "failed":
+        extraction = extract(source, cfg)
+    else:
+        extraction.issues.append(Issue(
+            source.source_file, "", None, "", cfg.rules.severity("unreadable_file"), "unreadable_file",
+            cfg.rules.message("unreadable_file", detail=source.message)))
+    raw = extraction.tables.get("students")
+    normalized = normalize_students(raw, cfg) if raw is not None and not raw.empty else pd.DataFrame(
+        columns=STUDENT_COLUMNS)
+    students, issues = validate_students(normalized, extraction.headers, cfg, as_of)
     all_issues = sorted(extraction.issues + issues,
                         key=lambda i: (i.source_sheet, -1 if i.source_row is None else i.source_row, i.rule))
-    return FileReport(rows=len(normalized.students), issues=all_issues, students=students,
+    return FileReport(rows=len(normalized), issues=all_issues, students=students,
                       sheets=_sheet_summary(source, extraction, students))
 
 
