@@ -138,6 +138,9 @@ def validate(
     file: Path = typer.Argument(..., help="One spreadsheet (xlsx, xls, ods, csv)."),
     config: Optional[Path] = typer.Option(None, "--config"),
     as_of: Optional[str] = typer.Option(None, "--as-of"),
+    feedback: Optional[Path] = typer.Option(None, "--feedback",
+                                            help="Also write the feedback workbook (.xlsx): issues and the rows "
+                                                 "as sent with the problem cells coloured."),
 ) -> None:
     """Check one file the way the night would, and print its issues."""
     _setup_logging(False)
@@ -169,6 +172,11 @@ def validate(
         console.print("[green]Không có vấn đề nào.[/green]")
     errors = sum(i.severity == "error" for i in report.issues)
     console.print(f"{report.rows} dòng học sinh; {errors} lỗi, {len(report.issues) - errors} cảnh báo.")
+    if feedback is not None:
+        from flows.checkfile import write_feedback
+
+        write_feedback(report, feedback, file.name)
+        console.print(f"Đã ghi tệp phản hồi: {feedback}")
     raise typer.Exit(1 if errors else 0)
 
 

@@ -79,8 +79,17 @@ def test_validate_command_prints_sheets_unit_and_issue_table(corpus_dir):
     assert "Hướng dẫn: không có bảng danh sách, bỏ qua" in res.output and "Sheet2: trống" in res.output
     assert "DS lớp 3: 5 dòng học sinh" in res.output and "Trường TH Hữu Liên" in res.output
     assert "Không có vấn đề nào" in res.output
-    res = runner.invoke(app, ["validate", str(corpus_dir / "thcs-cai-kinh-loi.xlsx"), "--as-of", "2021-12-01"],
-                        env={"COLUMNS": "200"})
+    out = corpus_dir.parent / "phan-hoi.xlsx"
+    res = runner.invoke(app, ["validate", str(corpus_dir / "thcs-cai-kinh-loi.xlsx"), "--as-of", "2021-12-01",
+                              "--feedback", str(out)], env={"COLUMNS": "200"})
     assert res.exit_code == 1  # errors: the file needs fixing
     lines = [line for line in res.output.splitlines() if "31/02/2009" in line]
     assert lines and "│ 5 " in lines[0] and "Ngày sinh" in lines[0] and "Lỗi" in lines[0]
+    # the clerk's copy of the feedback: issues, and the rows with the bad date cell red and noted
+    import openpyxl
+
+    wb = openpyxl.load_workbook(out)
+    assert wb.sheetnames == ["Phản hồi", "Dòng đã gửi"]
+    assert [c.value for c in wb["Phản hồi"][4]][2:5] == [4, "Họ và tên", "Lỗi"]
+    bad = [c for row in wb["Dòng đã gửi"].iter_rows() for c in row if c.value == "31/02/2009"]
+    assert bad and bad[0].fill.fgColor.rgb.endswith("FFC7CE") and "ngày/tháng/năm" in bad[0].comment.text
