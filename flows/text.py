@@ -31,8 +31,15 @@ def fold(value: object) -> str:
     return _SPACE.sub(" ", text).strip()
 
 
+# Invisible characters pasted in from web pages and chat apps: a zero-width space stands between two words;
+# joiners, the byte-order mark and soft hyphens stand for nothing.
+_INVISIBLE = str.maketrans({"\u200b": " ", "\u2060": " ", "\u200c": None, "\u200d": None, "\ufeff": None,
+                            "\u00ad": None})
+
+
 def clean_spaces(value: str) -> str:
-    return _SPACE.sub(" ", value.replace("\u00a0", " ")).strip()
+    """Single spaces, none at either end; no-break, zero-width and other invisible spacing undone."""
+    return _SPACE.sub(" ", value.translate(_INVISIBLE)).strip()
 
 
 def title_name(value: str) -> str:
