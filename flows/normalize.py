@@ -340,9 +340,11 @@ def parse_grade(value: Any) -> int | None:
     if m:
         return int(m.group(1))
     words = key.split()
-    if words and words[0] in ("lop", "khoi"):
+    prefixed = bool(words) and words[0] in ("lop", "khoi")
+    if prefixed:
         words = words[1:]
-    if len(words) == 1 and words[0] in _GRADE_WORDS:
+    # a lone "x" or "v" is a mark, not Roman ten or five: single letters count only after "Lớp"/"Khối"
+    if len(words) == 1 and words[0] in _GRADE_WORDS and (prefixed or len(words[0]) > 1):
         return _GRADE_WORDS[words[0]]
     return None
 
