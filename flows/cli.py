@@ -138,6 +138,9 @@ def validate(
     file: Path = typer.Argument(..., help="One spreadsheet (xlsx, xls, ods, csv)."),
     config: Optional[Path] = typer.Option(None, "--config"),
     as_of: Optional[str] = typer.Option(None, "--as-of"),
+    feedback: Optional[Path] = typer.Option(None, "--feedback",
+                                            help="Also write the feedback workbook (.xlsx): issues and the rows "
+                                                 "as sent with the problem cells coloured."),
 ) -> None:
     """Check one file the way the night would, and print its issues."""
     _setup_logging(False)
@@ -149,15 +152,31 @@ def validate(
 
     day = dt.date.fromisoformat(as_of) if as_of else dt.date.today()
     report = check_file(file, cfg, day)
-    table = Table(title=f"{file.name}: {report.rows} dòng, {len(report.issues)} vấn đề", show_lines=False)
-    for col in ("Trang tính", "Dòng", "Cột", "Mức độ", "Nội dung"):
-        table.add_column(col, overflow="fold")
-    for i in report.issues:
-        sev = "[red]Lỗi[/red]" if i.severity == "error" else "[yellow]Cảnh báo[/yellow]"
-        table.add_row(i.source_sheet, "" if i.source_row is None else str(i.source_row), i.column, sev, i.message)
-    console.print(table)
+    console.print(f"[bold]{file.name}[/bold]")
+    if report.sheets:
+        console.print("Trang tính: " + "; ".join(f"[bold]{name}[/bold]: {found}" for name, found in report.sheets))
+    units = report.students.drop_duplicates("unit_code") if len(report.students) else report.students
+    named = [(cfg.district.school_by_code.get(u) or cfg.district.commune_by_code.get(u)) for u in units.get(
+        "unit_code", [])]
+    if named:
+        console.print("Đơn vị gửi: " + (", ".join(n.name for n in named if n) or "[red]chưa xác định[/red]"))
+    if report.issues:
+        table = Table(title=f"{len(report.issues)} vấn đề cần xem", show_lines=False)
+        for col in ("Trang tính", "Dòng", "Cột", "Mức độ", "Nội dung"):
+            table.add_column(col, overflow="fold")
+        for i in report.issues:
+            sev = "[red]Lỗi[/red]" if i.severity == "error" else "[yellow]Cảnh báo[/yellow]"
+            table.add_row(i.source_sheet, "" if i.source_row is None else str(i.source_row), i.column, sev, i.message)
+        console.print(table)
+    else:
+        console.print("[green]Không có vấn đề nào.[/green]")
     errors = sum(i.severity == "error" for i in report.issues)
     console.print(f"{report.rows} dòng học sinh; {errors} lỗi, {len(report.issues) - errors} cảnh báo.")
+    if feedback is not None:
+        from flows.checkfile import write_feedback
+
+        write_feedback(report, feedback, file.name)
+        console.print(f"Đã ghi tệp phản hồi: {feedback}")
     raise typer.Exit(1 if errors else 0)
 
 

@@ -159,3 +159,9 @@ class RunResult:
     follow_ups: Any = None  # latest device-use check per person and need (flows.ledger.FOLLOW_UP_COLUMNS)
     handovers: Any = None  # handovers on record: person_id, need, item, serial, date, received_by, donation_id
     counts: dict[str, int] = field(default_factory=dict)
+    # The students' rows as the schools sent them (flows.feedback.rows_as_sent) and each sheet's header labels
+    # (field -> header as written), for the feedback workbooks. None: not available (no feedback sheet).
+    rows_as_sent: Any = None
+    headers: dict = field(default_factory=dict)
+    # The students suite's validation result for the Data Docs (flows.datadocs.summarize: counts, no values).
+    validation: dict = field(default_factory=dict)

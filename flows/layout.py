@@ -561,6 +561,14 @@ def _fill_vertical_merges(grid: SheetGrid, start: int) -> list[list[Any]]:
     return rows
 
 
+def _only_counts(record: dict[str, Any]) -> bool:
+    """Every filled cell of the row is a count (a number), as in a totals row."""
+    values = [v for v in record.values() if not _is_empty(v)]
+    return bool(values) and all(
+        (isinstance(v, (int, float)) and not isinstance(v, bool)) or (isinstance(v, str) and v.strip().isdigit())
+        for v in values)
+
+
 def _is_group_title(value: Any, cfg: AppConfig) -> bool:
     """A row that names a school, commune or village group inside the table ("Trường TH Hữu Liên", "Xã Yên
     Bình", "Thôn Bãi Hào", "Lớp 3A") rather than a child."""
@@ -630,9 +638,20 @@ def _extract_rows(grid: SheetGrid, header: _Header, vocab: _Vocabulary,
         others = any(not _is_empty(v) for f, v in record.items() if f != "full_name")
         if not has_name and not others:
             continue  # only STT, a section title ("Lớp 3A") or a note
+        if not has_name and not _numbered(row, stt_col) and _only_counts(record):
+            continue  # column totals without a "Cộng" label
         seen_data = True
         out.append((r + 1, record))
     return out
+
+
+_SHEET_CLASS = re.compile(r"(?:lop|khoi)?\s*([1-9]|1[0-2])\s*(?:[a-z]\d{0,2})?")
+
+
+def _class_of_sheet(name: str) -> str:
+    """The class a per-class sheet is named after ("6A", "Lớp 3B", "Khối 7"), or "" when the name is not one."""
+    key = fold(name).strip()
+    return name.strip() if key and _SHEET_CLASS.fullmatch(key) else ""
 
 
 # --- The stage ------------------------------------------------------------------------------------------------
@@ -675,7 +694,7 @@ def extract(source: SourceData, cfg: AppConfig) -> Extracted:
         for col in header.unknown:
             result.issues.append(_issue(cfg, source, grid.name, "unknown_column", column=col.label))
         labels = {}
-        for f, cols in header.fields.items():
+        for f, cols in sorted(header.fields.items(), key=lambda kv: kv[1][0]):  # in the sheet's column order
             if f in _NOT_OUTPUT:
                 continue
             col = next(c for c in header.columns if c.index == cols[0])
@@ -691,10 +710,15 @@ def extract(source: SourceData, cfg: AppConfig) -> Extracted:
         if kind == "connectivity" and not unit_code and "commune" not in header.fields:
             result.issues.append(_issue(cfg, source, grid.name, "unknown_unit"))
         order = field_order.setdefault(kind, [])
+        sheet_grade = _class_of_sheet(grid.name) if kind == "students" and "grade" not in header.fields else ""
         for f in cfg.headers.for_kind(kind):
-            if f in header.fields and f not in _NOT_OUTPUT and f not in order:
+            if (f in header.fields or (f == "grade" and sheet_grade)) and f not in _NOT_OUTPUT and f not in order:
                 order.append(f)
+        if sheet_grade:
+            labels["grade"] = grid.name
         for source_row, record in _extract_rows(grid, header, vocab, cfg):
+            if sheet_grade:
+                record["grade"] = sheet_grade
             records.setdefault(kind, []).append({
                 "source_id": source.source_id, "source_file": source.source_file, "source_sheet": grid.name,
                 "source_row": source_row, "list_type": list_type, "unit_code": unit_code, **record,

@@ -157,9 +157,10 @@ def run_night(
 
     ``step(name, fn, *args)`` runs one stage; the Prefect flow passes a runner that wraps each stage in a task.
     """
+    from flows.feedback import rows_as_sent
     from flows.ledger import Ledger
     from flows.publish import publish
-    from flows.validate import validate_students
+    from flows.validate import validate_students_for_docs
 
     started = dt.datetime.now(dt.timezone.utc)
     as_of = as_of or started.astimezone(TIMEZONE).date()
@@ -176,8 +177,8 @@ def run_night(
     progress("Chuẩn hoá dữ liệu")
     normalized = step("normalize", normalize_tables, extraction, cfg)
     progress("Kiểm tra dữ liệu (Great Expectations)")
-    students, validation_issues = step("validate", validate_students, normalized.students, extraction.headers,
-                                       cfg, as_of)
+    students, validation_issues, validation = step("validate", validate_students_for_docs, normalized.students,
+                                                   extraction.headers, cfg, as_of)
     issues = extraction.issues + validation_issues
     log.info("validate: %d rows, %d rejected, %d duplicate, %d issues", len(students),
              int((students.get("row_status") == "rejected").sum()) if len(students) else 0,
@@ -207,6 +208,8 @@ def run_night(
             donations=allocation.donations, donation_summary=allocation.donation_summary,
             connectivity=normalized.connectivity, review_pairs=dedupe.review_pairs, changes=allocation.changes,
             cash=allocation.cash, counts=counts,
+            rows_as_sent=rows_as_sent(extraction.tables.get("students"), extraction.headers),
+            headers=extraction.headers, validation=validation,
         )
         result.override_log = allocation.override_log  # extras publish shows (Tiến độ, explain)
         result.follow_ups = allocation.follow_ups

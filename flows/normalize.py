@@ -317,7 +317,9 @@ def parse_date(value: Any) -> tuple[str, int | None]:
     return "", None
 
 
-_GRADE_WORDS = {"mot": 1, "hai": 2, "ba": 3, "bon": 4, "tu": 4, "nam": 5, "sau": 6, "bay": 7, "tam": 8, "chin": 9}
+_GRADE_WORDS = {"mot": 1, "hai": 2, "ba": 3, "bon": 4, "tu": 4, "nam": 5, "sau": 6, "bay": 7, "tam": 8, "chin": 9,
+                "i": 1, "ii": 2, "iii": 3, "iv": 4, "v": 5, "vi": 6, "vii": 7, "viii": 8, "ix": 9, "x": 10,
+                "xi": 11, "xii": 12}  # in words, or in Roman numerals ("Lớp VI")
 # one or two words ("Lớp", "Khối lớp", a mistyped "Líp") before the number, a class letter or number after it
 _GRADE = re.compile(r"(?:[a-z]+\s+){0,2}(\d{1,2})(?:\s*[/\-.]?\s*[a-z]?\s*\d{0,2})?")
 
@@ -338,9 +340,11 @@ def parse_grade(value: Any) -> int | None:
     if m:
         return int(m.group(1))
     words = key.split()
-    if words and words[0] in ("lop", "khoi"):
+    prefixed = bool(words) and words[0] in ("lop", "khoi")
+    if prefixed:
         words = words[1:]
-    if len(words) == 1 and words[0] in _GRADE_WORDS:
+    # a lone "x" or "v" is a mark, not Roman ten or five: single letters count only after "Lớp"/"Khối"
+    if len(words) == 1 and words[0] in _GRADE_WORDS and (prefixed or len(words[0]) > 1):
         return _GRADE_WORDS[words[0]]
     return None
 

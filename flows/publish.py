@@ -197,6 +197,7 @@ def publish(
         for code in data.school_codes:
             _write_school(data, code, partial / "schools" / data.school_file(code))
             workbooks += 1
+        _write_data_docs(result, cfg, partial)
         finished_at = result.finished_at or (clock or _now_like(result.started_at))()
         _write_manifest(result, data, partial, finished_at, workbooks)
     except BaseException:
@@ -215,6 +216,18 @@ def publish(
     log.info("published run %s: %d workbooks, %d student rows, %d issues, %d pruned in %.1fs", run_id,
              workbooks, len(data.students), len(data.issues), pruned, time.perf_counter() - started)
     return final
+
+
+def _write_data_docs(result: RunResult, cfg: AppConfig, folder: Path) -> None:
+    """The GX Data Docs site of tonight's validation (flows.datadocs), inside the run folder and its manifest."""
+    from flows import datadocs
+
+    target = folder / datadocs.FOLDER
+    try:
+        datadocs.build(result.validation, cfg, result.run_id, result.started_at, target)
+    except Exception as exc:  # the officers' detail view must not cost the schools their night's results
+        log.warning("data docs not built (%s): %s", type(exc).__name__, str(exc)[:200])
+        shutil.rmtree(target, ignore_errors=True)
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -1525,6 +1538,22 @@ def _write_commune(data: _Data, code: str, path: Path) -> None:
     book.close()
 
 
+def _write_rows_as_sent(book: "_Book", data: _Data, st: pd.DataFrame, iss: pd.DataFrame, code: str,
+                        sub: str) -> None:
+    """The rows of the files this school sent, as written, problem cells marked (flows.feedback)."""
+    from flows.feedback import write_rows_as_sent
+
+    sent = data.result.rows_as_sent
+    if sent is None:
+        return
+    mine = st.loc[st["_file_school"] == code].dropna(subset=["source_row"])
+    keys = mine[["source_file", "source_sheet", "source_row"]].drop_duplicates().astype({"source_row": "int64"})
+    rows = sent.merge(keys, on=["source_file", "source_sheet", "source_row"])
+    status = {(f, s, int(r)): label("status", v) for f, s, r, v in
+              zip(mine["source_file"], mine["source_sheet"], mine["source_row"], mine["status"])}
+    write_rows_as_sent(book.wb, book.fmt, rows, iss, data.result.headers, sub, status)
+
+
 def _write_school(data: _Data, code: str, path: Path) -> None:
     """The school's feedback: issues in its files, its students with their status, its allocation list."""
     name = data.school_name(code, code)
@@ -1541,6 +1570,7 @@ def _write_school(data: _Data, code: str, path: Path) -> None:
               r.message] for i, r in enumerate(_issue_frame_sorted(iss).itertuples(index=False), 1)],
             filter_from=h, empty="Không có lỗi dữ liệu. Cảm ơn nhà trường.")
     sh.line("Dòng có mức độ “Lỗi” chưa được tổng hợp: hãy sửa trong tệp gốc; “Cảnh báo” cần kiểm tra lại.")
+    _write_rows_as_sent(book, data, st, iss, code, sub)
 
     sh = book.sheet("students", "DANH SÁCH HỌC SINH VÀ KẾT QUẢ XÉT HỖ TRỢ", sub, _SCHOOL_LIST_COLS)
     h = sh.header()

@@ -11,7 +11,10 @@ import datetime as dt
 import fnmatch
 import io
 import re
+import struct
+import unicodedata
 import zipfile
+from collections.abc import Iterable
 from pathlib import Path, PurePosixPath
 from xml.etree import ElementTree as ET
 
@@ -77,7 +80,8 @@ def read_grids(path: Path) -> list[SheetGrid]:
         return [SheetGrid(name="", rows=_read_csv(path.read_bytes()))]
     if suffix not in SPREADSHEET_SUFFIXES:
         raise ValueError(f"unsupported file type {suffix or '(none)'}")
-    hidden = _xlsx_hidden(path) if suffix in {".xlsx", ".xlsm"} else {}
+    hidden = (_xlsx_hidden(path) if suffix in {".xlsx", ".xlsm"} else _ods_hidden(path) if suffix == ".ods"
+              else _xls_hidden(path) if suffix == ".xls" else {})
     with open(path, "rb") as fh:
         wb = CalamineWorkbook.from_filelike(fh)
         grids = []
@@ -98,19 +102,41 @@ def read_grids(path: Path) -> list[SheetGrid]:
 
 def _read_csv(data: bytes) -> list[list[object]]:
     text = _decode(data)
-    sample = text[:4096]
-    try:
-        dialect = csv.Sniffer().sniff(sample, delimiters=",;\t")
-        delimiter = dialect.delimiter
-    except csv.Error:
-        delimiter = ","
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=_delimiter(text[:20000]))
     return [[None if c.strip() == "" else c for c in row] for row in reader]
 
 
+def _delimiter(sample: str) -> str:
+    """The delimiter that splits the most lines into the same number (> 1) of fields. csv.Sniffer is misled by
+    the title rows above a school's table ("DANH SÁCH HỌC SINH", no delimiter at all) and by commas inside
+    cells ("Ngày, tháng, năm sinh"), so count whole parsed lines instead."""
+    lines = sample.splitlines()[:60]
+    best, best_score = ",", (0, 0)
+    for delimiter in (",", ";", "\t"):
+        try:
+            widths = [len(row) for row in csv.reader(lines, delimiter=delimiter)]
+        except csv.Error:
+            continue
+        counts: dict[int, int] = {}
+        for w in widths:
+            if w > 1:
+                counts[w] = counts.get(w, 0) + 1
+        if not counts:
+            continue
+        width, n = max(counts.items(), key=lambda kv: (kv[1], kv[0]))
+        if (n, width) > best_score:
+            best, best_score = delimiter, (n, width)
+    return best
+
+
 def _decode(data: bytes) -> str:
+    """Text of a CSV file in NFC (cp1258 writes tones as combining marks)."""
+    return unicodedata.normalize("NFC", _decode_bytes(data))
+
+
+def _decode_bytes(data: bytes) -> str:
     if data.startswith(b"\xef\xbb\xbf"):
-        return data[3:].decode("utf-8")
+        return data[3:].decode("utf-8", errors="replace")
     attempts = []
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
         attempts.append("utf-16")
@@ -154,14 +180,106 @@ def _xlsx_hidden(path: Path) -> dict[str, tuple[frozenset[int], frozenset[int]]]
     return result
 
 
+_ENCRYPTED_OOXML = "EncryptionInfo".encode("utf-16-le")  # stream name in the CFB directory of a protected file
+
+
+_ODS_TABLE = "{urn:oasis:names:tc:opendocument:xmlns:table:1.0}"
+
+
+def _ods_hidden(path: Path) -> dict[str, tuple[frozenset[int], frozenset[int]]]:
+    """Hidden (collapsed or filtered) rows and columns per sheet of an .ods file, 0-based."""
+    result: dict[str, tuple[frozenset[int], frozenset[int]]] = {}
+    t = _ODS_TABLE
+    try:
+        with zipfile.ZipFile(path) as zf, zf.open("content.xml") as fh:
+            for _, elem in ET.iterparse(fh):
+                if elem.tag != f"{t}table":
+                    continue
+                rows: set[int] = set()
+                cols: set[int] = set()
+                r = c = 0
+                for node in elem.iter():
+                    if node.tag == f"{t}table-column":
+                        n = int(node.get(f"{t}number-columns-repeated", "1"))
+                        if node.get(f"{t}visibility", "visible") != "visible":
+                            cols.update(range(c, c + n))
+                        c += n
+                    elif node.tag == f"{t}table-row":
+                        n = int(node.get(f"{t}number-rows-repeated", "1"))
+                        if node.get(f"{t}visibility", "visible") != "visible":
+                            rows.update(range(r, r + min(n, 10000)))
+                        r += n
+                result[elem.get(f"{t}name", "")] = (frozenset(rows), frozenset(cols))
+                elem.clear()
+    except (KeyError, zipfile.BadZipFile, ET.ParseError, ValueError):
+        return {}
+    return result
+
+
+def _xls_hidden(path: Path) -> dict[str, tuple[frozenset[int], frozenset[int]]]:
+    """Hidden rows and columns per sheet of an Excel 97-2003 (.xls) file, 0-based, from its BIFF8 records:
+    ROW (0x0208) with fDyZero, COLINFO (0x007D) with fHidden; sheets located by BOUNDSHEET (0x0085)."""
+    import olefile
+
+    try:
+        with olefile.OleFileIO(str(path)) as ole:
+            stream = "Workbook" if ole.exists("Workbook") else "Book"
+            data = ole.openstream(stream).read()
+    except (OSError, ValueError):
+        return {}
+
+    def records(start: int):
+        pos = start
+        while pos + 4 <= len(data):
+            kind, size = struct.unpack_from("<HH", data, pos)
+            yield kind, data[pos + 4: pos + 4 + size]
+            pos += 4 + size
+            if kind == 0x000A:  # EOF of this substream
+                return
+
+    result: dict[str, tuple[frozenset[int], frozenset[int]]] = {}
+    try:
+        sheets = []
+        for kind, body in records(0):
+            if kind == 0x0085 and len(body) >= 8:
+                offset, cch, high = struct.unpack_from("<IxxBB", body, 0)
+                raw = body[8: 8 + (cch * 2 if high & 1 else cch)]
+                sheets.append((raw.decode("utf-16-le" if high & 1 else "latin-1", errors="replace"), offset))
+        for name, offset in sheets:
+            result[name] = _xls_sheet_hidden(records(offset))
+    except struct.error:
+        return {}
+    return result
+
+
+def _xls_sheet_hidden(records: Iterable[tuple[int, bytes]]) -> tuple[frozenset[int], frozenset[int]]:
+    rows: set[int] = set()
+    cols: set[int] = set()
+    for kind, body in records:
+        if kind == 0x0208 and len(body) >= 14:
+            if struct.unpack_from("<H", body, 12)[0] & 0x20:  # fDyZero: the row is hidden
+                rows.add(struct.unpack_from("<H", body, 0)[0])
+        elif kind == 0x007D and len(body) >= 10:
+            first, last, _, _, flags = struct.unpack_from("<HHHHH", body, 0)
+            if flags & 0x01:
+                cols.update(range(first, min(last, 16383) + 1))
+    return frozenset(rows), frozenset(cols)
+
+
 def _describe_failure(path: Path, exc: Exception) -> str:
-    head = path.read_bytes()[:512] if path.exists() else b""
-    if head.lstrip().lower().startswith((b"<!doctype html", b"<html")):
-        return "tệp là trang web (HTML), không phải bảng tính"
-    if head.startswith(b"\xd0\xcf\x11\xe0") and path.suffix.lower() in {".xlsx", ".xlsm"}:
-        return "tệp được đặt mật khẩu hoặc không phải định dạng .xlsx"
-    if path.suffix.lower() in {".xlsx", ".xlsm", ".ods"} and not head.startswith(b"PK"):
-        return "tệp bị hỏng hoặc không phải bảng tính"
+    """Vietnamese reason a school can act on, for a file that could not be read."""
+    data = path.read_bytes() if path.exists() else b""
+    head = data[:512]
+    suffix = path.suffix.lower()
+    if head.lstrip().lower().startswith((b"<!doctype html", b"<html")) or b"<html" in head.lower():
+        return "tệp là trang web (HTML) được lưu với đuôi bảng tính, không phải bảng tính thật"
+    if head.startswith(b"\xd0\xcf\x11\xe0"):
+        if _ENCRYPTED_OOXML in data or "password" in str(exc).lower() or "encrypt" in str(exc).lower():
+            return "tệp được đặt mật khẩu; hãy gỡ mật khẩu (File > Info > Protect Workbook > Encrypt with Password)"
+        if suffix in {".xlsx", ".xlsm"}:
+            return "tệp không phải định dạng .xlsx (có thể là .xls đổi tên)"
+    if suffix in {".xlsx", ".xlsm", ".xlsb", ".ods"} and not zipfile.is_zipfile(path):
+        return "tệp bị hỏng (không giải nén được) hoặc không phải bảng tính"
     if "detect file format" in str(exc):
         return "không nhận ra định dạng tệp (cần Excel .xlsx/.xls, .ods hoặc .csv)"
     if "password" in str(exc).lower() or "encrypt" in str(exc).lower():

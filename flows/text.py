@@ -31,14 +31,30 @@ def fold(value: object) -> str:
     return _SPACE.sub(" ", text).strip()
 
 
+# Invisible characters pasted in from web pages and chat apps: a zero-width space stands between two words;
+# joiners, the byte-order mark and soft hyphens stand for nothing.
+_INVISIBLE = str.maketrans({"\u200b": " ", "\u2060": " ", "\u200c": None, "\u200d": None, "\ufeff": None,
+                            "\u00ad": None})
+
+
 def clean_spaces(value: str) -> str:
-    return _SPACE.sub(" ", value.replace("\u00a0", " ")).strip()
+    """Single spaces, none at either end; no-break, zero-width and other invisible spacing undone."""
+    return _SPACE.sub(" ", value.translate(_INVISIBLE)).strip()
 
 
 def title_name(value: str) -> str:
     """NFC, single spaces, each word capitalised, one tone placement ("NGUYỄN  thị THUỲ" -> "Nguyễn Thị Thủy")."""
     words = clean_spaces(nfc(value)).split(" ")
-    return " ".join(tone_placement(w[:1].upper() + w[1:].lower()) for w in words if w)
+    return " ".join(tone_placement(_capitalise(w)) for w in words if w)
+
+
+def _capitalise(word: str) -> str:
+    """First letter upper, the rest lower; a leading mark stays ("=hà" -> "=Hà", "(thị)" -> "(Thị)")."""
+    lower = word.lower()
+    for i, ch in enumerate(lower):
+        if ch.isalpha():
+            return lower[:i] + ch.upper() + lower[i + 1:]
+    return lower
 
 
 # Syllables ending in oa, oe or uy carry the tone on either vowel ("Hoà"/"Hòa", "Thuỷ"/"Thủy"); both spellings

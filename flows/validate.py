@@ -28,17 +28,21 @@ DUPLICATE_KEY = ["date_of_birth", "birth_year", "sex", "grade", "school_code", "
                  "guardian_name", "phone", "national_id", "category", "lacks_device", "lacks_internet"]
 
 
-@lru_cache(maxsize=1)
-def _context():
-    import great_expectations as gx
-    from great_expectations.data_context.types.base import ProgressBarsConfig
-
-    # GX sets some of its own loggers to INFO at import; keep its chatter out of the operator's terminal.
+def quiet_gx_loggers() -> None:
+    """GX sets some of its own loggers to INFO at import; keep its chatter out of the operator's terminal."""
     for name in list(logging.root.manager.loggerDict):
         if name.startswith("great_expectations"):
             logger = logging.getLogger(name)
             if logger.level and logger.level < logging.WARNING:
                 logger.setLevel(logging.WARNING)
+
+
+@lru_cache(maxsize=1)
+def _context():
+    import great_expectations as gx
+    from great_expectations.data_context.types.base import ProgressBarsConfig
+
+    quiet_gx_loggers()
     ctx = gx.get_context(mode="ephemeral")
     ctx.variables.progress_bars = ProgressBarsConfig(globally=False, metric_calculations=False)
     source = ctx.data_sources.add_pandas("songmaytinh")
@@ -93,6 +97,16 @@ def validate_students(
     students: pd.DataFrame, headers: HeaderMap, cfg: AppConfig, as_of: dt.date
 ) -> tuple[pd.DataFrame, list[Issue]]:
     """Return the rows with ``row_status``, ``duplicate_of`` and ``exclusion`` added, and the issues found."""
+    df, issues, _ = validate_students_for_docs(students, headers, cfg, as_of)
+    return df, issues
+
+
+def validate_students_for_docs(
+    students: pd.DataFrame, headers: HeaderMap, cfg: AppConfig, as_of: dt.date
+) -> tuple[pd.DataFrame, list[Issue], dict]:
+    """``validate_students`` plus the suite's result for the Data Docs: a JSON-able dict of counts per
+    expectation with no cell values (``flows.datadocs.summarize``); {} when there were no rows."""
+    from flows.datadocs import summarize
     from validations.students import build_suite, check_frame
 
     df = students.reset_index(drop=True).copy()
@@ -100,7 +114,7 @@ def validate_students(
     if df.empty:
         for col, default in (("row_status", "ok"), ("duplicate_of", pd.NA), ("exclusion", "")):
             df[col] = pd.Series(dtype=object if col != "duplicate_of" else "Int64")
-        return df, issues
+        return df, issues, {}
     frame = check_frame(df, cfg, as_of)
     result = run_suite(frame, build_suite(cfg), "students")
     rules = cfg.rules
@@ -135,7 +149,7 @@ def validate_students(
     df["duplicate_of"] = pd.array([pd.NA] * len(df), dtype="Int64")
     issues.extend(_mark_duplicates(df, headers, cfg))
     df["exclusion"] = _exclusions(df, flagged)
-    return df, issues
+    return df, issues, summarize(result)
 
 
 def _mark_duplicates(df: pd.DataFrame, headers: HeaderMap, cfg: AppConfig) -> list[Issue]:

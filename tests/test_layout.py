@@ -536,3 +536,37 @@ def test_numbered_row_starting_like_a_total_is_data(cfg):
             [None, None, "Tổng cộng", None, 20, None]]
     result = layout.extract(_source([_grid(rows)], file="tai-tro/so.xlsx", kind="donations"), cfg)
     assert list(result.tables["donations"]["donor"]) == ["Tổng công ty Điện lực miền Bắc"]
+
+
+@pytest.mark.parametrize(("sheet", "grade"), [("6A", "6A"), ("Lớp 3B", "Lớp 3B"), ("Khối 7", "Khối 7"),
+                                              ("lop 9a1", "lop 9a1"), ("Sheet1", None), ("DS", None),
+                                              ("2021", None), ("Lớp học", None)])
+def test_class_comes_from_a_per_class_sheet_name_only_when_there_is_no_class_column(cfg, sheet, grade):
+    rows = [*TITLE, ["STT", "Họ và tên", "Ngày sinh", "Chưa có thiết bị"], [1, "Nguyễn Văn An", "05/09/2010", "x"]]
+    result = layout.extract(_source([_grid(rows, name=sheet)]), cfg)
+    table = result.tables["students"]
+    assert (table["grade"].tolist() if "grade" in table else [None]) == [grade]
+    with_column = [*TITLE, ["STT", "Họ và tên", "Lớp"], [1, "Nguyễn Văn An", "8A"]]
+    table = layout.extract(_source([_grid(with_column, name=sheet)]), cfg).tables["students"]
+    assert table["grade"].tolist() == ["8A"]  # the sheet's own column wins
+
+
+def test_unlabelled_totals_row_is_not_a_child_but_a_nameless_numbered_row_is(cfg):
+    rows = [*TITLE, ["STT", "Họ và tên", "Lớp", "Chưa có thiết bị", "Chưa có Internet"],
+            [1, "Nguyễn Văn An", "8A", "x", None],
+            [2, None, "8A", "x", "x"],  # a child whose name was left out: reported, not dropped
+            [None, None, None, 2, 1]]  # column totals
+    table = layout.extract(_source([_grid(rows)]), cfg).tables["students"]
+    assert table["source_row"].tolist() == [6, 7]
+
+
+def test_csv_titles_and_commas_inside_cells_do_not_fool_the_delimiter(tmp_path):
+    from flows.sources import read_grids
+
+    text = ("DANH SÁCH HỌC SINH TRƯỜNG TH HỮU LIÊN\n\nSTT;Họ và tên;Ngày, tháng, năm sinh;Lớp\n"
+            "1;Nguyễn Văn An;05/09/2014;3A\n2;Lê Thị Bình;2013;4B\n")
+    path = tmp_path / "ds.csv"
+    path.write_text(text, encoding="utf-8")
+    rows = read_grids(path)[0].rows
+    assert rows[2] == ["STT", "Họ và tên", "Ngày, tháng, năm sinh", "Lớp"]
+    assert rows[3] == ["1", "Nguyễn Văn An", "05/09/2014", "3A"]

@@ -29,3 +29,10 @@ def test_vietnamese_order_by_given_then_family_then_middle():
         "Bùi Văn An", "Trần Thị An", "Lê Anh", "Lê Ánh", "Đỗ Ăn", "Vũ Ân", "Nguyễn Văn Bình", "Phạm Thị Dung",
         "Hoàng Văn Đức"]
     assert collation_key("d") < collation_key("đ") < collation_key("e")
+
+
+def test_invisible_characters_pasted_from_the_web_are_undone():
+    from flows.text import clean_spaces, title_name
+
+    assert clean_spaces("Nguyễn\u200bVăn\u00a0 Hải\ufeff") == "Nguyễn Văn Hải"
+    assert title_name("nguyễn\u200bvăn\u200d hải\u00ad") == "Nguyễn Văn Hải"

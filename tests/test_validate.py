@@ -88,3 +88,15 @@ def test_commune_unknown_versus_outside_the_district(cfg):
     assert got == {(8, "commune_in_district"), (9, "commune_missing")}
     assert "Quang Lang" in next(i.message for i in issues if i.rule == "commune_in_district")
     assert list(df["row_status"]) == ["rejected", "rejected"]
+
+
+def test_age_band_comes_from_rules_yaml(cfg):
+    # Grade 3 in school year 2021-22: typical birth year 2013. Born 2010 is 3 years older: inside the shipped band
+    # (above: 3), outside a stricter one.
+    rows = students({"full_name": "Nguyễn Văn An", "date_of_birth": "2010-05-05", "birth_year": 2010, "grade": 3})
+    _, issues = validate_students(rows, {}, cfg, AS_OF)
+    assert cfg.rules.age_band.above == 3 and issues == []
+    strict = cfg.model_copy(update={"rules": cfg.rules.model_copy(
+        update={"age_band": cfg.rules.age_band.model_copy(update={"above": 2})})})
+    _, issues = validate_students(rows, {}, strict, AS_OF)
+    assert [(i.rule, i.severity) for i in issues] == [("age_grade_consistent", "warning")]

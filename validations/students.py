@@ -25,7 +25,8 @@ def school_year_start(as_of: dt.date) -> int:
 
 
 def _raw(df: pd.DataFrame, field: str) -> pd.Series:
-    col = f"raw_{field}"
+    """Text as the school wrote it: ``raw_<field>``, or the field itself when it is kept as written (note)."""
+    col = f"raw_{field}" if f"raw_{field}" in df else field
     if col not in df:
         return pd.Series([None] * len(df), index=df.index, dtype=object)
     return df[col].map(lambda v: as_text(v) or None)
