@@ -66,7 +66,7 @@ def active(led: Ledger) -> set[tuple]:
 
 def test_migrate_builds_the_schema_the_code_expects_and_is_repeatable(ledger: Ledger) -> None:
     ledger.migrate()  # second time: nothing to do
-    assert ledger.schema_revision() == ledger.head_revision() == "0001"
+    assert ledger.schema_revision() == ledger.head_revision() == "0002_source_snapshots"
     with ledger.engine.connect() as conn:
         diffs = compare_metadata(MigrationContext.configure(conn), ledger_module.metadata)
         tables = set(sa.inspect(conn).get_table_names())
