@@ -35,9 +35,10 @@ def service_account(fake: FakeGoogle, email: str = SERVICE_ACCOUNT) -> dict:
 def _cell(value: Any) -> Any:
     """A local cell as Sheets stores it: dates and times become serial numbers, as UNFORMATTED_VALUE returns."""
     if isinstance(value, dt.datetime):
-        return (value - _EXCEL_EPOCH).total_seconds() / 86400
+        serial = (value - _EXCEL_EPOCH).total_seconds() / 86400
+        return int(serial) if serial.is_integer() else serial  # JSON writes whole numbers without a fraction
     if isinstance(value, dt.date):
-        return float((value - _EXCEL_EPOCH.date()).days)
+        return (value - _EXCEL_EPOCH.date()).days
     if isinstance(value, dt.time):
         return (value.hour * 3600 + value.minute * 60 + value.second) / 86400
     if isinstance(value, dt.timedelta):

@@ -16,7 +16,7 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, Callable
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from google.auth import jwt as google_jwt
@@ -92,6 +92,7 @@ class Logged:
     kind: str
     spreadsheet: str | None
     body: Any = None
+    at: float = 0.0  # the test's clock when the request arrived
 
 
 class FakeGoogle:
@@ -103,6 +104,7 @@ class FakeGoogle:
         self.public_keys: dict[str, str] = {}  # service-account email -> public key PEM
         self.faults: list[Fault] = []
         self.errors: list[str] = []
+        self.stamp: Callable[[], float] = time.monotonic
         self.log: list[Logged] = []
         self.lock = threading.RLock()
         self._tick = itertools.count(1)
@@ -186,6 +188,7 @@ class FakeGoogle:
         path = unquote(parts.path)
         query = parse_qs(parts.query, keep_blank_values=True)
         kind, key = _classify(method, path)
+        at = self.stamp()
         body: Any = None
         if raw and "json" in headers.get("Content-Type", headers.get("content-type", "")):
             body = json.loads(raw)
@@ -207,7 +210,7 @@ class FakeGoogle:
                 self.errors.append(f"{method} {path}: {type(exc).__name__}: {exc}")
                 status, payload = 500, _error(500, "backendError", "fake server error")
         with self.lock:
-            self.log.append(Logged(method, path, query, status, kind, key, body))
+            self.log.append(Logged(method, path, query, status, kind, key, body, at))
         return status, payload, extra
 
     def _fault(self, request: str) -> Fault | None:
