@@ -148,7 +148,9 @@ class GoogleHTTPClient(HTTPClient):
             except RefreshError as exc:  # the key was refused: retrying will not help
                 raise GoogleUnavailable(401, type(exc).__name__) from None
             except (requests.Timeout, requests.ConnectionError, TransportError) as exc:
-                if attempt >= self.quota.max_retries:
+                # a write that timed out may have been applied: only reads are safe to send again
+                if attempt >= self.quota.max_retries or (method.lower() != "get" and not isinstance(
+                        exc, (requests.ConnectTimeout, TransportError))):
                     raise GoogleUnavailable(0, type(exc).__name__) from None
                 retry_after = None
             delay = self.backoff(attempt, retry_after)

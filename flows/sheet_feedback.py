@@ -1,9 +1,9 @@
 """Feedback write-back: each student-list spreadsheet gets a "Phản hồi" sheet listing its issues.
 
-One ``batchUpdate`` per spreadsheet (add the sheet if missing, clear it, write the rows, freeze the header), and
-only when the content changed since the last write (a sha256 kept in the ledger) or the sheet is gone. The
-status column compares with what the sheet said last time (read with tonight's snapshot, at no extra cost):
-"Mới" (new tonight), "Chưa sửa" (listed before, still there), "Đã sửa" (listed before, gone now).
+One ``batchUpdate`` per spreadsheet (add the sheet if missing, clear it, write the rows), and only when the
+spreadsheet's issue list changed since the last write (a sha256 kept in the ledger) or the sheet is gone. The
+status column compares with what the sheet said at the last write (read with tonight's snapshot, at no extra
+cost): "Mới" (new), "Chưa sửa" (listed before, still there), "Đã sửa" (listed before, gone now).
 """
 
 from __future__ import annotations
@@ -69,7 +69,9 @@ def write_feedback(sources: list[SourceData], issues: pd.DataFrame, cfg: AppConf
         existing_id = next((s.get("sheet_id") for s in snapshot.sheets if s["name"] == FEEDBACK_SHEET), None)
         previous = [list(r) for r in existing.rows[1:]] if existing else []
         rows = feedback_rows(mine, previous)
-        digest = hashlib.sha256(json.dumps(rows, ensure_ascii=False, default=str).encode()).hexdigest()
+        # the issue list decides whether to write (statuses follow it), so an unchanged list is never rewritten
+        current = [r[:5] for r in rows[1:] if r[5] != FIXED]
+        digest = hashlib.sha256(json.dumps(current, ensure_ascii=False, default=str).encode()).hexdigest()
         if existing is not None and ledger.feedback_hash(source.source_id) == digest:
             counts["unchanged"] += 1
             continue

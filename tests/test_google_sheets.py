@@ -14,7 +14,7 @@ import pytest
 from flows.config import ConfigError, GoogleSettings, Sources, load_config
 from flows.frames import SheetGrid
 from flows.google_sheets import (
-    READ_SCOPES, WRITE_SCOPES, GoogleUnavailable, WindowLimiter, connect, fetch_spreadsheet, http_of, pull_google,
+    READ_SCOPES, GoogleUnavailable, WindowLimiter, connect, fetch_spreadsheet, http_of, pull_google,
 )
 from flows.ledger import Ledger
 from flows.sources import read_grids
@@ -348,3 +348,18 @@ def test_snapshots_keep_every_version_and_what_each_run_read(ledger) -> None:
     from flows.google_sheets import grids_from_json
 
     assert grids_from_json(replay.sheets) == [grid]
+
+
+def test_a_write_that_timed_out_is_not_sent_again(cfg, fake, key, clock) -> None:
+    from flows.google_sheets import WRITE_SCOPES
+
+    book = fake.add_spreadsheet("Trường A", [student_sheet()])
+    fake.faults.append(Fault(delay=0.6, match=f"{book.id}:batchUpdate", times=1))
+    gcfg = google_cfg(cfg, fake, [book.id], quota={"timeout_seconds": 0.15})
+    http = http_of(client_for(gcfg, key, clock, scopes=WRITE_SCOPES))
+    with pytest.raises(GoogleUnavailable) as err:
+        http.batch_update(book.id, {"requests": [{"addSheet": {"properties": {"title": "Mới"}}}]})
+    assert err.value.status == 0
+    fake.faults.append(Fault(status=503, match=f"{book.id}:batchUpdate", times=1))  # refused: safe to resend
+    http.batch_update(book.id, {"requests": [{"addSheet": {"properties": {"title": "Mới 2"}}}]})
+    assert fake.arrived.count("batchUpdate") == 3  # timed out once (not resent), refused once, then done

@@ -104,6 +104,7 @@ class FakeGoogle:
         self.public_keys: dict[str, str] = {}  # service-account email -> public key PEM
         self.faults: list[Fault] = []
         self.errors: list[str] = []
+        self.arrived: list[str] = []
         self.stamp: Callable[[], float] = time.monotonic
         self.log: list[Logged] = []
         self.lock = threading.RLock()
@@ -142,6 +143,7 @@ class FakeGoogle:
     def reset_log(self) -> None:
         with self.lock:
             self.log.clear()
+            self.arrived.clear()
 
     # -- HTTP ----------------------------------------------------------------------------------------------------
 
@@ -189,6 +191,8 @@ class FakeGoogle:
         query = parse_qs(parts.query, keep_blank_values=True)
         kind, key = _classify(method, path)
         at = self.stamp()
+        with self.lock:
+            self.arrived.append(kind)  # logged on arrival too: a slow answer is logged only when it is sent
         body: Any = None
         if raw and "json" in headers.get("Content-Type", headers.get("content-type", "")):
             body = json.loads(raw)
