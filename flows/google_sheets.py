@@ -357,7 +357,8 @@ class GooglePull:
     """What the Google part of the sources stage did: the sources, the snapshot each used, and the counts."""
 
     sources: list[SourceData]
-    snapshot_ids: dict[str, int | None] = field(default_factory=dict)
+    snapshot_ids: dict[str, int | None] = field(default_factory=dict)  # every key read, the registry included
+    statuses: dict[str, tuple[str, str]] = field(default_factory=dict)  # key -> (status, message)
     registry_problems: list[str] = field(default_factory=list)
     requests: int = 0
     changed: int = 0
@@ -454,6 +455,8 @@ def pull_google(cfg: AppConfig, store: SnapshotStore, run_id: str | None = None,
     entries = list(settings.spreadsheets)
     if settings.registry:
         snapshot, status, message = get(settings.registry)
+        pull.snapshot_ids[settings.registry] = getattr(snapshot, "snapshot_id", None)
+        pull.statuses[settings.registry] = (status, message)
         if snapshot is None:
             pull.registry_problems.append(f"registry: {message}")
         else:
@@ -476,6 +479,7 @@ def pull_google(cfg: AppConfig, store: SnapshotStore, run_id: str | None = None,
             source.status, source.message = status, message  # type: ignore[assignment]
         pull.sources.append(source)
         pull.snapshot_ids[entry.key] = getattr(snapshot, "snapshot_id", None)
+        pull.statuses[entry.key] = (source.status, source.message)
     if client is not None:
         pull.requests = http_of(client).stats.requests
     log.info("google: %d spreadsheets, %d changed, %d unchanged, %d requests, %d stale, %d failed",

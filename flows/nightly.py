@@ -69,8 +69,8 @@ def fetch_sources(sources_dir: Path | None, cfg: AppConfig, ledger=None, run_id:
         replay = ledger.run_snapshots(replay_run) if replay_run else None
         pull = pull_google(cfg, ledger, run_id, offline=offline, replay=replay)
         if run_id is not None:
-            ledger.record_run_sources(run_id, [(s.source_id, pull.snapshot_ids.get(s.source_id), s.status, s.message)
-                                               for s in pull.sources])
+            ledger.record_run_sources(run_id, [(key, pull.snapshot_ids.get(key), status, message)
+                                               for key, (status, message) in pull.statuses.items()])
         if pull.registry_problems:
             log.warning("google registry: %d problem(s): %s", len(pull.registry_problems),
                         "; ".join(pull.registry_problems[:5]))

@@ -363,3 +363,27 @@ def test_a_write_that_timed_out_is_not_sent_again(cfg, fake, key, clock) -> None
     fake.faults.append(Fault(status=503, match=f"{book.id}:batchUpdate", times=1))  # refused: safe to resend
     http.batch_update(book.id, {"requests": [{"addSheet": {"properties": {"title": "Mới 2"}}}]})
     assert fake.arrived.count("batchUpdate") == 3  # timed out once (not resent), refused once, then done
+
+
+def test_the_sources_stage_records_what_it_read_so_a_registry_night_replays_offline(
+        cfg, fake, key, ledger, tmp_path, monkeypatch) -> None:
+    import json
+
+    from flows.nightly import fetch_sources
+
+    a = fake.add_spreadsheet("Trường A", [student_sheet()])
+    registry = fake.add_spreadsheet("Sổ đăng ký", [FakeSheet(0, "Nguồn", rows=[
+        ["Đơn vị", "Loại", "Cấp", "Khoá / URL"], ["TH-HL", "Học sinh", "Trường", a.id]])])
+    gcfg = google_cfg(cfg, fake, [], registry=registry.id)
+    (tmp_path / "key.json").write_text(json.dumps(key))
+    monkeypatch.setenv("SONGMAYTINH_GOOGLE_KEY", str(tmp_path / "key.json"))
+    night = fetch_sources(None, gcfg, ledger, "n1")
+    assert [(s.source_id, s.status) for s in night] == [(a.id, "ok")]
+
+    fake.spreadsheets[a.id].sheets[0].set(3, 1, "Tên đã sửa")
+    fake.touch(a.id)
+    monkeypatch.delenv("SONGMAYTINH_GOOGLE_KEY")
+    fake.reset_log()
+    replayed = fetch_sources(None, gcfg, ledger, "n2", False, "n1")
+    assert fake.log == [] and [(s.source_id, s.status) for s in replayed] == [(a.id, "ok")]
+    assert replayed[0].sheets == night[0].sheets and replayed[0].unit == "TH-HL"
