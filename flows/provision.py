@@ -167,7 +167,7 @@ def provision(cfg: AppConfig, client=None, progress: Callable[[str], None] = lam
                 result.updated.append(unit.code)
             meta = http.spreadsheets_get(key, params={
                 "fields": "sheets(properties(sheetId,title),protectedRanges(protectedRangeId,description))"})
-            sheets = {s["properties"]["title"]: s["properties"]["sheetId"] for s in meta.get("sheets", [])}
+            sheets = {s["properties"]["title"]: s["properties"].get("sheetId", 0) for s in meta.get("sheets", [])}
             protected = [p["protectedRangeId"] for s in meta.get("sheets", []) for p in s.get("protectedRanges", [])
                          if p.get("description") == PROTECTED]
             # the header rows stay locked for the unit too: only the officers may change them

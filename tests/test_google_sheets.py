@@ -12,7 +12,6 @@ import random
 import pytest
 
 from flows.config import ConfigError, GoogleSettings, Sources, load_config
-from flows.frames import SheetGrid
 from flows.google_sheets import (
     READ_SCOPES, GoogleUnavailable, WindowLimiter, connect, fetch_spreadsheet, http_of, pull_google,
 )
@@ -331,23 +330,6 @@ def test_sources_yaml_google_block_is_typed_and_accepts_the_old_list_form(tmp_pa
     with pytest.raises(ConfigError) as err:
         load_config(conf)
     assert "google.spreadsheets.0.key" in str(err.value) and "google.quota.reads_per_minute" in str(err.value)
-
-
-def test_snapshots_keep_every_version_and_what_each_run_read(ledger) -> None:
-    from flows.google_sheets import grids_to_json
-    from flows.ledger import Snapshot
-
-    grid = SheetGrid("Lớp 1", [["STT", "Họ tên"], [1, "An"]], merged=[(0, 0, 0, 1)], hidden_rows=frozenset({1}))
-    first = ledger.save_snapshot(Snapshot("k1", "Trường A", "2022-01-01T00:00:01.000Z", grids_to_json([grid])), "r1")
-    again = ledger.save_snapshot(Snapshot("k1", "Trường A", "2022-01-01T00:00:01.000Z", grids_to_json([grid])), "r1")
-    second = ledger.save_snapshot(Snapshot("k1", "Trường A", "2022-01-02T00:00:00.000Z", []), "r2")
-    assert first == again != second
-    ledger.record_run_sources("r1", [("k1", first, "ok", "")])
-    assert ledger.latest_snapshot("k1").snapshot_id == second
-    replay = ledger.run_snapshots("r1")["k1"]
-    from flows.google_sheets import grids_from_json
-
-    assert grids_from_json(replay.sheets) == [grid]
 
 
 def test_a_write_that_timed_out_is_not_sent_again(cfg, fake, key, clock) -> None:

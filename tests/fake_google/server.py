@@ -345,9 +345,9 @@ class FakeGoogle:
                                                                            if c in s.hidden_cols else {})}
                                                      for c in range(s.col_count)]}]
             sheets.append(entry)
-        return {"spreadsheetId": book.id, "properties": {"title": book.title, "locale": "vi_VN",
-                                                         "timeZone": "Asia/Ho_Chi_Minh"},
-                "sheets": sheets, "spreadsheetUrl": f"{self.url}/d/{book.id}"}
+        return _proto3({"spreadsheetId": book.id, "properties": {"title": book.title, "locale": "vi_VN",
+                                                                 "timeZone": "Asia/Ho_Chi_Minh"},
+                        "sheets": sheets, "spreadsheetUrl": f"{self.url}/d/{book.id}"})
 
     def _sheet(self, book: FakeSpreadsheet, sheet_id: int | None = None, title: str | None = None) -> FakeSheet:
         for s in book.sheets:
@@ -454,6 +454,16 @@ class FakeGoogle:
         if name in ("repeatCell", "autoResizeDimensions", "updateBorders"):
             return {}
         raise _Error(400, "INVALID_ARGUMENT", f"unsupported request {name}")
+
+
+def _proto3(value: Any) -> Any:
+    """Google's JSON leaves out fields at their default (sheetId 0, index 0, hidden false, startRowIndex 0)."""
+    if isinstance(value, dict):
+        return {k: _proto3(v) for k, v in value.items()
+                if not (v is False or (isinstance(v, int) and not isinstance(v, bool) and v == 0) or v == "")}
+    if isinstance(value, list):
+        return [_proto3(v) for v in value]
+    return value
 
 
 class _Error(Exception):
