@@ -193,3 +193,37 @@ def test_feedback_is_one_batch_update_per_spreadsheet_and_only_when_it_changed(c
     assert write_feedback(night.sources, fixed, gcfg, ledger, "n3", client=write)["written"] == 1
     sheet = next(s for s in fake.spreadsheets[book.id].sheets if s.title == FEEDBACK_SHEET)
     assert [(r[1], r[5]) for r in sheet.rows[1:] if any(v is not None for v in r)] == [(2, OPEN), (3, FIXED)]
+
+
+def test_the_provision_command_works_from_config_alone(cfg, fake, key, tmp_path, monkeypatch) -> None:
+    import json
+    import shutil
+
+    import yaml
+    from typer.testing import CliRunner
+
+    from flows.cli import app
+
+    conf = tmp_path / "config"
+    shutil.copytree(cfg.config_dir, conf)
+    sources = yaml.safe_load((conf / "sources.yaml").read_text(encoding="utf-8"))
+    sources["google"] = {"endpoint": fake.url, "officers": [OFFICER],
+                         "quota": {"reads_per_minute": 100000, "project_reads_per_minute": 100000,
+                                   "writes_per_minute": 100000}}
+    (conf / "sources.yaml").write_text(yaml.safe_dump(sources, allow_unicode=True), encoding="utf-8")
+    monkeypatch.delenv("SONGMAYTINH_GOOGLE_KEY", raising=False)
+    missing = CliRunner().invoke(app, ["provision", "--config", str(conf)])
+    assert missing.exit_code == 2 and "SONGMAYTINH_GOOGLE_KEY" in missing.output
+
+    (tmp_path / "key.json").write_text(json.dumps(key))
+    monkeypatch.setenv("SONGMAYTINH_GOOGLE_KEY", str(tmp_path / "key.json"))
+    done = CliRunner().invoke(app, ["provision", "--config", str(conf)])
+    assert done.exit_code == 0, done.output
+    n = len(cfg.district.schools) + len(cfg.district.communes)
+    assert f"Tạo mới {n}, cập nhật 0, lỗi 0" in done.output
+    registry = next(b for b in fake.spreadsheets.values() if b.title.startswith("Sổ đăng ký"))
+    assert registry.id in done.output
+    assert len([r for r in registry.sheets[0].rows if any(r)]) == n + 1
+    again = CliRunner().invoke(app, ["provision", "--config", str(conf)])
+    assert again.exit_code == 0 and f"Tạo mới 0, cập nhật {n}, lỗi 0" in again.output
+    assert "không thay đổi" in again.output and len(fake.spreadsheets) == n + 1
