@@ -486,3 +486,32 @@ def pull_google(cfg: AppConfig, store: SnapshotStore, run_id: str | None = None,
              len(pull.sources), pull.changed, pull.unchanged, pull.requests,
              sum(s.status == "stale" for s in pull.sources), sum(s.status == "failed" for s in pull.sources))
     return pull
+
+
+class GoogleSheetSource:
+    """The Google Sheets source of one night: the registry in ``cfg``, a gspread client, the snapshot store.
+
+    ``pull()`` is the sources stage's Google part (see ``pull_google``); ``fetch`` and ``modified`` are its two
+    kinds of call, for tools that need one spreadsheet or the listing alone.
+    """
+
+    def __init__(self, cfg: AppConfig, store: SnapshotStore, client: Client | None = None) -> None:
+        self.cfg, self.store, self.client = cfg, store, client
+
+    def _client(self) -> Client:
+        if self.client is None:
+            self.client = connect(self.cfg.sources.google, READ_SCOPES)
+        return self.client
+
+    def modified(self) -> dict[str, tuple[str, str]]:
+        """key -> (title, modifiedTime) for every spreadsheet shared with the service account."""
+        return list_modified(self._client())
+
+    def fetch(self, key: str) -> tuple[str, list[SheetGrid]]:
+        """Title and grids of one spreadsheet (two reads)."""
+        title, grids, _ = fetch_spreadsheet(self._client(), key)
+        return title, grids
+
+    def pull(self, run_id: str | None = None, *, offline: bool = False,
+             replay: dict[str, Any] | None = None) -> GooglePull:
+        return pull_google(self.cfg, self.store, run_id, client=self.client, offline=offline, replay=replay)

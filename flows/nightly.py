@@ -64,10 +64,10 @@ def fetch_sources(sources_dir: Path | None, cfg: AppConfig, ledger=None, run_id:
     if sources_dir is not None:
         sources.extend(read_local(sources_dir, cfg))
     if cfg.sources.google.configured and ledger is not None:
-        from flows.google_sheets import pull_google
+        from flows.google_sheets import GoogleSheetSource
 
         replay = ledger.run_snapshots(replay_run) if replay_run else None
-        pull = pull_google(cfg, ledger, run_id, offline=offline, replay=replay)
+        pull = GoogleSheetSource(cfg, ledger).pull(run_id, offline=offline, replay=replay)
         if run_id is not None:
             ledger.record_run_sources(run_id, [(key, pull.snapshot_ids.get(key), status, message)
                                                for key, (status, message) in pull.statuses.items()])

@@ -369,3 +369,18 @@ def test_the_sources_stage_records_what_it_read_so_a_registry_night_replays_offl
     replayed = fetch_sources(None, gcfg, ledger, "n2", False, "n1")
     assert fake.log == [] and [(s.source_id, s.status) for s in replayed] == [(a.id, "ok")]
     assert replayed[0].sheets == night[0].sheets and replayed[0].unit == "TH-HL"
+
+
+def test_the_source_object_lists_and_fetches_through_the_same_client(cfg, fake, key, clock, ledger) -> None:
+    from flows.google_sheets import GoogleSheetSource
+
+    book = fake.add_spreadsheet("Trường A", [student_sheet("Lớp 5")])
+    gcfg = google_cfg(cfg, fake, [book.id])
+    source = GoogleSheetSource(gcfg, ledger, client_for(gcfg, key, clock))
+    assert source.modified() == {book.id: ("Trường A", book.modified_time)}
+    title, grids = source.fetch(book.id)
+    assert (title, [g.name for g in grids]) == ("Trường A", ["Lớp 5"])
+    assert [s.status for s in source.pull("n1").sources] == ["ok"]
+    assert fake.count() == (1 + 2) + (1 + 2)  # fetch() stores no snapshot: the pull lists and reads again
+    fake.reset_log()
+    assert [s.status for s in source.pull("n2").sources] == ["ok"] and fake.count() == 1
