@@ -480,12 +480,23 @@ def pull_google(cfg: AppConfig, store: SnapshotStore, run_id: str | None = None,
         pull.sources.append(source)
         pull.snapshot_ids[entry.key] = getattr(snapshot, "snapshot_id", None)
         pull.statuses[entry.key] = (source.status, source.message)
+    _distinct_titles(pull.sources)
     if client is not None:
         pull.requests = http_of(client).stats.requests
     log.info("google: %d spreadsheets, %d changed, %d unchanged, %d requests, %d stale, %d failed",
              len(pull.sources), pull.changed, pull.unchanged, pull.requests,
              sum(s.status == "stale" for s in pull.sources), sum(s.status == "failed" for s in pull.sources))
     return pull
+
+
+def _distinct_titles(sources: list[SourceData]) -> None:
+    """Two spreadsheets with one title would share issues and headers: such titles get the key's start added."""
+    seen: dict[str, int] = {}
+    for s in sources:
+        seen[s.source_file] = seen.get(s.source_file, 0) + 1
+    for s in sources:
+        if seen[s.source_file] > 1:
+            s.source_file = f"{s.source_file} [{s.source_id[:10]}]"
 
 
 class GoogleSheetSource:

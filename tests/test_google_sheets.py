@@ -384,3 +384,19 @@ def test_the_source_object_lists_and_fetches_through_the_same_client(cfg, fake, 
     assert fake.count() == (1 + 2) + (1 + 2)  # fetch() stores no snapshot: the pull lists and reads again
     fake.reset_log()
     assert [s.status for s in source.pull("n2").sources] == ["ok"] and fake.count() == 1
+
+
+def test_spreadsheets_with_the_same_title_stay_apart(cfg, fake, key, clock, ledger) -> None:
+    from flows.nightly import extract_tables
+
+    a = fake.add_spreadsheet("DS học sinh thiếu thiết bị", [student_sheet(names=("Nguyễn Văn An",))])
+    b = fake.add_spreadsheet("DS học sinh thiếu thiết bị", [student_sheet(names=("Lò Thị Bình", "Hà Văn Cư"))])
+    c = fake.add_spreadsheet("Trường C", [student_sheet()])
+    gcfg = google_cfg(cfg, fake, [a.id, b.id, c.id])
+    pull = pull_google(gcfg, ledger, "n1", client=client_for(gcfg, key, clock))
+    names = [s.source_file for s in pull.sources]
+    assert len(set(names)) == 3 and names[2] == "Trường C"
+    assert all(n.startswith("DS học sinh thiếu thiết bị [") for n in names[:2])
+    extraction = extract_tables(pull.sources, gcfg)
+    rows = extraction.tables["students"].groupby("source_file").size().to_dict()
+    assert rows == {names[0]: 1, names[1]: 2, names[2]: 2}
