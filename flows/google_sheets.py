@@ -409,9 +409,10 @@ def pull_google(cfg: AppConfig, store: SnapshotStore, run_id: str | None = None,
     if client is None and not offline and replay is None:
         try:
             client = connect(settings, READ_SCOPES)
-        except (ValueError, OSError) as exc:
-            unavailable = f"chưa cấu hình khoá tài khoản dịch vụ ({type(exc).__name__})"
-            log.warning("google: no credentials (%s); using stored snapshots", settings.credentials_env)
+        except Exception as exc:  # no key, an unreadable key, a Secret block that cannot be loaded
+            unavailable = f"chưa cấu hình được khoá tài khoản dịch vụ ({type(exc).__name__})"
+            log.warning("google: no usable credentials (%s, %s); using stored snapshots", settings.credentials_env,
+                        type(exc).__name__)
     online = client is not None and not offline and replay is None
 
     listing: dict[str, tuple[str, str]] = {}

@@ -58,8 +58,8 @@ def write_feedback(sources: list[SourceData], issues: pd.DataFrame, cfg: AppConf
     if client is None:
         try:
             client = connect(cfg.sources.google, WRITE_SCOPES)
-        except (ValueError, OSError):
-            log.warning("feedback: no service-account key; nothing written")
+        except Exception as exc:  # no key, an unreadable key, a Secret block that cannot be loaded
+            log.warning("feedback: no usable service-account key (%s); nothing written", type(exc).__name__)
             counts["failed"] = len(targets)
             return counts
     http = http_of(client)

@@ -263,6 +263,13 @@ def test_without_a_key_the_night_uses_snapshots_and_says_why(cfg, fake, key, clo
     assert [s.status for s in pull.sources] == ["stale", "stale", "failed"]
     assert "SONGMAYTINH" not in pull.sources[2].message and "khoá" in pull.sources[2].message
 
+    for broken in ("not json", '{"type": "service_account", "private_key": "garbage"}'):
+        path = ledger.url.database + ".key.json"
+        with open(path, "w", encoding="utf-8") as fh:
+            fh.write(broken)
+        monkeypatch.setenv("SONGMAYTINH_GOOGLE_KEY", path)
+        assert [s.status for s in pull_google(fresh, ledger, "n3").sources] == ["stale", "stale", "failed"]
+
 
 # ---------------------------------------------------------------------------------------------------------------
 # Quotas
