@@ -1,4 +1,4 @@
-"""Command line: ``songmaytinh run | serve | validate | dedupe | explain | bench``."""
+"""Command line: ``songmaytinh run | serve | provision | validate | dedupe | explain | bench``."""
 
 from __future__ import annotations
 
@@ -52,6 +52,10 @@ def run(
     as_of: Optional[str] = typer.Option(None, "--as-of", help="Replay as of this date (YYYY-MM-DD)."),
     ledger: Optional[str] = typer.Option(None, "--ledger", help="Ledger database URL (default: OUT/ledger.sqlite)."),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Log each stage (counts and ids only)."),
+    offline: bool = typer.Option(False, "--offline",
+                                 help="Google Sheets from the stored snapshots only (no network)."),
+    replay_run: Optional[str] = typer.Option(None, "--replay-run",
+                                             help="Google Sheets as a past run read them (its snapshots)."),
 ) -> None:
     """Run the nightly consolidation once and publish the workbooks."""
     _setup_logging(verbose)
@@ -79,7 +83,7 @@ def run(
         try:
             outcome = nightly.nightly_consolidation(
                 sources_dir=str(sources) if sources else None, config_dir=str(cfg.config_dir), out_dir=str(out),
-                as_of=as_of, ledger_url=ledger)
+                as_of=as_of, ledger_url=ledger, offline=offline, replay_run=replay_run)
         finally:
             nightly.PROGRESS["callback"] = nightly._quiet
     _print_summary(outcome, out, time.monotonic() - started)
@@ -131,6 +135,36 @@ def serve(
         parameters={"sources_dir": str(sources) if sources else None, "config_dir": str(cfg.config_dir),
                     "out_dir": str(out)},
     )
+
+
+@app.command()
+def provision(
+    config: Optional[Path] = typer.Option(None, "--config", help="Config folder or one of its YAML files."),
+) -> None:
+    """Create or update one template Google Sheet per school and commune, share them, write the registry."""
+    _setup_logging(False)
+    cfg = _config(config)
+    from flows.google_sheets import GoogleUnavailable
+    from flows.provision import provision as run_provision
+
+    try:
+        with console.status("Đang tạo bảng tính mẫu...", spinner="dots") as status:
+            result = run_provision(cfg, progress=lambda name: status.update(f"{name}..."))
+    except ValueError as exc:
+        console.print(f"[red]{exc}[/red] (README, Google Sheets)")
+        raise typer.Exit(2) from None
+    except GoogleUnavailable as exc:
+        console.print(f"[red]Google: HTTP {exc.status} {exc.detail}[/red]")
+        raise typer.Exit(1) from None
+    console.print(f"Tạo mới {len(result.created)}, cập nhật {len(result.updated)}, lỗi {len(result.failed)}; "
+                  f"thêm {result.shared} quyền chia sẻ.")
+    for code, reason in result.failed.items():
+        console.print(f"  [yellow]{code}: {reason}[/yellow]")
+    written = "đã cập nhật" if result.registry_written else "không thay đổi"
+    console.print(f"Sổ đăng ký nguồn (registry) {written}: {result.registry_key}")
+    if cfg.sources.google.registry != result.registry_key:
+        console.print(f"Ghi vào config/sources.yaml: google.registry: {result.registry_key}")
+    raise typer.Exit(1 if result.failed else 0)
 
 
 @app.command()

@@ -7,6 +7,7 @@ at start so that a bad key stops the run with a message naming it (``ConfigError
 from __future__ import annotations
 
 import datetime as dt
+import re
 from functools import cached_property
 from pathlib import Path
 from typing import Literal
@@ -272,17 +273,74 @@ class LocalSources(_Strict):
     patterns: list[LocalPattern] = []
 
 
+def spreadsheet_key(value: str) -> str:
+    """The spreadsheet id in a Google Sheets URL, or the id itself; ValueError if it is neither."""
+    m = re.search(r"/spreadsheets/d/([A-Za-z0-9_-]+)", value)
+    key = m.group(1) if m else value.strip()
+    if not re.fullmatch(r"[A-Za-z0-9_-]{8,}", key):
+        raise ValueError(f"{value!r} is neither a spreadsheet key nor a Google Sheets URL")
+    return key
+
+
 class GoogleSource(_Strict):
+    """One registered spreadsheet: ``key`` is the spreadsheet id or its URL."""
+
     key: str
     kind: SourceKind
     unit: str | None = None
     unit_type: Literal["school", "commune"] | None = None
     contact: str | None = None
 
+    @field_validator("key")
+    @classmethod
+    def _key_from_url(cls, v: str) -> str:
+        return spreadsheet_key(v)
+
+
+class GoogleQuota(_Strict):
+    """Client-side limits; Google allows about 60 read requests per minute per user and 300 per project."""
+
+    reads_per_minute: int = Field(60, ge=1)
+    project_reads_per_minute: int = Field(300, ge=1)
+    writes_per_minute: int = Field(60, ge=1)
+    timeout_seconds: float = Field(30.0, gt=0)
+    max_retries: int = Field(5, ge=0)
+    backoff_base_seconds: float = Field(1.0, gt=0)
+    backoff_max_seconds: float = Field(64.0, gt=0)
+
+
+class GoogleSettings(_Strict):
+    """The ``google:`` block of sources.yaml (a plain list is read as ``spreadsheets``)."""
+
+    credentials_env: str = "SONGMAYTINH_GOOGLE_KEY"  # env var holding the path of the service-account key
+    credentials_secret: str | None = None  # or a Prefect Secret block holding the key JSON
+    endpoint: str | None = None  # API base URL override (a test server); None = Google
+    registry: str | None = None  # key or URL of the registry sheet the officer keeps
+    officers: list[str] = []  # emails shared as readers on provisioned sheets
+    contacts: dict[str, str] = {}  # unit code -> email of the school / commune (writer)
+    folder: str | None = None  # Drive folder for provisioned sheets
+    feedback: bool = False  # write the "Phản hồi" sheet back into each school's spreadsheet
+    quota: GoogleQuota = GoogleQuota()
+    spreadsheets: list[GoogleSource] = []
+
+    @model_validator(mode="before")
+    @classmethod
+    def _list_form(cls, data: object) -> object:
+        return {"spreadsheets": data} if isinstance(data, list) else data
+
+    @field_validator("registry")
+    @classmethod
+    def _registry_key(cls, v: str | None) -> str | None:
+        return None if v is None else spreadsheet_key(v)
+
+    @property
+    def configured(self) -> bool:
+        return bool(self.spreadsheets or self.registry)
+
 
 class Sources(_Strict):
     local: LocalSources = LocalSources()
-    google: list[GoogleSource] = []
+    google: GoogleSettings = GoogleSettings()
 
 
 class AppConfig(BaseModel):

@@ -15,7 +15,9 @@ import datetime as dt
 import hashlib
 import json
 import logging
+import zlib
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -174,6 +176,33 @@ follow_ups = sa.Table(
 OVERRIDE_FIELDS = ["person_id", "need", "action", "item", "donation_id", "officer", "reason", "decided_on"]
 FOLLOW_UP_COLUMNS = ["person_id", "need", "item", "serial", "state", "checked_on", "checked_by", "note", "source"]
 FOLLOW_UP_STATES = ("in_use", "broken", "lost")
+source_snapshots = sa.Table(
+    "source_snapshots", metadata,
+    sa.Column("snapshot_id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("source_id", sa.String(200), nullable=False),
+    sa.Column("title", sa.String(500), nullable=False, server_default=""),
+    sa.Column("modified_time", sa.String(40), nullable=False, server_default=""),
+    sa.Column("fetched_at", sa.DateTime, nullable=False),
+    sa.Column("run_id", sa.String(64), nullable=True),
+    sa.Column("content_sha256", sa.String(64), nullable=False),
+    sa.Column("grids", sa.LargeBinary, nullable=False),
+    sa.UniqueConstraint("source_id", "modified_time", name="uq_source_snapshots_version"),
+)
+run_sources = sa.Table(
+    "run_sources", metadata,
+    sa.Column("run_id", sa.String(64), primary_key=True),
+    sa.Column("source_id", sa.String(200), primary_key=True),
+    sa.Column("snapshot_id", sa.Integer, sa.ForeignKey("source_snapshots.snapshot_id"), nullable=True),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("message", sa.Text, nullable=False, server_default=""),
+)
+sheet_feedback = sa.Table(
+    "sheet_feedback", metadata,
+    sa.Column("source_id", sa.String(200), primary_key=True),
+    sa.Column("content_sha256", sa.String(64), nullable=False),
+    sa.Column("run_id", sa.String(64), nullable=True),
+    sa.Column("written_at", sa.DateTime, nullable=False),
+)
 _ACTIVE = allocations.c.status.in_(ACTIVE_STATUSES)
 
 
@@ -704,6 +733,71 @@ class Ledger:
             rows = conn.execute(query).mappings().all()
         return pd.DataFrame([dict(r) for r in rows], columns=["run_id", *CHANGE_COLUMNS])
 
+    # -- source snapshots (Google Sheets): raw grids + provenance, so any night can be replayed offline --------
+
+    def save_snapshot(self, snapshot: "Snapshot", run_id: str | None = None) -> int:
+        """Store one fetched spreadsheet version (idempotent per source and modifiedTime); returns its id."""
+        blob = zlib.compress(json.dumps(snapshot.payload(), ensure_ascii=False, separators=(",", ":"),
+                                        default=str).encode("utf-8"), 6)
+        digest = hashlib.sha256(blob).hexdigest()
+        key = (source_snapshots.c.source_id == snapshot.source_id) & \
+            (source_snapshots.c.modified_time == snapshot.modified_time)
+        with self.engine.begin() as conn:
+            found = conn.execute(sa.select(source_snapshots.c.snapshot_id).where(key)).scalar()
+            values = {"title": snapshot.title, "fetched_at": self._now(), "run_id": run_id,
+                      "content_sha256": digest, "grids": blob}
+            if found is not None:
+                conn.execute(sa.update(source_snapshots).where(key).values(**values))
+                return int(found)
+            result = conn.execute(sa.insert(source_snapshots).values(
+                source_id=snapshot.source_id, modified_time=snapshot.modified_time, **values))
+            return int(result.inserted_primary_key[0])
+
+    def latest_snapshot(self, source_id: str) -> "Snapshot | None":
+        """The most recently fetched good version of a source, or None."""
+        query = sa.select(source_snapshots).where(source_snapshots.c.source_id == source_id) \
+            .order_by(source_snapshots.c.fetched_at.desc(), source_snapshots.c.snapshot_id.desc()).limit(1)
+        with self.engine.connect() as conn:
+            row = conn.execute(query).mappings().first()
+        return _snapshot(row) if row else None
+
+    def latest_snapshots(self) -> "dict[str, Snapshot]":
+        """The newest snapshot of every source ever fetched (offline replay of the latest state)."""
+        out: dict[str, Snapshot] = {}
+        query = sa.select(source_snapshots).order_by(source_snapshots.c.fetched_at, source_snapshots.c.snapshot_id)
+        with self.engine.connect() as conn:
+            for row in conn.execute(query).mappings():
+                out[row["source_id"]] = _snapshot(row)
+        return out
+
+    def record_run_sources(self, run_id: str, entries: Iterable[tuple[str, int | None, str, str]]) -> None:
+        """Which snapshot each source of a run used: (source_id, snapshot_id, status, message)."""
+        rows = [{"run_id": run_id, "source_id": sid, "snapshot_id": snap, "status": status, "message": message}
+                for sid, snap, status, message in entries]
+        with self.engine.begin() as conn:
+            conn.execute(sa.delete(run_sources).where(run_sources.c.run_id == run_id))
+            if rows:
+                conn.execute(sa.insert(run_sources), rows)
+
+    def run_snapshots(self, run_id: str) -> "dict[str, Snapshot]":
+        """The snapshots a past run read, by source id (replaying that night offline)."""
+        query = sa.select(source_snapshots).join(
+            run_sources, run_sources.c.snapshot_id == source_snapshots.c.snapshot_id) \
+            .where(run_sources.c.run_id == run_id)
+        with self.engine.connect() as conn:
+            return {row["source_id"]: _snapshot(row) for row in conn.execute(query).mappings()}
+
+    def feedback_hash(self, source_id: str) -> str | None:
+        with self.engine.connect() as conn:
+            return conn.execute(sa.select(sheet_feedback.c.content_sha256)
+                                .where(sheet_feedback.c.source_id == source_id)).scalar()
+
+    def set_feedback_hash(self, source_id: str, digest: str, run_id: str | None = None) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(sa.delete(sheet_feedback).where(sheet_feedback.c.source_id == source_id))
+            conn.execute(sa.insert(sheet_feedback).values(source_id=source_id, content_sha256=digest,
+                                                          run_id=run_id, written_at=self._now()))
+
 
     # --- officer overrides and device-use follow-up ----------------------------------------------------
     def record_overrides(self, run_id: str, rows: pd.DataFrame) -> int:
@@ -804,6 +898,28 @@ class Ledger:
         for r in rows:
             r["checked_on"] = r["checked_on"].isoformat() if r["checked_on"] else ""
         return pd.DataFrame(rows, columns=FOLLOW_UP_COLUMNS)
+
+
+@dataclass
+class Snapshot:
+    """One stored version of a spreadsheet: provenance and raw grids (``SheetGrid`` fields as JSON)."""
+
+    source_id: str
+    title: str
+    modified_time: str
+    sheets: list[dict[str, Any]]
+    snapshot_id: int | None = None
+    fetched_at: dt.datetime | None = None
+
+    def payload(self) -> dict[str, Any]:
+        return {"source_id": self.source_id, "title": self.title, "modified_time": self.modified_time,
+                "sheets": self.sheets}
+
+
+def _snapshot(row: Mapping[str, Any]) -> Snapshot:
+    data = json.loads(zlib.decompress(row["grids"]).decode("utf-8"))
+    return Snapshot(source_id=row["source_id"], title=row["title"], modified_time=row["modified_time"],
+                    sheets=data["sheets"], snapshot_id=row["snapshot_id"], fetched_at=row["fetched_at"])
 
 
 def _fit(table: sa.Table, column: str, value: Any) -> str:

@@ -51,12 +51,30 @@ def make_run_id(started: dt.datetime, as_of: dt.date, out_root: Path) -> str:
 # Stage wrappers: plain functions over DataFrames (Prefect tasks wrap exactly these).
 
 
-def fetch_sources(sources_dir: Path | None, cfg: AppConfig) -> list[SourceData]:
+def fetch_sources(sources_dir: Path | None, cfg: AppConfig, ledger=None, run_id: str | None = None,
+                  offline: bool = False, replay_run: str | None = None) -> list[SourceData]:
+    """Local files, then the registered Google spreadsheets (changed ones fetched, the rest from snapshots).
+
+    ``ledger`` stores the snapshots; ``offline`` reads only stored snapshots; ``replay_run`` reads the snapshots
+    that run read.
+    """
     from flows.sources import read_local
 
     sources: list[SourceData] = []
     if sources_dir is not None:
         sources.extend(read_local(sources_dir, cfg))
+    if cfg.sources.google.configured and ledger is not None:
+        from flows.google_sheets import GoogleSheetSource
+
+        replay = ledger.run_snapshots(replay_run) if replay_run else None
+        pull = GoogleSheetSource(cfg, ledger).pull(run_id, offline=offline, replay=replay)
+        if run_id is not None:
+            ledger.record_run_sources(run_id, [(key, pull.snapshot_ids.get(key), status, message)
+                                               for key, (status, message) in pull.statuses.items()])
+        if pull.registry_problems:
+            log.warning("google registry: %d problem(s): %s", len(pull.registry_problems),
+                        "; ".join(pull.registry_problems[:5]))
+        sources.extend(pull.sources)
     return sources
 
 
@@ -152,6 +170,8 @@ def run_night(
     ledger_url: str | None = None,
     progress: Progress = _quiet,
     step: Step = _direct,
+    offline: bool = False,
+    replay_run: str | None = None,
 ) -> tuple[RunResult, Path]:
     """Run every stage once and publish; returns the result and the published run folder.
 
@@ -167,27 +187,29 @@ def run_night(
     out_root.mkdir(parents=True, exist_ok=True)
     run_id = make_run_id(started, as_of, out_root)
 
-    progress("Đọc nguồn dữ liệu")
-    sources = step("sources", fetch_sources, sources_dir, cfg)
-    log.info("run %s: %d sources (%d failed)", run_id, len(sources), sum(s.status == "failed" for s in sources))
-    progress("Nhận dạng bảng")
-    extraction = step("layout", extract_tables, sources, cfg)
-    log.info("layout: %s; %d sheet-level issues", ", ".join(f"{k}={len(v)}" for k, v in extraction.tables.items()),
-             len(extraction.issues))
-    progress("Chuẩn hoá dữ liệu")
-    normalized = step("normalize", normalize_tables, extraction, cfg)
-    progress("Kiểm tra dữ liệu (Great Expectations)")
-    students, validation_issues, validation = step("validate", validate_students_for_docs, normalized.students,
-                                                   extraction.headers, cfg, as_of)
-    issues = extraction.issues + validation_issues
-    log.info("validate: %d rows, %d rejected, %d duplicate, %d issues", len(students),
-             int((students.get("row_status") == "rejected").sum()) if len(students) else 0,
-             int((students.get("row_status") == "duplicate").sum()) if len(students) else 0, len(validation_issues))
-
+    # The ledger opens first: the sources stage reads and stores Google Sheets snapshots there.
     ledger = Ledger(ledger_url or default_ledger_url(out_root))
     try:
         ledger.migrate()
         ledger.begin_run(run_id, as_of)
+        progress("Đọc nguồn dữ liệu")
+        sources = step("sources", fetch_sources, sources_dir, cfg, ledger, run_id, offline, replay_run)
+        log.info("run %s: %d sources (%d stale, %d failed)", run_id, len(sources),
+                 sum(s.status == "stale" for s in sources), sum(s.status == "failed" for s in sources))
+        progress("Nhận dạng bảng")
+        extraction = step("layout", extract_tables, sources, cfg)
+        log.info("layout: %s; %d sheet-level issues",
+                 ", ".join(f"{k}={len(v)}" for k, v in extraction.tables.items()), len(extraction.issues))
+        progress("Chuẩn hoá dữ liệu")
+        normalized = step("normalize", normalize_tables, extraction, cfg)
+        progress("Kiểm tra dữ liệu (Great Expectations)")
+        students, validation_issues, validation = step("validate", validate_students_for_docs,
+                                                       normalized.students, extraction.headers, cfg, as_of)
+        issues = extraction.issues + validation_issues
+        log.info("validate: %d rows, %d rejected, %d duplicate, %d issues", len(students),
+                 int((students.get("row_status") == "rejected").sum()) if len(students) else 0,
+                 int((students.get("row_status") == "duplicate").sum()) if len(students) else 0,
+                 len(validation_issues))
         progress("Ghép trùng học sinh")
         dedupe = step("dedupe", link_persons, students, normalized.handover, cfg, ledger, run_id)
         issues = issues + [_cite_column(i, extraction.headers, cfg) for i in dedupe.issues]
@@ -217,6 +239,9 @@ def run_night(
         progress("Xuất bảng tính")
         result.finished_at = dt.datetime.now(dt.timezone.utc)
         run_dir = step("publish", publish, result, cfg, out_root)
+        if cfg.sources.google.feedback and not offline and not replay_run:
+            progress("Gửi phản hồi vào Google Sheets")
+            step("feedback", send_feedback, sources, issues_df, cfg, ledger, run_id)
         ledger.finish_run(run_id, counts, status="ok")
         log.info("run %s published: %s", run_id, ", ".join(f"{k}={v}" for k, v in counts.items()))
         return result, run_dir
@@ -225,6 +250,15 @@ def run_night(
         raise
     finally:
         ledger.close()
+
+
+def send_feedback(sources: list[SourceData], issues: pd.DataFrame, cfg: AppConfig, ledger, run_id: str) -> dict:
+    """Write each student-list spreadsheet's issues into its "Phản hồi" sheet (only when they changed)."""
+    from flows.sheet_feedback import write_feedback
+
+    outcome = write_feedback(sources, issues, cfg, ledger, run_id)
+    log.info("feedback: %s", ", ".join(f"{k}={v}" for k, v in outcome.items()))
+    return outcome
 
 
 def link_persons(students: pd.DataFrame, handover: pd.DataFrame, cfg: AppConfig, ledger, run_id: str):
@@ -418,6 +452,8 @@ def nightly_consolidation(
     out_dir: str = "outputs",
     as_of: str | None = None,
     ledger_url: str | None = None,
+    offline: bool = False,
+    replay_run: str | None = None,
 ) -> dict:
     """Pull, validate, merge, allocate and publish; returns the run id, folder and counts (no personal data)."""
     logger = get_run_logger()
@@ -426,7 +462,8 @@ def nightly_consolidation(
         sources_dir = str(cfg.config_dir.parent / cfg.sources.local.default_dir)
     day = dt.date.fromisoformat(as_of) if as_of else None
     result, run_dir = run_night(Path(sources_dir) if sources_dir else None, cfg, Path(out_dir), day, ledger_url,
-                                progress=PROGRESS["callback"], step=_as_task)
+                                progress=PROGRESS["callback"], step=_as_task, offline=offline,
+                                replay_run=replay_run)
     logger.info("run %s: %s", result.run_id, ", ".join(f"{k}={v}" for k, v in result.counts.items()))
     return {"run_id": result.run_id, "run_dir": str(run_dir), "counts": result.counts,
             "sources": [{"source": s.source, "status": s.status, "rows": s.rows} for s in result.sources]}

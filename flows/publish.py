@@ -1275,8 +1275,10 @@ def _write_donation_sheet(book: _Book, data: _Data) -> None:
 def _write_sources_sheet(book: _Book, data: _Data) -> None:
     sources = data.result.sources
     failed = sum(1 for s in sources if s.status == "failed")
+    stale = sum(1 for s in sources if s.status == "stale")
     sh = book.sheet("sources", "NGUỒN DỮ LIỆU ĐÃ TỔNG HỢP",
-                    f"{len(sources)} nguồn, {failed} nguồn lỗi - lần tổng hợp {data.result.run_id}", _SOURCE_COLS)
+                    f"{len(sources)} nguồn, {failed} nguồn lỗi, {stale} nguồn dùng bản lưu cũ - "
+                    f"lần tổng hợp {data.result.run_id}", _SOURCE_COLS)
     h = sh.header()
     order = {"failed": 0, "stale": 1, "ok": 2}
     ordered = sorted(sources, key=lambda s: (order.get(s.status, 3), s.kind, s.source))

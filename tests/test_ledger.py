@@ -67,7 +67,7 @@ def active(led: Ledger) -> set[tuple]:
 
 def test_migrate_builds_the_schema_the_code_expects_and_is_repeatable(ledger: Ledger) -> None:
     ledger.migrate()  # second time: nothing to do
-    assert ledger.schema_revision() == ledger.head_revision() == "0005_allocation"
+    assert ledger.schema_revision() == ledger.head_revision() == "0003_allocation"
     with ledger.engine.connect() as conn:
         diffs = compare_metadata(MigrationContext.configure(conn), ledger_module.metadata)
         tables = set(sa.inspect(conn).get_table_names())
@@ -78,13 +78,13 @@ def test_migrate_builds_the_schema_the_code_expects_and_is_repeatable(ledger: Le
 
 def test_the_allocation_migration_goes_down_and_up_again(ledger: Ledger) -> None:
     ledger.record_allocations("r1", alloc_rows(("HS000001", "device", "tablet", "D1", "allocated")))
-    command.downgrade(ledger._alembic_config(), "0001")
+    command.downgrade(ledger._alembic_config(), "0002_source_snapshots")
     with ledger.engine.connect() as conn:
         tables = set(sa.inspect(conn).get_table_names())
         columns = {c["name"] for c in sa.inspect(conn).get_columns("allocations")}
     assert not {"overrides", "follow_ups"} & tables and "left_when_turn" not in columns
     ledger.migrate()
-    assert ledger.schema_revision() == "0005_allocation"
+    assert ledger.schema_revision() == "0003_allocation"
     assert active(ledger) == {("HS000001", "device", "tablet", "D1", "provisional")}  # allocations survive
 
 
@@ -356,3 +356,23 @@ def test_postgres_tests_fail_rather_than_skip_without_a_server(monkeypatch: pyte
     monkeypatch.delenv(ENV_VAR, raising=False)
     with pytest.raises(pytest.fail.Exception, match=ENV_VAR):
         server_url()
+
+
+def test_snapshots_keep_every_version_and_what_each_run_read(ledger) -> None:
+    from flows.frames import SheetGrid
+    from flows.google_sheets import grids_from_json, grids_to_json
+    from flows.ledger import Snapshot
+
+    grid = SheetGrid("Lớp 1", [["STT", "Họ tên"], [1, "An"]], merged=[(0, 0, 0, 1)], hidden_rows=frozenset({1}))
+    first = ledger.save_snapshot(Snapshot("k1", "Trường A", "2022-01-01T00:00:01.000Z", grids_to_json([grid])), "r1")
+    again = ledger.save_snapshot(Snapshot("k1", "Trường A", "2022-01-01T00:00:01.000Z", grids_to_json([grid])), "r1")
+    second = ledger.save_snapshot(Snapshot("k1", "Trường A", "2022-01-02T00:00:00.000Z", []), "r2")
+    assert first == again != second
+    ledger.record_run_sources("r1", [("k1", first, "ok", "")])
+    assert ledger.latest_snapshot("k1").snapshot_id == second
+    replay = ledger.run_snapshots("r1")["k1"]
+    assert grids_from_json(replay.sheets) == [grid]
+    assert ledger.feedback_hash("k1") is None
+    ledger.set_feedback_hash("k1", "a" * 64, "r1")
+    ledger.set_feedback_hash("k1", "b" * 64, "r2")
+    assert ledger.feedback_hash("k1") == "b" * 64

@@ -1,7 +1,7 @@
 """Officer overrides of allocations, device-use follow-up, and what was left at a child's turn.
 
-Revision ID: 0005_allocation
-Revises: 0001
+Revision ID: 0003_allocation
+Revises: 0002_source_snapshots
 Create Date: 2022-03-01
 
 """
@@ -10,8 +10,8 @@ from typing import Sequence, Union
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0005_allocation"
-down_revision: Union[str, Sequence[str], None] = "0001"
+revision: str = "0003_allocation"
+down_revision: Union[str, Sequence[str], None] = "0002_source_snapshots"
 branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
 
