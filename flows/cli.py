@@ -18,11 +18,13 @@ app = typer.Typer(add_completion=False, no_args_is_help=True,
 console = Console(stderr=False, highlight=False, soft_wrap=True)
 
 SUMMARY_LABELS = [
-    ("sources", "Nguồn đã đọc"), ("sources_failed", "Nguồn lỗi"), ("student_rows", "Dòng học sinh"),
+    ("sources", "Nguồn đã đọc"), ("sources_stale", "Nguồn dùng bản lưu (không đọc được tối nay)"),
+    ("sources_failed", "Nguồn lỗi"), ("student_rows", "Dòng học sinh"),
     ("rows_rejected", "Dòng bị loại (lỗi)"), ("rows_duplicate", "Dòng lặp"), ("issues", "Vấn đề dữ liệu"),
     ("persons", "Học sinh (sau ghép trùng)"), ("allocated", "Được phân bổ"), ("waitlisted", "Danh sách chờ"),
     ("excluded", "Không đủ điều kiện"), ("devices_allocated", "Thiết bị đã phân bổ"),
     ("internet_allocated", "Gói Internet đã phân bổ"), ("review_pairs", "Cặp hồ sơ cần xem xét"),
+    ("handovers", "Đã bàn giao"), ("overrides_applied", "Điều chỉnh của cán bộ đã áp dụng"),
     ("changes", "Thay đổi phân bổ so với lần trước"),
 ]
 
@@ -100,7 +102,8 @@ def _print_summary(outcome: dict, out: Path, seconds: float) -> None:
     console.print(table)
     failed = [s for s in outcome["sources"] if s["status"] != "ok"]
     for s in failed:
-        console.print(f"  [yellow]Nguồn {s['status']}:[/yellow] {s['source']}")
+        note = f" — {s['message']}" if s.get("message") else ""
+        console.print(f"  [yellow]Nguồn {s['status']}:[/yellow] {s['source']}{note}")
     run_dir = Path(outcome["run_dir"])
     district = sorted((run_dir / "district").glob("*.xlsx"))
     console.print(f"Thư mục kết quả (run folder): {run_dir}")
@@ -232,7 +235,7 @@ def dedupe(
 
 @app.command()
 def explain(
-    student: str = typer.Argument(..., help="Person id, name, or FILE:ROW."),
+    student: str = typer.Argument(..., help="Person id (HS000123), a name, or FILE:SHEET:ROW / FILE:ROW as in students.csv."),
     out: Path = typer.Option(Path("outputs"), "--out"),
 ) -> None:
     """Explain a child's outcome in the latest run (tier, rank, status, reason, source rows)."""

@@ -574,10 +574,12 @@ class Ledger:
                 continue
             records.append({
                 "person_id": pid, "need": as_text(row.get("need")) or need_for_item(item), "item": item,
-                "serial": as_text(row.get("serial")), "date": _date(row.get("handover_date", row.get("date"))),
-                "received_by": as_text(row.get("received_by")), "donation_id": as_text(row.get("donation_id")),
-                "source": as_text(row.get("source", row.get("source_file"))),
-                "identity": {f: as_text(row.get(f)) for f in IDENTITY_FIELDS},
+                "serial": _fit(handovers, "serial", row.get("serial")),
+                "date": _date(row.get("handover_date", row.get("date"))),
+                "received_by": _fit(handovers, "received_by", row.get("received_by")),
+                "donation_id": _fit(handovers, "donation_id", row.get("donation_id")),
+                "source": _fit(handovers, "source", row.get("source", row.get("source_file"))),
+                "identity": {f: _fit(allocations, f, row.get(f)) for f in IDENTITY_FIELDS},
             })
         with self.engine.begin() as conn:
             roots = self._resolve(conn, {r["person_id"] for r in records})

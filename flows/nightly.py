@@ -395,6 +395,7 @@ def _counts(reports, students: pd.DataFrame, issues: pd.DataFrame, allocation, r
     alloc = allocation.allocations
     return {
         "sources": len(reports),
+        "sources_stale": sum(r.status == "stale" for r in reports),
         "sources_failed": sum(r.status == "failed" for r in reports),
         "student_rows": len(students),
         "rows_rejected": int((students["status"] == "rejected").sum()),

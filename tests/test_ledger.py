@@ -190,6 +190,17 @@ def test_record_allocations_is_idempotent_and_releases_with_a_rule(ledger: Ledge
         "reallocated"] == 1
 
 
+def test_a_handover_with_overlong_text_is_stored_cut_not_refused(ledger: Ledger) -> None:
+    # PostgreSQL enforces VARCHAR lengths: an officer's long note must not stop the night.
+    sheet = pd.DataFrame([{"person_id": "HS1", "item": "laptop", "serial": "S" * 500, "handover_date": "2022-03-05",
+                           "received_by": "Bà " * 200, "donation_id": "D" * 100, "source_file": "b/" * 400,
+                           "full_name": "Tên " * 100}])
+    assert len(ledger.record_handovers("r1", sheet)) == 1
+    h = ledger.handovers().iloc[0]
+    assert (len(h["serial"]), len(h["received_by"]), len(h["donation_id"])) == (100, 200, 64)
+    assert h["serial"] == "S" * 100
+
+
 def test_handovers_freeze_allocations(ledger: Ledger) -> None:
     ledger.record_allocations("r1", alloc_rows(("HS1", "device", "tablet", "D1", "allocated"),
                                                ("HS2", "device", "tablet", "D1", "allocated")))
