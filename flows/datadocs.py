@@ -64,7 +64,8 @@ def build(summary: dict, cfg: AppConfig, run_id: str, started_at: dt.datetime, f
     ctx.add_data_docs_site(site_name=SITE, site_config={
         "class_name": "SiteBuilder",
         "show_how_to_buttons": False,
-        "store_backend": {"class_name": "TupleFilesystemStoreBackend", "base_directory": str(folder)},
+        "store_backend": {"class_name": "TupleFilesystemStoreBackend",
+                          "base_directory": str(folder.resolve())},  # GX refuses a relative one
         "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
     })
     suite = build_suite(cfg)

@@ -40,10 +40,12 @@ def district(tmp_path_factory):
     first = _cli("run", "--sources", str(src), "--out", str(out), "--as-of", "2022-03-01", cwd=base)
     assert first.returncode == 0, first.stdout + first.stderr
     run1 = (out / "latest").resolve()
-    second = _cli("run", "--sources", str(src), "--out", str(out), "--as-of", "2022-03-01", cwd=base)
+    # the second night as `make demo` runs it: folders relative to the working directory
+    second = _cli("run", "--sources", "sources", "--out", "out", "--as-of", "2022-03-01", cwd=base)
     assert second.returncode == 0, second.stdout + second.stderr
     run2 = (out / "latest").resolve()
-    return {"src": src, "out": out, "run1": run1, "run2": run2, "stdout": first.stdout, "stderr": first.stderr}
+    return {"src": src, "out": out, "run1": run1, "run2": run2, "stdout": first.stdout, "stderr": first.stderr,
+            "stderr2": second.stderr}
 
 
 def _csv_header(path: Path) -> list[str]:
@@ -57,6 +59,12 @@ def test_cli_prints_summary_and_workbook_path_without_noise(district):
     assert "district" in out and ".xlsx" in out
     assert "Traceback" not in out + district["stderr"]
     assert "INFO" not in district["stderr"]  # Prefect/GX chatter stays out of the terminal
+
+
+def test_relative_folders_publish_everything_including_the_data_docs(district):
+    assert "WARNING" not in district["stderr2"], district["stderr2"]
+    for run in (district["run1"], district["run2"]):
+        assert (run / "data-docs" / "index.html").is_file()
 
 
 def test_exports_follow_the_contract(district):
