@@ -51,7 +51,8 @@ def _display(value: Any) -> Any:
 
 
 def write_rows_as_sent(wb, fmt: dict, rows: pd.DataFrame, issues: pd.DataFrame, headers: HeaderMap,
-                       subtitle: str, status: dict[tuple[str, str, int], str] | None = None) -> None:
+                       subtitle: str, status: dict[tuple[str, str, int], str] | None = None,
+                       title: str = "CÁC DÒNG NHÀ TRƯỜNG ĐÃ GỬI VÀ CÁC Ô CẦN SỬA") -> None:
     """Add the sheet to an open xlsxwriter workbook (``strings_to_formulas`` off: "=..." stays text).
 
     ``status``: the row's outcome as the officer words it, by (file, sheet, row); else one from its issues."""
@@ -68,7 +69,7 @@ def write_rows_as_sent(wb, fmt: dict, rows: pd.DataFrame, issues: pd.DataFrame, 
         "warning": (f({**base, "bg_color": "#FFEB9C", "font_color": "#9C5700"}),
                     f({**base, "bg_color": "#FFEB9C", "font_color": "#9C5700", "num_format": "dd/mm/yyyy"})),
     }
-    ws.write(0, 0, "CÁC DÒNG NHÀ TRƯỜNG ĐÃ GỬI VÀ CÁC Ô CẦN SỬA", fmt.get("title_left", fmt["section"]))
+    ws.write(0, 0, title, fmt.get("title_left", fmt["section"]))
     ws.write(1, 0, subtitle, fmt["note"])
     ws.write(2, 0, "Ô tô đỏ: lỗi, dòng chưa được tổng hợp, hãy sửa trong tệp gốc. Ô tô vàng: cảnh báo, hãy kiểm tra "
                    "lại. Di chuột vào ô để xem cách sửa.", fmt["note"])

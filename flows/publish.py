@@ -456,6 +456,7 @@ def _prepare(result: RunResult, cfg: AppConfig) -> _Data:
     iss["_school_key"] = [code if lt == "school" else "" for lt, code in units]
     st_units = [file_unit.get(f, ("", "")) for f in st["source_file"].tolist()]
     st["_file_school"] = [code if lt == "school" else "" for lt, code in st_units]
+    st["_file_commune"] = [code if lt == "commune" else "" for lt, code in st_units]
 
     # One row per person: the commune list first (it is authoritative), then school lists, sheet order.
     persons = _persons(st, al)
@@ -1535,25 +1536,37 @@ def _write_commune(data: _Data, code: str, path: Path) -> None:
     _write_summary(book, data, st, persons, al, iss, commune=code)
     _write_list_sheets(book, data, al, persons, iss, name)
     _write_issue_sheet(book, data, iss, name)
+    _write_rows_as_sent(book, data, st, iss, code, f"{name} - số liệu đến ngày {data.result.as_of:%d/%m/%Y}",
+                        unit="commune")
     _write_infrastructure_sheet(book, data, al, code)
     _write_progress_sheet(book, data, al, code)
     book.close()
 
 
 def _write_rows_as_sent(book: "_Book", data: _Data, st: pd.DataFrame, iss: pd.DataFrame, code: str,
-                        sub: str) -> None:
-    """The rows of the files this school sent, as written, problem cells marked (flows.feedback)."""
+                        sub: str, unit: str = "school") -> None:
+    """The rows of the files this school (or commune) sent, as written, problem cells marked (flows.feedback).
+
+    A commune sees only the rows of its own lists that are its own children (commune workbooks' privacy rule).
+    """
     from flows.feedback import write_rows_as_sent
 
     sent = data.result.rows_as_sent
     if sent is None:
         return
-    mine = st.loc[st["_file_school"] == code].dropna(subset=["source_row"])
+    if unit == "commune":
+        mine = st.loc[(st["_file_commune"] == code) & (st["commune_code"] == code)].dropna(subset=["source_row"])
+        if mine.empty:
+            return
+        title = "CÁC DÒNG UBND XÃ ĐÃ GỬI VÀ CÁC Ô CẦN SỬA"
+    else:
+        mine = st.loc[st["_file_school"] == code].dropna(subset=["source_row"])
+        title = "CÁC DÒNG NHÀ TRƯỜNG ĐÃ GỬI VÀ CÁC Ô CẦN SỬA"
     keys = mine[["source_file", "source_sheet", "source_row"]].drop_duplicates().astype({"source_row": "int64"})
     rows = sent.merge(keys, on=["source_file", "source_sheet", "source_row"])
     status = {(f, s, int(r)): label("status", v) for f, s, r, v in
               zip(mine["source_file"], mine["source_sheet"], mine["source_row"], mine["status"])}
-    write_rows_as_sent(book.wb, book.fmt, rows, iss, data.result.headers, sub, status)
+    write_rows_as_sent(book.wb, book.fmt, rows, iss, data.result.headers, sub, status, title=title)
 
 
 def _write_school(data: _Data, code: str, path: Path) -> None:

@@ -23,7 +23,8 @@ def school_book(tmp_path_factory, cfg):
     sources = root / "sources"
     sources.mkdir()
     for path in files:
-        if path.name in ("thcs-cai-kinh-loi.xlsx", "th-huu-lien-khoi-3.xlsx", "mat-khau.xlsx"):
+        if path.name in ("thcs-cai-kinh-loi.xlsx", "th-huu-lien-khoi-3.xlsx", "mat-khau.xlsx",
+                         "ubnd-xa-van-nham-theo-thon.xlsx"):
             shutil.copy(path, sources / path.name)
     _, run_dir = run_night(sources, cfg, root / "out", as_of=build.AS_OF)
     return run_dir
@@ -77,6 +78,19 @@ def test_rows_keep_the_school_headers_and_cells_as_written(school_book):
     assert rows[16]["Họ và tên"].value == "hoàng thị mai"  # as written (spaces tidied), not title-cased
     # only this school's files: the other school's rows are not in its workbook
     assert all(c.value != "Lưu Văn Kiên" for r in ws.iter_rows() for c in r)
+
+
+def test_a_commune_sees_the_rows_it_sent_in_its_own_workbook(school_book):
+    [path] = (school_book / "communes").glob("06433-*.xlsx")
+    wb = openpyxl.load_workbook(path)
+    ws = wb[SHEET_NAME]
+    assert ws.cell(1, 1).value.startswith("CÁC DÒNG UBND XÃ ĐÃ GỬI")
+    rows = _rows(ws)
+    assert sorted(rows) == [7, 8, 10, 11]  # the village title rows, total and signature are not children
+    assert rows[10]["Thôn"].value == "khe dam"  # as the commune typed it
+    # a commune that sent no list of its own has no such sheet
+    [other] = (school_book / "communes").glob("06427-*.xlsx")
+    assert SHEET_NAME not in openpyxl.load_workbook(other).sheetnames
 
 
 def test_run_publishes_data_docs_without_personal_data(school_book):
