@@ -8,10 +8,11 @@ are not a swap of each other), and ``cluster`` joins records pair by pair, stron
 cannot-link. Pairs in the uncertain band, and records that fit two different children equally well, go to the
 review queue with the reasons.
 
-Parameters: m probabilities come from ``config/linkage_model.json`` (written by ``python -m flows.linkage_train``,
-an unsupervised EM run, seeded); the prior (probability that two random records match) and, on larger inputs,
-the u probabilities are estimated on the data being linked with a fixed seed; term-frequency adjustments on the
-given and family names are computed on the data itself ("Nguyễn" alone is close to 40 % of people). Nothing is
+Parameters: on inputs of ``SELF_TRAIN_MIN_RECORDS`` records or more, u (random sampling) and m (EM) are
+estimated on the data being linked by the documented, seeded procedure of ``flows.linkage_train``; smaller inputs
+(a district's night) use the model saved by that same procedure in ``config/linkage_model.json``. The prior
+(probability that two random records match) is always estimated on the data being linked; term-frequency
+adjustments on the given and family names are computed on the data itself from ``TF_MIN_RECORDS`` on ("Nguyễn" alone is close to 40 % of people). Nothing is
 tuned per data set in code. At national scale the same settings run on Splink's Spark backend
 (``splink.SparkAPI``) instead of ``DuckDBAPI``.
 """
@@ -31,11 +32,13 @@ from flows.text import as_text, fold
 
 MODEL_PATH = Path(__file__).resolve().parent.parent / "config" / "linkage_model.json"
 SEED = 2021
+SELF_TRAIN_MIN_RECORDS = 5000  # from this many records on, u and m are estimated on the data being linked
 TF_MIN_RECORDS = 1000  # name frequencies are taken from the data itself from this many records on
 MATCH_THRESHOLD = 0.95  # link at or above
 REVIEW_THRESHOLD = 0.30  # an officer looks at pairs between the two
 PARTICLES = ("thi", "van")
-FEATURE_COLUMNS = ["unique_id", "family", "middle", "given", "given_marked", "name_key", "particle", "dob",
+FEATURE_COLUMNS = ["unique_id", "family", "middle", "given", "given_marked", "name_key", "name_compact", "particle",
+                   "dob",
                    "dob_swap", "birth_year", "sex", "guardian", "village", "commune", "school", "grade", "phone",
                    "national_id", "address"]
 
@@ -65,7 +68,7 @@ def name_parts(full_name: object) -> dict[str, str | None]:
             kept.append((key, lower))
     if not kept:
         return {"family": None, "middle": None, "given": None, "given_marked": None, "name_key": None,
-                "particle": particle}
+                "name_compact": None, "particle": particle}
     marked = _accented(" ".join(words))
     return {
         "family": kept[0][0] if len(kept) > 1 else None,
@@ -73,6 +76,7 @@ def name_parts(full_name: object) -> dict[str, str | None]:
         "given": kept[-1][0],
         "given_marked": kept[-1][1] if marked else None,
         "name_key": " ".join(sorted(k for k, _ in kept)),
+        "name_compact": "".join(k for k, _ in kept),
         "particle": particle,
     }
 
@@ -133,7 +137,8 @@ def features(records: pd.DataFrame) -> pd.DataFrame:
                 years.append(None)
     out = pd.DataFrame({
         "unique_id": range(n),
-        **{k: [p[k] for p in names] for k in ("family", "middle", "given", "given_marked", "name_key", "particle")},
+        **{k: [p[k] for p in names] for k in ("family", "middle", "given", "given_marked", "name_key", "name_compact",
+                                              "particle")},
         "dob": [d or None for d in dobs],
         "dob_swap": [_swap(d) if d else None for d in dobs],
         "birth_year": pd.array(years, dtype="Int64"),
@@ -240,16 +245,20 @@ COMPARISONS = [
          ELSE]},
 ]
 
+# Each rule keeps the candidate pairs of one kind of error in reach while a block stays small: "Nguyễn" + a
+# common given name across a district is millions of pairs, so the name rules are narrowed by birth year or commune.
 BLOCKING_RULES = [
-    'l.given = r.given AND l.family = r.family',
-    'l.name_key = r.name_key',
+    'l.given = r.given AND l.family = r.family AND l.birth_year = r.birth_year',
+    'l.given = r.given AND l.family = r.family AND l.commune = r.commune',
+    'l.name_key = r.name_key AND l.birth_year = r.birth_year',
     'l.dob = r.dob',
-    'l.dob = r.dob_swap',
-    'l.given = r.given AND l.birth_year = r.birth_year',
+    'l.dob = r.dob_swap AND l.family = r.family',
+    'l.given = r.given AND l.birth_year = r.birth_year AND l.commune = r.commune',
     'l.family = r.family AND l.birth_year = r.birth_year AND l.commune = r.commune',
     'l.family = r.family AND l.school = r.school AND l.grade = r.grade',
     'l.national_id = r.national_id',
     'l.phone = r.phone',
+    'l.address = r.address AND l.commune = r.commune',
 ]
 # Exact agreement that counts towards the prior (the probability two random records are the same child)
 DETERMINISTIC_RULES = ['l.given = r.given AND l.family = r.family AND l.dob = r.dob',
@@ -286,33 +295,48 @@ def _edits(a: str, b: str) -> int:
     return prev[-1]
 
 
+def _typos(a: str, b: str) -> bool:
+    """Within typing errors of each other: one edit, or one per four letters in longer names."""
+    return _edits(a, b) <= max(1, min(len(a), len(b)) // 4)
+
+
 def cannot_link(a: dict, b: dict) -> str:
-    """Why two records can never be the same child ("" if nothing forbids it). Readable rules, not weights."""
+    """Why two records can never be the same child ("" if nothing forbids it). Readable rules, not weights.
+
+    The same national id (when both records carry one; one digit mistyped at most) outweighs them all: twins never share one, and a
+    differing birth date or name is then a typing error."""
+    if a["national_id"] and b["national_id"] and min(len(a["national_id"]), len(b["national_id"])) >= 6 and _edits(
+            a["national_id"], b["national_id"]) <= 1:
+        return ""
     if a["sex"] and b["sex"] and a["sex"] != b["sex"]:
         return "khác giới tính"
     if a["grade"] is not None and b["grade"] is not None and abs(a["grade"] - b["grade"]) > 1:
         return "cách nhau hơn một lớp"
     if a["particle"] and b["particle"] and a["particle"] != b["particle"]:
         return "khác tên đệm Thị/Văn"
-    if a["name_key"] and b["name_key"] and a["name_key"] != b["name_key"]:
-        if a["family"] and b["family"] and _edits(a["family"], b["family"]) > 1 and not _swapped(a, b):
-            return "khác họ"
-        if (a["given"] != b["given"] and a["middle"] and b["middle"] and _edits(a["middle"], b["middle"]) > 1
-                and a["middle"] not in b["middle"] and b["middle"] not in a["middle"]):
-            return "khác cả tên và tên đệm"
     if a["dob"] and b["dob"] and a["dob"] != b["dob"] and a["dob"] != b["dob_swap"] and _edits(a["dob"], b["dob"]) > 1:
         return "khác ngày sinh"
     if a["birth_year"] is not None and b["birth_year"] is not None and a["birth_year"] != b["birth_year"] and not (
             a["dob"] and b["dob"] and _edits(a["dob"], b["dob"]) <= 1):
         return "khác năm sinh"
-    if a["given"] and b["given"] and a["family"] == b["family"] and _same_birth(a, b) and _other_given(a, b):
-        # twins (and same-day namesakes of one family): another given name is another child
-        return "anh chị em sinh đôi: khác tên"
+    if a["name_key"] and b["name_key"] and a["name_key"] != b["name_key"] and not _swapped(a, b) and _edits(
+            a["name_compact"], b["name_compact"]) > 1:  # "Soph ie" is "Sophie"
+        if a["family"] and b["family"] and not _typos(a["family"], b["family"]):
+            return "khác họ"
+        if (a["given"] != b["given"] and a["middle"] and b["middle"] and not _typos(a["middle"], b["middle"])
+                and a["middle"] not in b["middle"] and b["middle"] not in a["middle"]):
+            return "khác cả tên và tên đệm"
+        if a["family"] and a["family"] == b["family"] and _same_birth(a, b) and _other_given(a, b):
+            # twins (and same-day namesakes of one family): another given name is another child
+            return "anh chị em sinh đôi: khác tên"
     return ""
 
 
 def _swapped(a: dict, b: dict) -> bool:
-    return a["given"] == b["family"] and a["family"] == b["given"]
+    """Family and given name written in each other's place (up to typing errors)."""
+    if not (a["given"] and a["family"] and b["given"] and b["family"]):
+        return False
+    return _typos(a["given"], b["family"]) and _typos(a["family"], b["given"])
 
 
 def _same_birth(a: dict, b: dict) -> bool:
@@ -322,12 +346,12 @@ def _same_birth(a: dict, b: dict) -> bool:
 
 
 def _other_given(a: dict, b: dict) -> bool:
-    """Given names that are not one typo apart (compared with their marks when both records have them), or that
-    start with another letter (Duy / Huy); names written in the other order are the same name."""
-    if a["name_key"] == b["name_key"]:
+    """Given names that are not typing errors of each other (compared with their marks when both records have
+    them), or that start with another letter (Duy / Huy)."""
+    if not (a["given"] and b["given"]):
         return False
     x, y = (a["given_marked"], b["given_marked"]) if a["given_marked"] and b["given_marked"] else (a["given"], b["given"])
-    return x != y and (x[0] != y[0] or _edits(x, y) > 1)
+    return x != y and (x[0] != y[0] or not _typos(x, y))
 
 
 # --- Running the model ----------------------------------------------------------------------------------------
@@ -371,6 +395,11 @@ def score(feats: pd.DataFrame, model: dict | None = None, *, min_probability: fl
     cols = ["unique_id_l", "unique_id_r", "match_probability", "match_weight"]
     if len(feats) < 2:
         return pd.DataFrame(columns=cols)
+    if model is None and len(feats) >= SELF_TRAIN_MIN_RECORDS:
+        # enough records to learn this data's own parameters, by the same seeded procedure as the saved model
+        from flows.linkage_train import train_on
+
+        model = train_on(feats, max_pairs=1e6)
     model = json.loads(json.dumps({k: v for k, v in (model or load_model()).items() if k != "training"}))
     model["blocking_rules_to_generate_predictions"] = [{"blocking_rule": r} for r in BLOCKING_RULES]
     model["retain_intermediate_calculation_columns"] = True
@@ -382,8 +411,6 @@ def score(feats: pd.DataFrame, model: dict | None = None, *, min_probability: fl
     db = DuckDBAPI()
     linker = Linker(db.register(feats), model, log_level=logging.WARNING)
     _estimate_prior(linker, len(feats), model)
-    if len(feats) >= 5000:  # enough records for random pairs to be non-matches: u from this very data
-        linker.training.estimate_u_using_random_sampling(max_pairs=min(2e6, len(feats) ** 2 / 20), seed=SEED)
     pairs = linker.inference.predict(threshold_match_probability=min_probability).as_pandas_dataframe()
     return pairs
 

@@ -26,29 +26,33 @@ TRAIN_CHILDREN = 20_000
 PROBABILITY_FLOOR = 1e-3
 
 
-def train(out: Path = linkage.MODEL_PATH, children: int = TRAIN_CHILDREN, seed: int = linkage.SEED) -> dict:
+def train_on(feats, seed: int = linkage.SEED, max_pairs: float = 2e6) -> dict:
+    """Steps 2-5 of the procedure on a features frame (``flows.linkage.features``); returns the model dict."""
     from splink import DuckDBAPI, Linker
 
-    from flows.dedupe import identity_frame
-    from flows.linkage_synth import generate
-
-    raw = generate(children, seed=seed).drop(columns=["true_person"])
-    feats = linkage.features(identity_frame(raw))
-    db = DuckDBAPI()
-    linker = Linker(db.register(feats), linkage.settings(), log_level=logging.WARNING)
+    linker = Linker(DuckDBAPI().register(feats), linkage.settings(), log_level=logging.WARNING)
     linker.training.estimate_probability_two_random_records_match(linkage.DETERMINISTIC_RULES,
                                                                    recall=linkage.DETERMINISTIC_RECALL)
-    linker.training.estimate_u_using_random_sampling(max_pairs=2e6, seed=seed)
-    linker.training.estimate_parameters_using_expectation_maximisation(
-        "l.given = r.given AND l.family = r.family", estimate_without_term_frequencies=True)
-    linker.training.estimate_parameters_using_expectation_maximisation(
-        "l.dob = r.dob", estimate_without_term_frequencies=True)
+    linker.training.estimate_u_using_random_sampling(max_pairs=max_pairs, seed=seed)
+    for rule in ("l.given = r.given AND l.family = r.family", "l.dob = r.dob"):
+        linker.training.estimate_parameters_using_expectation_maximisation(
+            rule, estimate_without_term_frequencies=True, max_pairs=max_pairs / 4)
     model = linker.misc.save_model_to_json()
     for comp in model["comparisons"]:  # no level of one field may veto a match alone: hard rules do that
         for level in comp["comparison_levels"]:
             for key in ("m_probability", "u_probability"):
                 if key in level:
                     level[key] = max(level[key], PROBABILITY_FLOOR)
+    return model
+
+
+def train(out: Path = linkage.MODEL_PATH, children: int = TRAIN_CHILDREN, seed: int = linkage.SEED) -> dict:
+    from flows.dedupe import identity_frame
+    from flows.linkage_synth import generate
+
+    raw = generate(children, seed=seed).drop(columns=["true_person"])
+    feats = linkage.features(identity_frame(raw))
+    model = train_on(feats, seed)
     model["training"] = {"procedure": "flows.linkage_train", "records": len(feats), "children": children,
                          "seed": seed}
     out.write_text(json.dumps(model, ensure_ascii=False, indent=1, sort_keys=True) + "\n", encoding="utf-8")
