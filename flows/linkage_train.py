@@ -43,6 +43,7 @@ def train_on(feats, seed: int = linkage.SEED, max_pairs: float = 2e6) -> dict:
             for key in ("m_probability", "u_probability"):
                 if key in level:  # 10 significant digits: DuckDB's parallel sums differ in the last bits
                     level[key] = float(f"{max(level[key], PROBABILITY_FLOOR):.10g}")
+    model.pop("linker_uid", None)
     model["probability_two_random_records_match"] = float(f"{model['probability_two_random_records_match']:.10g}")
     return model
 
