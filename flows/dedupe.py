@@ -18,7 +18,7 @@ import pandas as pd
 from flows import linkage
 from flows.config import AppConfig
 from flows.frames import Issue
-from flows.text import as_text, fold, is_missing
+from flows.text import as_text, is_missing
 
 
 @dataclass
@@ -255,23 +255,28 @@ def _persons(df: pd.DataFrame, cfg: AppConfig) -> tuple[pd.DataFrame, list[Issue
 
 def identity_frame(raw: pd.DataFrame) -> pd.DataFrame:
     """The contract CSV's columns as the fields ``link_records`` compares (text places compared folded)."""
+    from flows.linkage import fold
     from flows.normalize import parse_date, parse_grade
     from flows.text import title_name
 
     def col(name: str) -> list[str]:
         return [as_text(v) for v in raw[name]] if name in raw else [""] * len(raw)
 
-    dates = [parse_date(v) if v else ("", None) for v in col("date_of_birth")]
+    def each(fn, values: list[str]) -> list:  # values repeat: parse each distinct one once
+        memo: dict[str, object] = {}
+        return [memo[v] if v in memo else memo.setdefault(v, fn(v)) for v in values]
+
+    dates = each(lambda v: parse_date(v) if v else ("", None), col("date_of_birth"))
     sexes = {"nam": "M", "m": "M", "male": "M", "trai": "M", "nu": "F", "f": "F", "female": "F", "gai": "F"}
     return pd.DataFrame({
-        "full_name": [title_name(v) for v in col("full_name")],
+        "full_name": each(title_name, col("full_name")),
         "date_of_birth": [d for d, _ in dates],
         "birth_year": pd.array([y for _, y in dates], dtype="Int64"),
         "sex": [sexes.get(fold(v), "") for v in col("sex")],
         "commune_code": [fold(v) for v in col("commune")],
         "village": [fold(v) for v in col("village")],
         "school_code": [fold(v) for v in col("school")],
-        "grade": [as_text(parse_grade(v)) if v else "" for v in col("grade")],
+        "grade": each(lambda v: as_text(parse_grade(v)) if v else "", col("grade")),
         "guardian_name": col("guardian_name"),
         "phone": col("phone"),
         "national_id": col("national_id"),

@@ -19,6 +19,7 @@ tuned per data set in code. At national scale the same settings run on Splink's 
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import math
@@ -28,7 +29,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from flows.text import as_text, fold
+from flows.text import as_text
+from flows.text import fold as _fold_uncached
 
 MODEL_PATH = Path(__file__).resolve().parent.parent / "config" / "linkage_model.json"
 SEED = 2021
@@ -46,11 +48,26 @@ log = logging.getLogger(__name__)
 
 
 # --- Features -------------------------------------------------------------------------------------------------
+@functools.lru_cache(maxsize=1 << 18)
+def _fold_text(text: str) -> str:
+    return _fold_uncached(text)
+
+
+def fold(value: object) -> str:
+    """``flows.text.fold`` remembered: names, villages and schools repeat a great deal across 100,000 rows."""
+    return _fold_text(value if isinstance(value, str) else as_text(value))
+
+
 def _accented(text: str) -> bool:
     return any(ord(ch) > 127 for ch in unicodedata.normalize("NFC", text))
 
 
 def name_parts(full_name: object) -> dict[str, str | None]:
+    return dict(_name_parts(as_text(full_name)))
+
+
+@functools.lru_cache(maxsize=1 << 18)
+def _name_parts(full_name: str) -> dict[str, str | None]:
     """family / middle / given (tone-folded, Đ->D), the particle (thi|van|None), the words in any order
     (``name_key``), and the given name with its marks (NFC, lower) when the name was written with marks."""
     words = unicodedata.normalize("NFC", as_text(full_name)).replace("/", " ").split()
@@ -81,7 +98,8 @@ def name_parts(full_name: object) -> dict[str, str | None]:
     }
 
 
-def _given_first(full_name: object) -> str | None:
+@functools.lru_cache(maxsize=1 << 16)
+def _given_first(full_name: str) -> str | None:
     """A guardian's name with the given name first, so that parents sharing a family name ("Nguyễn Văn Tuyên",
     "Nguyễn Văn Sáng") do not look alike to a string similarity."""
     words = fold(full_name).split()
@@ -92,7 +110,8 @@ def _given_first(full_name: object) -> str | None:
 VILLAGE_WORDS = {"thon", "ban", "khu", "xom", "lang", "to", "ap", "khoi", "doi", "khom", "pho"}
 
 
-def _village_key(village: object) -> str | None:
+@functools.lru_cache(maxsize=1 << 16)
+def _village_key(village: str) -> str | None:
     """Tone-folded village name without its generic word (Thôn / Bản / Khu / Xóm ...): "Thôn Nà Lầy" = "Bản Nà
     Lầy" = "na lay"."""
     words = fold(village).split()
@@ -124,7 +143,7 @@ def features(records: pd.DataFrame) -> pd.DataFrame:
     def folded(name: str) -> list[str | None]:
         return [fold(v) or None for v in col(name)]
 
-    names = [name_parts(v) for v in col("full_name")]
+    names = [_name_parts(v) for v in col("full_name")]
     dobs = [d if len(d) == 10 else "" for d in col("date_of_birth")]
     years = []
     for dob, year in zip(dobs, col("birth_year")):
@@ -251,7 +270,8 @@ BLOCKING_RULES = [
     'l.given = r.given AND l.family = r.family AND l.birth_year = r.birth_year',
     'l.given = r.given AND l.family = r.family AND l.commune = r.commune',
     'l.name_key = r.name_key AND l.birth_year = r.birth_year',
-    'l.dob = r.dob',
+    'l.dob = r.dob AND substr(l.family, 1, 1) = substr(r.family, 1, 1)',
+    'l.dob = r.dob AND l.commune = r.commune',
     'l.dob = r.dob_swap AND l.family = r.family',
     'l.given = r.given AND l.birth_year = r.birth_year AND l.commune = r.commune',
     'l.family = r.family AND l.birth_year = r.birth_year AND l.commune = r.commune',
@@ -280,6 +300,7 @@ def settings() -> dict:
 
 
 # --- Hard rules -----------------------------------------------------------------------------------------------
+@functools.lru_cache(maxsize=1 << 16)
 def _edits(a: str, b: str) -> int:
     """Optimal string alignment distance (small strings only)."""
     prev2, prev = None, list(range(len(b) + 1))
@@ -392,6 +413,7 @@ def score(feats: pd.DataFrame, model: dict | None = None, *, min_probability: fl
     ``min_probability``. Empty frame when fewer than two records."""
     from splink import DuckDBAPI, Linker
 
+    logging.getLogger("splink").setLevel(logging.ERROR)  # its training chatter is not the night's business
     cols = ["unique_id_l", "unique_id_r", "match_probability", "match_weight"]
     if len(feats) < 2:
         return pd.DataFrame(columns=cols)
