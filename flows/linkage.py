@@ -431,9 +431,10 @@ def score(feats: pd.DataFrame, model: dict | None = None, *, min_probability: fl
                 level.pop("tf_adjustment_column", None)
                 level.pop("tf_adjustment_weight", None)
     db = DuckDBAPI()
-    linker = Linker(db.register(feats), model, log_level=logging.WARNING)
+    linker = Linker(db.register(feats), model, log_level=logging.ERROR)
     _estimate_prior(linker, len(feats), model)
-    pairs = linker.inference.predict(threshold_match_probability=min_probability).as_pandas_dataframe()
+    pairs = linker.inference.predict(threshold_match_probability=min_probability,
+                                     warning_mode="never").as_pandas_dataframe()
     return pairs
 
 

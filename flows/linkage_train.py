@@ -7,7 +7,7 @@ Documented, reproducible procedure (no labels are used, nothing is set by hand):
 3. u probabilities by random sampling (2 million pairs, seed 2021);
 4. m probabilities by expectation maximisation, once blocked on the given + family name and once on the birth
    date, so every comparison is estimated in a session that does not block on it;
-5. m and u probabilities floored at 0.001 (a level never seen among matches in training must not veto a
+5. a level never observed gets m = u (no evidence either way); m and u probabilities floored at 0.001 (a level never seen among matches in training must not veto a
    match by itself: the readable hard rules of ``flows.linkage.cannot_link`` do that).
 At night the prior and (on inputs of 5,000 records or more) the u probabilities are re-estimated on the
 night's data with the same seed; term frequencies always come from the data being linked.
@@ -30,7 +30,7 @@ def train_on(feats, seed: int = linkage.SEED, max_pairs: float = 2e6) -> dict:
     """Steps 2-5 of the procedure on a features frame (``flows.linkage.features``); returns the model dict."""
     from splink import DuckDBAPI, Linker
 
-    linker = Linker(DuckDBAPI().register(feats), linkage.settings(), log_level=logging.WARNING)
+    linker = Linker(DuckDBAPI().register(feats), linkage.settings(), log_level=logging.ERROR)
     linker.training.estimate_probability_two_random_records_match(linkage.DETERMINISTIC_RULES,
                                                                    recall=linkage.DETERMINISTIC_RECALL)
     linker.training.estimate_u_using_random_sampling(max_pairs=max_pairs, seed=seed)
@@ -40,6 +40,10 @@ def train_on(feats, seed: int = linkage.SEED, max_pairs: float = 2e6) -> dict:
     model = linker.misc.save_model_to_json()
     for comp in model["comparisons"]:  # no level of one field may veto a match alone: hard rules do that
         for level in comp["comparison_levels"]:
+            if level.get("is_null_level"):
+                continue
+            if "m_probability" not in level or "u_probability" not in level:  # never seen: no evidence either way
+                level["m_probability"] = level["u_probability"] = level.get("u_probability", PROBABILITY_FLOOR)
             for key in ("m_probability", "u_probability"):
                 if key in level:  # 10 significant digits: DuckDB's parallel sums differ in the last bits
                     level[key] = float(f"{max(level[key], PROBABILITY_FLOOR):.10g}")
