@@ -201,6 +201,7 @@ class Headers(BaseModel):
     donations: dict[str, list[str]]
     connectivity: dict[str, list[str]]
     handover: dict[str, list[str]]
+    decisions: dict[str, list[str]] = {}  # officer decisions on record pairs (flows.linkage_decisions)
     values: dict[str, list[str] | dict[str, list[str]]]
     footer_markers: list[str] = []
     subtotal_markers: list[str] = []
@@ -229,7 +230,7 @@ class Headers(BaseModel):
         return v
 
 
-SourceKind = Literal["students", "donations", "connectivity", "handover"]
+SourceKind = Literal["students", "donations", "connectivity", "handover", "decisions"]
 
 
 class LocalPattern(_Strict):

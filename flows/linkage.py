@@ -340,17 +340,21 @@ def cannot_link(a: dict, b: dict) -> str:
     if a["birth_year"] is not None and b["birth_year"] is not None and a["birth_year"] != b["birth_year"] and not (
             a["dob"] and b["dob"] and _edits(a["dob"], b["dob"]) <= 1):
         return "khác năm sinh"
-    if a["name_key"] and b["name_key"] and a["name_key"] != b["name_key"] and not _swapped(a, b) and _edits(
-            a["name_compact"], b["name_compact"]) > 1:  # "Soph ie" is "Sophie"
+    if a["name_key"] and b["name_key"] and a["name_key"] != b["name_key"] and not _swapped(a, b) and not _split_word(a, b):
         if a["family"] and b["family"] and not _typos(a["family"], b["family"]):
             return "khác họ"
         if (a["given"] != b["given"] and a["middle"] and b["middle"] and not _typos(a["middle"], b["middle"])
                 and a["middle"] not in b["middle"] and b["middle"] not in a["middle"]):
             return "khác cả tên và tên đệm"
-        if a["family"] and a["family"] == b["family"] and _same_birth(a, b) and _other_given(a, b):
-            # twins (and same-day namesakes of one family): another given name is another child
-            return "anh chị em sinh đôi: khác tên"
+        if _other_given(a, b):  # the given name is the most telling part: another one is another child
+            return "anh chị em sinh đôi: khác tên" if _same_birth(a, b) else "khác tên"
     return ""
+
+
+def _split_word(a: dict, b: dict) -> bool:
+    """The same letters with a space put in or left out ("Soph ie" / "Sophie"), one typo at most."""
+    return (len(a["name_key"].split()) != len(b["name_key"].split())
+            and _edits(a["name_compact"], b["name_compact"]) <= 1)
 
 
 def _swapped(a: dict, b: dict) -> bool:
