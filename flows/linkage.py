@@ -276,6 +276,8 @@ BLOCKING_RULES = [
     'l.given = r.given AND l.birth_year = r.birth_year AND l.commune = r.commune',
     'l.family = r.family AND l.birth_year = r.birth_year AND l.commune = r.commune',
     'l.family = r.family AND l.school = r.school AND l.grade = r.grade',
+    'l.given = r.given AND l.commune = r.commune',
+    'l.family = r.family AND l.village = r.village',
     'l.national_id = r.national_id',
     'l.phone = r.phone',
     'l.address = r.address AND l.commune = r.commune',
@@ -373,8 +375,8 @@ def _same_birth(a: dict, b: dict) -> bool:
 def _other_given(a: dict, b: dict) -> bool:
     """Given names that are not typing errors of each other (compared with their marks when both records have
     them), or that start with another letter (Duy / Huy)."""
-    if not (a["given"] and b["given"]):
-        return False
+    if not (a["given"] and b["given"] and a["family"] and b["family"]):
+        return False  # a name of one word may be the family name alone
     x, y = (a["given_marked"], b["given_marked"]) if a["given_marked"] and b["given_marked"] else (a["given"], b["given"])
     return x != y and (x[0] != y[0] or not _typos(x, y))
 
