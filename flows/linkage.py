@@ -277,7 +277,7 @@ BLOCKING_RULES = [
     'l.family = r.family AND l.birth_year = r.birth_year AND l.commune = r.commune',
     'l.family = r.family AND l.school = r.school AND l.grade = r.grade',
     'l.given = r.given AND l.commune = r.commune',
-    'l.family = r.family AND l.village = r.village',
+    'l.family = r.family AND l.village = r.village AND l.commune = r.commune',
     'l.national_id = r.national_id',
     'l.phone = r.phone',
     'l.address = r.address AND l.commune = r.commune',
