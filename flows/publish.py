@@ -1207,28 +1207,46 @@ def _write_issue_sheet(book: _Book, data: _Data, iss: pd.DataFrame, where: str) 
 
 
 def _write_review_sheet(book: _Book, data: _Data) -> None:
+    """Pairs the linkage left to an officer: both records side by side, the probability, the reasons, the pair
+    key and an empty decision column. The officer fills "Quyết định" here (and returns the workbook as a
+    ``decisions`` source) or copies the pair key into a decisions sheet; either is applied every night."""
+    side = [("person_id", "Mã HS", 12, "center"), ("full_name", "Họ và tên", 22, "text"),
+            ("date_of_birth", "Ngày sinh", 12, "date"), ("sex", "Giới tính", 8, "center"),
+            ("guardian_name", "Cha/mẹ/người giám hộ", 20, "text"), ("village", "Thôn", 14, "text"),
+            ("commune", "Xã", 14, "text"), ("school", "Trường", 22, "text"), ("grade", "Lớp", 6, "int"),
+            ("source", "Nguồn (tệp, trang, dòng)", 26, "wrap")]
+    cols = [_Col("STT", 6, "stt"), _Col("Mã cặp", 20, "wrap"),
+            *(_Col(f"{h} (1)", w, k) for _, h, w, k in side), *(_Col(f"{h} (2)", w, k) for _, h, w, k in side),
+            _Col("Khả năng trùng", 10, "pct"), _Col("Căn cứ", 34, "wrap"), _Col("Quyết định (cùng/khác)", 16)]
     rp = data.review_pairs
     sh = book.sheet("review", "CÁC CẶP HỒ SƠ CẦN XEM XÉT (CÓ THỂ LÀ CÙNG MỘT HỌC SINH)",
-                    "Cán bộ ghi kết luận vào bảng kết luận trùng lặp để áp dụng từ lần tổng hợp sau", _REVIEW_COLS)
+                    "Ghi \"Cùng\" hoặc \"Khác\" vào cột Quyết định (hoặc chép Mã cặp sang bảng kết luận); "
+                    "kết luận được áp dụng từ lần tổng hợp sau", cols)
     h = sh.header()
     if len(rp):
         rp = rp.copy()
-        rp["_p"] = [-(p or 0) for p in rp["match_probability"]]
+        rp["_p"] = [-(p if p is not None and p == p else 0) for p in rp["match_probability"]]
         rp = rp.sort_values(["_p", "person_id_l", "person_id_r"], kind="stable")
+    sexes = {"M": "Nam", "F": "Nữ"}
     rows = []
     for i, r in enumerate(rp.to_dict("records"), 1):
-        row: list[Any] = [i]
-        for side in ("l", "r"):
-            for f, _, _, kind in _REVIEW_SIDE:
+        row: list[Any] = [i, as_text(r.get("pair_key", ""))]
+        for s in ("l", "r"):
+            for f, _, _, kind in side:
                 if f == "source":
-                    src, line_no = r.get(f"source_file_{side}", ""), _int(r.get(f"source_row_{side}"))
-                    row.append(f"{src}, dòng {line_no}" if src and line_no else src)
+                    where = [as_text(r.get(f"source_file_{s}", "")), as_text(r.get(f"source_sheet_{s}", ""))]
+                    line_no = _int(r.get(f"source_row_{s}"))
+                    row.append(", ".join([x for x in where if x] + ([f"dòng {line_no}"] if line_no else [])))
                 elif kind == "date":
-                    row.append(_date_value(r.get(f"{f}_{side}", "")))
+                    row.append(_date_value(r.get(f"{f}_{s}", "")))
+                elif kind == "int":
+                    row.append(_int(r.get(f"{f}_{s}")))
+                elif f == "sex":
+                    row.append(sexes.get(as_text(r.get(f"{f}_{s}", "")), ""))
                 else:
-                    row.append(as_text(r.get(f"{f}_{side}", "")))
+                    row.append(as_text(r.get(f"{f}_{s}", "")))
         p = r.get("match_probability")
-        row += [p if p is not None else None, as_text(r.get("reasons", "")), ""]
+        row += [p if p is not None and p == p else None, as_text(r.get("reasons", "")), ""]
         rows.append(row)
     sh.rows(rows, filter_from=h, empty=NO_REVIEW_PAIRS)
 

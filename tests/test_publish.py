@@ -359,7 +359,7 @@ def test_lists_are_complete_sorted_and_in_vietnamese(published):
     _, sources = _table(path, "Nguồn dữ liệu")
     assert [r[4] for r in sources][:2] == ["Lỗi", "Dùng bản cũ"] and "Đã đọc" in {r[4] for r in sources}
     _, pairs = _table(path, "Cần xem xét")
-    assert pairs[0][2] == "Trần Thị Ánh" and pairs[0][10] == "Vi Thị Hoa"
+    assert pairs[0][3] == "Trần Thị Ánh" and pairs[0][13] == "Vi Thị Hoa"  # both records side by side
     _, issues = _table(path, "Lỗi dữ liệu")
     assert len(issues) == 8 and {r[5] for r in issues} == {"Lỗi", "Cảnh báo"}
 

@@ -1,0 +1,555 @@
+"""Probabilistic record linkage of children's records with Splink (DuckDB backend).
+
+The model reads declaratively: ``features`` turns records into Vietnamese-aware comparison columns (NFC,
+tone-folded with Đ->D, family / middle / given name, the "Thị"/"Văn" particles apart, birth date and its
+day/month swap, year alone), ``SETTINGS`` lists the blocking rules and the comparisons with their levels,
+``cannot_link`` holds the few hard rules no probability may override (twins, a different sex, birth dates that
+are not a swap of each other), and ``cluster`` joins records pair by pair, strongest first, never across a
+cannot-link. Pairs in the uncertain band, and records that fit two different children equally well, go to the
+review queue with the reasons.
+
+Parameters: on inputs of ``SELF_TRAIN_MIN_RECORDS`` records or more, u (random sampling) and m (EM) are
+estimated on the data being linked by the documented, seeded procedure of ``flows.linkage_train``; smaller inputs
+(a district's night) use the model saved by that same procedure in ``config/linkage_model.json``. The prior
+(probability that two random records match) is always estimated on the data being linked; term-frequency
+adjustments on the given and family names are computed on the data itself from ``TF_MIN_RECORDS`` on ("Nguyễn" alone is close to 40 % of people). Nothing is
+tuned per data set in code. At national scale the same settings run on Splink's Spark backend
+(``splink.SparkAPI``) instead of ``DuckDBAPI``.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import math
+import unicodedata
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from flows.text import as_text
+from flows.text import fold as _fold_uncached
+
+MODEL_PATH = Path(__file__).resolve().parent.parent / "config" / "linkage_model.json"
+SEED = 2021
+SELF_TRAIN_MIN_RECORDS = 5000  # from this many records on, u and m are estimated on the data being linked
+TF_MIN_RECORDS = 1000  # name frequencies are taken from the data itself from this many records on
+MATCH_THRESHOLD = 0.95  # link at or above
+REVIEW_THRESHOLD = 0.30  # an officer looks at pairs between the two
+PARTICLES = ("thi", "van")
+FEATURE_COLUMNS = ["unique_id", "family", "middle", "given", "given_marked", "name_key", "name_compact", "particle",
+                   "dob",
+                   "dob_swap", "birth_year", "sex", "guardian", "village", "commune", "school", "grade", "phone",
+                   "national_id", "address"]
+
+log = logging.getLogger(__name__)
+
+
+# --- Features -------------------------------------------------------------------------------------------------
+@functools.lru_cache(maxsize=1 << 18)
+def _fold_text(text: str) -> str:
+    return _fold_uncached(text)
+
+
+def fold(value: object) -> str:
+    """``flows.text.fold`` remembered: names, villages and schools repeat a great deal across 100,000 rows."""
+    return _fold_text(value if isinstance(value, str) else as_text(value))
+
+
+def _accented(text: str) -> bool:
+    return any(ord(ch) > 127 for ch in unicodedata.normalize("NFC", text))
+
+
+def name_parts(full_name: object) -> dict[str, str | None]:
+    return dict(_name_parts(as_text(full_name)))
+
+
+@functools.lru_cache(maxsize=1 << 18)
+def _name_parts(full_name: str) -> dict[str, str | None]:
+    """family / middle / given (tone-folded, Đ->D), the particle (thi|van|None), the words in any order
+    (``name_key``), and the given name with its marks (NFC, lower) when the name was written with marks."""
+    words = unicodedata.normalize("NFC", as_text(full_name)).replace("/", " ").split()
+    kept: list[tuple[str, str]] = []
+    particle = None
+    for pos, word in enumerate(words):
+        key = fold(word).replace(" ", "")
+        if not key:
+            continue
+        lower = word.lower()
+        # "Thị"/"Văn" are particles; an unaccented "thi"/"van" is one unless it is the given name ("Nguyễn Vân")
+        if lower in ("thị", "văn") or (key in PARTICLES and lower == key and pos < len(words) - 1):
+            particle = particle or key
+        else:
+            kept.append((key, lower))
+    if not kept:
+        return {"family": None, "middle": None, "given": None, "given_marked": None, "name_key": None,
+                "name_compact": None, "particle": particle}
+    marked = _accented(" ".join(words))
+    return {
+        "family": kept[0][0] if len(kept) > 1 else None,
+        "middle": " ".join(k for k, _ in kept[1:-1]) or None,
+        "given": kept[-1][0],
+        "given_marked": kept[-1][1] if marked else None,
+        "name_key": " ".join(sorted(k for k, _ in kept)),
+        "name_compact": "".join(k for k, _ in kept),
+        "particle": particle,
+    }
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _given_first(full_name: str) -> str | None:
+    """A guardian's name with the given name first, so that parents sharing a family name ("Nguyễn Văn Tuyên",
+    "Nguyễn Văn Sáng") do not look alike to a string similarity."""
+    words = fold(full_name).split()
+    kept = [w for pos, w in enumerate(words) if not (w in PARTICLES and pos < len(words) - 1)]
+    return " ".join([kept[-1], *kept[:-1]]) if kept else None
+
+
+VILLAGE_WORDS = {"thon", "ban", "khu", "xom", "lang", "to", "ap", "khoi", "doi", "khom", "pho"}
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _village_key(village: str) -> str | None:
+    """Tone-folded village name without its generic word (Thôn / Bản / Khu / Xóm ...): "Thôn Nà Lầy" = "Bản Nà
+    Lầy" = "na lay"."""
+    words = fold(village).split()
+    while len(words) > 1 and words[0] in VILLAGE_WORDS:
+        words = words[1:]
+    return " ".join(words) or None
+
+
+def _swap(dob: str) -> str | None:
+    if len(dob) != 10:
+        return None
+    y, m, d = dob[:4], dob[5:7], dob[8:10]
+    return f"{y}-{d}-{m}" if d.isdigit() and int(d) <= 12 and d != m else None
+
+
+def _digits(value: object) -> str | None:
+    text = "".join(ch for ch in as_text(value) if ch.isdigit())
+    return text or None
+
+
+def features(records: pd.DataFrame) -> pd.DataFrame:
+    """Comparison columns of ``records`` (full_name, date_of_birth ISO or "", birth_year, sex, guardian_name,
+    village, commune_code, school_code, grade, phone, national_id, address; missing columns are empty)."""
+    n = len(records)
+
+    def col(name: str) -> list[str]:
+        return [as_text(v) for v in records[name]] if name in records else [""] * n
+
+    def folded(name: str) -> list[str | None]:
+        return [fold(v) or None for v in col(name)]
+
+    names = [_name_parts(v) for v in col("full_name")]
+    dobs = [d if len(d) == 10 else "" for d in col("date_of_birth")]
+    years = []
+    for dob, year in zip(dobs, col("birth_year")):
+        if dob:
+            years.append(int(dob[:4]))
+        else:
+            try:
+                years.append(int(float(year)) if year else None)
+            except ValueError:
+                years.append(None)
+    out = pd.DataFrame({
+        "unique_id": range(n),
+        **{k: [p[k] for p in names] for k in ("family", "middle", "given", "given_marked", "name_key", "name_compact",
+                                              "particle")},
+        "dob": [d or None for d in dobs],
+        "dob_swap": [_swap(d) if d else None for d in dobs],
+        "birth_year": pd.array(years, dtype="Int64"),
+        "sex": [s or None for s in col("sex")],
+        "guardian": [_given_first(v) for v in col("guardian_name")],
+        "village": [_village_key(v) for v in col("village")],
+        "commune": folded("commune_code"),
+        "school": folded("school_code"),
+        "grade": pd.array([int(float(g)) if g.replace(".", "", 1).isdigit() else None for g in col("grade")],
+                          dtype="Int64"),
+        "phone": [_digits(v) for v in col("phone")],
+        "national_id": [_digits(v) for v in col("national_id")],
+        "address": folded("address"),
+    })
+    for c in FEATURE_COLUMNS:  # typed columns, so an all-empty column is still text (DuckDB would guess NULL)
+        if c not in ("unique_id", "birth_year", "grade"):
+            out[c] = out[c].astype("string")
+    return out[FEATURE_COLUMNS]
+
+
+# --- The model, declaratively ---------------------------------------------------------------------------------
+def _lvl(label: str, sql: str, **extra) -> dict:
+    return {"sql_condition": sql, "label_for_charts": label, **extra}
+
+
+def _null(*cols: str) -> dict:
+    return _lvl("missing", " OR ".join(f'"{c}_l" IS NULL OR "{c}_r" IS NULL' for c in cols), is_null_level=True)
+
+
+ELSE = _lvl("else", "ELSE")
+
+COMPARISONS = [
+    {"output_column_name": "given", "comparison_description": "given name (the most telling part)",
+     "comparison_levels": [
+         _null("given"),
+         _lvl("same, marks agree", '"given_l" = "given_r" AND ("given_marked_l" IS NULL OR "given_marked_r" IS NULL '
+              'OR "given_marked_l" = "given_marked_r")', tf_adjustment_column="given", tf_adjustment_weight=1.0),
+         _lvl("same letters, different tone", '"given_l" = "given_r"'),
+         _lvl("written in the other order", '"given_l" = "family_r" AND "family_l" = "given_r"'),
+         _lvl("one typo", 'damerau_levenshtein("given_l", "given_r") <= 1'),
+         _lvl("similar", 'jaro_winkler_similarity("given_l", "given_r") >= 0.88'),
+         ELSE]},
+    {"output_column_name": "family", "comparison_description": "family name",
+     "comparison_levels": [
+         _null("family"),
+         _lvl("same", '"family_l" = "family_r"', tf_adjustment_column="family", tf_adjustment_weight=1.0),
+         _lvl("written in the other order", '"given_l" = "family_r" AND "family_l" = "given_r"'),
+         _lvl("one typo", 'damerau_levenshtein("family_l", "family_r") <= 1'),
+         ELSE]},
+    {"output_column_name": "middle", "comparison_description": "middle name (without Thị/Văn)",
+     "comparison_levels": [
+         _lvl("both missing", '"middle_l" IS NULL AND "middle_r" IS NULL', is_null_level=True),
+         _lvl("same", '"middle_l" = "middle_r"'),
+         _lvl("one missing or contained", '"middle_l" IS NULL OR "middle_r" IS NULL '
+              'OR contains("middle_l", "middle_r") OR contains("middle_r", "middle_l")'),
+         _lvl("one typo", 'damerau_levenshtein("middle_l", "middle_r") <= 1'),
+         ELSE]},
+    {"output_column_name": "birth", "comparison_description": "date of birth (day/month swap, year alone)",
+     "comparison_levels": [
+         _lvl("missing", '"birth_year_l" IS NULL OR "birth_year_r" IS NULL', is_null_level=True),
+         _lvl("same date", '"dob_l" = "dob_r"'),
+         _lvl("day and month swapped", '"dob_l" = "dob_swap_r"'),
+         _lvl("one typo in the date", 'damerau_levenshtein("dob_l", "dob_r") <= 1'),
+         _lvl("only the year known, same year", '("dob_l" IS NULL OR "dob_r" IS NULL) '
+              'AND "birth_year_l" = "birth_year_r"'),
+         ELSE]},
+    {"output_column_name": "sex", "comparison_description": "sex",
+     "comparison_levels": [_null("sex"), _lvl("same", '"sex_l" = "sex_r"'), ELSE]},
+    {"output_column_name": "guardian", "comparison_description": "guardian name",
+     "comparison_levels": [
+         _null("guardian"),
+         _lvl("same", '"guardian_l" = "guardian_r"'),
+         _lvl("one typo", 'damerau_levenshtein("guardian_l", "guardian_r") <= 1'),
+         ELSE]},
+    {"output_column_name": "place", "comparison_description": "village, else commune",
+     "comparison_levels": [
+         _lvl("missing", '("village_l" IS NULL OR "village_r" IS NULL) AND ("commune_l" IS NULL OR "commune_r" IS NULL)',
+              is_null_level=True),
+         _lvl("same village", '"village_l" = "village_r"'),
+         _lvl("village one typo away", 'damerau_levenshtein("village_l", "village_r") <= 1'),
+         _lvl("same commune", '"commune_l" = "commune_r"'),
+         ELSE]},
+    {"output_column_name": "school", "comparison_description": "school",
+     "comparison_levels": [_null("school"), _lvl("same", '"school_l" = "school_r"'), ELSE]},
+    {"output_column_name": "grade", "comparison_description": "grade (one up: the next school year)",
+     "comparison_levels": [
+         _null("grade"),
+         _lvl("same", '"grade_l" = "grade_r"'),
+         _lvl("within one", 'abs("grade_l" - "grade_r") <= 1'),
+         ELSE]},
+    {"output_column_name": "phone", "comparison_description": "phone",
+     "comparison_levels": [_null("phone"), _lvl("same", '"phone_l" = "phone_r"'), ELSE]},
+    {"output_column_name": "national_id", "comparison_description": "national id",
+     "comparison_levels": [
+         _null("national_id"),
+         _lvl("same", '"national_id_l" = "national_id_r"'),
+         _lvl("one or two typos", 'damerau_levenshtein("national_id_l", "national_id_r") <= 2'),
+         ELSE]},
+    {"output_column_name": "address", "comparison_description": "street address",
+     "comparison_levels": [
+         _null("address"),
+         _lvl("same", '"address_l" = "address_r"'),
+         _lvl("similar", 'jaro_winkler_similarity("address_l", "address_r") >= 0.88'),
+         ELSE]},
+]
+
+# Each rule keeps the candidate pairs of one kind of error in reach while a block stays small: "Nguyễn" + a
+# common given name across a district is millions of pairs, so the name rules are narrowed by birth year or commune.
+BLOCKING_RULES = [
+    'l.given = r.given AND l.family = r.family AND l.birth_year = r.birth_year',
+    'l.given = r.given AND l.family = r.family AND l.commune = r.commune',
+    'l.name_key = r.name_key AND l.birth_year = r.birth_year',
+    'l.dob = r.dob AND substr(l.family, 1, 1) = substr(r.family, 1, 1)',
+    'l.dob = r.dob AND l.commune = r.commune',
+    'l.dob = r.dob_swap AND l.family = r.family',
+    'l.given = r.given AND l.birth_year = r.birth_year AND l.commune = r.commune',
+    'l.family = r.family AND l.birth_year = r.birth_year AND l.commune = r.commune',
+    'l.family = r.family AND l.school = r.school AND l.grade = r.grade',
+    'l.given = r.given AND l.commune = r.commune',
+    'l.family = r.family AND l.village = r.village AND l.commune = r.commune',
+    'l.national_id = r.national_id',
+    'l.phone = r.phone',
+    'l.address = r.address AND l.commune = r.commune',
+]
+# Exact agreement that counts towards the prior (the probability two random records are the same child)
+DETERMINISTIC_RULES = ['l.given = r.given AND l.family = r.family AND l.dob = r.dob',
+                       'l.national_id = r.national_id AND l.dob = r.dob']
+DETERMINISTIC_RECALL = 0.8
+
+
+def settings() -> dict:
+    return {
+        "link_type": "dedupe_only",
+        "unique_id_column_name": "unique_id",
+        "probability_two_random_records_match": 1e-4,
+        "blocking_rules_to_generate_predictions": [{"blocking_rule": r} for r in BLOCKING_RULES],
+        "comparisons": COMPARISONS,
+        "retain_matching_columns": False,
+        "retain_intermediate_calculation_columns": False,
+        "additional_columns_to_retain": [],
+    }
+
+
+# --- Hard rules -----------------------------------------------------------------------------------------------
+@functools.lru_cache(maxsize=1 << 16)
+def _edits(a: str, b: str) -> int:
+    """Optimal string alignment distance (small strings only)."""
+    prev2, prev = None, list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        cur = [i]
+        for j, cb in enumerate(b, 1):
+            cost = 0 if ca == cb else 1
+            v = min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + cost)
+            if prev2 is not None and i > 1 and j > 1 and ca == b[j - 2] and a[i - 2] == cb:
+                v = min(v, prev2[j - 2] + 1)
+            cur.append(v)
+        prev2, prev = prev, cur
+    return prev[-1]
+
+
+def _typos(a: str, b: str) -> bool:
+    """Within typing errors of each other: one edit, or one per four letters in longer names."""
+    return _edits(a, b) <= max(1, min(len(a), len(b)) // 4)
+
+
+def cannot_link(a: dict, b: dict) -> str:
+    """Why two records can never be the same child ("" if nothing forbids it). Readable rules, not weights.
+
+    The same national id (when both records carry one; one digit mistyped at most) outweighs them all: twins never share one, and a
+    differing birth date or name is then a typing error."""
+    if a["national_id"] and b["national_id"] and min(len(a["national_id"]), len(b["national_id"])) >= 6 and _edits(
+            a["national_id"], b["national_id"]) <= 1:
+        return ""
+    if a["sex"] and b["sex"] and a["sex"] != b["sex"]:
+        return "khác giới tính"
+    if a["grade"] is not None and b["grade"] is not None and abs(a["grade"] - b["grade"]) > 1:
+        return "cách nhau hơn một lớp"
+    if a["particle"] and b["particle"] and a["particle"] != b["particle"]:
+        return "khác tên đệm Thị/Văn"
+    if a["dob"] and b["dob"] and a["dob"] != b["dob"] and a["dob"] != b["dob_swap"] and _edits(a["dob"], b["dob"]) > 1:
+        return "khác ngày sinh"
+    if a["birth_year"] is not None and b["birth_year"] is not None and a["birth_year"] != b["birth_year"] and not (
+            a["dob"] and b["dob"] and _edits(a["dob"], b["dob"]) <= 1):
+        return "khác năm sinh"
+    if a["name_key"] and b["name_key"] and a["name_key"] != b["name_key"] and not _swapped(a, b) and not _split_word(a, b):
+        if a["family"] and b["family"] and not _typos(a["family"], b["family"]):
+            return "khác họ"
+        if (a["given"] != b["given"] and a["middle"] and b["middle"] and not _typos(a["middle"], b["middle"])
+                and a["middle"] not in b["middle"] and b["middle"] not in a["middle"]):
+            return "khác cả tên và tên đệm"
+        if _other_given(a, b):  # the given name is the most telling part: another one is another child
+            return "anh chị em sinh đôi: khác tên" if _same_birth(a, b) else "khác tên"
+    return ""
+
+
+def _split_word(a: dict, b: dict) -> bool:
+    """The same letters with a space put in or left out ("Soph ie" / "Sophie"), one typo at most."""
+    return (len(a["name_key"].split()) != len(b["name_key"].split())
+            and _edits(a["name_compact"], b["name_compact"]) <= 1)
+
+
+def _swapped(a: dict, b: dict) -> bool:
+    """Family and given name written in each other's place (up to typing errors)."""
+    if not (a["given"] and a["family"] and b["given"] and b["family"]):
+        return False
+    return _typos(a["given"], b["family"]) and _typos(a["family"], b["given"])
+
+
+def _same_birth(a: dict, b: dict) -> bool:
+    if a["dob"] and b["dob"]:
+        return a["dob"] == b["dob"]
+    return a["birth_year"] is not None and a["birth_year"] == b["birth_year"]
+
+
+def _other_given(a: dict, b: dict) -> bool:
+    """Given names that are not typing errors of each other (compared with their marks when both records have
+    them), or that start with another letter (Duy / Huy)."""
+    if not (a["given"] and b["given"] and a["family"] and b["family"]):
+        return False  # a name of one word may be the family name alone
+    x, y = (a["given_marked"], b["given_marked"]) if a["given_marked"] and b["given_marked"] else (a["given"], b["given"])
+    return x != y and (x[0] != y[0] or not _typos(x, y))
+
+
+# --- Running the model ----------------------------------------------------------------------------------------
+@dataclass
+class Linkage:
+    labels: list[int]  # cluster label per record (the index of the cluster's first record)
+    review: list[dict] = field(default_factory=list)  # {"i", "j", "match_probability", "reasons"}
+    pairs_scored: int = 0
+
+
+def load_model(path: Path | None = None) -> dict:
+    path = path or MODEL_PATH
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: the linkage model is missing; create it with python -m flows.linkage_train")
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def _reasons(row: dict) -> str:
+    """Which comparisons agreed and which disagreed, by their match weights in bits (strongest first)."""
+    parts = []
+    for comp in COMPARISONS:
+        name = comp["output_column_name"]
+        weight = sum(float(row.get(c) or 0) for c in (f"mw_{name}", f"mw_tf_adj_{name}")
+                     if row.get(c) is not None and not (isinstance(row.get(c), float) and math.isnan(row[c])))
+        if abs(weight) >= 1:
+            parts.append((weight, f"{_LABELS.get(name, name)} {'khớp' if weight > 0 else 'khác'} ({weight:+.1f})"))
+    parts.sort(key=lambda p: -abs(p[0]))
+    return "; ".join(p for _, p in parts)
+
+
+_LABELS = {"given": "tên", "family": "họ", "middle": "tên đệm", "birth": "ngày sinh", "sex": "giới tính",
+           "guardian": "phụ huynh", "place": "thôn/xã", "school": "trường", "grade": "lớp", "phone": "SĐT",
+           "national_id": "số định danh", "address": "địa chỉ"}
+
+
+def score(feats: pd.DataFrame, model: dict | None = None, *, min_probability: float = REVIEW_THRESHOLD) -> pd.DataFrame:
+    """Scored candidate pairs (unique_id_l < unique_id_r, match_probability, bf_* columns) at or above
+    ``min_probability``. Empty frame when fewer than two records."""
+    from splink import DuckDBAPI, Linker
+
+    logging.getLogger("splink").setLevel(logging.ERROR)  # its training chatter is not the night's business
+    cols = ["unique_id_l", "unique_id_r", "match_probability", "match_weight"]
+    if len(feats) < 2:
+        return pd.DataFrame(columns=cols)
+    if model is None and len(feats) >= SELF_TRAIN_MIN_RECORDS:
+        # enough records to learn this data's own parameters, by the same seeded procedure as the saved model
+        from flows.linkage_train import train_on
+
+        model = train_on(feats, max_pairs=1e6)
+    model = json.loads(json.dumps({k: v for k, v in (model or load_model()).items() if k != "training"}))
+    model["blocking_rules_to_generate_predictions"] = [{"blocking_rule": r} for r in BLOCKING_RULES]
+    model["retain_intermediate_calculation_columns"] = True
+    if len(feats) < TF_MIN_RECORDS:  # too few records for name frequencies: the trained u values stand
+        for comp in model["comparisons"]:
+            for level in comp["comparison_levels"]:
+                level.pop("tf_adjustment_column", None)
+                level.pop("tf_adjustment_weight", None)
+    db = DuckDBAPI()
+    linker = Linker(db.register(feats), model, log_level=logging.ERROR)
+    _estimate_prior(linker, len(feats), model)
+    pairs = linker.inference.predict(threshold_match_probability=min_probability,
+                                     warning_mode="never").as_pandas_dataframe()
+    return pairs
+
+
+def _estimate_prior(linker, n: int, model: dict) -> None:
+    try:
+        linker.training.estimate_probability_two_random_records_match(DETERMINISTIC_RULES,
+                                                                       recall=DETERMINISTIC_RECALL)
+    except Exception as exc:  # noqa: BLE001 - Splink refuses when no exact match exists; keep the saved prior
+        log.info("prior kept from the model (%s)", type(exc).__name__)
+        return
+    p = linker._settings_obj._probability_two_random_records_match
+    if not (0 < p < 1) or p < 1e-9:  # nothing matched deterministically: one expected duplicate per record
+        linker._settings_obj._probability_two_random_records_match = min(0.5, 1 / max(n, 2))
+
+
+def link(records: pd.DataFrame, model: dict | None = None, *, must_link: list[tuple[int, int]] = (),
+         cannot: list[tuple[int, int]] = (), match_threshold: float = MATCH_THRESHOLD,
+         review_threshold: float = REVIEW_THRESHOLD, progress=None) -> Linkage:
+    """Cluster ``records`` (see ``features``) into children.
+
+    ``must_link`` / ``cannot``: record index pairs an officer decided (same / different person); they override
+    the model. ``progress(step, total)`` is called as the stages complete."""
+    tick = progress or (lambda step, total: None)
+    feats = features(records)
+    tick(1, 4)
+    pairs = score(feats, model, min_probability=review_threshold)
+    tick(2, 4)
+    recs = feats.astype(object).where(feats.notna(), None).to_dict("records")
+    labels, review = cluster(recs, pairs, must_link=must_link, cannot=cannot, match_threshold=match_threshold)
+    tick(3, 4)
+    tick(4, 4)
+    return Linkage(labels=labels, review=review, pairs_scored=len(pairs))
+
+
+class _Clusters:
+    def __init__(self, n: int) -> None:
+        self.parent = list(range(n))
+        self.members = {i: [i] for i in range(n)}
+
+    def find(self, i: int) -> int:
+        while self.parent[i] != i:
+            self.parent[i] = self.parent[self.parent[i]]
+            i = self.parent[i]
+        return i
+
+    def union(self, a: int, b: int) -> None:
+        ra, rb = self.find(a), self.find(b)
+        if ra == rb:
+            return
+        keep, gone = min(ra, rb), max(ra, rb)
+        self.parent[gone] = keep
+        self.members[keep] += self.members.pop(gone)
+
+
+def cluster(recs: list[dict], pairs: pd.DataFrame, *, must_link=(), cannot=(),
+            match_threshold: float = MATCH_THRESHOLD) -> tuple[list[int], list[dict]]:
+    """Join records pair by pair, strongest first; never across a cannot-link (hard rule or officer decision).
+
+    A record whose links above the threshold lead to two children who cannot be one (an undated "Nguyễn Văn An"
+    in a commune with two of them) joins neither: the pairs go to review. Uncertain pairs go to review."""
+    n = len(recs)
+    uf = _Clusters(n)
+    forbidden = {(min(a, b), max(a, b)) for a, b in cannot}
+    for a, b in must_link:
+        uf.union(a, b)
+
+    def blocked(ra: int, rb: int) -> str:
+        for x in uf.members[ra]:
+            for y in uf.members[rb]:
+                if (min(x, y), max(x, y)) in forbidden:
+                    return "cán bộ đã xác định khác người"
+                why = cannot_link(recs[x], recs[y])
+                if why:
+                    return why
+        return ""
+
+    rows = pairs.to_dict("records") if len(pairs) else []
+    rows.sort(key=lambda r: (-r["match_probability"], r["unique_id_l"], r["unique_id_r"]))
+    strong = [r for r in rows if r["match_probability"] >= match_threshold]
+    # records that fit two children who cannot be one: hold them back
+    partners: dict[int, list[int]] = {}
+    for r in strong:
+        i, j = int(r["unique_id_l"]), int(r["unique_id_r"])
+        partners.setdefault(i, []).append(j)
+        partners.setdefault(j, []).append(i)
+    torn = set()
+    for i, js in partners.items():
+        js = [j for j in js if not cannot_link(recs[i], recs[j])]
+        if len(js) > 1 and not recs[i]["dob"]:
+            if any(cannot_link(recs[x], recs[y]) for k, x in enumerate(js) for y in js[k + 1:]):
+                torn.add(i)
+    review: list[dict] = []
+    for r in rows:
+        i, j, p = int(r["unique_id_l"]), int(r["unique_id_r"]), float(r["match_probability"])
+        ri, rj = uf.find(i), uf.find(j)
+        if ri == rj:
+            continue
+        if p >= match_threshold and i not in torn and j not in torn:
+            if not blocked(ri, rj):
+                uf.union(ri, rj)
+            continue
+        if (min(i, j), max(i, j)) in forbidden or cannot_link(recs[i], recs[j]):
+            continue
+        reasons = _reasons(r)
+        if i in torn or j in torn:
+            reasons = "Bản ghi thiếu ngày sinh khớp với nhiều học sinh; " + reasons
+            if j in torn and i not in torn:
+                i, j = j, i  # the record that fits several children first
+        review.append({"i": i, "j": j, "match_probability": round(p, 4), "reasons": reasons})
+    labels = [uf.find(i) for i in range(n)]
+    review = [r for r in review if labels[r["i"]] != labels[r["j"]]]
+    return labels, review

