@@ -142,8 +142,10 @@ def test_commune_workbooks_hold_only_their_children(district):
         cal = CalamineWorkbook.from_path(str(book))
         cells = {str(v) for name in cal.sheet_names for row in cal.get_sheet_by_name(name).to_python() for v in row}
         own = next(c for c in names_by_commune if c and c in " ".join(cells))
-        others = set().union(*(v for c, v in names_by_commune.items() if c != own)) - names_by_commune[own]
-        assert not (cells & others), f"{book.name} holds children of other communes"
+        # a guardian of this commune's child may share a name with a child elsewhere: that is not a leak
+        guardians = set(named.loc[named["commune"] == own, "guardian_name"])
+        others = set().union(*(v for c, v in names_by_commune.items() if c != own)) - names_by_commune[own] - guardians
+        assert not (cells & others), f"{book.name} holds children of other communes: {sorted(cells & others)[:3]}"
 
 
 def test_second_run_changes_no_allocation(district):
