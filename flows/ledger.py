@@ -443,6 +443,18 @@ class Ledger:
                                 "after": _state(keep), "rule": "merged"})
         return changes
 
+    def known_person_ids(self, ids: Iterable[str]) -> set[str]:
+        """Those of ``ids`` the ledger has issued (persons and merged-away aliases): an officer sheet that names
+        any other id names nobody (a typo), and must not create a person."""
+        wanted = sorted({i for i in (as_text(x) for x in ids) if i})
+        found: set[str] = set()
+        with self.engine.connect() as conn:
+            for chunk in _chunks(wanted):
+                found.update(conn.execute(sa.select(persons.c.person_id).where(persons.c.person_id.in_(chunk))).scalars())
+                found.update(conn.execute(sa.select(person_aliases.c.alias_id)
+                                          .where(person_aliases.c.alias_id.in_(chunk))).scalars())
+        return found
+
     def aliases(self) -> dict[str, str]:
         with self.engine.connect() as conn:
             return dict(conn.execute(sa.select(person_aliases.c.alias_id, person_aliases.c.person_id)).all())

@@ -279,8 +279,11 @@ def link_persons(students: pd.DataFrame, handover: pd.DataFrame, cfg: AppConfig,
     changes = []
     if dedupe.aliases:
         changes.append(ledger.merge_persons(dedupe.aliases, run_id=run_id))
-    if not handover.empty:
-        changes.append(ledger.record_handovers(run_id, handover))
+    if not handover.empty:  # rows naming an id the ledger issued; the others are linked by name at allocate
+        ids = handover["person_id"].fillna("").astype(str)
+        named = handover[ids.isin(ledger.known_person_ids(ids))]
+        if len(named):
+            changes.append(ledger.record_handovers(run_id, named))
     dedupe.ledger_changes = [c for c in changes if c is not None and len(c)]
     return dedupe
 
@@ -301,7 +304,8 @@ def allocate_supports(persons: pd.DataFrame, normalized: Normalized, cfg: AppCon
     changes = list(earlier_changes)
     handover = normalized.handover
     if handover is not None and len(handover):
-        unnamed = handover[handover["person_id"].fillna("").astype(str) == ""]
+        ids = handover["person_id"].fillna("").astype(str)
+        unnamed = handover[~ids.isin(ledger.known_person_ids(ids))]  # no id, or one the ledger never issued
         linked, found = link_rows(unnamed, persons, headers)
         issues += found
         if len(linked):

@@ -95,3 +95,20 @@ def test_a_new_override_releases_by_rule_and_never_touches_a_handover(nights, cf
     freed = ch[(ch["after"] == f"provisional:{provisional['item']}:{provisional['donation_id']}")]
     assert len(freed) == 1 and set(freed["rule"]) <= {"new_allocation", "earmark"}
     assert OFFICER_FILES["overrides"].startswith("dieu-chinh/")
+
+
+def test_a_handover_naming_an_id_never_issued_is_an_issue_not_a_new_child(nights, cfg):
+    sheet = nights["src"] / "ban-giao" / "bo sung.csv"
+    sheet.write_text("STT,Mã học sinh,Họ và tên,Thiết bị,Số sê-ri,Ngày bàn giao,Người nhận\n"
+                     "1,HS999999,Không Có Tên,Máy tính bảng,SN-TYPO-1,17/03/2022,Lê Văn Nhận\n", encoding="utf-8")
+    try:
+        night, _ = run_night(nights["src"], cfg, nights["base"] / "out", dt.date(2022, 3, 18),
+                             ledger_url=nights["url"])
+    finally:
+        sheet.unlink()
+    found = _issues(night, "ban-giao/bo sung.csv", "person_not_found")
+    assert found["source_row"].tolist() == [2]
+    assert "HS999999" not in set(night.allocations["person_id"])
+    with Ledger(nights["url"]) as ledger:
+        assert "SN-TYPO-1" not in set(ledger.handovers()["serial"])
+        assert "HS999999" not in set(ledger.active_allocations()["person_id"])
