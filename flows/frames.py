@@ -136,8 +136,10 @@ class RunResult:
     - donation_summary: one row per item: item, received_units, from_cash_units, pledged_units, allocated,
       handed_over, remaining.  Plus ``cash`` dict below for the cash balance.
     - connectivity: CONNECTIVITY_COLUMNS.
-    - review_pairs: person_id_l, person_id_r, match_probability, reasons + the two records' fields with
-      _l/_r suffixes (full_name, date_of_birth, school, commune, village, guardian_name, source_file, source_row).
+    - review_pairs: pair_key (the two records' fingerprints, what an officer's decision is keyed on),
+      person_id_l, person_id_r, match_probability, reasons + the two records' fields with _l/_r suffixes
+      (full_name, date_of_birth, sex, grade, school, commune, village, guardian_name, source_file, source_sheet,
+      source_row, fingerprint).
     - changes: person_id, need, before, after, rule (the run's change log against the previous night).
     """
 

@@ -542,7 +542,7 @@ def _write_exports(result: RunResult, folder: Path) -> None:
     _write_csv(folder / "changes.csv", result.changes, ["person_id", "need", "before", "after", "rule"],
                contract=False)
     _write_csv(folder / "review_pairs.csv", result.review_pairs,
-               ["person_id_l", "person_id_r", "match_probability", "reasons"], contract=False)
+               ["pair_key", "person_id_l", "person_id_r", "match_probability", "reasons"], contract=False)
     _write_csv(folder / "overrides.csv", getattr(result, "override_log", None),
                ["override_id", "person_id", "need", "action", "item", "donation_id", "officer", "reason",
                 "decided_on", "result"], contract=False)
@@ -911,17 +911,6 @@ _SCHOOL_LIST_COLS = [
     _Col("Ngày sinh", 12, "date"), _Col("Lớp", 6, "int"), _Col("Xã", 20), _Col("Thôn", 16),
     _Col("Đối tượng", 24), _Col("Chưa có thiết bị", 9, "center"), _Col("Chưa có Internet", 9, "center"),
     _Col("Mã HS", 14, "center"), _Col("Trạng thái", 20), _Col("Lý do", 30, "wrap"),
-]
-_REVIEW_SIDE = [("person_id", "Mã HS", 14, "center"), ("full_name", "Họ và tên", 24, "text"),
-                ("date_of_birth", "Ngày sinh", 12, "date"), ("school", "Trường", 26, "text"),
-                ("commune", "Xã", 18, "text"), ("village", "Thôn", 16, "text"),
-                ("guardian_name", "Cha/mẹ/người giám hộ", 22, "text"), ("source", "Nguồn", 28, "wrap")]
-_REVIEW_COLS = [
-    _Col("STT", 6, "stt"),
-    *(_Col(f"{h} (1)", w, k) for _, h, w, k in _REVIEW_SIDE),
-    *(_Col(f"{h} (2)", w, k) for _, h, w, k in _REVIEW_SIDE),
-    _Col("Khả năng trùng", 10, "pct"), _Col("Căn cứ", 30, "wrap"),
-    _Col("Kết luận (Cùng một em / Khác nhau)", 18),
 ]
 _SOURCE_COLS = [
     _Col("STT", 6, "stt"), _Col("Nguồn", 36, "wrap"), _Col("Mã nguồn", 30, "wrap"), _Col("Loại", 20),
