@@ -542,7 +542,7 @@ def _write_exports(result: RunResult, folder: Path) -> None:
     _write_csv(folder / "changes.csv", result.changes, ["person_id", "need", "before", "after", "rule"],
                contract=False)
     _write_csv(folder / "review_pairs.csv", result.review_pairs,
-               ["pair_key", "person_id_l", "person_id_r", "match_probability", "reasons"], contract=False)
+               ["person_id_l", "person_id_r", "match_probability", "reasons", "pair_key"], contract=False)
     _write_csv(folder / "overrides.csv", getattr(result, "override_log", None),
                ["override_id", "person_id", "need", "action", "item", "donation_id", "officer", "reason",
                 "decided_on", "result"], contract=False)

@@ -378,7 +378,7 @@ def test_vietnamese_collation_and_empty_review_queue(cfg, tmp_path):
     rows = _cells(_district_path(run), "Cần xem xét")
     assert rows[HEADER_ROW + 1][0] == NO_REVIEW_PAIRS
     assert _read_csv(run / "exports" / "review_pairs.csv") == (["person_id_l", "person_id_r", "match_probability",
-                                                                 "reasons"], [])
+                                                                 "reasons", "pair_key"], [])
 
 
 def test_data_is_written_as_data_never_formulas(published):
