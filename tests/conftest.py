@@ -21,3 +21,23 @@ from flows.config import load_config  # noqa: E402
 @pytest.fixture(scope="session")
 def cfg():
     return load_config()
+
+
+@pytest.fixture
+def fake():
+    """The fake Google server (token, Drive v3, Sheets v4) on a free local port."""
+    from tests.fake_google import FakeGoogle
+
+    server = FakeGoogle()
+    server.serve()
+    yield server
+    server.stop()
+    assert server.errors == []  # the fake itself never failed
+
+
+@pytest.fixture
+def key(fake):
+    """A throwaway service-account key whose token endpoint is the fake server."""
+    from tests.fake_google import service_account
+
+    return service_account(fake)

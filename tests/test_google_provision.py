@@ -13,34 +13,9 @@ from flows.google_sheets import FEEDBACK_SHEET, READ_SCOPES, WRITE_SCOPES, conne
 from flows.ledger import Ledger
 from flows.provision import GUIDE_SHEET, LIST_SHEET, PROTECTED, provision, units
 from flows.sheet_feedback import FIXED, NEW, OPEN, write_feedback
-from tests.fake_google import FakeGoogle, FakeSheet, service_account
+from tests.fake_google import FakeClock, FakeGoogle, FakeSheet
 
 OFFICER = "can.bo@huulung.edu.vn"
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.now += seconds
-
-
-@pytest.fixture
-def fake():
-    server = FakeGoogle()
-    server.serve()
-    yield server
-    server.stop()
-    assert server.errors == []
-
-
-@pytest.fixture
-def key(fake):
-    return service_account(fake)
 
 
 @pytest.fixture

@@ -17,36 +17,7 @@ from flows.google_sheets import (
 )
 from flows.ledger import Ledger
 from flows.sources import read_grids
-from tests.fake_google import Fault, FakeGoogle, FakeSheet, service_account, sheets_from_grids
-
-
-class FakeClock:
-    """Monotonic time that only moves when the code under test sleeps."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-        self.sleeps: list[float] = []
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
-
-
-@pytest.fixture
-def fake():
-    server = FakeGoogle()
-    server.serve()
-    yield server
-    server.stop()
-    assert server.errors == []  # the fake itself never failed
-
-
-@pytest.fixture
-def key(fake):
-    return service_account(fake)
+from tests.fake_google import Fault, FakeClock, FakeGoogle, FakeSheet, sheets_from_grids
 
 
 @pytest.fixture

@@ -12,11 +12,26 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from flows.frames import SheetGrid
 from tests.fake_google.server import Fault, FakeGoogle, FakeSheet, FakeSpreadsheet
 
-__all__ = ["Fault", "FakeGoogle", "FakeSheet", "FakeSpreadsheet", "service_account", "sheets_from_grids",
-           "upload_file"]
+__all__ = ["Fault", "FakeClock", "FakeGoogle", "FakeSheet", "FakeSpreadsheet", "service_account",
+           "sheets_from_grids", "upload_file"]
 
 SERVICE_ACCOUNT = "songmaytinh-night@test-project.iam.gserviceaccount.com"
 _EXCEL_EPOCH = dt.datetime(1899, 12, 30)
+
+
+class FakeClock:
+    """Monotonic time that only moves when the code under test sleeps (quota waits and backoff cost nothing)."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+        self.sleeps: list[float] = []
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += seconds
 
 
 def service_account(fake: FakeGoogle, email: str = SERVICE_ACCOUNT) -> dict:
