@@ -1,6 +1,6 @@
 import pandas as pd
 
-from flows.dedupe import assign_persons, fingerprint, link_records, name_key
+from flows.dedupe import assign_persons, fingerprint, link_records, name_key, pair_key
 from tests.helpers import students
 
 
@@ -149,6 +149,11 @@ def test_ambiguous_records_reach_the_review_queue(cfg):
     assert len(review) == 2
     assert set(review["person_id_l"]) == {result.students["person_id"].iloc[2]}
     assert set(review["source_row_r"]) == {8, 9}
+    # each pair carries the key an officer's decision is stored under, both records and the reasons
+    fps = result.students["fingerprint"].tolist()
+    assert set(review["pair_key"]) == {pair_key(fps[2], fps[0]), pair_key(fps[2], fps[1])}
+    assert set(review["sex_l"]) == {"M"} and set(review["grade_r"]) == {3}
+    assert review["reasons"].str.len().min() > 10
 
 
 def test_dedupe_csv_contract(tmp_path):

@@ -144,21 +144,6 @@ def test_officer_decisions_override_the_model(cfg):
     assert decided[0] == decided[2] and decided[1] != decided[0]
 
 
-def test_review_pairs_carry_a_pair_key_and_both_records(cfg):
-    rows = _ok(students(
-        {"full_name": "Nguyễn Văn Nam", "date_of_birth": "2013-03-21", "birth_year": 2013},
-        {"full_name": "Nguyễn Văn Nam", "date_of_birth": "2013-11-17", "birth_year": 2013},
-        {"full_name": "Nguyễn Văn Nam", "date_of_birth": "", "birth_year": None, "list_type": "commune"},
-    ))
-    result = assign_persons(rows, cfg, allocate_ids=lambda n: [f"HS{i:06d}" for i in range(1, n + 1)])
-    review = result.review_pairs
-    assert len(review) == 2
-    fps = result.students["fingerprint"].tolist()
-    assert set(review["pair_key"]) == {pair_key(fps[2], fps[0]), pair_key(fps[2], fps[1])}
-    assert set(review["sex_l"]) == {"M"} and set(review["grade_r"]) == {3}
-    assert review["reasons"].str.len().min() > 10
-
-
 def test_decisions_are_read_from_a_sheet_with_issues_for_bad_rows(cfg):
     a, b = "0123456789abcdef", "fedcba9876543210"
     grid = SheetGrid(name="Kết luận", rows=[
