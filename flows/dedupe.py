@@ -18,7 +18,7 @@ import pandas as pd
 from flows import linkage
 from flows.config import AppConfig
 from flows.frames import Issue
-from flows.text import as_text, is_missing
+from flows.text import as_text, fold, is_missing
 
 
 @dataclass
@@ -39,16 +39,18 @@ def name_key(full_name: object) -> str:
 
 def fingerprint(row: pd.Series | dict) -> str:
     """Stable key of a record's normalized identity: the name as written (NFC, case-folded, tones and particles
-    kept), birth date or year (the grade when neither is known), sex, commune and school. Two records share it
+    kept), birth date or year (the grade when neither is known), sex, commune and school, and without a full birth
+    date also village and parent. Two records share it
     only if nothing tells them apart, so person ids and officer decisions keyed on it survive rows being inserted
     or moved in a sheet."""
     year = as_text(row.get("birth_year"))
-    birth = as_text(row.get("date_of_birth")) or (str(int(float(year))) if year else "")
-    if not birth:
-        birth = "grade " + as_text(row.get("grade"))
+    dob = as_text(row.get("date_of_birth"))
+    birth = dob or (str(int(float(year))) if year else "") or "grade " + as_text(row.get("grade"))
+    fields = [as_text(row.get("sex")), as_text(row.get("commune_code")), as_text(row.get("school_code"))]
+    if not dob:  # namesakes of one class without a full birth date: told apart by village and parent
+        fields += [fold(as_text(row.get("village"))), fold(as_text(row.get("guardian_name")))]
     name = " ".join(unicodedata.normalize("NFC", as_text(row.get("full_name"))).lower().split())
-    ident = "|".join([name, birth, as_text(row.get("sex")), as_text(row.get("commune_code")),
-                      as_text(row.get("school_code"))])
+    ident = "|".join([name, birth, *fields])
     return hashlib.sha1(ident.encode("utf-8")).hexdigest()[:16]
 
 
@@ -93,18 +95,33 @@ def assign_persons(
     person_ids = [""] * len(df)
     usable = [i for i, r in enumerate(records) if r["row_status"] == "ok"]
     past = past_recipients if past_recipients is not None else pd.DataFrame(columns=["person_id"])
-    linked = pd.concat([df.loc[usable], past.drop(columns=["needs", "handed_over"], errors="ignore")],
-                       ignore_index=True) if len(past) else df.loc[usable].reset_index(drop=True)
+    tonight = df.loc[usable].reset_index(drop=True)
     n_tonight = len(usable)
     must, cannot = _decision_pairs(decisions, [fingerprints[i] for i in usable])
-    result = linkage.link(linked, must_link=must, cannot=cannot) if len(linked) else linkage.Linkage(labels=[])
+    # Tonight's rows are linked on their own, so the same lists give the same children whatever the ledger holds;
+    # past recipients are then linked with them only to find who was supported before (support is given once).
+    result = linkage.link(tonight, must_link=must, cannot=cannot) if n_tonight else linkage.Linkage(labels=[])
+    labels = list(result.labels)
+    past_ids: dict[int, set[str]] = {}
+    if len(past) and n_tonight:
+        both = pd.concat([tonight, past.drop(columns=["needs", "handed_over"], errors="ignore")], ignore_index=True)
+        joint = linkage.link(both, must_link=must, cannot=cannot, train_rows=n_tonight).labels
+        supported: dict[int, set[str]] = {}
+        for pos in range(n_tonight, len(both)):
+            supported.setdefault(joint[pos], set()).add(as_text(past["person_id"].iat[pos - n_tonight]))
+        # two of tonight's children matched to one past recipient are that one child (the ledger's record)
+        owner: dict[str, int] = {}
+        for pos in range(n_tonight):
+            for pid in supported.get(joint[pos], ()):
+                first = owner.setdefault(pid, labels[pos])
+                if first != labels[pos]:
+                    old, new = labels[pos], first
+                    labels = [new if x == old else x for x in labels]
+        for pos in range(n_tonight):
+            past_ids.setdefault(labels[pos], set()).update(supported.get(joint[pos], ()))
     clusters: dict[int, list[int]] = {}
-    past_ids: dict[int, list[str]] = {}
-    for pos, label in enumerate(result.labels):
-        if pos < n_tonight:
-            clusters.setdefault(label, []).append(usable[pos])
-        else:
-            past_ids.setdefault(label, []).append(as_text(past["person_id"].iat[pos - n_tonight]))
+    for pos, label in enumerate(labels):
+        clusters.setdefault(label, []).append(usable[pos])
 
     aliases: dict[str, str] = {}
     pending: list[list[int]] = []
@@ -114,7 +131,7 @@ def assign_persons(
         known = {known_links[fingerprints[i]] for i in rows if fingerprints[i] in known_links}
         # a child already supported who is on tonight's lists under another record (moved school, new grade,
         # next phase) keeps the id under which the support was recorded
-        ids = sorted((known | set(past_ids.get(label, []))) - claimed, key=_id_order)
+        ids = sorted((known | past_ids.get(label, set())) - claimed, key=_id_order)
         if ids:  # an id known from earlier nights; it belongs to one cluster only
             survivor = ids[0]
             for other in ids[1:]:

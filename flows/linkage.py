@@ -26,6 +26,7 @@ import math
 import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 import pandas as pd
 
@@ -414,7 +415,8 @@ _LABELS = {"given": "tên", "family": "họ", "middle": "tên đệm", "birth": 
            "national_id": "số định danh", "address": "địa chỉ"}
 
 
-def score(feats: pd.DataFrame, model: dict | None = None, *, min_probability: float = REVIEW_THRESHOLD) -> pd.DataFrame:
+def score(feats: pd.DataFrame, model: dict | None = None, *, min_probability: float = REVIEW_THRESHOLD,
+          train: Callable[..., dict] | None = None, train_rows: int | None = None) -> pd.DataFrame:
     """Scored candidate pairs (unique_id_l < unique_id_r, match_probability, bf_* columns) at or above
     ``min_probability``. Empty frame when fewer than two records."""
     from splink import DuckDBAPI, Linker
@@ -423,11 +425,17 @@ def score(feats: pd.DataFrame, model: dict | None = None, *, min_probability: fl
     cols = ["unique_id_l", "unique_id_r", "match_probability", "match_weight"]
     if len(feats) < 2:
         return pd.DataFrame(columns=cols)
-    if model is None and len(feats) >= SELF_TRAIN_MIN_RECORDS:
+    own = feats if train_rows is None else feats.iloc[:train_rows]  # tonight's records, not the ledger's copies
+    if model is None and len(own) >= SELF_TRAIN_MIN_RECORDS:
         # enough records to learn this data's own parameters, by the same seeded procedure as the saved model
         from flows.linkage_train import train_on
 
-        model = train_on(feats, max_pairs=1e6)
+        try:
+            model = (train or train_on)(own.reset_index(drop=True), max_pairs=1e6)
+        except Exception as exc:  # EM can degenerate on some data (Splink refuses an m that underflows)
+            log.warning("training on %d records failed (%s); the saved model is used", len(own),
+                        type(exc).__name__)
+            model = None
     model = json.loads(json.dumps({k: v for k, v in (model or load_model()).items() if k != "training"}))
     model["blocking_rules_to_generate_predictions"] = [{"blocking_rule": r} for r in BLOCKING_RULES]
     model["retain_intermediate_calculation_columns"] = True
@@ -458,15 +466,17 @@ def _estimate_prior(linker, n: int, model: dict) -> None:
 
 def link(records: pd.DataFrame, model: dict | None = None, *, must_link: list[tuple[int, int]] = (),
          cannot: list[tuple[int, int]] = (), match_threshold: float = MATCH_THRESHOLD,
-         review_threshold: float = REVIEW_THRESHOLD, progress=None) -> Linkage:
+         review_threshold: float = REVIEW_THRESHOLD, progress=None, train_rows: int | None = None) -> Linkage:
     """Cluster ``records`` (see ``features``) into children.
 
     ``must_link`` / ``cannot``: record index pairs an officer decided (same / different person); they override
-    the model. ``progress(step, total)`` is called as the stages complete."""
+    the model. ``train_rows``: only the first so many records are trained on (tonight's rows: the past recipients
+    appended after them repeat earlier nights and would make the model depend on the ledger's history).
+    ``progress(step, total)`` is called as the stages complete."""
     tick = progress or (lambda step, total: None)
     feats = features(records)
     tick(1, 4)
-    pairs = score(feats, model, min_probability=review_threshold)
+    pairs = score(feats, model, min_probability=review_threshold, train_rows=train_rows)
     tick(2, 4)
     recs = feats.astype(object).where(feats.notna(), None).to_dict("records")
     labels, review = cluster(recs, pairs, must_link=must_link, cannot=cannot, match_threshold=match_threshold)
