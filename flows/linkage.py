@@ -271,6 +271,11 @@ BLOCKING_RULES = [
     'l.given = r.given AND l.family = r.family AND l.commune = r.commune',
     'l.name_key = r.name_key AND l.birth_year = r.birth_year',
     'l.dob = r.dob AND substr(l.family, 1, 1) = substr(r.family, 1, 1)',
+    # the family name mistyped or changed, or written after the given name ("Ánh Nguyễn"): the same date
+    # and an initial of the given name, or of the other name in the other's place
+    'l.dob = r.dob AND substr(l.given, 1, 1) = substr(r.given, 1, 1)',
+    'l.dob = r.dob AND substr(l.family, 1, 1) = substr(r.given, 1, 1)',
+    'l.dob = r.dob AND substr(l.given, 1, 1) = substr(r.family, 1, 1)',
     'l.dob = r.dob AND l.commune = r.commune',
     'l.dob = r.dob_swap AND l.family = r.family',
     'l.given = r.given AND l.birth_year = r.birth_year AND l.commune = r.commune',
@@ -319,8 +324,65 @@ def _edits(a: str, b: str) -> int:
 
 
 def _typos(a: str, b: str) -> bool:
-    """Within typing errors of each other: one edit, or one per four letters in longer names."""
-    return _edits(a, b) <= max(1, min(len(a), len(b)) // 4)
+    """Within typing errors of each other: one edit, or one per three letters in longer names ("clarke" /
+    "clqarle", "nicolle" / "ncille"); short names (most Vietnamese ones) keep one edit."""
+    return _edits(a, b) <= max(1, min(len(a), len(b)) // 3)
+
+
+def _words(text: str | None) -> list[str]:
+    return [w for w in (text or "").split() if len(w) > 1]
+
+
+def _same_household(a: dict, b: dict) -> bool:
+    """The same street address (most of the words of the shorter one found in the other, and a house number they
+    agree on, each up to a typo) and no guardian or place against it: a household, not a village."""
+    wa, wb = _words(a["address"]), _words(b["address"])
+    if not (wa and wb):
+        return False
+    numbers_a = {w for w in (a["address"] or "").split() if w.isdigit()}
+    numbers_b = {w for w in (b["address"] or "").split() if w.isdigit()}
+    if numbers_a and numbers_b and not any(_edits(x, y) <= 1 for x in numbers_a for y in numbers_b):
+        return False
+    short, long_ = (wa, wb) if len(wa) <= len(wb) else (wb, wa)
+    found = sum(any(w == x or (len(w) > 3 and _edits(w, x) <= 1) for x in long_) for w in short)
+    if found < 2 or found * 2 < len(short):
+        return False
+    if a["guardian"] and b["guardian"] and not _typos(a["guardian"], b["guardian"]):
+        return False
+    return not (a["village"] and b["village"] and a["commune"] and b["commune"] and not _typos(a["village"], b["village"])
+                and a["commune"] != b["commune"])
+
+
+def _same_given(a: dict, b: dict) -> bool:
+    return bool(a["given"] and b["given"]) and not _other_given(a, b) and (
+        a["given"] == b["given"] or _typos(a["given"], b["given"]))
+
+
+def _corroborated_name(a: dict, b: dict) -> bool:
+    """Another family name yields to the same full birth date and the same household when the given name agrees, or
+    when one name word sits in the other's place (written given-name-first, the other word changed): a surname
+    changed or misheard. Only ever asked of two different family names, so never of twins."""
+    if not (a["dob"] and a["dob"] == b["dob"] and _same_household(a, b)):
+        return False
+    crossed = bool(a["given"] and b["given"] and a["family"] and b["family"]) and (
+        _typos(a["family"], b["given"]) or _typos(a["given"], b["family"]))
+    return crossed or _same_given(a, b)
+
+
+def _ids_near(a: dict, b: dict, edits: int) -> bool:
+    x, y = a["national_id"], b["national_id"]
+    return bool(x and y) and min(len(x), len(y)) >= 6 and _edits(x, y) <= edits
+
+
+def _corroborated_date(a: dict, b: dict) -> bool:
+    """Another birth date yields to the same name (up to typing errors, or written in the other order) and either
+    the same household with the date two typing errors away, or a national id two typing errors away. Namesakes of
+    one commune have other parents, another address and another id."""
+    if not ((_edits(a["dob"], b["dob"]) <= 2 and _same_household(a, b)) or _ids_near(a, b, 2)):
+        return False
+    if a["name_key"] == b["name_key"] or _swapped(a, b) or _split_word(a, b):
+        return True
+    return _same_given(a, b) and bool(a["family"] and b["family"]) and _typos(a["family"], b["family"])
 
 
 def cannot_link(a: dict, b: dict) -> str:
@@ -328,8 +390,7 @@ def cannot_link(a: dict, b: dict) -> str:
 
     The same national id (when both records carry one; one digit mistyped at most) outweighs them all: twins never share one, and a
     differing birth date or name is then a typing error."""
-    if a["national_id"] and b["national_id"] and min(len(a["national_id"]), len(b["national_id"])) >= 6 and _edits(
-            a["national_id"], b["national_id"]) <= 1:
+    if _ids_near(a, b, 1):
         return ""
     if a["sex"] and b["sex"] and a["sex"] != b["sex"]:
         return "khác giới tính"
@@ -337,14 +398,16 @@ def cannot_link(a: dict, b: dict) -> str:
         return "cách nhau hơn một lớp"
     if a["particle"] and b["particle"] and a["particle"] != b["particle"]:
         return "khác tên đệm Thị/Văn"
-    if a["dob"] and b["dob"] and a["dob"] != b["dob"] and a["dob"] != b["dob_swap"] and _edits(a["dob"], b["dob"]) > 1:
+    dates_close = bool(a["dob"] and b["dob"]) and (a["dob"] == b["dob"] or a["dob"] == b["dob_swap"] or _edits(
+        a["dob"], b["dob"]) <= 1 or _corroborated_date(a, b))
+    if a["dob"] and b["dob"] and not dates_close:
         return "khác ngày sinh"
     if a["birth_year"] is not None and b["birth_year"] is not None and a["birth_year"] != b["birth_year"] and not (
-            a["dob"] and b["dob"] and _edits(a["dob"], b["dob"]) <= 1):
+            dates_close):
         return "khác năm sinh"
     if a["name_key"] and b["name_key"] and a["name_key"] != b["name_key"] and not _swapped(a, b) and not _split_word(a, b):
         if a["family"] and b["family"] and not _typos(a["family"], b["family"]):
-            return "khác họ"
+            return "" if _corroborated_name(a, b) else "khác họ"
         if (a["given"] != b["given"] and a["middle"] and b["middle"] and not _typos(a["middle"], b["middle"])
                 and a["middle"] not in b["middle"] and b["middle"] not in a["middle"]):
             return "khác cả tên và tên đệm"
