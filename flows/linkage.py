@@ -188,6 +188,9 @@ def _null(*cols: str) -> dict:
 
 
 ELSE = _lvl("else", "ELSE")
+# family and given name in each other's place, each up to one typing error ("Stephenson Elizabeth" / "Elizbeth
+# Stephenson"), as the hard rule ``_swapped`` allows
+SWAPPED_SQL = ('damerau_levenshtein("given_l", "family_r") <= 1 AND damerau_levenshtein("family_l", "given_r") <= 1')
 
 COMPARISONS = [
     {"output_column_name": "given", "comparison_description": "given name (the most telling part)",
@@ -196,7 +199,7 @@ COMPARISONS = [
          _lvl("same, marks agree", '"given_l" = "given_r" AND ("given_marked_l" IS NULL OR "given_marked_r" IS NULL '
               'OR "given_marked_l" = "given_marked_r")', tf_adjustment_column="given", tf_adjustment_weight=1.0),
          _lvl("same letters, different tone", '"given_l" = "given_r"'),
-         _lvl("written in the other order", '"given_l" = "family_r" AND "family_l" = "given_r"'),
+         _lvl("written in the other order", SWAPPED_SQL),
          _lvl("one typo", 'damerau_levenshtein("given_l", "given_r") <= 1'),
          _lvl("similar", 'jaro_winkler_similarity("given_l", "given_r") >= 0.88'),
          ELSE]},
@@ -204,7 +207,7 @@ COMPARISONS = [
      "comparison_levels": [
          _null("family"),
          _lvl("same", '"family_l" = "family_r"', tf_adjustment_column="family", tf_adjustment_weight=1.0),
-         _lvl("written in the other order", '"given_l" = "family_r" AND "family_l" = "given_r"'),
+         _lvl("written in the other order", SWAPPED_SQL),
          _lvl("one typo", 'damerau_levenshtein("family_l", "family_r") <= 1'),
          ELSE]},
     {"output_column_name": "middle", "comparison_description": "middle name (without Thị/Văn)",
