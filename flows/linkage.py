@@ -332,23 +332,39 @@ def _typos(a: str, b: str) -> bool:
     return _edits(a, b) <= max(1, min(len(a), len(b)) // 3)
 
 
-def _words(text: str | None) -> list[str]:
-    return [w for w in (text or "").split() if len(w) > 1]
+# words of an address that name a place rather than a house: "Thôn 3", "Tổ 5", "xã Hữu Liên"
+PLACE_WORDS = VILLAGE_WORDS | {"xa", "phuong", "thi", "tran", "huyen", "quan", "tinh", "tp", "thanh", "pho"}
+
+
+def _house(rec: dict) -> tuple[set[str], list[str]]:
+    """House numbers and street words of a record's address, without the words that name its village, commune
+    or any place (and the number that follows such a word: "tổ 3" is a place, "12 Lê Lợi" a house)."""
+    place = set((rec["village"] or "").split()) | set((rec["commune"] or "").split())
+    numbers, words, after_place = set(), [], False
+    for w in (rec["address"] or "").split():
+        if w.isdigit():
+            if not after_place:
+                numbers.add(w)
+        elif len(w) > 1 and w not in PLACE_WORDS and w not in place:
+            words.append(w)
+        after_place = w in PLACE_WORDS
+    return numbers, words
 
 
 def _same_household(a: dict, b: dict) -> bool:
-    """The same street address (most of the words of the shorter one found in the other, and a house number they
-    agree on, each up to a typo) and no guardian or place against it: a household, not a village."""
-    wa, wb = _words(a["address"]), _words(b["address"])
-    if not (wa and wb):
+    """The same house: a house number on at least one side (both agree up to a typo when both have one) and the
+    same street (most of the words of the shorter one found in the other, up to a typo or a space lost), no
+    guardian or place against it. An address that only names a village is not a household."""
+    (numbers_a, wa), (numbers_b, wb) = _house(a), _house(b)
+    if not (wa and wb and (numbers_a or numbers_b)):
         return False
-    numbers_a = {w for w in (a["address"] or "").split() if w.isdigit()}
-    numbers_b = {w for w in (b["address"] or "").split() if w.isdigit()}
     if numbers_a and numbers_b and not any(_edits(x, y) <= 1 for x in numbers_a for y in numbers_b):
         return False
     short, long_ = (wa, wb) if len(wa) <= len(wb) else (wb, wa)
-    found = sum(any(w == x or (len(w) > 3 and _edits(w, x) <= 1) for x in long_) for w in short)
-    if found < 2 or found * 2 < len(short):
+    joined = "".join(long_)
+    found = [w for w in short if any(w == x or (len(w) > 3 and _edits(w, x) <= 1) for x in long_)
+             or (len(w) > 3 and w in joined)]
+    if sum(map(len, found)) < 8 or len(found) * 2 < len(short):
         return False
     if a["guardian"] and b["guardian"] and not _typos(a["guardian"], b["guardian"]):
         return False

