@@ -273,6 +273,7 @@ BLOCKING_RULES = [
     'l.given = r.given AND l.family = r.family AND l.birth_year = r.birth_year',
     'l.given = r.given AND l.family = r.family AND l.commune = r.commune',
     'l.name_key = r.name_key AND l.birth_year = r.birth_year',
+    'l.name_key = r.name_key AND l.commune = r.commune',  # either order, the birth date missing or unreadable
     'l.dob = r.dob AND substr(l.family, 1, 1) = substr(r.family, 1, 1)',
     # the family name mistyped or changed, or written after the given name ("Ánh Nguyễn"): the same date
     # and an initial of the given name, or of the other name in the other's place
