@@ -189,6 +189,9 @@ def _null(*cols: str) -> dict:
 
 
 ELSE = _lvl("else", "ELSE")
+# family and given name in each other's place, each up to one typing error ("Stephenson Elizabeth" / "Elizbeth
+# Stephenson"), as the hard rule ``_swapped`` allows
+SWAPPED_SQL = ('damerau_levenshtein("given_l", "family_r") <= 1 AND damerau_levenshtein("family_l", "given_r") <= 1')
 
 COMPARISONS = [
     {"output_column_name": "given", "comparison_description": "given name (the most telling part)",
@@ -197,7 +200,7 @@ COMPARISONS = [
          _lvl("same, marks agree", '"given_l" = "given_r" AND ("given_marked_l" IS NULL OR "given_marked_r" IS NULL '
               'OR "given_marked_l" = "given_marked_r")', tf_adjustment_column="given", tf_adjustment_weight=1.0),
          _lvl("same letters, different tone", '"given_l" = "given_r"'),
-         _lvl("written in the other order", '"given_l" = "family_r" AND "family_l" = "given_r"'),
+         _lvl("written in the other order", SWAPPED_SQL),
          _lvl("one typo", 'damerau_levenshtein("given_l", "given_r") <= 1'),
          _lvl("similar", 'jaro_winkler_similarity("given_l", "given_r") >= 0.88'),
          ELSE]},
@@ -205,7 +208,7 @@ COMPARISONS = [
      "comparison_levels": [
          _null("family"),
          _lvl("same", '"family_l" = "family_r"', tf_adjustment_column="family", tf_adjustment_weight=1.0),
-         _lvl("written in the other order", '"given_l" = "family_r" AND "family_l" = "given_r"'),
+         _lvl("written in the other order", SWAPPED_SQL),
          _lvl("one typo", 'damerau_levenshtein("family_l", "family_r") <= 1'),
          ELSE]},
     {"output_column_name": "middle", "comparison_description": "middle name (without Thị/Văn)",
@@ -271,7 +274,13 @@ BLOCKING_RULES = [
     'l.given = r.given AND l.family = r.family AND l.birth_year = r.birth_year',
     'l.given = r.given AND l.family = r.family AND l.commune = r.commune',
     'l.name_key = r.name_key AND l.birth_year = r.birth_year',
+    'l.name_key = r.name_key AND l.commune = r.commune',  # either order, the birth date missing or unreadable
     'l.dob = r.dob AND substr(l.family, 1, 1) = substr(r.family, 1, 1)',
+    # the family name mistyped or changed, or written after the given name ("Ánh Nguyễn"): the same date
+    # and an initial of the given name, or of the other name in the other's place
+    'l.dob = r.dob AND substr(l.given, 1, 1) = substr(r.given, 1, 1)',
+    'l.dob = r.dob AND substr(l.family, 1, 1) = substr(r.given, 1, 1)',
+    'l.dob = r.dob AND substr(l.given, 1, 1) = substr(r.family, 1, 1)',
     'l.dob = r.dob AND l.commune = r.commune',
     'l.dob = r.dob_swap AND l.family = r.family',
     'l.given = r.given AND l.birth_year = r.birth_year AND l.commune = r.commune',
@@ -320,8 +329,81 @@ def _edits(a: str, b: str) -> int:
 
 
 def _typos(a: str, b: str) -> bool:
-    """Within typing errors of each other: one edit, or one per four letters in longer names."""
-    return _edits(a, b) <= max(1, min(len(a), len(b)) // 4)
+    """Within typing errors of each other: one edit, or one per three letters in longer names ("clarke" /
+    "clqarle", "nicolle" / "ncille"); short names (most Vietnamese ones) keep one edit."""
+    return _edits(a, b) <= max(1, min(len(a), len(b)) // 3)
+
+
+# words of an address that name a place rather than a house: "Thôn 3", "Tổ 5", "xã Hữu Liên"
+PLACE_WORDS = VILLAGE_WORDS | {"xa", "phuong", "thi", "tran", "huyen", "quan", "tinh", "tp", "thanh", "pho"}
+
+
+def _house(rec: dict) -> tuple[set[str], list[str]]:
+    """House numbers and street words of a record's address, without the words that name its village, commune
+    or any place (and the number that follows such a word: "tổ 3" is a place, "12 Lê Lợi" a house)."""
+    place = set((rec["village"] or "").split()) | set((rec["commune"] or "").split())
+    numbers, words, after_place = set(), [], False
+    for w in (rec["address"] or "").split():
+        if w.isdigit():
+            if not after_place:
+                numbers.add(w)
+        elif len(w) > 1 and w not in PLACE_WORDS and w not in place:
+            words.append(w)
+        after_place = w in PLACE_WORDS
+    return numbers, words
+
+
+def _same_household(a: dict, b: dict) -> bool:
+    """The same house: a house number on at least one side (both agree up to a typo when both have one) and the
+    same street (most of the words of the shorter one found in the other, up to a typo or a space lost), no
+    guardian or place against it. An address that only names a village is not a household."""
+    (numbers_a, wa), (numbers_b, wb) = _house(a), _house(b)
+    if not (wa and wb and (numbers_a or numbers_b)):
+        return False
+    if numbers_a and numbers_b and not any(_edits(x, y) <= 1 for x in numbers_a for y in numbers_b):
+        return False
+    short, long_ = (wa, wb) if len(wa) <= len(wb) else (wb, wa)
+    joined = "".join(long_)
+    found = [w for w in short if any(w == x or (len(w) > 3 and _edits(w, x) <= 1) for x in long_)
+             or (len(w) > 3 and w in joined)]
+    if sum(map(len, found)) < 8 or len(found) * 2 < len(short):
+        return False
+    if a["guardian"] and b["guardian"] and not _typos(a["guardian"], b["guardian"]):
+        return False
+    return not (a["village"] and b["village"] and a["commune"] and b["commune"] and not _typos(a["village"], b["village"])
+                and a["commune"] != b["commune"])
+
+
+def _same_given(a: dict, b: dict) -> bool:
+    return bool(a["given"] and b["given"]) and not _other_given(a, b) and (
+        a["given"] == b["given"] or _typos(a["given"], b["given"]))
+
+
+def _corroborated_name(a: dict, b: dict) -> bool:
+    """Another family name yields to the same full birth date and the same household when the given name agrees, or
+    when one name word sits in the other's place (written given-name-first, the other word changed): a surname
+    changed or misheard. Only ever asked of two different family names, so never of twins."""
+    if not (a["dob"] and a["dob"] == b["dob"] and _same_household(a, b)):
+        return False
+    crossed = bool(a["given"] and b["given"] and a["family"] and b["family"]) and (
+        _typos(a["family"], b["given"]) or _typos(a["given"], b["family"]))
+    return crossed or _same_given(a, b)
+
+
+def _ids_near(a: dict, b: dict, edits: int) -> bool:
+    x, y = a["national_id"], b["national_id"]
+    return bool(x and y) and min(len(x), len(y)) >= 6 and _edits(x, y) <= edits
+
+
+def _corroborated_date(a: dict, b: dict) -> bool:
+    """Another birth date yields to the same name (up to typing errors, or written in the other order) and either
+    the same household with the date two typing errors away, or a national id two typing errors away. Namesakes of
+    one commune have other parents, another address and another id."""
+    if not ((_edits(a["dob"], b["dob"]) <= 2 and _same_household(a, b)) or _ids_near(a, b, 2)):
+        return False
+    if a["name_key"] == b["name_key"] or _swapped(a, b) or _split_word(a, b):
+        return True
+    return _same_given(a, b) and bool(a["family"] and b["family"]) and _typos(a["family"], b["family"])
 
 
 def cannot_link(a: dict, b: dict) -> str:
@@ -329,8 +411,7 @@ def cannot_link(a: dict, b: dict) -> str:
 
     The same national id (when both records carry one; one digit mistyped at most) outweighs them all: twins never share one, and a
     differing birth date or name is then a typing error."""
-    if a["national_id"] and b["national_id"] and min(len(a["national_id"]), len(b["national_id"])) >= 6 and _edits(
-            a["national_id"], b["national_id"]) <= 1:
+    if _ids_near(a, b, 1):
         return ""
     if a["sex"] and b["sex"] and a["sex"] != b["sex"]:
         return "khác giới tính"
@@ -338,14 +419,16 @@ def cannot_link(a: dict, b: dict) -> str:
         return "cách nhau hơn một lớp"
     if a["particle"] and b["particle"] and a["particle"] != b["particle"]:
         return "khác tên đệm Thị/Văn"
-    if a["dob"] and b["dob"] and a["dob"] != b["dob"] and a["dob"] != b["dob_swap"] and _edits(a["dob"], b["dob"]) > 1:
+    dates_close = bool(a["dob"] and b["dob"]) and (a["dob"] == b["dob"] or a["dob"] == b["dob_swap"] or _edits(
+        a["dob"], b["dob"]) <= 1 or _corroborated_date(a, b))
+    if a["dob"] and b["dob"] and not dates_close:
         return "khác ngày sinh"
     if a["birth_year"] is not None and b["birth_year"] is not None and a["birth_year"] != b["birth_year"] and not (
-            a["dob"] and b["dob"] and _edits(a["dob"], b["dob"]) <= 1):
+            dates_close):
         return "khác năm sinh"
     if a["name_key"] and b["name_key"] and a["name_key"] != b["name_key"] and not _swapped(a, b) and not _split_word(a, b):
         if a["family"] and b["family"] and not _typos(a["family"], b["family"]):
-            return "khác họ"
+            return "" if _corroborated_name(a, b) else "khác họ"
         if (a["given"] != b["given"] and a["middle"] and b["middle"] and not _typos(a["middle"], b["middle"])
                 and a["middle"] not in b["middle"] and b["middle"] not in a["middle"]):
             return "khác cả tên và tên đệm"
