@@ -21,7 +21,7 @@ def test_a_failed_training_falls_back_to_the_saved_model(caplog):
     raw = generate(3000, seed=11).drop(columns=["true_person"])
     feats = linkage.features(identity_frame(raw))
     assert len(feats) >= linkage.SELF_TRAIN_MIN_RECORDS  # large enough that the night trains on itself
-    with caplog.at_level(logging.WARNING, logger="flows.linkage"):
+    with caplog.at_level(logging.INFO, logger="flows.linkage"):
         fallback = linkage.score(feats, train=_refusing_trainer)
     saved = linkage.score(feats, model=linkage.load_model())
     assert len(fallback) > 100
