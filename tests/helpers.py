@@ -40,3 +40,12 @@ def students(*rows: dict) -> pd.DataFrame:
     df["grade"] = pd.array(df["grade"], dtype="Int64")
     df["birth_year"] = pd.array(df["birth_year"], dtype="Int64")
     return df
+
+
+def validated(df: pd.DataFrame) -> pd.DataFrame:
+    """Student rows as the validate stage leaves usable ones: status ok, no duplicate, no exclusion."""
+    df = df.copy()
+    df["row_status"] = "ok"
+    df["duplicate_of"] = pd.array([pd.NA] * len(df), dtype="Int64")
+    df["exclusion"] = ""
+    return df

@@ -1,15 +1,7 @@
 import pandas as pd
 
 from flows.dedupe import assign_persons, fingerprint, link_records, name_key, pair_key
-from tests.helpers import students
-
-
-def _ok(df):
-    df = df.copy()
-    df["row_status"] = "ok"
-    df["duplicate_of"] = pd.array([pd.NA] * len(df), dtype="Int64")
-    df["exclusion"] = ""
-    return df
+from tests.helpers import students, validated
 
 
 def test_name_key_ignores_tones_case_particles_and_order():
@@ -42,7 +34,7 @@ def test_year_only_record_is_not_linked_across_communes():
 
 
 def test_assign_persons_reuses_ids_merges_and_category_from_commune(cfg):
-    rows = _ok(students(
+    rows = validated(students(
         {"full_name": "Nguyễn Văn An", "category": "near_poor"},
         {"full_name": "NGUYỄN VĂN AN", "list_type": "commune", "source_id": "xa/x.xlsx", "source_file": "xa/x.xlsx",
          "category": "poor"},
@@ -64,7 +56,7 @@ def test_assign_persons_reuses_ids_merges_and_category_from_commune(cfg):
 
 
 def test_two_known_ids_in_one_cluster_keep_the_oldest(cfg):
-    rows = _ok(students({"full_name": "Trần Văn Cường"},
+    rows = validated(students({"full_name": "Trần Văn Cường"},
                         {"full_name": "Tran Cuong", "source_row": 30, "date_of_birth": "", "birth_year": 2014}))
     known = {fingerprint(rows.iloc[0]): "HS000020", fingerprint(rows.iloc[1]): "HS000005"}
     result = assign_persons(rows, cfg, known_links=known, allocate_ids=lambda n: [])
@@ -73,7 +65,7 @@ def test_two_known_ids_in_one_cluster_keep_the_oldest(cfg):
 
 
 def test_excluded_and_rejected_rows(cfg):
-    rows = _ok(students({"full_name": "Phạm Văn Dũng", "grade": 11},
+    rows = validated(students({"full_name": "Phạm Văn Dũng", "grade": 11},
                         {"full_name": "Bùi Thị Yến", "lacks_device": False, "lacks_internet": False},
                         {"full_name": ""}))
     rows.loc[2, "row_status"] = "rejected"
@@ -113,7 +105,7 @@ def test_spelling_variants_still_link():
 def test_past_recipient_who_moved_school_keeps_the_supported_id(cfg):
     past = pd.DataFrame([{"person_id": "HS000042", "full_name": "Nông Văn Tùng", "date_of_birth": "2010-02-03",
                           "commune_code": "06388", "school_code": "TH-06388", "guardian_name": "Nông Văn Hà"}])
-    rows = _ok(students({"full_name": "NÔNG VĂN TÙNG", "date_of_birth": "2010-02-03", "birth_year": 2010,
+    rows = validated(students({"full_name": "NÔNG VĂN TÙNG", "date_of_birth": "2010-02-03", "birth_year": 2010,
                          "school_code": "THCS-06388", "school": "Trường THCS Hữu Liên", "grade": 6},
                         {"full_name": "Nông Văn Tùng", "date_of_birth": "2011-05-05", "birth_year": 2011}))
     result = assign_persons(rows, cfg, allocate_ids=lambda n: ["HS000500"] * n, past_recipients=past)
@@ -138,7 +130,7 @@ def test_undated_record_fitting_two_children_is_left_for_review():
 
 
 def test_ambiguous_records_reach_the_review_queue(cfg):
-    rows = _ok(students(
+    rows = validated(students(
         {"full_name": "Nguyễn Văn Nam", "date_of_birth": "2013-03-21", "birth_year": 2013},
         {"full_name": "Nguyễn Văn Nam", "date_of_birth": "2013-11-17", "birth_year": 2013},
         {"full_name": "Nguyễn Văn Nam", "date_of_birth": "", "birth_year": None, "list_type": "commune"},

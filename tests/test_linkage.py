@@ -16,15 +16,7 @@ from flows.frames import SheetGrid, SourceData
 from flows.linkage import cannot_link, features, link
 from flows.linkage_decisions import read_decisions
 from flows.linkage_synth import generate as synth
-from tests.helpers import students
-
-
-def _ok(df):
-    df = df.copy()
-    df["row_status"] = "ok"
-    df["duplicate_of"] = pd.array([pd.NA] * len(df), dtype="Int64")
-    df["exclusion"] = ""
-    return df
+from tests.helpers import students, validated
 
 
 def _recs(*rows: dict) -> list[dict]:
@@ -151,7 +143,7 @@ def test_reasons_name_what_agreed_and_what_did_not():
 
 # --- officer decisions --------------------------------------------------------------------------------------
 def _pair(cfg):
-    rows = _ok(students(
+    rows = validated(students(
         {"full_name": "Hoàng Văn Tú", "date_of_birth": "2012-05-06", "birth_year": 2012},
         {"full_name": "HOANG VAN TU", "date_of_birth": "2012-05-06", "birth_year": 2012, "source_row": 20,
          "list_type": "commune", "source_id": "xa/x.xlsx", "source_file": "xa/x.xlsx"},
