@@ -4,6 +4,7 @@ import unicodedata
 import xlsxwriter
 
 from flows.sources import read_grids, read_local
+from tests.fixtures.real_world.build import encode_cp1258
 
 
 def _xlsx(path, build):
@@ -34,26 +35,10 @@ def test_grid_keeps_row_numbers_merges_and_hidden_rows(tmp_path):
     assert sheets[1].hidden
 
 
-def _cp1258(text: str) -> bytes:
-    """Windows-1258 as Vietnamese Windows writes it: base letters precomposed, tone marks combining."""
-    tones = {"\u0300", "\u0301", "\u0303", "\u0309", "\u0323"}
-    out = b""
-    for ch in text:
-        try:
-            out += ch.encode("cp1258")
-            continue
-        except UnicodeEncodeError:
-            pass
-        parts = unicodedata.normalize("NFD", ch)
-        base = unicodedata.normalize("NFC", "".join(c for c in parts if c not in tones))
-        out += base.encode("cp1258") + "".join(c for c in parts if c in tones).encode("cp1258")
-    return out
-
-
 def test_csv_encodings(tmp_path):
     text = "STT,Họ và tên,Lớp\n1,Đặng Thị Ánh Nguyệt,3A\n"
     files = {"bom.csv": text.encode("utf-8-sig"), "plain.csv": text.encode("utf-8"),
-             "u16.csv": text.encode("utf-16"), "win.csv": _cp1258(text)}
+             "u16.csv": text.encode("utf-16"), "win.csv": encode_cp1258(text)}
     for name, data in files.items():
         (tmp_path / name).write_bytes(data)
         rows = read_grids(tmp_path / name)[0].rows
