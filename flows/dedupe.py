@@ -32,11 +32,6 @@ class DedupeResult:
     ledger_changes: list[pd.DataFrame] = field(default_factory=list)  # change rows from merges and handovers
 
 
-def name_key(full_name: object) -> str:
-    """The name's words tone-folded, without the Thị/Văn particles, in any order ("" if none)."""
-    return linkage.name_parts(full_name)["name_key"] or ""
-
-
 def fingerprint(row: pd.Series | dict) -> str:
     """Stable key of a record's normalized identity: the name as written (NFC, case-folded, tones and particles
     kept), birth date or year (the grade when neither is known), sex, commune and school, and without a full birth
@@ -58,18 +53,6 @@ def pair_key(fingerprint_a: str, fingerprint_b: str) -> str:
     """The key an officer copies from "Cần xem xét" into the decisions sheet: both fingerprints, ordered."""
     a, b = sorted((fingerprint_a, fingerprint_b))
     return f"{a}-{b}"
-
-
-def link_records(records: pd.DataFrame, ambiguous: list[tuple[int, int]] | None = None, *,
-                 must_link=(), cannot=(), progress=None) -> list[int]:
-    """Cluster label (index of the cluster's first record) per record, by the Splink model of
-    ``flows.linkage``. ``records`` columns: full_name, date_of_birth (ISO or ""), birth_year, sex, commune_code,
-    school_code, grade, guardian_name, village, phone, national_id, address (missing columns are empty).
-    Pairs left for an officer (uncertain, or an undated record fitting several children) go to ``ambiguous``."""
-    result = linkage.link(records, must_link=must_link, cannot=cannot, progress=progress)
-    if ambiguous is not None:
-        ambiguous.extend((r["i"], r["j"]) for r in result.review)
-    return result.labels
 
 
 def assign_persons(
@@ -271,7 +254,7 @@ def _persons(df: pd.DataFrame, cfg: AppConfig) -> tuple[pd.DataFrame, list[Issue
 
 
 def identity_frame(raw: pd.DataFrame) -> pd.DataFrame:
-    """The contract CSV's columns as the fields ``link_records`` compares (text places compared folded)."""
+    """The contract CSV's columns as the fields ``flows.linkage.link`` compares (text places compared folded)."""
     from flows.linkage import fold
     from flows.normalize import parse_date, parse_grade
     from flows.text import title_name

@@ -775,15 +775,6 @@ class Ledger:
             row = conn.execute(query).mappings().first()
         return _snapshot(row) if row else None
 
-    def latest_snapshots(self) -> "dict[str, Snapshot]":
-        """The newest snapshot of every source ever fetched (offline replay of the latest state)."""
-        out: dict[str, Snapshot] = {}
-        query = sa.select(source_snapshots).order_by(source_snapshots.c.fetched_at, source_snapshots.c.snapshot_id)
-        with self.engine.connect() as conn:
-            for row in conn.execute(query).mappings():
-                out[row["source_id"]] = _snapshot(row)
-        return out
-
     def record_run_sources(self, run_id: str, entries: Iterable[tuple[str, int | None, str, str]]) -> None:
         """Which snapshot each source of a run used: (source_id, snapshot_id, status, message)."""
         rows = [{"run_id": run_id, "source_id": sid, "snapshot_id": snap, "status": status, "message": message}
