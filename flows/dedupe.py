@@ -2,8 +2,8 @@
 
 Probabilistic linkage with Splink (``flows.linkage``: Vietnamese-aware comparisons, term-frequency adjusted
 names, hard rules for twins and other children that must never merge); officer decisions (same / different
-person, keyed on record fingerprints) override the model; past recipients in the ledger are linked together with
-tonight's records so nobody is supported twice. Person ids come from the ledger's fingerprint links so that the
+person, keyed on record fingerprints) override the model; tonight's records are linked on their own, then past
+recipients in the ledger are matched to them so nobody is supported twice. Person ids come from the ledger's fingerprint links so that the
 same child keeps the same id.
 """
 
@@ -67,8 +67,8 @@ def assign_persons(
 
     ``known_links``: fingerprint -> person_id from earlier nights (the ledger). ``allocate_ids(n)`` returns n new,
     never-used person ids (the ledger's sequence); without it ids are derived from the fingerprint.
-    ``past_recipients``: person_id + identity fields of everyone already supported (the ledger); they are linked
-    together with tonight's rows, and a cluster that holds one of them takes that id (support is given once).
+    ``past_recipients``: person_id + identity fields of everyone already supported (the ledger); matched to
+    tonight's children after these are linked, a child matching one takes that id (support is given once).
     ``decisions``: officer decisions (fingerprint_a, fingerprint_b, decision same|different) that override the model.
     """
     known_links = known_links or {}
