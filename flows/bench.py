@@ -99,19 +99,19 @@ def pairwise_quality(labels, truth) -> dict[str, float]:
 
 
 def twins_merged(frame, labels) -> int:
-    """Clusters holding two different children who share family name, birth date and guardian (twins)."""
+    """Clusters holding both children of a pair of twins: by the synthetic set's ``twin_group`` when it has one,
+    else by family name, birth date and guardian as written."""
     from flows.linkage import name_parts
 
+    if "twin_group" in frame:
+        keys = list(frame["twin_group"])
+    else:
+        keys = [(name_parts(n)["family"], d, g)
+                for n, d, g in zip(frame["full_name"], frame["date_of_birth"], frame["guardian_name"])]
     seen: dict = {}
-    merged = set()
-    for label, person, name, dob, guardian in zip(labels, frame["true_person"], frame["full_name"],
-                                                  frame["date_of_birth"], frame["guardian_name"]):
-        key = (name_parts(name)["family"], dob, guardian)
+    for label, person, key in zip(labels, frame["true_person"], keys):
         seen.setdefault((label, key), set()).add(person)
-    for (label, _), persons in seen.items():
-        if len(persons) > 1:
-            merged.add(label)
-    return len(merged)
+    return len({label for (label, _), persons in seen.items() if len(persons) > 1})
 
 
 def dedupe_datasets(vn_children: int = 3000):

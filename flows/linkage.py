@@ -30,7 +30,7 @@ from typing import Callable
 
 import pandas as pd
 
-from flows.text import as_text
+from flows.text import as_text, tone_placement
 from flows.text import fold as _fold_uncached
 
 MODEL_PATH = Path(__file__).resolve().parent.parent / "config" / "linkage_model.json"
@@ -92,7 +92,7 @@ def _name_parts(full_name: str) -> dict[str, str | None]:
         "family": kept[0][0] if len(kept) > 1 else None,
         "middle": " ".join(k for k, _ in kept[1:-1]) or None,
         "given": kept[-1][0],
-        "given_marked": kept[-1][1] if marked else None,
+        "given_marked": tone_placement(kept[-1][1]) if marked else None,
         "name_key": " ".join(sorted(k for k, _ in kept)),
         "name_compact": "".join(k for k, _ in kept),
         "particle": particle,
@@ -242,7 +242,9 @@ COMPARISONS = [
               is_null_level=True),
          _lvl("same village", '"village_l" = "village_r"'),
          _lvl("village one typo away", 'damerau_levenshtein("village_l", "village_r") <= 1'),
-         _lvl("same commune", '"commune_l" = "commune_r"'),
+         _lvl("same commune, a village unknown", '("village_l" IS NULL OR "village_r" IS NULL) '
+              'AND "commune_l" = "commune_r"'),
+         _lvl("same commune, another village", '"commune_l" = "commune_r"'),
          ELSE]},
     {"output_column_name": "school", "comparison_description": "school",
      "comparison_levels": [_null("school"), _lvl("same", '"school_l" = "school_r"'), ELSE]},
@@ -411,8 +413,11 @@ def cannot_link(a: dict, b: dict) -> str:
 
     The same national id (when both records carry one; one digit mistyped at most) outweighs them all: twins never share one, and a
     differing birth date or name is then a typing error."""
-    if _ids_near(a, b, 1):
-        return ""
+    return "" if _ids_near(a, b, 1) else _field_conflict(a, b)
+
+
+def _field_conflict(a: dict, b: dict) -> str:
+    """``cannot_link`` on everything but the national id."""
     if a["sex"] and b["sex"] and a["sex"] != b["sex"]:
         return "khác giới tính"
     if a["grade"] is not None and b["grade"] is not None and abs(a["grade"] - b["grade"]) > 1:
@@ -426,6 +431,8 @@ def cannot_link(a: dict, b: dict) -> str:
     if a["birth_year"] is not None and b["birth_year"] is not None and a["birth_year"] != b["birth_year"] and not (
             dates_close):
         return "khác năm sinh"
+    if _tone_only(a, b) and a["national_id"] and b["national_id"] and not _ids_near(a, b, 2):
+        return "anh chị em sinh đôi: khác dấu tên và số định danh"
     if a["name_key"] and b["name_key"] and a["name_key"] != b["name_key"] and not _swapped(a, b) and not _split_word(a, b):
         if a["family"] and b["family"] and not _typos(a["family"], b["family"]):
             return "" if _corroborated_name(a, b) else "khác họ"
@@ -437,10 +444,59 @@ def cannot_link(a: dict, b: dict) -> str:
     return ""
 
 
+TONE_TWINS = "tên chỉ khác dấu, cùng họ và ngày sinh: có thể là anh chị em sinh đôi"
+TONE_MARKS = "\u0300\u0301\u0303\u0309\u0323"  # huyền, sắc, ngã, hỏi, nặng (NFD)
+
+
+@functools.lru_cache(maxsize=1 << 14)
+def _tone(word: str) -> tuple[str, str]:
+    """(the tone mark, the word without it and with Đ as D): "hoài" -> ("\u0300", "hoai"), "hưng" -> ("", "hưng")."""
+    letters = unicodedata.normalize("NFD", word.replace("đ", "d"))
+    return ("".join(ch for ch in letters if ch in TONE_MARKS),
+            unicodedata.normalize("NFC", "".join(ch for ch in letters if ch not in TONE_MARKS)))
+
+
+def _tone_only(a: dict, b: dict) -> bool:
+    """Given names with the same letters and other marks (both written with marks), the same family name and
+    birth date: twins ("Anh" / "Ánh") or one child with a tone left out or mistyped."""
+    return bool(a["given_marked"] and b["given_marked"] and a["given_marked"] != b["given_marked"]
+                and a["given"] == b["given"] and a["family"] and a["family"] == b["family"]
+                and a["dob"] and a["dob"] == b["dob"])
+
+
+def _tone_twins(a: dict, b: dict) -> bool:
+    """``_tone_only`` with two different tone marks ("Thủy" / "Thúy") or other vowels ("Hưng" / "Hùng"): as
+    likely twins as one child. A tone left out ("Hoài" / "Hoai", the commoner slip) is read as the same name."""
+    if not _tone_only(a, b):
+        return False
+    (ta, la), (tb, lb) = _tone(a["given_marked"]), _tone(b["given_marked"])
+    return la != lb or bool(ta and tb and ta != tb)
+
+
+def doubt(a: dict, b: dict) -> str:
+    """Why two records that no hard rule keeps apart must still not be joined without an officer ("" if
+    nothing): they go to the review queue whatever their probability."""
+    return TONE_TWINS if _tone_twins(a, b) and not _ids_near(a, b, 1) else ""
+
+
 def _split_word(a: dict, b: dict) -> bool:
-    """The same letters with a space put in or left out ("Soph ie" / "Sophie"), one typo at most."""
-    return (len(a["name_key"].split()) != len(b["name_key"].split())
-            and _edits(a["name_compact"], b["name_compact"]) <= 1)
+    """A space put in or left out ("Soph ie" / "Sophie"): the same letters up to one typo, or two neighbouring
+    words of the longer name that, written as one, make each word of the shorter one up to typing errors
+    ("Nicolle Soph ie" / "Ncille Sophi"; never "Nguyễn Anh Duy" / "Nguyễn Huy")."""
+    wa, wb = _ordered_words(a), _ordered_words(b)
+    if len(wa) == len(wb):
+        return False
+    if _edits(a["name_compact"], b["name_compact"]) <= 1:
+        return True
+    short, long_ = (wa, wb) if len(wa) < len(wb) else (wb, wa)
+    if len(long_) != len(short) + 1:
+        return False
+    return any(all(_typos(x, y) for x, y in zip(long_[:k] + [long_[k] + long_[k + 1]] + long_[k + 2:], short))
+               for k in range(len(short)))
+
+
+def _ordered_words(rec: dict) -> list[str]:
+    return [w for part in (rec["family"], rec["middle"], rec["given"]) if part for w in part.split()]
 
 
 def _swapped(a: dict, b: dict) -> bool:
@@ -594,22 +650,40 @@ def cluster(recs: list[dict], pairs: pd.DataFrame, *, must_link=(), cannot=(),
     """Join records pair by pair, strongest first; never across a cannot-link (hard rule or officer decision).
 
     A record whose links above the threshold lead to two children who cannot be one (an undated "Nguyễn Văn An"
-    in a commune with two of them) joins neither: the pairs go to review. Uncertain pairs go to review."""
+    in a commune with two of them) joins neither: the pairs go to review. Uncertain pairs, and pairs an officer
+    must see whatever their probability (``doubt``), go to review."""
     n = len(recs)
     uf = _Clusters(n)
     forbidden = {(min(a, b), max(a, b)) for a, b in cannot}
     for a, b in must_link:
         uf.union(a, b)
 
-    def blocked(ra: int, rb: int) -> str:
+    def blocked(i: int, j: int, ra: int, rb: int) -> tuple[str, bool]:
+        """Why the children of ``i`` and ``j`` cannot be joined tonight, and whether an officer should look: an
+        officer's decision between any two of their records, or a hard rule between ``i`` and ``j`` or between
+        any other two of their records unless one of those two is a record whose fields were written wrong
+        (``_miswritten``); or a ``doubt`` between two of their records (then the pair goes to review)."""
+        why = cannot_link(recs[i], recs[j])
+        if why:
+            return why, False
+        both = uf.members[ra] + uf.members[rb]
+        doubtful = ""
         for x in uf.members[ra]:
             for y in uf.members[rb]:
                 if (min(x, y), max(x, y)) in forbidden:
-                    return "cán bộ đã xác định khác người"
+                    return "cán bộ đã xác định khác người", False
                 why = cannot_link(recs[x], recs[y])
-                if why:
-                    return why
-        return ""
+                if why and not (_miswritten(x, y, both) or _miswritten(y, x, both)):
+                    return why, False
+                doubtful = doubtful or doubt(recs[x], recs[y])
+        return doubtful, bool(doubtful)
+
+    def _miswritten(x: int, y: int, both: list[int]) -> bool:
+        """``x`` is known to be a child by the national id it shares with a record ``z`` of that child although
+        its other fields say otherwise (a given name or birth date written wrong), and ``y`` agrees with ``z``:
+        ``x``'s wrong fields are no evidence against ``y``."""
+        return any(z != x and z != y and _ids_near(recs[x], recs[z], 1) and _field_conflict(recs[x], recs[z])
+                   and not cannot_link(recs[y], recs[z]) for z in both)
 
     rows = pairs.to_dict("records") if len(pairs) else []
     rows.sort(key=lambda r: (-r["match_probability"], r["unique_id_l"], r["unique_id_r"]))
@@ -624,7 +698,8 @@ def cluster(recs: list[dict], pairs: pd.DataFrame, *, must_link=(), cannot=(),
     for i, js in partners.items():
         js = [j for j in js if not cannot_link(recs[i], recs[j])]
         if len(js) > 1 and not recs[i]["dob"]:
-            if any(cannot_link(recs[x], recs[y]) for k, x in enumerate(js) for y in js[k + 1:]):
+            if any(cannot_link(recs[x], recs[y]) or doubt(recs[x], recs[y]) for k, x in enumerate(js)
+                   for y in js[k + 1:]):
                 torn.add(i)
     review: list[dict] = []
     for r in rows:
@@ -632,13 +707,16 @@ def cluster(recs: list[dict], pairs: pd.DataFrame, *, must_link=(), cannot=(),
         ri, rj = uf.find(i), uf.find(j)
         if ri == rj:
             continue
-        if p >= match_threshold and i not in torn and j not in torn:
-            if not blocked(ri, rj):
-                uf.union(ri, rj)
-            continue
-        if (min(i, j), max(i, j)) in forbidden or cannot_link(recs[i], recs[j]):
-            continue
         reasons = _reasons(r)
+        if p >= match_threshold and i not in torn and j not in torn:
+            why, ask = blocked(i, j, ri, rj)
+            if not why:
+                uf.union(ri, rj)
+            if not ask:
+                continue
+            reasons = f"{why[:1].upper()}{why[1:]}; {reasons}"
+        elif (min(i, j), max(i, j)) in forbidden or cannot_link(recs[i], recs[j]):
+            continue
         if i in torn or j in torn:
             reasons = "Bản ghi thiếu ngày sinh khớp với nhiều học sinh; " + reasons
             if j in torn and i not in torn:
