@@ -4,9 +4,11 @@ The model reads declaratively: ``features`` turns records into Vietnamese-aware 
 tone-folded with Đ->D, family / middle / given name, the "Thị"/"Văn" particles apart, birth date and its
 day/month swap, year alone), ``SETTINGS`` lists the blocking rules and the comparisons with their levels,
 ``cannot_link`` holds the few hard rules no probability may override (twins, a different sex, birth dates that
-are not a swap of each other), and ``cluster`` joins records pair by pair, strongest first, never across a
-cannot-link. Pairs in the uncertain band, and records that fit two different children equally well, go to the
-review queue with the reasons.
+are not a swap of each other), ``doubt`` the pairs only an officer may join (given names that differ only in
+their tone, "Thủy"/"Thúy", with the same family name and birthday), and ``cluster`` joins records pair by pair,
+strongest first, never across a cannot-link between any two of their records (except from a record whose given
+name or date was written wrong, known by the national id it shares with its child). Pairs in the uncertain band,
+doubtful pairs, and records that fit two different children equally well, go to the review queue with the reasons.
 
 Parameters: on inputs of ``SELF_TRAIN_MIN_RECORDS`` records or more, u (random sampling) and m (EM) are
 estimated on the data being linked by the documented, seeded procedure of ``flows.linkage_train``; smaller inputs

@@ -3,7 +3,9 @@
 Independent of ``samples.generate`` (the nightly fixture): its own name tables and corruptions, so measuring the
 linker on it is not measuring it on what it was developed against. Each child gets one to three records as the
 school, the commune and a later list would write them: tones stripped, NFD text, "Thị"/"Văn" dropped, Đ->D,
-typos, dates in several formats, day/month swapped or only the year, village spelled another way, moved school.
+typos in the given, middle and family name, dates in several formats, day/month swapped, one digit mistyped or
+only the year, village spelled another way, mistyped or left out, moved school, the guardian's name, phone or
+national id mistyped, and a home address (village and commune, or house number and street) on half the rows.
 Hard negatives are built in: twins (same family, birthday, guardian, village, class; another given name),
 siblings and namesakes (the same full name in the same commune, another birthday and parent).
 """
