@@ -56,7 +56,7 @@ def train(out: Path = linkage.MODEL_PATH, children: int = TRAIN_CHILDREN, seed: 
     from flows.dedupe import identity_frame
     from flows.linkage_synth import generate
 
-    raw = generate(children, seed=seed).drop(columns=["true_person"])
+    raw = generate(children, seed=seed).drop(columns=["true_person", "twin_group"])  # the truth stays out
     feats = linkage.features(identity_frame(raw))
     model = train_on(feats, seed)
     model["training"] = {"procedure": "flows.linkage_train", "records": len(feats), "children": children,
