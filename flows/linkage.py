@@ -709,16 +709,17 @@ def cluster(recs: list[dict], pairs: pd.DataFrame, *, must_link=(), cannot=(),
         ri, rj = uf.find(i), uf.find(j)
         if ri == rj:
             continue
-        reasons = _reasons(r)
         if p >= match_threshold and i not in torn and j not in torn:
             why, ask = blocked(i, j, ri, rj)
             if not why:
                 uf.union(ri, rj)
             if not ask:
                 continue
-            reasons = f"{why[:1].upper()}{why[1:]}; {reasons}"
+            reasons = f"{why[:1].upper()}{why[1:]}; {_reasons(r)}"  # only the review's rows need their reasons
         elif (min(i, j), max(i, j)) in forbidden or cannot_link(recs[i], recs[j]):
             continue
+        else:
+            reasons = _reasons(r)
         if i in torn or j in torn:
             reasons = "Bản ghi thiếu ngày sinh khớp với nhiều học sinh; " + reasons
             if j in torn and i not in torn:
