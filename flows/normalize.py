@@ -251,6 +251,11 @@ _EXCEL_EPOCH = dt.date(1899, 12, 30)
 _DMY = re.compile(r"(\d{1,2})\s*[/\-.\s]\s*(\d{1,2})\s*[/\-.\s]\s*(\d{4}|\d{2})")
 _YMD = re.compile(r"(\d{4})\s*[/\-.]\s*(\d{1,2})\s*[/\-.]\s*(\d{1,2})")
 _WORDY = re.compile(r"ngay\s*(\d{1,2})\s*thang\s*(\d{1,2})\s*nam\s*(\d{4})")
+# a month by its English name, day first or month first ("26-Aug-1956", "Aug 26, 1956", "26 August 1956")
+_MONTHS = {m: i for i, m in enumerate(("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov",
+                                       "dec"), 1)}
+_DAY_MONTH_NAME = re.compile(r"(\d{1,2})[\s\-/.]*([a-z]{3,9})\.?[\s\-/.,]*(\d{4})")
+_MONTH_NAME_DAY = re.compile(r"([a-z]{3,9})\.?[\s\-/.]*(\d{1,2})(?:st|nd|rd|th)?,?[\s\-/.]*(\d{4})")
 _TIME_TAIL = re.compile(r"[ T]\d{1,2}:\d{2}(:\d{2}(\.\d+)?)?\s*(am|pm|sa|ch)?$", re.IGNORECASE)
 
 
@@ -291,8 +296,9 @@ def parse_date(value: Any) -> tuple[str, int | None]:
     if re.fullmatch(r"\d{4}", text):
         year = int(text)
         return ("", year) if 1900 <= year <= 2100 else ("", None)
-    if re.fullmatch(r"\d{8}", text):  # 05092012
-        d = _make_date(int(text[4:]), int(text[2:4]), int(text[:2]))
+    if re.fullmatch(r"\d{8}", text):  # 05092012, else 20120905
+        dmy, ymd = (int(text[4:]), int(text[2:4]), int(text[:2])), (int(text[:4]), int(text[4:6]), int(text[6:]))
+        d = next((_make_date(*ymd_) for ymd_ in (dmy, ymd) if 1900 <= ymd_[0] <= 2100 and _make_date(*ymd_)), None)
         return (d.isoformat(), d.year) if d else ("", None)
     if re.fullmatch(r"\d{5}(\.\d+)?", text):  # a serial number that arrived as text (CSV)
         d = _serial_date(float(text))
@@ -314,7 +320,22 @@ def parse_date(value: Any) -> tuple[str, int | None]:
         if d is None and day <= 12 < month:  # written month first (a sheet in US format)
             d = _make_date(year, day, month)
         return (d.isoformat(), d.year) if d else ("", None)
-    return "", None
+    return _month_named(text.lower())
+
+
+_MONTH_WORDS = ("january", "february", "march", "april", "may", "june", "july", "august", "september", "october",
+                "november", "december", "sept")
+
+
+def _month_named(text: str) -> tuple[str, int | None]:
+    """A date with the month by its English name (its first three letters or more), day first or month first."""
+    m = _DAY_MONTH_NAME.fullmatch(text)
+    day, name, year = (m.group(1), m.group(2), m.group(3)) if m else (None, None, None)
+    if not m and (m := _MONTH_NAME_DAY.fullmatch(text)):
+        name, day, year = m.group(1), m.group(2), m.group(3)
+    known = name and any(word.startswith(name) for word in _MONTH_WORDS)
+    d = _make_date(int(year), _MONTHS[name[:3]], int(day)) if known else None
+    return (d.isoformat(), d.year) if d else ("", None)
 
 
 _GRADE_WORDS = {"mot": 1, "hai": 2, "ba": 3, "bon": 4, "tu": 4, "nam": 5, "sau": 6, "bay": 7, "tam": 8, "chin": 9,
