@@ -11,8 +11,11 @@ name or date was written wrong, known by the national id it shares with its chil
 doubtful pairs, and records that fit two different children equally well, go to the review queue with the reasons.
 
 Parameters: on inputs of ``SELF_TRAIN_MIN_RECORDS`` records or more, u (random sampling) and m (EM) are
-estimated on the data being linked by the documented, seeded procedure of ``flows.linkage_train``; smaller inputs
-(a district's night) use the model saved by that same procedure in ``config/linkage_model.json``. The prior
+estimated on the data being linked by the documented, seeded procedure of ``flows.linkage_train``; smaller inputs,
+and those where that training does not converge (a district's night), use the m probabilities saved by that same
+procedure in ``config/linkage_model.json`` with u probabilities sampled from the data itself from
+``TF_MIN_RECORDS`` records on (how often two different children share a village depends on how many villages a
+list covers). The prior
 (probability that two random records match) is always estimated on the data being linked; term-frequency
 adjustments on the given and family names are computed on the data itself from ``TF_MIN_RECORDS`` on ("Nguyễn" alone is close to 40 % of people). Nothing is
 tuned per data set in code. At national scale the same settings run on Splink's Spark backend
@@ -578,7 +581,10 @@ def score(feats: pd.DataFrame, model: dict | None = None, *, min_probability: fl
             log.info("training on %d records did not converge (%s); the saved model is used", len(own),
                         type(exc).__name__)
             model = None
+    own_u = model is None and len(own) >= TF_MIN_RECORDS  # the saved model, on an input large enough to sample
     model = json.loads(json.dumps({k: v for k, v in (model or load_model()).items() if k != "training"}))
+    if own_u:
+        _estimate_own_u(own.reset_index(drop=True), model)
     model["blocking_rules_to_generate_predictions"] = [{"blocking_rule": r} for r in BLOCKING_RULES]
     model["retain_intermediate_calculation_columns"] = True
     if len(feats) < TF_MIN_RECORDS:  # too few records for name frequencies: the trained u values stand
@@ -592,6 +598,31 @@ def score(feats: pd.DataFrame, model: dict | None = None, *, min_probability: fl
     pairs = linker.inference.predict(threshold_match_probability=min_probability,
                                      warning_mode="never").as_pandas_dataframe()
     return pairs
+
+
+def _estimate_own_u(feats: pd.DataFrame, model: dict) -> None:
+    """The saved model's u probabilities (how often two different people agree by chance) replaced, level by
+    level, by those of the data being linked, by the same seeded random sampling as ``flows.linkage_train``: how
+    often two birth dates agree by chance depends on how many years a data set spans, not on the training set."""
+    from splink import DuckDBAPI, Linker
+
+    from flows.linkage_train import PROBABILITY_FLOOR
+
+    linker = Linker(DuckDBAPI().register(feats), json.loads(json.dumps(model)), log_level=logging.ERROR)
+    _estimate_prior(linker, len(feats), model)
+    prior = linker._settings_obj._probability_two_random_records_match
+    linker.training.estimate_u_using_random_sampling(max_pairs=1e6, seed=SEED)
+    for comp, sampled in zip(model["comparisons"], linker._settings_obj.comparisons):
+        for level, estimated in zip(comp["comparison_levels"], sampled.comparison_levels):
+            if level.get("is_null_level"):
+                continue
+            seen = [r["probability"] for r in estimated._trained_u_probabilities
+                    if isinstance(r["probability"], (int, float))]
+            # random pairs include the true pairs (a share ``prior`` of them, agreeing with probability m): on a
+            # small input they alone would make a telling agreement look common; take them out. A level no
+            # sampled pair fell in is as rare as the floor allows.
+            u = (seen[-1] - prior * level["m_probability"]) / (1 - prior) if seen else 0.0
+            level["u_probability"] = min(max(u, PROBABILITY_FLOOR), 1.0)
 
 
 def _estimate_prior(linker, n: int, model: dict) -> None:

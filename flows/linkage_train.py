@@ -9,8 +9,9 @@ Documented, reproducible procedure (no labels are used, nothing is set by hand):
    date, so every comparison is estimated in a session that does not block on it;
 5. a level never observed gets m = u (no evidence either way); m and u probabilities floored at 0.001 (a level never seen among matches in training must not veto a
    match by itself: the readable hard rules of ``flows.linkage.cannot_link`` do that).
-At night the prior and (on inputs of 5,000 records or more) the u probabilities are re-estimated on the
-night's data with the same seed; term frequencies always come from the data being linked.
+At night the prior is estimated on the night's data; the u probabilities are sampled from it with the same seed
+from 1,000 records on, and the m probabilities too from 5,000 records on (``flows.linkage.score``); term
+frequencies always come from the data being linked.
 """
 
 from __future__ import annotations

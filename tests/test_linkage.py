@@ -296,6 +296,33 @@ def test_nightly_linkage_quality_on_the_sample_district(tmp_path, cfg):
     assert q["f1"] >= 0.99, q
 
 
+def test_u_probabilities_come_from_the_data_being_linked():
+    """How often two different children agree by chance is the data's own: in a list from one village, the same
+    village says nothing; across 1,200 villages it says a great deal. The true pairs among the random ones are
+    taken out, so a list of many copies does not make the same birth date look common."""
+    from flows.linkage import _estimate_own_u, load_model
+
+    def village_u(villages: list[str], copies: int = 1) -> tuple[float, float]:
+        first = dt.date(2008, 1, 1)
+        frame = pd.DataFrame({"full_name": [f"Nguyễn Văn {chr(65 + i % 26)}{i}" for i in range(len(villages))],
+                              "date_of_birth": [(first + dt.timedelta(days=i)).isoformat()
+                                                for i in range(len(villages))],
+                              "village": villages, "commune_code": ["06388"] * len(villages)})
+        model = {k: v for k, v in load_model().items() if k != "training"}
+        _estimate_own_u(features(pd.concat([frame] * copies, ignore_index=True)), model)
+        levels = {lvl["label_for_charts"]: lvl for c in model["comparisons"] for lvl in c["comparison_levels"]
+                  if c["output_column_name"] in ("place", "birth")}
+        return levels["same village"]["u_probability"], levels["same date"]["u_probability"]
+
+    one_village, _ = village_u(["Thôn Nà Lầy"] * 1200)
+    many_villages, _ = village_u([f"Thôn {i}" for i in range(1200)])
+    assert one_village > 0.9 and many_villages <= 0.002
+    # 300 children written 10 times each: 0.3 % of random pairs are the same child on the same date, and no
+    # two different children share one
+    _, same_date_with_copies = village_u([f"Thôn {i}" for i in range(300)], copies=10)
+    assert same_date_with_copies <= 0.0011
+
+
 def test_saved_model_is_reproducible(tmp_path):
     from flows.linkage_train import train
 
