@@ -1,4 +1,5 @@
-"""Self-training at night must never cost the district its night: when EM degenerates, the saved model is used."""
+"""Self-training at night must never cost the district its night: when EM degenerates, the saved model is used
+(its m probabilities, with u sampled from the night's own data)."""
 
 from __future__ import annotations
 
@@ -23,7 +24,9 @@ def test_a_failed_training_falls_back_to_the_saved_model(caplog):
     assert len(feats) >= linkage.SELF_TRAIN_MIN_RECORDS  # large enough that the night trains on itself
     with caplog.at_level(logging.INFO, logger="flows.linkage"):
         fallback = linkage.score(feats, train=_refusing_trainer)
-    saved = linkage.score(feats, model=linkage.load_model())
+    saved_model = {k: v for k, v in linkage.load_model().items() if k != "training"}
+    linkage._estimate_own_u(feats, saved_model)  # the saved m probabilities, u sampled from the night's data
+    saved = linkage.score(feats, model=saved_model)
     assert len(fallback) > 100
     def ordered(df: pd.DataFrame) -> pd.DataFrame:
         return df.sort_values(["unique_id_l", "unique_id_r"]).reset_index(drop=True)[list(saved.columns)]
