@@ -585,7 +585,6 @@ def score(feats: pd.DataFrame, model: dict | None = None, *, min_probability: fl
     model = json.loads(json.dumps({k: v for k, v in (model or load_model()).items() if k != "training"}))
     if own_u:
         _estimate_own_u(own.reset_index(drop=True), model)
-    model["blocking_rules_to_generate_predictions"] = [{"blocking_rule": r} for r in BLOCKING_RULES]
     model["retain_intermediate_calculation_columns"] = True
     if len(feats) < TF_MIN_RECORDS:  # too few records for name frequencies: the trained u values stand
         for comp in model["comparisons"]:
@@ -593,11 +592,40 @@ def score(feats: pd.DataFrame, model: dict | None = None, *, min_probability: fl
                 level.pop("tf_adjustment_column", None)
                 level.pop("tf_adjustment_weight", None)
     db = DuckDBAPI()
-    linker = Linker(db.register(feats), model, log_level=logging.ERROR)
+    table = db.register(feats)
+    model["blocking_rules_to_generate_predictions"] = [{"blocking_rule": r} for r in affordable_rules(table, len(feats))]
+    linker = Linker(table, model, log_level=logging.ERROR)
     _estimate_prior(linker, len(feats), model)
     pairs = linker.inference.predict(threshold_match_probability=min_probability,
                                      warning_mode="never").as_pandas_dataframe()
     return pairs
+
+
+PAIRS_PER_RECORD = 100  # a blocking rule that would compare more pairs than this per record (and 1e6) is left out
+
+
+def affordable_rules(table, n: int) -> list[str]:
+    """``BLOCKING_RULES`` without those that would explode on this data (a "commune" column holding a province, a
+    column where everyone has the same value): each rule's new pairs are counted first (Splink's blocking
+    analysis, on a sample of large inputs) and a rule over ``PAIRS_PER_RECORD`` pairs per record is left out and
+    logged, so that one data set cannot make the night run for hours. The other rules keep its pairs in reach."""
+    import warnings
+
+    from splink.blocking_analysis import count_comparisons_from_blocking_rules
+
+    budget = max(1e6, PAIRS_PER_RECORD * n)
+    kept = []
+    for rule in BLOCKING_RULES:  # each rule on its own: left out, a rule's pairs are no longer another's
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # Splink's notice that the counts are sampled estimates
+            (count,) = count_comparisons_from_blocking_rules(table, blocking_rules=[rule], link_type="dedupe_only",
+                                                             record_sample_proportion=min(1.0, 20_000 / max(n, 1)))
+        if count["marginal_comparison_count"] > budget:
+            log.warning("blocking rule left out: it would compare about %d pairs of %d records (%s)",
+                        count["marginal_comparison_count"], n, rule)
+        else:
+            kept.append(rule)
+    return kept
 
 
 def _estimate_own_u(feats: pd.DataFrame, model: dict) -> None:

@@ -4,6 +4,7 @@ the saved model's reproducibility. Quality is asserted; time never is (see ``son
 from __future__ import annotations
 
 import csv
+import logging
 import datetime as dt
 from collections import defaultdict
 
@@ -321,6 +322,27 @@ def test_u_probabilities_come_from_the_data_being_linked():
     # two different children share one
     _, same_date_with_copies = village_u([f"Thôn {i}" for i in range(300)], copies=10)
     assert same_date_with_copies <= 0.0011
+
+
+def test_a_blocking_rule_that_would_explode_is_left_out_and_logged(caplog):
+    """3,000 records of one name in one commune: the name rules would compare 4.5 million pairs; they are left out,
+    the birth-date rules still find who is who, and the operator's log says which rules went."""
+    from splink import DuckDBAPI
+
+    from flows.linkage import BLOCKING_RULES, affordable_rules
+
+    records = pd.DataFrame({"full_name": ["Nguyễn Văn An"] * 3000, "commune_code": ["06388"] * 3000,
+                            "date_of_birth": [f"2012-01-{1 + i % 28:02d}" for i in range(3000)]})
+    feats = features(records)
+    with caplog.at_level(logging.WARNING, logger="flows.linkage"):
+        kept = affordable_rules(DuckDBAPI().register(feats), len(feats))
+    left_out = set(BLOCKING_RULES) - set(kept)
+    assert "l.given = r.given AND l.commune = r.commune" in left_out
+    assert "l.dob = r.dob AND l.commune = r.commune" in kept
+    logged = [r.getMessage() for r in caplog.records if "left out" in r.getMessage()]
+    assert len(logged) == len(left_out) and all("3000 records" in m for m in logged)
+    ordinary = features(identity_frame(synth(1500, seed=11)))
+    assert affordable_rules(DuckDBAPI().register(ordinary), len(ordinary)) == BLOCKING_RULES
 
 
 def test_saved_model_is_reproducible(tmp_path):
