@@ -150,7 +150,8 @@ def bench_dedupe(n: int, console: Console) -> None:
         table.add_row(name + extra, f"{len(frame):,}", f"{q['precision']:.4f}", f"{q['recall']:.4f}",
                       f"{q['f1']:.4f}", str(q["false_pairs"]), str(q["missed_pairs"]), str(len(result.review)),
                       f"{sec:.1f}")
-    console.print(table, width=max(console.width, 132))  # readable in a log too, where rich assumes 80 columns
+    # readable in a log too, where rich assumes 80 columns and would fold every name
+    Console(width=max(console.width, 132), file=console.file, highlight=False).print(table)
     frame = generate(int(n / 1.7), seed=5)
     t0 = time.perf_counter()
     result = link(identity_frame(frame))

@@ -305,6 +305,7 @@ class GoogleQuota(_Strict):
     reads_per_minute: int = Field(60, ge=1)
     project_reads_per_minute: int = Field(300, ge=1)
     writes_per_minute: int = Field(60, ge=1)
+    drive_reads_per_minute: int = Field(600, ge=1)  # Drive metadata reads: a quota of their own, far larger
     timeout_seconds: float = Field(30.0, gt=0)
     max_retries: int = Field(5, ge=0)
     backoff_base_seconds: float = Field(1.0, gt=0)

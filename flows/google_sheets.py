@@ -7,9 +7,9 @@ reads: ``spreadsheets.get`` with a field mask (sheet titles, merged ranges, hidd
 scopes; only provisioning and the feedback write-back ask for write scopes.
 
 Every request goes through ``GoogleHTTPClient`` (a ``gspread.http_client.HTTPClient``): a client-side rate limit
-(a sliding one-minute window per user and per project, reads and writes apart), a timeout, and retries of 429,
-5xx and timeouts with exponential backoff, full jitter and ``Retry-After``. Time and sleep are injected so tests
-run on a fake clock. ``endpoint`` sends every call to another base URL (the test server speaks the same REST API).
+(a sliding one-minute window per user and per project; Sheets reads, Drive reads and writes apart), a timeout,
+and retries of 429, 5xx and timeouts with exponential backoff, full jitter and ``Retry-After``. Time and sleep
+are injected so tests run on a fake clock. ``endpoint`` sends every call to another base URL (the test server speaks the same REST API).
 
 One failing spreadsheet (403 unshared, 404 deleted, 5xx that does not stop) never stops the night: it becomes
 ``stale`` (the last good snapshot is used) or ``failed`` when none exists.
@@ -112,6 +112,7 @@ class GoogleHTTPClient(HTTPClient):
         self.reads = [WindowLimiter(quota.reads_per_minute, clock=clock, sleep=sleep),
                       WindowLimiter(quota.project_reads_per_minute, clock=clock, sleep=sleep)]
         self.writes = [WindowLimiter(quota.writes_per_minute, clock=clock, sleep=sleep)]
+        self.drive_reads = [WindowLimiter(quota.drive_reads_per_minute, clock=clock, sleep=sleep)]
         self.set_timeout(quota.timeout_seconds)
         self.stats = CallStats()
 
@@ -131,7 +132,10 @@ class GoogleHTTPClient(HTTPClient):
     def request(self, method: str, endpoint: str, params=None, data=None, json=None, files=None,  # noqa: A002
                 headers=None) -> requests.Response:
         url = self._url(endpoint)
-        limiters = self.reads if method.lower() == "get" else self.writes
+        if method.lower() != "get":
+            limiters = self.writes
+        else:  # Drive and Sheets count their reads apart; the Sheets ones are the scarce ones
+            limiters = self.drive_reads if "/drive/" in url else self.reads
         attempt = 0
         while True:
             for limiter in limiters:

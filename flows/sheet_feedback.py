@@ -3,7 +3,9 @@
 One ``batchUpdate`` per spreadsheet (add the sheet if missing, clear it, write the rows), and only when the
 spreadsheet's issue list changed since the last write (a sha256 kept in the ledger) or the sheet is gone. The
 status column compares with what the sheet said at the last write (read with tonight's snapshot, at no extra
-cost): "Mới" (new), "Chưa sửa" (listed before, still there), "Đã sửa" (listed before, gone now).
+cost): "Mới" (new), "Chưa sửa" (listed before, still there), "Đã sửa" (listed before, gone now). Our write
+changes the spreadsheet's ``modifiedTime``: when nobody else changed it since tonight's read, the snapshot is stored
+again as written under the new time (two Drive metadata reads), so tomorrow's change detection does not read it.
 """
 
 from __future__ import annotations
@@ -87,6 +89,7 @@ def write_feedback(sources: list[SourceData], issues: pd.DataFrame, cfg: AppConf
                                          "rows": [{"values": [_cell(v) for v in row]} for row in rows],
                                          "fields": "userEnteredValue"}})
         try:
+            untouched = _modified(http, source.source_id) == snapshot.modified_time  # nobody edited since the read
             http.batch_update(source.source_id, {"requests": requests})
         except GoogleUnavailable as exc:
             log.warning("feedback: spreadsheet %s failed (HTTP %s)", source.source_id, exc.status)
@@ -94,7 +97,34 @@ def write_feedback(sources: list[SourceData], issues: pd.DataFrame, cfg: AppConf
             continue
         ledger.set_feedback_hash(source.source_id, digest, run_id)
         counts["written"] += 1
+        if untouched:
+            _adopt(ledger, snapshot, http, rows, target, run_id)
     return counts
+
+
+def _modified(http, key: str) -> str | None:
+    """The spreadsheet's Drive ``modifiedTime`` (a Drive read, not a Sheets one); None if it cannot be had."""
+    try:
+        return http.get_file_drive_metadata(key).get("modifiedTime")
+    except GoogleUnavailable:
+        return None
+
+
+def _adopt(ledger, snapshot, http, rows: list[list[Any]], sheet_id: int, run_id: str) -> None:
+    """Our own write changed the spreadsheet's ``modifiedTime``; nobody else did (it was still the one read
+    tonight just before the write). Store the snapshot as it now is, the feedback sheet as written, under the new
+    ``modifiedTime``, so that tomorrow night does not read the whole spreadsheet again because of our write."""
+    from flows.frames import SheetGrid
+    from flows.google_sheets import grids_to_json
+    from flows.ledger import Snapshot
+
+    modified = _modified(http, snapshot.source_id)
+    if not modified or modified == snapshot.modified_time:
+        return
+    written = dict(grids_to_json([SheetGrid(FEEDBACK_SHEET, [list(r) for r in rows])])[0], sheet_id=sheet_id)
+    sheets = [s for s in snapshot.sheets if s["name"] != FEEDBACK_SHEET] + [written]
+    ledger.save_snapshot(Snapshot(source_id=snapshot.source_id, title=snapshot.title, modified_time=modified,
+                                  sheets=sheets), run_id)
 
 
 def _cell(value: Any) -> dict:

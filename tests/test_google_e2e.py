@@ -124,7 +124,8 @@ def test_a_night_from_google_sheets_publishes_the_same_as_local_files_then_reads
     run("--config", str(feedback_conf), "--out", str(tmp / "google"))
     students = [e["key"] for e in world["entries"] if e["kind"] == "students"]
     assert sorted(e.spreadsheet for e in fake.log if e.kind == "batchUpdate") == sorted(students)
-    assert fake.count() == 1 + fake.count("batchUpdate")  # the listing, the writes; no read (nothing changed)
+    # the listing, and per write its modifiedTime before (nobody edited since the read?) and after; no Sheets read
+    assert fake.count() == 1 + 3 * fake.count("batchUpdate") and fake.count("drive.get") == 2 * len(students)
     issues = pd.read_csv(tmp / "google" / "latest" / "exports" / "issues.csv", dtype=str, keep_default_na=False)
     listed = 0
     for key in students:
@@ -134,3 +135,18 @@ def test_a_night_from_google_sheets_publishes_the_same_as_local_files_then_reads
         assert len(written) == int((issues["source_file"] == book.title).sum())
         listed += len(written)
     assert listed > 0
+
+    # the next night: our own writes changed every modifiedTime, yet nothing is read again (the snapshots were
+    # stored as written), and the unchanged feedback is not written again: the listing is the whole night
+    written = exports(tmp / "google")
+    fake.reset_log()
+    run("--config", str(feedback_conf), "--out", str(tmp / "google"))
+    assert fake.count() == 1, sorted({e.kind for e in fake.log})
+    for name, frame in exports(tmp / "google").items():
+        pd.testing.assert_frame_equal(frame, written[name], obj=name)
+
+    # a clerk's edit after our write is read the next night as any other change
+    fake.touch(students[0])
+    fake.reset_log()
+    run("--config", str(feedback_conf), "--out", str(tmp / "google"))
+    assert fake.count("values.batchGet") == 1 and fake.count("values.batchGet", students[0]) == 1

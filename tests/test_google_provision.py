@@ -149,15 +149,19 @@ def test_feedback_is_one_batch_update_per_spreadsheet_and_only_when_it_changed(c
     fake.reset_log()
     assert write_feedback(night.sources, issues, gcfg, ledger, "n1", client=write) == \
         {"written": 2, "unchanged": 0, "failed": 0}
-    assert fake.count("batchUpdate") == 2 and fake.count() == 2
+    # per spreadsheet: its modifiedTime (nobody edited since the read?), the write, its modifiedTime after
+    assert fake.count("batchUpdate") == 2 and fake.count("drive.get") == 4 and fake.count() == 6
     sheet = next(s for s in fake.spreadsheets[book.id].sheets if s.title == FEEDBACK_SHEET)
     assert sheet.rows[0] == ["Trang tính", "Dòng", "Cột", "Mức độ", "Cần sửa", "Trạng thái"]
     assert [r[1] for r in sheet.rows[1:]] == [3, 2] and {r[5] for r in sheet.rows[1:]} == {NEW}
     assert [r for r in next(s for s in fake.spreadsheets[other.id].sheets if s.title == FEEDBACK_SHEET).rows] == \
         [sheet.rows[0]]  # a spreadsheet without issues gets an empty list
 
-    # next night: the sheets changed (our own write), so they are read again; same issues -> nothing written
+    # next night: only our own write changed the sheets, so nothing is read (the snapshots were stored as
+    # written); same issues -> nothing written
+    fake.reset_log()
     night = pull_google(gcfg, ledger, "n2", client=read)
+    assert fake.count() == 1 and fake.count("drive.list") == 1
     assert all(FEEDBACK_SHEET not in [g.name for g in s.sheets] for s in night.sources)  # never read as data
     fake.reset_log()
     assert write_feedback(night.sources, issues, gcfg, ledger, "n2", client=write)["written"] == 0
@@ -168,6 +172,13 @@ def test_feedback_is_one_batch_update_per_spreadsheet_and_only_when_it_changed(c
     assert write_feedback(night.sources, fixed, gcfg, ledger, "n3", client=write)["written"] == 1
     sheet = next(s for s in fake.spreadsheets[book.id].sheets if s.title == FEEDBACK_SHEET)
     assert [(r[1], r[5]) for r in sheet.rows[1:] if any(v is not None for v in r)] == [(2, OPEN), (3, FIXED)]
+
+    # a clerk edits between the night's read and the write: the snapshot is not adopted, so the edit is read
+    fake.touch(book.id)
+    assert write_feedback(night.sources, issues, gcfg, ledger, "n4", client=write)["written"] == 1
+    fake.reset_log()
+    pull_google(gcfg, ledger, "n5", client=read)
+    assert fake.count("values.batchGet") == 1 and fake.count("values.batchGet", book.id) == 1
 
 
 def test_the_provision_command_works_from_config_alone(cfg, fake, key, tmp_path, monkeypatch) -> None:

@@ -246,6 +246,9 @@ class FakeGoogle:
         book = self.spreadsheets.get(key or "")
         if book is None or book.trashed:
             raise _Error(404, "NOT_FOUND", "Requested entity was not found.")
+        if kind == "drive.get":
+            return 200, {"kind": "drive#file", "id": book.id, "name": book.title, "mimeType": SPREADSHEET_MIME,
+                         "createdTime": "2021-12-01T00:00:00.000Z", "modifiedTime": book.modified_time}
         if kind == "drive.permissions.list":
             return 200, {"permissions": book.permissions}
         if kind == "drive.permissions.create":
