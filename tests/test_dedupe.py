@@ -183,3 +183,14 @@ def test_dedupe_csv_rejects_duplicate_ids(tmp_path):
     src.write_text("record_id,full_name\n1,An\n1,Bình\n", encoding="utf-8")
     with pytest.raises(ValueError, match="appears more than once"):
         dedupe_csv(src, tmp_path / "out.csv")
+
+
+def test_the_contract_reads_phones_and_dates_as_the_night_does():
+    from flows.dedupe import identity_frame
+
+    frame = identity_frame(pd.DataFrame({
+        "full_name": ["Lò Văn Pó", "LO VAN PO", "Lò Văn Pó"],
+        "phone": ["+84 912 345 678", "0912.345.678", "912345678"],
+        "date_of_birth": ["20130407", "7-Apr-2013", "Apr 7, 2013"]}))
+    assert set(frame["phone"]) == {"0912345678"}
+    assert set(frame["date_of_birth"]) == {"2013-04-07"}
