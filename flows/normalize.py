@@ -364,8 +364,11 @@ def parse_grade(value: Any) -> int | None:
     prefixed = bool(words) and words[0] in ("lop", "khoi")
     if prefixed:
         words = words[1:]
-    # a lone "x" or "v" is a mark, not Roman ten or five: single letters count only after "Lớp"/"Khối"
+    # a lone "x" or "v" is a mark, not Roman ten or five: single letters count only after "Lớp"/"Khối"; a lone
+    # "Nam" (male, in the wrong column) is not "năm" (five), which needs its breve or "Lớp" before it
     if len(words) == 1 and words[0] in _GRADE_WORDS and (prefixed or len(words[0]) > 1):
+        if words[0] == "nam" and not prefixed and "ă" not in _text(value).lower():
+            return None
         return _GRADE_WORDS[words[0]]
     return None
 
