@@ -324,6 +324,21 @@ def test_u_probabilities_come_from_the_data_being_linked():
     assert same_date_with_copies <= 0.0011
 
 
+def test_records_whose_national_ids_are_one_digit_apart_are_compared():
+    """Nothing else brings these two together (name order, birth date and commune all differ); the id, one digit
+    mistyped in either half, does."""
+    from flows.linkage import score
+
+    pad = [{"full_name": f"Trần Văn {chr(65 + i)}{i}", "date_of_birth": f"2010-01-{1 + i % 28:02d}"} for i in range(40)]
+    for a, b in (("3231773", "3231273"), ("0201120001", "0201170001")):
+        records = pd.DataFrame([{"full_name": "Vincent Ruby", "date_of_birth": "1943-08-07", "commune_code": "3806",
+                                 "national_id": a},
+                                {"full_name": "Ruby Vincent", "date_of_birth": "1987-11-28", "commune_code": "3830",
+                                 "national_id": b}, *pad])
+        pairs = score(features(records), min_probability=0.0)
+        assert ((pairs["unique_id_l"] == 0) & (pairs["unique_id_r"] == 1)).any(), (a, b)
+
+
 def test_a_blocking_rule_that_would_explode_is_left_out_and_logged(caplog):
     """3,000 records of one name in one commune: the name rules would compare 4.5 million pairs; they are left out,
     the birth-date rules still find who is who, and the operator's log says which rules went."""
