@@ -256,7 +256,7 @@ def _persons(df: pd.DataFrame, cfg: AppConfig) -> tuple[pd.DataFrame, list[Issue
 def identity_frame(raw: pd.DataFrame) -> pd.DataFrame:
     """The contract CSV's columns as the fields ``flows.linkage.link`` compares (text places compared folded)."""
     from flows.linkage import fold
-    from flows.normalize import _parse_phone, parse_date, parse_grade
+    from flows.normalize import parse_date, parse_grade, parse_phone
     from flows.text import title_name
 
     def col(name: str) -> list[str]:
@@ -278,7 +278,7 @@ def identity_frame(raw: pd.DataFrame) -> pd.DataFrame:
         "school_code": [fold(v) for v in col("school")],
         "grade": each(lambda v: as_text(parse_grade(v)) if v else "", col("grade")),
         "guardian_name": col("guardian_name"),
-        "phone": each(_parse_phone, col("phone")),  # "+84 912 345 678" is "0912345678", as at night
+        "phone": each(parse_phone, col("phone")),  # "+84 912 345 678" is "0912345678", as at night
         "national_id": col("national_id"),
         "address": [fold(v) for v in col("address")],
     })

@@ -297,8 +297,8 @@ def parse_date(value: Any) -> tuple[str, int | None]:
         year = int(text)
         return ("", year) if 1900 <= year <= 2100 else ("", None)
     if re.fullmatch(r"\d{8}", text):  # 05092012, else 20120905
-        dmy, ymd = (int(text[4:]), int(text[2:4]), int(text[:2])), (int(text[:4]), int(text[4:6]), int(text[6:]))
-        d = next((_make_date(*ymd_) for ymd_ in (dmy, ymd) if 1900 <= ymd_[0] <= 2100 and _make_date(*ymd_)), None)
+        readings = [(int(text[4:]), int(text[2:4]), int(text[:2])), (int(text[:4]), int(text[4:6]), int(text[6:]))]
+        d = next((date for y, m, day in readings if 1900 <= y <= 2100 and (date := _make_date(y, m, day))), None)
         return (d.isoformat(), d.year) if d else ("", None)
     if re.fullmatch(r"\d{5}(\.\d+)?", text):  # a serial number that arrived as text (CSV)
         d = _serial_date(float(text))
@@ -397,7 +397,7 @@ def _phone_digits(text: str) -> str:
     return digits
 
 
-def _parse_phone(value: Any) -> str:
+def parse_phone(value: Any) -> str:
     """"0xxxxxxxxx" when the cell holds a Vietnamese number (spaces, dots, dashes, +84, a lost leading 0);
     otherwise the digits as written (validation warns)."""
     if is_missing(value) or isinstance(value, bool):
@@ -627,7 +627,7 @@ def normalize_students(raw: pd.DataFrame, cfg: AppConfig) -> pd.DataFrame:
             "sex": _sex(row, ctx),
             "grade": grade,
             "guardian_name": _clean_name(row.get("guardian_name")),
-            "phone": _parse_phone(row.get("phone")),
+            "phone": parse_phone(row.get("phone")),
             "national_id": _national_id(row.get("national_id")),
             "category": _category(row, ctx),
             "lacks_device": ctx.flag(row.get("lacks_device")) is True,
