@@ -548,17 +548,32 @@ def load_model(path: Path | None = None) -> dict:
     return json.loads(path.read_text(encoding="utf-8"))
 
 
-def _reasons(row: dict) -> str:
-    """Which comparisons agreed and which disagreed, by their match weights in bits (strongest first)."""
+def _reasons(row: dict, a: dict | None = None, b: dict | None = None) -> str:
+    """Which comparisons agreed and which disagreed, by their match weights in bits (strongest first); with the
+    two records, how a birth date or a place agreed ("cùng năm sinh", "ngày/tháng đảo", "cùng xã")."""
     parts = []
     for comp in COMPARISONS:
         name = comp["output_column_name"]
         weight = sum(float(row.get(c) or 0) for c in (f"mw_{name}", f"mw_tf_adj_{name}")
                      if row.get(c) is not None and not (isinstance(row.get(c), float) and math.isnan(row[c])))
         if abs(weight) >= 1:
-            parts.append((weight, f"{_LABELS.get(name, name)} {'khớp' if weight > 0 else 'khác'} ({weight:+.1f})"))
+            said = _agreement(name, a, b) if weight > 0 and a and b else ""
+            said = said or f"{_LABELS.get(name, name)} {'khớp' if weight > 0 else 'khác'}"
+            parts.append((weight, f"{said} ({weight:+.1f})"))
     parts.sort(key=lambda p: -abs(p[0]))
     return "; ".join(p for _, p in parts)
+
+
+def _agreement(name: str, a: dict, b: dict) -> str:
+    """The words for a birth date or a place that agreed only in part ("" when they agreed in full)."""
+    if name == "birth":
+        if not (a["dob"] and b["dob"]):
+            return "cùng năm sinh (một bản ghi thiếu ngày sinh)"
+        if a["dob"] != b["dob"]:
+            return "ngày sinh khớp khi đảo ngày/tháng" if a["dob"] == b["dob_swap"] else "ngày sinh lệch một chữ số"
+    if name == "place" and a["village"] != b["village"]:
+        return "cùng xã (thôn khác cách viết hoặc thiếu)" if a["commune"] and a["commune"] == b["commune"] else ""
+    return ""
 
 
 _LABELS = {"given": "tên", "family": "họ", "middle": "tên đệm", "birth": "ngày sinh", "sex": "giới tính",
@@ -781,11 +796,11 @@ def cluster(recs: list[dict], pairs: pd.DataFrame, *, must_link=(), cannot=(),
                 uf.union(ri, rj)
             if not ask:
                 continue
-            reasons = f"{why[:1].upper()}{why[1:]}; {_reasons(r)}"  # only the review's rows need their reasons
+            reasons = f"{why[:1].upper()}{why[1:]}; {_reasons(r, recs[i], recs[j])}"  # only review rows need them
         elif (min(i, j), max(i, j)) in forbidden or cannot_link(recs[i], recs[j]):
             continue
         else:
-            reasons = _reasons(r)
+            reasons = _reasons(r, recs[i], recs[j])
         if i in torn or j in torn:
             reasons = "Bản ghi thiếu ngày sinh khớp với nhiều học sinh; " + reasons
             if j in torn and i not in torn:

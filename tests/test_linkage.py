@@ -203,6 +203,23 @@ def test_reasons_name_what_agreed_and_what_did_not():
         assert 0 < r["match_probability"] <= 1
 
 
+def test_reasons_say_how_a_date_or_a_place_agreed():
+    from flows.linkage import _reasons
+
+    recs = _recs({"full_name": "Lê Văn An", "date_of_birth": "2012-03-04", "village": "Nà Lầy", "commune_code": "1"},
+                 {"full_name": "Lê Văn An", "date_of_birth": "2012-04-03", "commune_code": "1"},
+                 {"full_name": "Lê Văn An", "date_of_birth": "2012-03-04", "village": "Nà Lầy", "commune_code": "1"})
+    weights = {"mw_birth": 5.0, "mw_place": 4.0, "mw_given": 6.0}
+    said = _reasons(weights, recs[0], recs[1])
+    assert "ngày sinh khớp khi đảo ngày/tháng (+5.0)" in said and "cùng xã" in said
+    assert said.startswith("tên khớp (+6.0)")  # strongest first
+    said = _reasons(weights, recs[0], recs[2])
+    assert "ngày sinh khớp (+5.0)" in said and "thôn/xã khớp (+4.0)" in said
+    assert "ngày sinh khác (-3.0)" in _reasons({"mw_birth": -3.0}, recs[0], recs[1])
+    undated = _recs({"full_name": "Lê Văn An", "birth_year": 2012, "commune_code": "1"})[0]
+    assert "cùng năm sinh (một bản ghi thiếu ngày sinh) (+2.0)" in _reasons({"mw_birth": 2.0}, recs[0], undated)
+
+
 # --- officer decisions --------------------------------------------------------------------------------------
 def _pair(cfg):
     rows = validated(students(
