@@ -628,9 +628,10 @@ PAIRS_PER_RECORD = 100  # a blocking rule that would compare more pairs than thi
 
 def affordable_rules(table, n: int) -> list[str]:
     """``BLOCKING_RULES`` without those that would explode on this data (a "commune" column holding a province, a
-    column where everyone has the same value): each rule's new pairs are counted first (Splink's blocking
-    analysis, on a sample of large inputs) and a rule over ``PAIRS_PER_RECORD`` pairs per record is left out and
-    logged, so that one data set cannot make the night run for hours. The other rules keep its pairs in reach."""
+    column where everyone has the same value): each rule's pairs are counted first, the rule on its own (Splink's
+    blocking analysis, on a sample of large inputs), and a rule over ``PAIRS_PER_RECORD`` pairs per record is left
+    out and logged, so that one data set cannot make the night run for hours. The other rules keep its pairs in
+    reach."""
     import warnings
 
     from splink.blocking_analysis import count_comparisons_from_blocking_rules
