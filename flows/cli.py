@@ -147,8 +147,8 @@ def provision(
     """Create or update one template Google Sheet per school and commune, share them, write the registry."""
     _setup_logging(False)
     cfg = _config(config)
-    from flows.google_sheets import GoogleUnavailable
-    from flows.provision import provision as run_provision
+    from flows.adapters.google.sheets import GoogleUnavailable
+    from flows.adapters.google.provision import provision as run_provision
 
     try:
         with console.status("Đang tạo bảng tính mẫu...", spinner="dots") as status:
@@ -185,7 +185,7 @@ def validate(
     if not file.is_file():
         console.print(f"[red]{file}: file not found[/red]")
         raise typer.Exit(2)
-    from flows.checkfile import check_file
+    from flows.rules.checkfile import check_file
 
     day = dt.date.fromisoformat(as_of) if as_of else dt.date.today()
     report = check_file(file, cfg, day)
@@ -210,7 +210,7 @@ def validate(
     errors = sum(i.severity == "error" for i in report.issues)
     console.print(f"{report.rows} dòng học sinh; {errors} lỗi, {len(report.issues) - errors} cảnh báo.")
     if feedback is not None:
-        from flows.checkfile import write_feedback
+        from flows.rules.checkfile import write_feedback
 
         write_feedback(report, feedback, file.name)
         console.print(f"Đã ghi tệp phản hồi: {feedback}")
@@ -226,7 +226,7 @@ def dedupe(
     from rich.console import Console as _Console
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from flows.dedupe import dedupe_csv
+    from flows.linkage.dedupe import dedupe_csv
 
     steps = {1: "so sánh đặc trưng", 2: "chấm điểm các cặp (Splink)", 3: "gom cụm", 4: "xong"}
     with Progress(TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(),
@@ -251,7 +251,7 @@ def explain(
     out: Path = typer.Option(Path("outputs"), "--out"),
 ) -> None:
     """Explain a child's outcome in the latest run (tier, rank, status, reason, source rows)."""
-    from flows.explain import explain_student
+    from flows.publishing.explain import explain_student
 
     try:
         text = explain_student(student, out / "latest")

@@ -231,7 +231,7 @@ class Headers(BaseModel):
     handover: dict[str, list[str]]
     follow_up: dict[str, list[str]] = {}
     overrides: dict[str, list[str]] = {}
-    decisions: dict[str, list[str]] = {}  # officer decisions on record pairs (flows.linkage_decisions)
+    decisions: dict[str, list[str]] = {}  # officer decisions on record pairs (flows.linkage.decisions)
     values: dict[str, list[str] | dict[str, list[str]]]
     footer_markers: list[str] = []
     subtotal_markers: list[str] = []

@@ -157,13 +157,13 @@ class RunResult:
     review_pairs: Any
     changes: Any
     cash: dict[str, int] = field(default_factory=dict)  # received_vnd, pledged_vnd, converted_vnd, carried_vnd
-    override_log: Any = None  # officer overrides read and their result (flows.allocate.OVERRIDE_LOG_COLUMNS)
-    follow_ups: Any = None  # latest device-use check per person and need (flows.ledger.FOLLOW_UP_COLUMNS)
+    override_log: Any = None  # officer overrides read and their result (flows.allocation.allocate.OVERRIDE_LOG_COLUMNS)
+    follow_ups: Any = None  # latest device-use check per person and need (flows.adapters.ledger.FOLLOW_UP_COLUMNS)
     handovers: Any = None  # handovers on record: person_id, need, item, serial, date, received_by, donation_id
     counts: dict[str, int] = field(default_factory=dict)
-    # The students' rows as the schools sent them (flows.feedback.rows_as_sent) and each sheet's header labels
+    # The students' rows as the schools sent them (flows.publishing.rows_as_sent.rows_as_sent) and each sheet's header labels
     # (field -> header as written), for the feedback workbooks. None: not available (no feedback sheet).
     rows_as_sent: Any = None
     headers: dict = field(default_factory=dict)
-    # The students suite's validation result for the Data Docs (flows.datadocs.summarize: counts, no values).
+    # The students suite's validation result for the Data Docs (flows.rules.datadocs.summarize: counts, no values).
     validation: dict = field(default_factory=dict)

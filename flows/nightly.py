@@ -58,13 +58,13 @@ def fetch_sources(sources_dir: Path | None, cfg: AppConfig, ledger=None, run_id:
     ``ledger`` stores the snapshots; ``offline`` reads only stored snapshots; ``replay_run`` reads the snapshots
     that run read.
     """
-    from flows.sources import read_local
+    from flows.adapters.files import read_local
 
     sources: list[SourceData] = []
     if sources_dir is not None:
         sources.extend(read_local(sources_dir, cfg))
     if cfg.sources.google.configured and ledger is not None:
-        from flows.google_sheets import GoogleSheetSource
+        from flows.adapters.google.sheets import GoogleSheetSource
 
         replay = ledger.run_snapshots(replay_run) if replay_run else None
         pull = GoogleSheetSource(cfg, ledger).pull(run_id, offline=offline, replay=replay)
@@ -88,7 +88,7 @@ class Extraction:
 
 
 def extract_tables(sources: list[SourceData], cfg: AppConfig) -> Extraction:
-    from flows.layout import extract
+    from flows.intake.layout import extract
 
     tables: dict[str, list[pd.DataFrame]] = {}
     headers: dict[tuple[str, str], dict[str, str]] = {}
@@ -133,7 +133,7 @@ class Normalized:
 
 
 def normalize_tables(extraction: Extraction, cfg: AppConfig) -> Normalized:
-    from flows import normalize as n
+    from flows.intake import normalize as n
     from flows.frames import CONNECTIVITY_COLUMNS, DONATION_COLUMNS, HANDOVER_COLUMNS, STUDENT_COLUMNS
 
     def run(kind: str, fn, columns: list[str]) -> pd.DataFrame:
@@ -177,10 +177,10 @@ def run_night(
 
     ``step(name, fn, *args)`` runs one stage; the Prefect flow passes a runner that wraps each stage in a task.
     """
-    from flows.feedback import rows_as_sent
-    from flows.ledger import Ledger
-    from flows.publish import publish
-    from flows.validate import validate_students_for_docs
+    from flows.publishing.rows_as_sent import rows_as_sent
+    from flows.adapters.ledger import Ledger
+    from flows.publishing.publish import publish
+    from flows.rules.validate import validate_students_for_docs
 
     started = dt.datetime.now(dt.timezone.utc)
     as_of = as_of or started.astimezone(TIMEZONE).date()
@@ -254,7 +254,7 @@ def run_night(
 
 def send_feedback(sources: list[SourceData], issues: pd.DataFrame, cfg: AppConfig, ledger, run_id: str) -> dict:
     """Write each student-list spreadsheet's issues into its "Phản hồi" sheet (only when they changed)."""
-    from flows.sheet_feedback import write_feedback
+    from flows.adapters.google.feedback import write_feedback
 
     outcome = write_feedback(sources, issues, cfg, ledger, run_id)
     log.info("feedback: %s", ", ".join(f"{k}={v}" for k, v in outcome.items()))
@@ -265,8 +265,8 @@ def link_persons(students: pd.DataFrame, handover: pd.DataFrame, cfg: AppConfig,
                  sources: list[SourceData] = ()):
     """Dedupe stage with its ledger I/O: officer decisions read from the sources and kept in the ledger (all of
     them applied every night), stable ids from stored fingerprints, merges recorded as aliases."""
-    from flows.dedupe import assign_persons
-    from flows.linkage_decisions import read_decisions
+    from flows.linkage.dedupe import assign_persons
+    from flows.linkage.decisions import read_decisions
 
     decided, decision_issues = read_decisions(list(sources), cfg)
     stored = ledger.add_decisions(decided)
@@ -292,12 +292,12 @@ def allocate_supports(persons: pd.DataFrame, normalized: Normalized, cfg: AppCon
                       as_of: dt.date, earlier_changes: list[pd.DataFrame], headers: dict | None = None):
     """Allocate stage with its ledger I/O: yesterday's active allocations in, tonight's decisions out.
 
-    Officer sheets are linked to tonight's persons first (``flows.officer``): handover rows that name a child
+    Officer sheets are linked to tonight's persons first (``flows.allocation.officer_sheets``): handover rows that name a child
     without the programme id, overrides (stored for good, then applied by the allocator) and device-use
     follow-ups. Rows that name nobody become warning issues (``allocation.issues``).
     """
-    from flows.allocate import allocate
-    from flows.officer import link_rows, usable_follow_ups, usable_overrides
+    from flows.allocation.allocate import allocate
+    from flows.allocation.officer_sheets import link_rows, usable_follow_ups, usable_overrides
     from flows.text import fold
 
     issues: list[Issue] = []
@@ -343,7 +343,7 @@ def _cite_column(issue: Issue, headers, cfg: AppConfig) -> Issue:
     """Issues raised after validation name the column the rule is about, as the school wrote it."""
     from dataclasses import replace
 
-    from flows.validate import header_label
+    from flows.rules.validate import header_label
 
     field = cfg.rules.rules[issue.rule].column if issue.rule in cfg.rules.rules else ""
     if issue.column or not field:

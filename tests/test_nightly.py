@@ -62,7 +62,7 @@ def test_night_with_the_ledger_in_postgresql_is_stable(tmp_path, postgres_url, c
 
     import pandas as pd
 
-    from flows.ledger import Ledger
+    from flows.adapters.ledger import Ledger
     from flows.nightly import run_night
     from samples.generate import generate
 

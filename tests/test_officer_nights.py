@@ -7,7 +7,7 @@ import datetime as dt
 import pandas as pd
 import pytest
 
-from flows.ledger import Ledger
+from flows.adapters.ledger import Ledger
 from flows.nightly import run_night
 from samples.generate import OFFICER_FILES, generate
 

@@ -79,7 +79,7 @@ def sheets_from_grids(grids: list[SheetGrid], csv_sheet_name: str = "Trang tính
 
 def upload_file(fake: FakeGoogle, path: Path, title: str, key: str | None = None) -> FakeSpreadsheet:
     """Put a local spreadsheet into the fake Drive, as "Upload and convert to Google Sheets" would."""
-    from flows.sources import read_grids
+    from flows.adapters.files import read_grids
 
     return fake.add_spreadsheet(title, sheets_from_grids(read_grids(path)), key=key)
 
@@ -92,7 +92,7 @@ def upload_folder(fake: FakeGoogle, folder: Path, cfg) -> tuple[list[dict], dict
     """
     import hashlib
 
-    from flows.sources import list_local
+    from flows.adapters.files import list_local
 
     entries, paths = [], {}
     for path, pattern in list_local(folder, cfg):

@@ -1,0 +1,100 @@
+"""Officer decisions on record pairs, read from the sheets an officer fills.
+
+Every pair in "Cần xem xét" carries a pair key (the two record fingerprints, ``flows.linkage.dedupe.pair_key``) and an
+empty "Kết luận" column. The officer either fills that column in a returned copy of the workbook, or copies the
+key into a decisions sheet of their own; any sheet of any source whose header row has a pair-key column and a
+decision column is read (header aliases and the words for same / different live in ``config/headers.yaml``,
+block ``decisions``). Decisions are stored in the ledger and applied every night: same -> must-link,
+different -> cannot-link, overriding the model. A row that cannot be read becomes a warning issue.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pandas as pd
+
+from flows.config import AppConfig
+from flows.frames import Issue, SourceData
+from flows.text import as_text, fold
+
+DECISION_COLUMNS = ["fingerprint_a", "fingerprint_b", "decision", "decided_by", "decided_at", "source"]
+_KEY = re.compile(r"^\s*([0-9a-f]{16})\s*[-~/ ]\s*([0-9a-f]{16})\s*$")
+_SCAN_ROWS = 15
+
+
+def _matches(text: str, aliases: list[str]) -> bool:
+    key = fold(text)
+    return bool(key) and any(key == fold(a) if not a.startswith("~") else fold(a[1:]) in key for a in aliases)
+
+
+def _header(rows: list[list], aliases: dict[str, list[str]]) -> tuple[int, dict[str, int]] | None:
+    """(row index, field -> column) of the first row naming both a pair key and a decision column."""
+    for r, row in enumerate(rows[:_SCAN_ROWS]):
+        cols: dict[str, int] = {}
+        for c, cell in enumerate(row):
+            text = as_text(cell)
+            for name in ("pair_key", "decision", "decided_by", "decided_at"):
+                if name not in cols and text and _matches(text, aliases.get(name, [])):
+                    cols[name] = c
+                    break
+        if "pair_key" in cols and "decision" in cols:
+            return r, cols
+    return None
+
+
+def read_decisions(sources: list[SourceData], cfg: AppConfig) -> tuple[pd.DataFrame, list[Issue]]:
+    """Decisions found in the sources' sheets (``DECISION_COLUMNS``) and issues for rows that cannot be read."""
+    aliases = cfg.headers.decisions
+    same, different = aliases.get("value_same", []), aliases.get("value_different", [])
+    rows: list[dict] = []
+    issues: list[Issue] = []
+    for source in sources:
+        if source.status == "failed":
+            continue
+        for grid in source.sheets:
+            found = _header(grid.rows, aliases) if not grid.hidden else None
+            if found is None:
+                continue
+            first, cols = found
+            header_row = grid.rows[first]
+            for r in range(first + 1, len(grid.rows)):
+                row = grid.rows[r]
+
+                def cell(name: str) -> str:
+                    c = cols.get(name)
+                    return as_text(row[c]) if c is not None and c < len(row) else ""
+
+                key, said = cell("pair_key"), cell("decision")
+                if not said:
+                    continue  # not decided yet
+                if _matches(said, same):
+                    decision = "same"
+                elif _matches(said, different):
+                    decision = "different"
+                else:
+                    decision = ""
+                m = _KEY.match(key.lower())
+                if not m or m.group(1) == m.group(2) or not decision:
+                    column = header_row[cols["decision" if m else "pair_key"]]
+                    issues.append(Issue(
+                        source_file=source.source_file, source_sheet=grid.name, source_row=r + 1,
+                        column=as_text(column), severity="warning", rule="unreadable_decision",
+                        message=("Không đọc được kết luận: ghi \"Cùng một em\" hoặc \"Khác nhau\""
+                                 if m else "Mã cặp không đúng: chép nguyên mã cặp từ bảng \"Cần xem xét\"")))
+                    continue
+                a, b = sorted((m.group(1), m.group(2)))
+                rows.append({"fingerprint_a": a, "fingerprint_b": b, "decision": decision,
+                             "decided_by": cell("decided_by"), "decided_at": _date(row, cols),
+                             "source": f"{source.source_file}:{grid.name}:{r + 1}"})
+    return pd.DataFrame(rows, columns=DECISION_COLUMNS), issues
+
+
+def _date(row: list, cols: dict[str, int]):
+    from flows.intake.normalize import parse_date
+
+    c = cols.get("decided_at")
+    if c is None or c >= len(row):
+        return None
+    iso, _ = parse_date(row[c])
+    return pd.Timestamp(iso).to_pydatetime() if iso else None

@@ -1,0 +1,303 @@
+"""Stage 5 — dedupe: link student rows that describe the same child, and give each child a stable person_id.
+
+Probabilistic linkage with Splink (``flows.linkage.model``: Vietnamese-aware comparisons, term-frequency adjusted
+names, hard rules for twins and other children that must never merge); officer decisions (same / different
+person, keyed on record fingerprints) override the model; tonight's records are linked on their own, then past
+recipients in the ledger are matched to them so nobody is supported twice. Person ids come from the ledger's fingerprint links so that the
+same child keeps the same id.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import unicodedata
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+from flows.linkage import model as linkage
+from flows.config import AppConfig
+from flows.frames import Issue
+from flows.text import as_text, fold, is_missing
+
+
+@dataclass
+class DedupeResult:
+    students: pd.DataFrame  # input rows + fingerprint, person_id ("" for rejected rows)
+    persons: pd.DataFrame  # one row per person (see _persons)
+    review_pairs: pd.DataFrame
+    issues: list[Issue] = field(default_factory=list)
+    new_links: dict[str, str] = field(default_factory=dict)  # fingerprint -> person_id, to store in the ledger
+    aliases: dict[str, str] = field(default_factory=dict)  # merged person_id -> surviving person_id
+    ledger_changes: list[pd.DataFrame] = field(default_factory=list)  # change rows from merges and handovers
+
+
+def fingerprint(row: pd.Series | dict) -> str:
+    """Stable key of a record's normalized identity: the name as written (NFC, case-folded, tones and particles
+    kept), birth date or year (the grade when neither is known), sex, commune and school, and without a full birth
+    date also village and parent. Two records share it
+    only if nothing tells them apart, so person ids and officer decisions keyed on it survive rows being inserted
+    or moved in a sheet."""
+    year = as_text(row.get("birth_year"))
+    dob = as_text(row.get("date_of_birth"))
+    birth = dob or (str(int(float(year))) if year else "") or "grade " + as_text(row.get("grade"))
+    fields = [as_text(row.get("sex")), as_text(row.get("commune_code")), as_text(row.get("school_code"))]
+    if not dob:  # namesakes of one class without a full birth date: told apart by village and parent
+        fields += [fold(as_text(row.get("village"))), fold(as_text(row.get("guardian_name")))]
+    name = " ".join(unicodedata.normalize("NFC", as_text(row.get("full_name"))).lower().split())
+    ident = "|".join([name, birth, *fields])
+    return hashlib.sha1(ident.encode("utf-8")).hexdigest()[:16]
+
+
+def pair_key(fingerprint_a: str, fingerprint_b: str) -> str:
+    """The key an officer copies from "Cần xem xét" into the decisions sheet: both fingerprints, ordered."""
+    a, b = sorted((fingerprint_a, fingerprint_b))
+    return f"{a}-{b}"
+
+
+def assign_persons(
+    students: pd.DataFrame,
+    cfg: AppConfig,
+    known_links: dict[str, str] | None = None,
+    allocate_ids=None,
+    past_recipients: pd.DataFrame | None = None,
+    decisions: pd.DataFrame | None = None,
+) -> DedupeResult:
+    """Link usable rows into persons and give every person a stable id.
+
+    ``known_links``: fingerprint -> person_id from earlier nights (the ledger). ``allocate_ids(n)`` returns n new,
+    never-used person ids (the ledger's sequence); without it ids are derived from the fingerprint.
+    ``past_recipients``: person_id + identity fields of everyone already supported (the ledger); matched to
+    tonight's children after these are linked, a child matching one takes that id (support is given once).
+    ``decisions``: officer decisions (fingerprint_a, fingerprint_b, decision same|different) that override the model.
+    """
+    known_links = known_links or {}
+    df = students.reset_index(drop=True).copy()
+    records = df.to_dict("records")
+    fingerprints = [fingerprint(r) for r in records]
+    person_ids = [""] * len(df)
+    usable = [i for i, r in enumerate(records) if r["row_status"] == "ok"]
+    past = past_recipients if past_recipients is not None else pd.DataFrame(columns=["person_id"])
+    tonight = df.loc[usable].reset_index(drop=True)
+    n_tonight = len(usable)
+    must, cannot = _decision_pairs(decisions, [fingerprints[i] for i in usable])
+    # Tonight's rows are linked on their own, so the same lists give the same children whatever the ledger holds;
+    # past recipients are then linked with them only to find who was supported before (support is given once).
+    result = linkage.link(tonight, must_link=must, cannot=cannot) if n_tonight else linkage.Linkage(labels=[])
+    labels = list(result.labels)
+    past_ids: dict[int, set[str]] = {}
+    if len(past) and n_tonight:
+        both = pd.concat([tonight, past.drop(columns=["needs", "handed_over"], errors="ignore")], ignore_index=True)
+        joint = linkage.link(both, must_link=must, cannot=cannot, train_rows=n_tonight).labels
+        supported: dict[int, set[str]] = {}
+        for pos in range(n_tonight, len(both)):
+            supported.setdefault(joint[pos], set()).add(as_text(past["person_id"].iat[pos - n_tonight]))
+        # two of tonight's children matched to one past recipient are that one child (the ledger's record)
+        owner: dict[str, int] = {}
+        for pos in range(n_tonight):
+            for pid in supported.get(joint[pos], ()):
+                first = owner.setdefault(pid, labels[pos])
+                if first != labels[pos]:
+                    old, new = labels[pos], first
+                    labels = [new if x == old else x for x in labels]
+        for pos in range(n_tonight):
+            past_ids.setdefault(labels[pos], set()).update(supported.get(joint[pos], ()))
+    clusters: dict[int, list[int]] = {}
+    for pos, label in enumerate(labels):
+        clusters.setdefault(label, []).append(usable[pos])
+
+    aliases: dict[str, str] = {}
+    pending: list[list[int]] = []
+    claimed: set[str] = set()
+    for label in sorted(clusters):
+        rows = clusters[label]
+        known = {known_links[fingerprints[i]] for i in rows if fingerprints[i] in known_links}
+        # a child already supported who is on tonight's lists under another record (moved school, new grade,
+        # next phase) keeps the id under which the support was recorded
+        ids = sorted((known | past_ids.get(label, set())) - claimed, key=_id_order)
+        if ids:  # an id known from earlier nights; it belongs to one cluster only
+            survivor = ids[0]
+            for other in ids[1:]:
+                aliases[other] = survivor
+            claimed.update(ids)
+            for i in rows:
+                person_ids[i] = survivor
+        else:
+            pending.append(rows)
+    fresh = allocate_ids(len(pending)) if allocate_ids else [
+        "P" + fingerprints[rows[0]].upper()[:10] for rows in pending]
+    for rows, pid in zip(pending, fresh):
+        for i in rows:
+            person_ids[i] = pid
+    new_links = {fingerprints[i]: person_ids[i] for i in usable if known_links.get(fingerprints[i]) != person_ids[i]}
+
+    # repeated rows inside one sheet carry the person_id of the row they repeat
+    first = {(records[i]["source_id"], records[i]["source_sheet"], int(records[i]["source_row"])): person_ids[i]
+             for i in usable}
+    for i, r in enumerate(records):
+        if r["row_status"] == "duplicate":
+            person_ids[i] = first.get((r["source_id"], r["source_sheet"], int(r["duplicate_of"])), "")
+    df["fingerprint"] = fingerprints
+    df["person_id"] = person_ids
+
+    persons, issues = _persons(df, cfg)
+    review = _review_pairs(df, [(usable[r["i"]], usable[r["j"]], r["match_probability"], r["reasons"])
+                                for r in result.review if r["i"] < n_tonight and r["j"] < n_tonight])
+    return DedupeResult(students=df, persons=persons, review_pairs=review, issues=issues,
+                        new_links=new_links, aliases=aliases)
+
+
+def _decision_pairs(decisions: pd.DataFrame | None, fps: list[str]) -> tuple[list, list]:
+    """Officer decisions as (record, record) must-link and cannot-link pairs among tonight's usable rows."""
+    if decisions is None or decisions.empty:
+        return [], []
+    where: dict[str, list[int]] = {}
+    for pos, fp in enumerate(fps):
+        where.setdefault(fp, []).append(pos)
+    must, cannot = [], []
+    for a, b, decision in zip(decisions["fingerprint_a"], decisions["fingerprint_b"], decisions["decision"]):
+        if a not in where or b not in where:
+            continue
+        pairs = [(x, y) for x in where[a] for y in where[b] if x != y]
+        (must if decision == "same" else cannot).extend(pairs)
+    return must, cannot
+
+
+REVIEW_FIELDS = ["full_name", "date_of_birth", "sex", "guardian_name", "village", "commune", "school", "grade",
+                 "source_file", "source_sheet", "source_row", "fingerprint"]
+REVIEW_COLUMNS = ["person_id_l", "person_id_r", "match_probability", "reasons", "pair_key"] + [
+    f"{f}_{side}" for f in REVIEW_FIELDS for side in ("l", "r")]
+
+
+def _review_pairs(df: pd.DataFrame, pairs: list[tuple[int, int, float, str]]) -> pd.DataFrame:
+    """Pairs the linkage would not decide, both records side by side, with the probability and the reasons."""
+    rows = []
+    for i, j, p, reasons in pairs:
+        left, right = df.loc[i], df.loc[j]
+        if left["person_id"] == right["person_id"]:
+            continue
+        row = {"person_id_l": left["person_id"], "person_id_r": right["person_id"], "match_probability": p,
+               "reasons": reasons, "pair_key": pair_key(left["fingerprint"], right["fingerprint"])}
+        for f in REVIEW_FIELDS:
+            row[f"{f}_l"], row[f"{f}_r"] = left.get(f, ""), right.get(f, "")
+        rows.append(row)
+    out = pd.DataFrame(rows, columns=REVIEW_COLUMNS)
+    return out.drop_duplicates(["person_id_l", "person_id_r"]).reset_index(drop=True)
+
+
+def _id_order(pid: str) -> tuple[int, str]:
+    digits = "".join(ch for ch in pid if ch.isdigit())
+    return (int(digits) if digits and pid[:1] != "P" else 10**12, pid)
+
+
+PERSON_COLUMNS = ["person_id", "full_name", "family_name", "middle_name", "given_name", "date_of_birth",
+                  "birth_year", "sex", "grade", "school_code", "school", "commune_code", "commune", "village",
+                  "guardian_name", "category", "lacks_device", "lacks_internet", "exclusion", "records"]
+
+
+def _first(values) -> object:
+    return next((v for v in values if not is_missing(v) and v != ""), None)
+
+
+def _persons(df: pd.DataFrame, cfg: AppConfig) -> tuple[pd.DataFrame, list[Issue]]:
+    """One row per person from its usable rows; the commune's list decides the category."""
+    district, rules = cfg.district, cfg.rules
+    issues: list[Issue] = []
+    groups: dict[str, list[dict]] = {}
+    for r in df.to_dict("records"):
+        if r["row_status"] == "ok":
+            groups.setdefault(r["person_id"], []).append(r)
+    rows = []
+    for pid in sorted(groups):
+        group = groups[pid]
+        school_rows = [r for r in group if r["list_type"] == "school"]
+        commune_rows = [r for r in group if r["list_type"] == "commune"]
+        rep = (school_rows or group)[0]
+        ranked = sorted({r["category"] for r in (commune_rows or group)}, key=district.tier_rank)
+        category = ranked[0]
+        for r in group:
+            if r["category"] != category:
+                issues.append(Issue(
+                    source_file=r["source_file"], source_sheet=r["source_sheet"], source_row=int(r["source_row"]),
+                    column="", severity=rules.severity("category_conflict") if "category_conflict" in rules.rules
+                    else "warning", rule="category_conflict",
+                    message=rules.message("category_conflict", other=district.tier_label(category)),
+                ))
+        grade = _first(r["grade"] for r in school_rows + group)
+        lacks_device = any(bool(r["lacks_device"]) for r in group)
+        lacks_internet = any(bool(r["lacks_internet"]) for r in group)
+        if grade is None or not rules.grade_min <= int(grade) <= rules.grade_max:
+            exclusion = "grade_out_of_range"
+        elif not rep["commune_code"]:
+            exclusion = "outside_district"
+        elif not (lacks_device or lacks_internet):
+            exclusion = "needs_nothing"
+        else:
+            exclusion = ""
+        rows.append({
+            "person_id": pid, "full_name": rep["full_name"], "family_name": rep["family_name"],
+            "middle_name": rep["middle_name"], "given_name": rep["given_name"],
+            "date_of_birth": _first(r["date_of_birth"] for r in group) or "",
+            "birth_year": _first(r["birth_year"] for r in group),
+            "sex": _first(r["sex"] for r in group) or "", "grade": grade,
+            "school_code": rep["school_code"], "school": rep["school"],
+            "commune_code": rep["commune_code"], "commune": rep["commune"],
+            "village": _first(r["village"] for r in group) or "",
+            "guardian_name": _first(r["guardian_name"] for r in group) or "",
+            "category": category, "lacks_device": lacks_device, "lacks_internet": lacks_internet,
+            "exclusion": exclusion, "records": len(group),
+        })
+    persons = pd.DataFrame(rows, columns=PERSON_COLUMNS)
+    persons["grade"] = pd.array(persons["grade"], dtype="Int64")
+    persons["birth_year"] = pd.array(persons["birth_year"], dtype="Int64")
+    return persons, issues
+
+
+def identity_frame(raw: pd.DataFrame) -> pd.DataFrame:
+    """The contract CSV's columns as the fields ``flows.linkage.model.link`` compares (text places compared folded)."""
+    from flows.linkage.model import fold
+    from flows.intake.normalize import parse_date, parse_grade, parse_phone
+    from flows.text import title_name
+
+    def col(name: str) -> list[str]:
+        return [as_text(v) for v in raw[name]] if name in raw else [""] * len(raw)
+
+    def each(fn, values: list[str]) -> list:  # values repeat: parse each distinct one once
+        memo: dict[str, object] = {}
+        return [memo[v] if v in memo else memo.setdefault(v, fn(v)) for v in values]
+
+    dates = each(lambda v: parse_date(v) if v else ("", None), col("date_of_birth"))
+    sexes = {"nam": "M", "m": "M", "male": "M", "trai": "M", "nu": "F", "f": "F", "female": "F", "gai": "F"}
+    return pd.DataFrame({
+        "full_name": each(title_name, col("full_name")),
+        "date_of_birth": [d for d, _ in dates],
+        "birth_year": pd.array([y for _, y in dates], dtype="Int64"),
+        "sex": [sexes.get(fold(v), "") for v in col("sex")],
+        "commune_code": [fold(v) for v in col("commune")],
+        "village": [fold(v) for v in col("village")],
+        "school_code": [fold(v) for v in col("school")],
+        "grade": each(lambda v: as_text(parse_grade(v)) if v else "", col("grade")),
+        "guardian_name": col("guardian_name"),
+        "phone": each(parse_phone, col("phone")),  # "+84 912 345 678" is "0912345678", as at night
+        "national_id": col("national_id"),
+        "address": [fold(v) for v in col("address")],
+    })
+
+
+def dedupe_csv(in_path, out_path, progress=None) -> dict[str, int]:
+    """Stateless contract of ``songmaytinh dedupe IN.csv --output OUT.csv`` (see DESIGN.md): every input id once,
+    ``cluster_id`` = the record_id of the cluster's first record; extra columns ``match_probability`` (the
+    strongest link inside the cluster, empty for a record alone) are not part of the contract.
+    ``progress(step, total)`` is called as the linkage stages complete."""
+    raw = pd.read_csv(in_path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+    for required in ("record_id", "full_name"):
+        if required not in raw:
+            raise ValueError(f"{in_path}: the column {required!r} is required")
+    if raw["record_id"].duplicated().any():
+        dup = raw.loc[raw["record_id"].duplicated(), "record_id"].iloc[0]
+        raise ValueError(f"{in_path}: record_id {dup!r} appears more than once")
+    result = linkage.link(identity_frame(raw), progress=progress)
+    out = pd.DataFrame({"record_id": raw["record_id"]})
+    out["cluster_id"] = [raw["record_id"].iat[label] for label in result.labels]
+    out.to_csv(out_path, index=False)
+    return {"records": len(out), "clusters": int(out["cluster_id"].nunique()), "review_pairs": len(result.review)}

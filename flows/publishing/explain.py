@@ -1,0 +1,160 @@
+"""``songmaytinh explain STUDENT``: why a child got what he or she got, from a published run.
+
+STUDENT is a person id (HS000123), a source row ("FILE:SHEET:ROW" or "FILE:ROW", as exports/students.csv cites
+it) or a name (case, tones and spacing as written do not matter). The answer reads only the run's exports:
+status and reason, priority tier and rank, each need's outcome with what was left in the pools the child could
+draw from when the turn came, the decisions applied (officer overrides, handovers, releases, merges — from the
+run's change log and override log), and every source row with its issues.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+
+from flows.publishing.publish import label
+from flows.text import fold
+
+_READ = dict(dtype=str, keep_default_na=False)
+
+
+def _optional(path: Path) -> pd.DataFrame:
+    return pd.read_csv(path, **_READ) if path.exists() else pd.DataFrame()
+
+
+def _find(query: str, students: pd.DataFrame) -> pd.DataFrame:
+    q = query.strip()
+    match = students[students["person_id"] == q.upper()]
+    if match.empty and ":" in q:
+        head, _, row = q.rpartition(":")
+        if row.strip().isdigit():
+            row = row.strip()
+            same_row = students["source_row"] == row
+            match = students[same_row & (students["source_file"] == head)]  # FILE:ROW
+            if match.empty and ":" in head:  # FILE:SHEET:ROW
+                file, _, sheet = head.rpartition(":")
+                match = students[same_row & (students["source_file"] == file) & (students["source_sheet"] == sheet)]
+    if match.empty:
+        match = students[students["full_name"].map(fold) == fold(q)]
+    return match
+
+
+def _left(text: str) -> str:
+    """"laptop:1;tablet:3" -> "Máy tính xách tay 1, Máy tính bảng 3"; "0" -> nothing left."""
+    if not text:
+        return ""
+    if text == "0":
+        return "không còn đơn vị nào"
+    parts = []
+    for piece in text.split(";"):
+        item, _, n = piece.partition(":")
+        parts.append(f"{label('item', item)} {n}")
+    return ", ".join(parts)
+
+
+def _state(state: str) -> str:
+    """A change-log state ("provisional:tablet:TT-1") in words."""
+    if not state:
+        return "chưa có"
+    status, _, rest = state.partition(":")
+    item, _, donation = rest.partition(":")
+    words = {"provisional": "đã phân bổ (chưa bàn giao)", "handed_over": "đã bàn giao", "released": "thu hồi",
+             "waitlisted": "chờ phân bổ", "no_coverage": "thôn chưa có sóng"}.get(status, status)
+    if item:
+        words += f" {label('item', item).lower()}" + (f" (khoản {donation})" if donation else "")
+    return words
+
+
+def explain_student(query: str, run_dir: Path) -> str:
+    """Text for an officer: status, tier, rank, each need's outcome and what was left at the child's turn, the
+    decisions applied, and every source row of the child."""
+    exports = run_dir / "exports"
+    if not (exports / "students.csv").exists():
+        raise FileNotFoundError(f"{run_dir}: no published run found (run `songmaytinh run` first)")
+    students = pd.read_csv(exports / "students.csv", **_READ)
+    allocations = pd.read_csv(exports / "allocations.csv", **_READ)
+    issues = pd.read_csv(exports / "issues.csv", **_READ)
+    changes = _optional(exports / "changes.csv")
+    overrides = _optional(exports / "overrides.csv")
+    manifest = json.loads((run_dir / "manifest.json").read_text(encoding="utf-8"))
+    match = _find(query, students)
+    if match.empty:
+        return f"Không tìm thấy học sinh '{query}' trong lần tổng hợp {manifest['run_id']}."
+    lines = [f"Lần tổng hợp {manifest['run_id']} (số liệu đến ngày {manifest['as_of']})"]
+    for _, rows in match.groupby(["person_id", "source_file", "source_row"] if (match["person_id"] == "").any()
+                                 else ["person_id"], sort=True):
+        first = rows.iloc[0]
+        pid = first["person_id"]
+        if pid:
+            rows = students[students["person_id"] == pid]
+        lines.append("")
+        lines.append(f"{first['full_name'] or '(không có tên)'} — mã {pid or '(chưa cấp)'} — "
+                     f"{first['school'] or 'trường chưa rõ'}, {first['commune'] or 'xã chưa rõ'}")
+        reason = label("reason", first["reason"]) if first["reason"] else ""
+        lines.append(f"  Trạng thái: {label('status', first['status']).lower()}" + (f" ({reason})" if reason else ""))
+        mine = allocations[allocations["person_id"] == pid] if pid else allocations.iloc[:0]
+        tier = next((t for t in mine.get("tier", pd.Series(dtype=str)) if t), "")
+        rank = next((r for r in mine["priority_rank"] if r), "") if len(mine) else first.get("priority_rank", "")
+        lines.append(f"  Đối tượng: {label('category', first['category'])}"
+                     + (f" (nhóm ưu tiên {tier})" if tier else "")
+                     + (f"; hạng ưu tiên {rank}" if rank else "")
+                     + f"; lớp {first['grade'] or '?'}; chưa có thiết bị: {_yes(first['lacks_device'])}; "
+                     f"chưa có Internet: {_yes(first['lacks_internet'])}")
+        for a in mine.to_dict("records"):
+            outcome = label("status", a["status"]).lower()
+            item = f": {label('item', a['item'])} từ khoản tài trợ {a['donation_id']}" if a["item"] else ""
+            why = f" — {label('reason', a['reason'])}" if a["reason"] else ""
+            lines.append(f"  Nhu cầu {label('need', a['need']).lower()}: {outcome}{item}; "
+                         f"hạng ưu tiên {a['priority_rank']}{why}")
+            left = _left(a.get("left_when_turn", ""))
+            if left:
+                lines.append(f"    Khi đến lượt em, nguồn em được nhận còn: {left}")
+            elif a["status"] == "handed_over":
+                lines.append("    Đã bàn giao (theo sổ bàn giao): không bao giờ thay đổi")
+            elif a["status"] == "allocated" and a["reason"] != "override":
+                lines.append("    Phân bổ từ lần tổng hợp trước, giữ nguyên")
+        decisions = _decisions(pid, changes, overrides)
+        if decisions:
+            lines.append("  Quyết định đã áp dụng:")
+            lines += [f"    - {d}" for d in decisions]
+        lines.append(f"  Có trong {len(rows)} dòng của các danh sách:")
+        for r in rows.itertuples():
+            sheet = f" / {r.source_sheet}" if r.source_sheet else ""
+            lines.append(f"    - {r.source_file}{sheet}, dòng {r.source_row}: {label('status', r.status).lower()}")
+            cited = issues[(issues["source_file"] == r.source_file) & (issues["source_sheet"] == r.source_sheet)
+                           & (issues["source_row"] == r.source_row)]
+            for i in cited.itertuples():
+                lines.append(f"        {label('severity', i.severity)}: {i.message}")
+        if pid and len(rows) > 1:
+            lines.append(f"  Các dòng trên được gộp thành một học sinh (mã {pid}): hỗ trợ mỗi em một lần.")
+    return "\n".join(lines)
+
+
+def _decisions(pid: str, changes: pd.DataFrame, overrides: pd.DataFrame) -> list[str]:
+    """This run's decisions about the person: officer overrides with who and why, then the change log."""
+    out: list[str] = []
+    if not pid:
+        return out
+    if len(overrides) and "person_id" in overrides:
+        for o in overrides[overrides["person_id"] == pid].to_dict("records"):
+            what = label("override_action", o["action"])
+            if o.get("item"):
+                what += f" {label('item', o['item']).lower()}"
+            if o.get("need") and o["action"] == "release":
+                what += f" ({label('need', o['need']).lower()})"
+            by = f"{o['officer']}, " if o.get("officer") else ""
+            out.append(f"Điều chỉnh của cán bộ ({by}ngày {o.get('decided_on') or '?'}): {what}"
+                       + (f" — lý do: {o['reason']}" if o.get("reason") else "")
+                       + f" — {label('override_result', o.get('result', ''))}")
+    if len(changes) and "person_id" in changes:
+        for c in changes[changes["person_id"] == pid].to_dict("records"):
+            need = f"{label('need', c['need']).lower()}: " if c.get("need") else ""
+            out.append(f"{need}{_state(c['before'])} → {_state(c['after'])} "
+                       f"(căn cứ: {label('reason', c['rule'])})")
+    return out
+
+
+def _yes(value: str) -> str:
+    return "có" if value == "true" else "không"

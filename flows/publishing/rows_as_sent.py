@@ -1,0 +1,141 @@
+"""The school's own rows, as it sent them, with the problem cells marked: a sheet of the school's feedback workbook.
+
+``rows_as_sent`` keeps, from the layout stage's raw student table, the cells each row had under the school's own
+headers (legacy fonts repaired, nothing else changed). ``write_rows_as_sent`` writes them one block per file and
+sheet, under the headers the school wrote, with the row number the school sees: a cell an issue is about is
+filled red (error) or yellow (warning) and carries a note saying what to fix; an issue about no particular cell
+marks the row number.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from typing import Any
+
+import pandas as pd
+
+from flows.frames import PROVENANCE
+from flows.intake.legacy_fonts import to_unicode
+from flows.text import as_text, clean_spaces, is_missing, nfc
+
+SHEET_NAME = "Dòng đã gửi"
+HeaderMap = dict[tuple[str, str], dict[str, str]]
+_KEY = ["source_file", "source_sheet", "source_row"]
+_SEVERITY_VI = {"error": "Lỗi", "warning": "Cảnh báo"}
+_STATUS_VI = {"error": "Chưa tổng hợp - cần sửa", "warning": "Đã tổng hợp - cần kiểm tra", "": "Hợp lệ"}
+
+
+def rows_as_sent(raw_students: pd.DataFrame | None, headers: HeaderMap) -> pd.DataFrame:
+    """Provenance + one column per field the school's sheet had, cell text as written (legacy fonts repaired).
+
+    Only fields with a header in that sheet are kept (a field another sheet had stays empty), so the frame can
+    be written back under the school's own headers.
+    """
+    if raw_students is None or raw_students.empty:
+        return pd.DataFrame(columns=_KEY)
+    fields = [c for c in raw_students.columns if c not in PROVENANCE and c not in ("list_type", "unit_code")]
+    out = raw_students[_KEY].copy()
+    for f in fields:
+        out[f] = [_display(v) if f in headers.get((file, sheet), {}) else None
+                  for v, file, sheet in zip(raw_students[f], raw_students["source_file"], raw_students["source_sheet"])]
+    return out.reset_index(drop=True)
+
+
+def _display(value: Any) -> Any:
+    if is_missing(value) or (isinstance(value, str) and not value.strip()):
+        return None
+    if isinstance(value, str):
+        return clean_spaces(nfc(to_unicode(value)))
+    return value
+
+
+def write_rows_as_sent(wb, fmt: dict, rows: pd.DataFrame, issues: pd.DataFrame, headers: HeaderMap,
+                       subtitle: str, status: dict[tuple[str, str, int], str] | None = None,
+                       title: str = "CÁC DÒNG NHÀ TRƯỜNG ĐÃ GỬI VÀ CÁC Ô CẦN SỬA") -> None:
+    """Add the sheet to an open xlsxwriter workbook (``strings_to_formulas`` off: "=..." stays text).
+
+    ``status``: the row's outcome as the officer words it, by (file, sheet, row); else one from its issues."""
+    status = status or {}
+    ws = wb.add_worksheet(SHEET_NAME)
+    f = wb.add_format
+    base = {"border": 1, "valign": "vcenter", "text_wrap": True}
+    cell = f(base)
+    date = f({**base, "num_format": "dd/mm/yyyy", "align": "center"})
+    th = f({**base, "bold": True, "align": "center", "bg_color": "#D9D9D9"})
+    marked = {
+        "error": (f({**base, "bg_color": "#FFC7CE", "font_color": "#9C0006"}),
+                  f({**base, "bg_color": "#FFC7CE", "font_color": "#9C0006", "num_format": "dd/mm/yyyy"})),
+        "warning": (f({**base, "bg_color": "#FFEB9C", "font_color": "#9C5700"}),
+                    f({**base, "bg_color": "#FFEB9C", "font_color": "#9C5700", "num_format": "dd/mm/yyyy"})),
+    }
+    ws.write(0, 0, title, fmt.get("title_left", fmt["section"]))
+    ws.write(1, 0, subtitle, fmt["note"])
+    ws.write(2, 0, "Ô tô đỏ: lỗi, dòng chưa được tổng hợp, hãy sửa trong tệp gốc. Ô tô vàng: cảnh báo, hãy kiểm tra "
+                   "lại. Di chuột vào ô để xem cách sửa.", fmt["note"])
+    ws.set_column(0, 0, 8)
+    ws.set_column(1, 1, 26)
+    ws.set_column(2, 30, 18)
+    r = 4
+    if rows.empty:
+        ws.write(r, 0, "Không có dòng học sinh nào trong các tệp của nhà trường.", fmt["note"])
+        return
+    by_row: dict[tuple[str, str, int], list[dict]] = {}
+    for i in issues.to_dict("records"):
+        if is_missing(i.get("source_row")):
+            continue
+        by_row.setdefault((i["source_file"], i["source_sheet"], int(i["source_row"])), []).append(i)
+    for (file, sheet), block in rows.groupby(["source_file", "source_sheet"], sort=False):
+        labels = headers.get((file, sheet), {})
+        fields = [c for c in labels if c in block.columns]  # the school's column order
+        where = f"Tệp {file}" + (f", trang tính {sheet}" if sheet else "")
+        ws.write(r, 0, where, fmt["section"])
+        r += 1
+        ws.write_row(r, 0, ["Dòng", "Tình trạng", *[labels[c] for c in fields]], th)
+        r += 1
+        for row in block.sort_values("source_row").to_dict("records"):
+            found = by_row.get((file, sheet, int(row["source_row"])), [])
+            worst = "error" if any(i["severity"] == "error" for i in found) else ("warning" if found else "")
+            by_label: dict[str, list[dict]] = {}
+            unplaced = []
+            for i in found:
+                if i["column"] and i["column"] in labels.values():
+                    by_label.setdefault(i["column"], []).append(i)
+                else:
+                    unplaced.append(i)
+            row_fmt = marked[worst][0] if unplaced else cell
+            ws.write_number(r, 0, int(row["source_row"]), row_fmt)
+            if unplaced:
+                ws.write_comment(r, 0, _note(unplaced), {"x_scale": 3, "y_scale": 2})
+            outcome = status.get((file, sheet, int(row["source_row"]))) or _STATUS_VI[worst]
+            ws.write_string(r, 1, outcome, marked[worst][0] if worst else cell)
+            for c, fld in enumerate(fields, 2):
+                value = row.get(fld)
+                cited = by_label.get(labels[fld], [])
+                sev = "error" if any(i["severity"] == "error" for i in cited) else ("warning" if cited else "")
+                text_fmt, date_fmt = marked[sev] if sev else (cell, date)
+                _write(ws, r, c, value, text_fmt, date_fmt)
+                if cited:
+                    ws.write_comment(r, c, _note(cited), {"x_scale": 3, "y_scale": 2})
+                    by_label[labels[fld]] = []  # a split column (Họ / Tên) carries the note once
+            r += 1
+        r += 1
+    ws.freeze_panes(5, 2)
+
+
+def _write(ws, r: int, c: int, value: Any, text_fmt, date_fmt) -> None:
+    if value is None or is_missing(value):
+        ws.write_blank(r, c, None, text_fmt)
+    elif isinstance(value, bool):
+        ws.write_string(r, c, "x" if value else "", text_fmt)
+    elif isinstance(value, (dt.datetime, dt.date)):
+        ws.write_datetime(r, c, value if isinstance(value, dt.datetime) else
+                          dt.datetime(value.year, value.month, value.day), date_fmt)
+    elif isinstance(value, (int, float)) and math.isfinite(value):
+        ws.write_number(r, c, value, text_fmt)
+    else:
+        ws.write_string(r, c, as_text(value), text_fmt)
+
+
+def _note(issues: list[dict]) -> str:
+    return "\n".join(f"{_SEVERITY_VI.get(i['severity'], i['severity'])}: {i['message']}" for i in issues)

@@ -1,0 +1,197 @@
+"""Stage 4 — validate: run the Great Expectations suites on normalized rows and turn failures into issues.
+
+Each issue cites file, sheet, the row number the school sees, the column as the school wrote it, the rule, and
+a Vietnamese message from ``config/rules.yaml``. Error issues make a row ``rejected``; repeats of a row in the
+same sheet are ``duplicate``; usable rows of children outside the programme get an ``exclusion`` reason.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+import threading
+from functools import lru_cache
+
+import pandas as pd
+
+from flows.config import AppConfig
+from validations import quiet_gx_loggers
+from flows.frames import Issue
+from flows.text import as_text, fold
+
+os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
+log = logging.getLogger(__name__)
+_GX_LOCK = threading.Lock()
+
+HeaderMap = dict[tuple[str, str], dict[str, str]]
+DUPLICATE_KEY = ["date_of_birth", "birth_year", "sex", "grade", "school_code", "commune_code", "village",
+                 "guardian_name", "phone", "national_id", "category", "lacks_device", "lacks_internet"]
+
+
+@lru_cache(maxsize=1)
+def _context():
+    import great_expectations as gx
+    from great_expectations.data_context.types.base import ProgressBarsConfig
+
+    quiet_gx_loggers()
+    ctx = gx.get_context(mode="ephemeral")
+    ctx.variables.progress_bars = ProgressBarsConfig(globally=False, metric_calculations=False)
+    source = ctx.data_sources.add_pandas("songmaytinh")
+    return ctx, source
+
+
+def run_suite(frame: pd.DataFrame, suite, asset_name: str):
+    """Validate ``frame`` (must have an integer ``row_key`` column) and return GX's validation result."""
+    with _GX_LOCK:
+        ctx, source = _context()
+        try:
+            asset = source.get_asset(asset_name)
+        except LookupError:
+            asset = source.add_dataframe_asset(asset_name)
+        try:
+            batch_def = asset.get_batch_definition("whole")
+        except (KeyError, LookupError):
+            batch_def = asset.add_batch_definition_whole_dataframe("whole")
+        batch = batch_def.get_batch(batch_parameters={"dataframe": frame})
+        return batch.validate(suite, result_format={
+            "result_format": "COMPLETE",
+            "unexpected_index_column_names": ["row_key"],
+            "return_unexpected_index_query": False,
+        })
+
+
+def failing_rows(result) -> list[tuple[dict, list[int]]]:
+    """(expectation meta, failing row_keys) for each failed expectation of a validation result."""
+    out = []
+    for r in result.results:
+        if r.success:
+            continue
+        if r.exception_info and r.exception_info.get("raised_exception"):
+            raise RuntimeError(f"expectation {r.expectation_config.type} failed to run: "
+                               f"{r.exception_info.get('exception_message')}")
+        keys = [int(item["row_key"]) for item in (r.result.get("unexpected_index_list") or [])]
+        out.append((dict(r.expectation_config.meta or {}), keys))
+    return out
+
+
+def header_label(headers: HeaderMap, cfg: AppConfig, source_file: str, sheet: str, field: str) -> str:
+    if not field:
+        return ""
+    label = headers.get((source_file, sheet), {}).get(field)
+    if label:
+        return label
+    aliases = cfg.headers.students.get(field, [field])
+    return aliases[0].lstrip("~")
+
+
+def validate_students(
+    students: pd.DataFrame, headers: HeaderMap, cfg: AppConfig, as_of: dt.date
+) -> tuple[pd.DataFrame, list[Issue]]:
+    """Return the rows with ``row_status``, ``duplicate_of`` and ``exclusion`` added, and the issues found."""
+    df, issues, _ = validate_students_for_docs(students, headers, cfg, as_of)
+    return df, issues
+
+
+def validate_students_for_docs(
+    students: pd.DataFrame, headers: HeaderMap, cfg: AppConfig, as_of: dt.date
+) -> tuple[pd.DataFrame, list[Issue], dict]:
+    """``validate_students`` plus the suite's result for the Data Docs: a JSON-able dict of counts per
+    expectation with no cell values (``flows.rules.datadocs.summarize``); {} when there were no rows."""
+    from flows.rules.datadocs import summarize
+    from validations.students import build_suite, check_frame
+
+    df = students.reset_index(drop=True).copy()
+    issues: list[Issue] = []
+    if df.empty:
+        for col, default in (("row_status", "ok"), ("duplicate_of", pd.NA), ("exclusion", "")):
+            df[col] = pd.Series(dtype=object if col != "duplicate_of" else "Int64")
+        return df, issues, {}
+    frame = check_frame(df, cfg, as_of)
+    result = run_suite(frame, build_suite(cfg), "students")
+    rules = cfg.rules
+    seen: set[tuple[int, str]] = set()
+    errors = pd.Series(False, index=df.index)
+    flagged: dict[str, set[int]] = {}
+    for meta, keys in failing_rows(result):
+        rule, field = meta.get("rule", ""), meta.get("field", "")
+        for k in keys:
+            if (k, rule) in seen:
+                continue
+            seen.add((k, rule))
+            row = df.iloc[k]
+            flagged.setdefault(rule, set()).add(k)
+            this_field = field or (_first(row.get("formula_like")) if rule == "formula_like_text" else "")
+            value = _raw_value(row, this_field)
+            params = {"value": value, "grade": as_text(row.get("grade")), "commune": row.get("commune") or "",
+                      "length": len(value), "column": ""}
+            if rule == "age_grade_consistent":
+                params["value"] = as_text(row.get("birth_year"))
+            if rule == "formula_like_text":
+                params["value"] = value[:1]
+            severity = rules.severity(rule)
+            issues.append(Issue(
+                source_file=row["source_file"], source_sheet=row["source_sheet"], source_row=int(row["source_row"]),
+                column=header_label(headers, cfg, row["source_file"], row["source_sheet"], this_field),
+                severity=severity, rule=rule, message=rules.message(rule, **params),
+            ))
+            if severity == "error":
+                errors.iloc[k] = True
+    df["row_status"] = ["rejected" if e else "ok" for e in errors]
+    df["duplicate_of"] = pd.array([pd.NA] * len(df), dtype="Int64")
+    issues.extend(_mark_duplicates(df, headers, cfg))
+    df["exclusion"] = _exclusions(df, flagged)
+    return df, issues, summarize(result)
+
+
+def _mark_duplicates(df: pd.DataFrame, headers: HeaderMap, cfg: AppConfig) -> list[Issue]:
+    """A usable row repeating an earlier usable row of the same sheet: every field the same (name compared
+    folded), so that two children who share a name and class but not a parent or birthday stay apart."""
+    issues = []
+    usable = df["row_status"] == "ok"
+    key = df["source_id"].astype(str) + "\x1f" + df["source_sheet"].astype(str) + "\x1f" + df["full_name"].map(fold)
+    for col in DUPLICATE_KEY:
+        if col in df:
+            key = key + "\x1f" + df[col].astype(str)
+    first_row: dict[str, int] = {}
+    for i in df.index[usable]:
+        k = key.iat[i]
+        if k in first_row:
+            df.at[i, "row_status"] = "duplicate"
+            df.at[i, "duplicate_of"] = first_row[k]
+            issues.append(Issue(
+                source_file=df.at[i, "source_file"], source_sheet=df.at[i, "source_sheet"],
+                source_row=int(df.at[i, "source_row"]),
+                column=header_label(headers, cfg, df.at[i, "source_file"], df.at[i, "source_sheet"], "full_name"),
+                severity=cfg.rules.severity("duplicate_in_sheet"), rule="duplicate_in_sheet",
+                message=cfg.rules.message("duplicate_in_sheet", other_row=first_row[k]),
+            ))
+        else:
+            first_row[k] = int(df.at[i, "source_row"])
+    return issues
+
+
+def _exclusions(df: pd.DataFrame, flagged: dict[str, set[int]]) -> list[str]:
+    out = []
+    for k in range(len(df)):
+        if k in flagged.get("grade_in_range", set()):
+            out.append("grade_out_of_range")
+        elif k in flagged.get("commune_in_district", set()) | flagged.get("commune_missing", set()):
+            out.append("outside_district")
+        elif k in flagged.get("need_marked", set()):
+            out.append("needs_nothing")
+        else:
+            out.append("")
+    return out
+
+
+def _first(value) -> str:
+    if isinstance(value, (list, tuple)) and value:
+        return str(value[0])
+    return ""
+
+
+def _raw_value(row: pd.Series, field: str) -> str:
+    if not field:
+        return ""
+    return as_text(row.get(f"raw_{field}")) or as_text(row.get(field))

@@ -1,0 +1,69 @@
+"""Officer sheets: their normalizers and how their rows are linked to tonight's persons."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from flows.intake.normalize import normalize_follow_up, normalize_overrides
+from flows.allocation.officer_sheets import link_rows, usable_follow_ups, usable_overrides
+from flows.text import fold
+
+
+def raw(**cells) -> dict:
+    return {"source_id": "dc.xlsx", "source_file": "dc.xlsx", "source_sheet": "DS", "source_row": 7, **cells}
+
+
+def test_overrides_are_read_in_the_officers_words(cfg):
+    rows = normalize_overrides(pd.DataFrame([
+        raw(full_name="nguyễn  văn an", date_of_birth="03/04/2012", school="TH Hữu Liên", action="Thu hồi",
+            need="Gói cước", officer="Lê Thị Bộ", reason="Đã có mạng", decided_on="05/03/2022"),
+        raw(person_id="hs000123", action="Giao thiết bị", item="Laptop", donation_id="TT-2022-004"),
+        raw(full_name="Hà Thị Mai", action="Loại khỏi danh sách"),
+        raw(full_name="Hà Thị Mai", action="Tạm hoãn"),
+    ]), cfg)
+    assert rows[["full_name", "date_of_birth", "school_code", "action", "need", "decided_on"]].iloc[0].tolist() == [
+        "Nguyễn Văn An", "2012-04-03", "TH-06388", "release", "internet", "2022-03-05"]
+    assert rows[["person_id", "action", "item", "donation_id"]].iloc[1].tolist() == [
+        "HS000123", "assign", "laptop", "TT-2022-004"]
+    assert rows["action"].tolist()[2:] == ["exclude", ""]
+    usable, issues = usable_overrides(rows)
+    assert len(usable) == 3 and [(i.source_row, i.rule, i.severity) for i in issues] == [
+        (7, "override_invalid", "warning")]
+
+
+def test_follow_up_states_are_read_and_unknown_ones_reported(cfg):
+    rows = normalize_follow_up(pd.DataFrame([
+        raw(full_name="Lò Văn Hải", school="THCS Hữu Liên", item="Máy tính bảng", serial="SN 123",
+            device_state="Bị hỏng màn hình", checked_on="10/03/2022"),
+        raw(full_name="Lò Văn Hải", device_state="Đang sử dụng"),
+        raw(full_name="Lò Văn Hải", device_state="???"),
+    ]), cfg)
+    assert rows["state"].tolist() == ["broken", "in_use", ""]
+    assert rows[["item", "serial", "checked_on", "school_code"]].iloc[0].tolist() == [
+        "tablet", "SN 123", "2022-03-10", "THCS-06388"]
+    usable, issues = usable_follow_ups(rows)
+    assert len(usable) == 2 and [i.rule for i in issues] == ["follow_up_state_unknown"]
+
+
+PERSONS = pd.DataFrame([
+    {"person_id": "HS1", "full_name": "Nguyễn Văn An", "date_of_birth": "2012-04-03", "school_code": "TH-06388"},
+    {"person_id": "HS2", "full_name": "Nguyễn Văn An", "date_of_birth": "2013-01-01", "school_code": "TH-06388"},
+    {"person_id": "HS3", "full_name": "Hà Thị Mai", "date_of_birth": "", "school_code": "TH-06391"},
+])
+
+
+def test_rows_link_by_id_or_name_birth_date_and_school_and_the_rest_are_issues():
+    rows = pd.DataFrame([
+        raw(person_id="HS2", full_name="", date_of_birth="", school_code=""),
+        raw(person_id="", full_name="Nguyễn Văn An", date_of_birth="2012-04-03", school_code="TH-06388"),
+        raw(person_id="", full_name="NGUYỄN VĂN AN", date_of_birth="", school_code="TH-06388"),  # two children
+        raw(person_id="", full_name="Hà Thị Mai", date_of_birth="2014-02-02", school_code="TH-06391"),  # no dob kept
+        raw(person_id="HS9", full_name="Vi Văn Nam", date_of_birth="", school_code="TH-06391"),  # nobody
+        raw(person_id="", full_name="", date_of_birth="", school_code="", serial="SN-7"),
+    ])
+    linked, issues = link_rows(rows, PERSONS, by_serial={fold("SN-7"): "HS3"})  # as the night builds it
+    assert linked["person_id"].tolist() == ["HS2", "HS1", "HS3", "HS3"]
+    assert [i.rule for i in issues] == ["person_ambiguous", "person_not_found"]
+    assert all(i.source_file == "dc.xlsx" and i.source_row == 7 for i in issues)
+    none, nothing = link_rows(rows.iloc[:0], PERSONS)
+    assert none.empty and "person_id" in none and nothing == []
