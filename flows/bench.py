@@ -101,7 +101,7 @@ def pairwise_quality(labels, truth) -> dict[str, float]:
 def twins_merged(frame, labels) -> int:
     """Clusters holding both children of a pair of twins: by the synthetic set's ``twin_group`` when it has one,
     else by family name, birth date and guardian as written."""
-    from flows.linkage.model import name_parts
+    from flows.linkage.features import name_parts
 
     if "twin_group" in frame:
         keys = list(frame["twin_group"])
@@ -132,9 +132,9 @@ def dedupe_datasets(vn_children: int = 3000):
 
 def bench_dedupe(n: int, console: Console) -> None:
     """Pairwise quality on FEBRL 1-4 and the Vietnamese synthetic set, and the time to deduplicate ``n``
-    records, through the same path as ``songmaytinh dedupe`` (``identity_frame`` -> ``flows.linkage.model.link``)."""
-    from flows.linkage.dedupe import identity_frame
-    from flows.linkage.model import link
+    records, through the same path as ``songmaytinh dedupe`` (``identity_frame`` -> ``flows.linkage.clustering.link``)."""
+    from flows.linkage.contract import identity_frame
+    from flows.linkage.clustering import link
     from flows.linkage.synth import generate
 
     table = Table(title="bench dedupe: pairwise quality (Splink, DuckDB backend)")

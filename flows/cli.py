@@ -226,7 +226,7 @@ def dedupe(
     from rich.console import Console as _Console
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from flows.linkage.dedupe import dedupe_csv
+    from flows.linkage.contract import dedupe_csv
 
     steps = {1: "so sánh đặc trưng", 2: "chấm điểm các cặp (Splink)", 3: "gom cụm", 4: "xong"}
     with Progress(TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(),

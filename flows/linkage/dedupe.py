@@ -1,6 +1,6 @@
 """Stage 5 — dedupe: link student rows that describe the same child, and give each child a stable person_id.
 
-Probabilistic linkage with Splink (``flows.linkage.model``: Vietnamese-aware comparisons, term-frequency adjusted
+Probabilistic linkage with Splink (``flows.linkage``: Vietnamese-aware comparisons, term-frequency adjusted
 names, hard rules for twins and other children that must never merge); officer decisions (same / different
 person, keyed on record fingerprints) override the model; tonight's records are linked on their own, then past
 recipients in the ledger are matched to them so nobody is supported twice. Person ids come from the ledger's fingerprint links so that the
@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from flows.linkage import model as linkage
+from flows.linkage.clustering import Linkage, link
 from flows.config import AppConfig
 from flows.frames import Issue
 from flows.text import as_text, fold, is_missing
@@ -83,12 +83,12 @@ def assign_persons(
     must, cannot = _decision_pairs(decisions, [fingerprints[i] for i in usable])
     # Tonight's rows are linked on their own, so the same lists give the same children whatever the ledger holds;
     # past recipients are then linked with them only to find who was supported before (support is given once).
-    result = linkage.link(tonight, must_link=must, cannot=cannot) if n_tonight else linkage.Linkage(labels=[])
+    result = link(tonight, must_link=must, cannot=cannot) if n_tonight else Linkage(labels=[])
     labels = list(result.labels)
     past_ids: dict[int, set[str]] = {}
     if len(past) and n_tonight:
         both = pd.concat([tonight, past.drop(columns=["needs", "handed_over"], errors="ignore")], ignore_index=True)
-        joint = linkage.link(both, must_link=must, cannot=cannot, train_rows=n_tonight).labels
+        joint = link(both, must_link=must, cannot=cannot, train_rows=n_tonight).labels
         supported: dict[int, set[str]] = {}
         for pos in range(n_tonight, len(both)):
             supported.setdefault(joint[pos], set()).add(as_text(past["person_id"].iat[pos - n_tonight]))
@@ -251,53 +251,3 @@ def _persons(df: pd.DataFrame, cfg: AppConfig) -> tuple[pd.DataFrame, list[Issue
     persons["grade"] = pd.array(persons["grade"], dtype="Int64")
     persons["birth_year"] = pd.array(persons["birth_year"], dtype="Int64")
     return persons, issues
-
-
-def identity_frame(raw: pd.DataFrame) -> pd.DataFrame:
-    """The contract CSV's columns as the fields ``flows.linkage.model.link`` compares (text places compared folded)."""
-    from flows.linkage.model import fold
-    from flows.intake.normalize import parse_date, parse_grade, parse_phone
-    from flows.text import title_name
-
-    def col(name: str) -> list[str]:
-        return [as_text(v) for v in raw[name]] if name in raw else [""] * len(raw)
-
-    def each(fn, values: list[str]) -> list:  # values repeat: parse each distinct one once
-        memo: dict[str, object] = {}
-        return [memo[v] if v in memo else memo.setdefault(v, fn(v)) for v in values]
-
-    dates = each(lambda v: parse_date(v) if v else ("", None), col("date_of_birth"))
-    sexes = {"nam": "M", "m": "M", "male": "M", "trai": "M", "nu": "F", "f": "F", "female": "F", "gai": "F"}
-    return pd.DataFrame({
-        "full_name": each(title_name, col("full_name")),
-        "date_of_birth": [d for d, _ in dates],
-        "birth_year": pd.array([y for _, y in dates], dtype="Int64"),
-        "sex": [sexes.get(fold(v), "") for v in col("sex")],
-        "commune_code": [fold(v) for v in col("commune")],
-        "village": [fold(v) for v in col("village")],
-        "school_code": [fold(v) for v in col("school")],
-        "grade": each(lambda v: as_text(parse_grade(v)) if v else "", col("grade")),
-        "guardian_name": col("guardian_name"),
-        "phone": each(parse_phone, col("phone")),  # "+84 912 345 678" is "0912345678", as at night
-        "national_id": col("national_id"),
-        "address": [fold(v) for v in col("address")],
-    })
-
-
-def dedupe_csv(in_path, out_path, progress=None) -> dict[str, int]:
-    """Stateless contract of ``songmaytinh dedupe IN.csv --output OUT.csv`` (see DESIGN.md): every input id once,
-    ``cluster_id`` = the record_id of the cluster's first record; extra columns ``match_probability`` (the
-    strongest link inside the cluster, empty for a record alone) are not part of the contract.
-    ``progress(step, total)`` is called as the linkage stages complete."""
-    raw = pd.read_csv(in_path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
-    for required in ("record_id", "full_name"):
-        if required not in raw:
-            raise ValueError(f"{in_path}: the column {required!r} is required")
-    if raw["record_id"].duplicated().any():
-        dup = raw.loc[raw["record_id"].duplicated(), "record_id"].iloc[0]
-        raise ValueError(f"{in_path}: record_id {dup!r} appears more than once")
-    result = linkage.link(identity_frame(raw), progress=progress)
-    out = pd.DataFrame({"record_id": raw["record_id"]})
-    out["cluster_id"] = [raw["record_id"].iat[label] for label in result.labels]
-    out.to_csv(out_path, index=False)
-    return {"records": len(out), "clusters": int(out["cluster_id"].nunique()), "review_pairs": len(result.review)}

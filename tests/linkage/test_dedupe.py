@@ -1,7 +1,8 @@
 import pandas as pd
 
 from flows.linkage.dedupe import assign_persons, fingerprint, pair_key
-from flows.linkage.model import link, name_parts
+from flows.linkage.clustering import link
+from flows.linkage.features import name_parts
 from tests.helpers import students, validated
 
 
@@ -155,7 +156,7 @@ def test_ambiguous_records_reach_the_review_queue(cfg):
 
 
 def test_dedupe_csv_contract(tmp_path):
-    from flows.linkage.dedupe import dedupe_csv
+    from flows.linkage.contract import dedupe_csv
 
     src = tmp_path / "in.csv"
     src.write_text(
@@ -177,7 +178,7 @@ def test_dedupe_csv_contract(tmp_path):
 def test_dedupe_csv_rejects_duplicate_ids(tmp_path):
     import pytest
 
-    from flows.linkage.dedupe import dedupe_csv
+    from flows.linkage.contract import dedupe_csv
 
     src = tmp_path / "in.csv"
     src.write_text("record_id,full_name\n1,An\n1,Bình\n", encoding="utf-8")
@@ -186,7 +187,7 @@ def test_dedupe_csv_rejects_duplicate_ids(tmp_path):
 
 
 def test_the_contract_reads_phones_and_dates_as_the_night_does():
-    from flows.linkage.dedupe import identity_frame
+    from flows.linkage.contract import identity_frame
 
     frame = identity_frame(pd.DataFrame({
         "full_name": ["Lò Văn Pó", "LO VAN PO", "Lò Văn Pó"],

@@ -12,9 +12,12 @@ import pandas as pd
 import pytest
 
 from flows.bench import dedupe_datasets, febrl_contract, pairwise_quality, twins_merged
-from flows.linkage.dedupe import assign_persons, fingerprint, identity_frame, pair_key
+from flows.linkage.contract import identity_frame
+from flows.linkage.dedupe import assign_persons, fingerprint, pair_key
 from flows.frames import SheetGrid, SourceData
-from flows.linkage.model import TONE_TWINS, cannot_link, cluster, doubt, features, link
+from flows.linkage.clustering import cluster, link
+from flows.linkage.features import features
+from flows.linkage.rules import TONE_TWINS, cannot_link, doubt
 from flows.linkage.decisions import read_decisions
 from flows.linkage.synth import generate as synth
 from tests.helpers import students, validated
@@ -204,7 +207,7 @@ def test_reasons_name_what_agreed_and_what_did_not():
 
 
 def test_reasons_say_how_a_date_or_a_place_agreed():
-    from flows.linkage.model import _reasons
+    from flows.linkage.clustering import _reasons
 
     recs = _recs({"full_name": "Lê Văn An", "date_of_birth": "2012-03-04", "village": "Nà Lầy", "commune_code": "1"},
                  {"full_name": "Lê Văn An", "date_of_birth": "2012-04-03", "commune_code": "1"},
@@ -318,7 +321,8 @@ def test_u_probabilities_come_from_the_data_being_linked():
     """How often two different children agree by chance is the data's own: in a list from one village, the same
     village says nothing; across 1,200 villages it says a great deal. The true pairs among the random ones are
     taken out, so a list of many copies does not make the same birth date look common."""
-    from flows.linkage.model import _estimate_own_u, load_model
+    from flows.linkage.comparisons import load_model
+    from flows.linkage.scoring import _estimate_own_u
 
     def village_u(villages: list[str], copies: int = 1) -> tuple[float, float]:
         first = dt.date(2008, 1, 1)
@@ -344,7 +348,7 @@ def test_u_probabilities_come_from_the_data_being_linked():
 def test_records_whose_national_ids_are_one_digit_apart_are_compared():
     """Nothing else brings these two together (name order, birth date and commune all differ); the id, one digit
     mistyped in either half, does."""
-    from flows.linkage.model import score
+    from flows.linkage.scoring import score
 
     pad = [{"full_name": f"Trần Văn {chr(65 + i)}{i}", "date_of_birth": f"2010-01-{1 + i % 28:02d}"} for i in range(40)]
     for a, b in (("3231773", "3231273"), ("0201120001", "0201170001")):
@@ -361,12 +365,14 @@ def test_a_blocking_rule_that_would_explode_is_left_out_and_logged(caplog):
     the birth-date rules still find who is who, and the operator's log says which rules went."""
     from splink import DuckDBAPI
 
-    from flows.linkage.model import BLOCKING_RULES, affordable_rules
+    from flows.linkage.comparisons import BLOCKING_RULES
+
+    from flows.linkage.scoring import affordable_rules
 
     records = pd.DataFrame({"full_name": ["Nguyễn Văn An"] * 3000, "commune_code": ["06388"] * 3000,
                             "date_of_birth": [f"2012-01-{1 + i % 28:02d}" for i in range(3000)]})
     feats = features(records)
-    with caplog.at_level(logging.WARNING, logger="flows.linkage.model"):
+    with caplog.at_level(logging.WARNING, logger="flows.linkage.scoring"):
         kept = affordable_rules(DuckDBAPI().register(feats), len(feats))
     left_out = set(BLOCKING_RULES) - set(kept)
     assert "l.given = r.given AND l.commune = r.commune" in left_out

@@ -7,8 +7,10 @@ import logging
 
 import pandas as pd
 
-from flows.linkage import model as linkage
-from flows.linkage.dedupe import identity_frame
+from flows.linkage.comparisons import SELF_TRAIN_MIN_RECORDS, load_model
+from flows.linkage.features import features
+from flows.linkage.scoring import _estimate_own_u, score
+from flows.linkage.contract import identity_frame
 from flows.linkage.synth import generate
 
 
@@ -20,13 +22,13 @@ def _refusing_trainer(feats, **_):
 
 def test_a_failed_training_falls_back_to_the_saved_model(caplog):
     raw = generate(3000, seed=11).drop(columns=["true_person"])
-    feats = linkage.features(identity_frame(raw))
-    assert len(feats) >= linkage.SELF_TRAIN_MIN_RECORDS  # large enough that the night trains on itself
-    with caplog.at_level(logging.INFO, logger="flows.linkage.model"):
-        fallback = linkage.score(feats, train=_refusing_trainer)
-    saved_model = {k: v for k, v in linkage.load_model().items() if k != "training"}
-    linkage._estimate_own_u(feats, saved_model)  # the saved m probabilities, u sampled from the night's data
-    saved = linkage.score(feats, model=saved_model)
+    feats = features(identity_frame(raw))
+    assert len(feats) >= SELF_TRAIN_MIN_RECORDS  # large enough that the night trains on itself
+    with caplog.at_level(logging.INFO, logger="flows.linkage.scoring"):
+        fallback = score(feats, train=_refusing_trainer)
+    saved_model = {k: v for k, v in load_model().items() if k != "training"}
+    _estimate_own_u(feats, saved_model)  # the saved m probabilities, u sampled from the night's data
+    saved = score(feats, model=saved_model)
     assert len(fallback) > 100
     def ordered(df: pd.DataFrame) -> pd.DataFrame:
         return df.sort_values(["unique_id_l", "unique_id_r"]).reset_index(drop=True)[list(saved.columns)]

@@ -1,0 +1,185 @@
+"""Record linkage, step 4: join scored records into children (``link`` runs steps 1 to 4).
+
+``cluster`` joins records pair by pair, strongest first, never across a hard rule between any two of their
+records (except from a record whose given name or date was written wrong, known by the national id it shares
+with its child). Pairs in the uncertain band, doubtful pairs, and records that fit two different children
+equally well go to the review queue with the reasons, in Vietnamese.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+from flows.linkage.comparisons import COMPARISONS, MATCH_THRESHOLD, REVIEW_THRESHOLD
+from flows.linkage.features import features
+from flows.linkage.rules import _field_conflict, _ids_near, cannot_link, doubt
+from flows.linkage.scoring import score
+
+
+@dataclass
+class Linkage:
+    labels: list[int]  # cluster label per record (the index of the cluster's first record)
+    review: list[dict] = field(default_factory=list)  # {"i", "j", "match_probability", "reasons"}
+    pairs_scored: int = 0
+
+
+
+def _reasons(row: dict, a: dict | None = None, b: dict | None = None) -> str:
+    """Which comparisons agreed and which disagreed, by their match weights in bits (strongest first); with the
+    two records, how a birth date or a place agreed ("cùng năm sinh", "ngày/tháng đảo", "cùng xã")."""
+    parts = []
+    for comp in COMPARISONS:
+        name = comp["output_column_name"]
+        weight = sum(float(row.get(c) or 0) for c in (f"mw_{name}", f"mw_tf_adj_{name}")
+                     if row.get(c) is not None and not (isinstance(row.get(c), float) and math.isnan(row[c])))
+        if abs(weight) >= 1:
+            said = _agreement(name, a, b) if weight > 0 and a and b else ""
+            said = said or f"{_LABELS.get(name, name)} {'khớp' if weight > 0 else 'khác'}"
+            parts.append((weight, f"{said} ({weight:+.1f})"))
+    parts.sort(key=lambda p: -abs(p[0]))
+    return "; ".join(p for _, p in parts)
+
+
+def _agreement(name: str, a: dict, b: dict) -> str:
+    """The words for a birth date or a place that agreed only in part ("" when they agreed in full)."""
+    if name == "birth":
+        if not (a["dob"] and b["dob"]):
+            return "cùng năm sinh (một bản ghi thiếu ngày sinh)"
+        if a["dob"] != b["dob"]:
+            return "ngày sinh khớp khi đảo ngày/tháng" if a["dob"] == b["dob_swap"] else "ngày sinh lệch một chữ số"
+    if name == "place" and a["village"] != b["village"]:
+        return "cùng xã (thôn khác cách viết hoặc thiếu)" if a["commune"] and a["commune"] == b["commune"] else ""
+    return ""
+
+
+_LABELS = {"given": "tên", "family": "họ", "middle": "tên đệm", "birth": "ngày sinh", "sex": "giới tính",
+           "guardian": "phụ huynh", "place": "thôn/xã", "school": "trường", "grade": "lớp", "phone": "SĐT",
+           "national_id": "số định danh", "address": "địa chỉ"}
+
+
+
+def link(records: pd.DataFrame, model: dict | None = None, *, must_link: list[tuple[int, int]] = (),
+         cannot: list[tuple[int, int]] = (), match_threshold: float = MATCH_THRESHOLD,
+         review_threshold: float = REVIEW_THRESHOLD, progress=None, train_rows: int | None = None) -> Linkage:
+    """Cluster ``records`` (see ``features``) into children.
+
+    ``must_link`` / ``cannot``: record index pairs an officer decided (same / different person); they override
+    the model. ``train_rows``: only the first so many records are trained on (tonight's rows: the past recipients
+    appended after them repeat earlier nights and would make the model depend on the ledger's history).
+    ``progress(step, total)`` is called as the stages complete."""
+    tick = progress or (lambda step, total: None)
+    feats = features(records)
+    tick(1, 4)
+    pairs = score(feats, model, min_probability=review_threshold, train_rows=train_rows)
+    tick(2, 4)
+    recs = feats.astype(object).where(feats.notna(), None).to_dict("records")
+    labels, review = cluster(recs, pairs, must_link=must_link, cannot=cannot, match_threshold=match_threshold)
+    tick(3, 4)
+    tick(4, 4)
+    return Linkage(labels=labels, review=review, pairs_scored=len(pairs))
+
+
+class _Clusters:
+    def __init__(self, n: int) -> None:
+        self.parent = list(range(n))
+        self.members = {i: [i] for i in range(n)}
+
+    def find(self, i: int) -> int:
+        while self.parent[i] != i:
+            self.parent[i] = self.parent[self.parent[i]]
+            i = self.parent[i]
+        return i
+
+    def union(self, a: int, b: int) -> None:
+        ra, rb = self.find(a), self.find(b)
+        if ra == rb:
+            return
+        keep, gone = min(ra, rb), max(ra, rb)
+        self.parent[gone] = keep
+        self.members[keep] += self.members.pop(gone)
+
+
+def cluster(recs: list[dict], pairs: pd.DataFrame, *, must_link=(), cannot=(),
+            match_threshold: float = MATCH_THRESHOLD) -> tuple[list[int], list[dict]]:
+    """Join records pair by pair, strongest first; never across a cannot-link (hard rule or officer decision).
+
+    A record whose links above the threshold lead to two children who cannot be one (an undated "Nguyễn Văn An"
+    in a commune with two of them) joins neither: the pairs go to review. Uncertain pairs, and pairs an officer
+    must see whatever their probability (``doubt``), go to review."""
+    n = len(recs)
+    uf = _Clusters(n)
+    forbidden = {(min(a, b), max(a, b)) for a, b in cannot}
+    for a, b in must_link:
+        uf.union(a, b)
+
+    def blocked(i: int, j: int, ra: int, rb: int) -> tuple[str, bool]:
+        """Why the children of ``i`` and ``j`` cannot be joined tonight, and whether an officer should look: an
+        officer's decision between any two of their records, or a hard rule between ``i`` and ``j`` or between
+        any other two of their records unless one of those two is a record whose fields were written wrong
+        (``_miswritten``); or a ``doubt`` between two of their records (then the pair goes to review)."""
+        why = cannot_link(recs[i], recs[j])
+        if why:
+            return why, False
+        both = uf.members[ra] + uf.members[rb]
+        doubtful = ""
+        for x in uf.members[ra]:
+            for y in uf.members[rb]:
+                if (min(x, y), max(x, y)) in forbidden:
+                    return "cán bộ đã xác định khác người", False
+                why = cannot_link(recs[x], recs[y])
+                if why and not (_miswritten(x, y, both) or _miswritten(y, x, both)):
+                    return why, False
+                doubtful = doubtful or doubt(recs[x], recs[y])
+        return doubtful, bool(doubtful)
+
+    def _miswritten(x: int, y: int, both: list[int]) -> bool:
+        """``x`` is known to be a child by the national id it shares with a record ``z`` of that child although
+        its other fields say otherwise (a given name or birth date written wrong), and ``y`` agrees with ``z``:
+        ``x``'s wrong fields are no evidence against ``y``."""
+        return any(z != x and z != y and _ids_near(recs[x], recs[z], 1) and _field_conflict(recs[x], recs[z])
+                   and not cannot_link(recs[y], recs[z]) for z in both)
+
+    rows = pairs.to_dict("records") if len(pairs) else []
+    rows.sort(key=lambda r: (-r["match_probability"], r["unique_id_l"], r["unique_id_r"]))
+    strong = [r for r in rows if r["match_probability"] >= match_threshold]
+    # records that fit two children who cannot be one: hold them back
+    partners: dict[int, list[int]] = {}
+    for r in strong:
+        i, j = int(r["unique_id_l"]), int(r["unique_id_r"])
+        partners.setdefault(i, []).append(j)
+        partners.setdefault(j, []).append(i)
+    torn = set()
+    for i, js in partners.items():
+        js = [j for j in js if not cannot_link(recs[i], recs[j])]
+        if len(js) > 1 and not recs[i]["dob"]:
+            if any(cannot_link(recs[x], recs[y]) or doubt(recs[x], recs[y]) for k, x in enumerate(js)
+                   for y in js[k + 1:]):
+                torn.add(i)
+    review: list[dict] = []
+    for r in rows:
+        i, j, p = int(r["unique_id_l"]), int(r["unique_id_r"]), float(r["match_probability"])
+        ri, rj = uf.find(i), uf.find(j)
+        if ri == rj:
+            continue
+        if p >= match_threshold and i not in torn and j not in torn:
+            why, ask = blocked(i, j, ri, rj)
+            if not why:
+                uf.union(ri, rj)
+            if not ask:
+                continue
+            reasons = f"{why[:1].upper()}{why[1:]}; {_reasons(r, recs[i], recs[j])}"  # only review rows need them
+        elif (min(i, j), max(i, j)) in forbidden or cannot_link(recs[i], recs[j]):
+            continue
+        else:
+            reasons = _reasons(r, recs[i], recs[j])
+        if i in torn or j in torn:
+            reasons = "Bản ghi thiếu ngày sinh khớp với nhiều học sinh; " + reasons
+            if j in torn and i not in torn:
+                i, j = j, i  # the record that fits several children first
+        review.append({"i": i, "j": j, "match_probability": round(p, 4), "reasons": reasons})
+    labels = [uf.find(i) for i in range(n)]
+    review = [r for r in review if labels[r["i"]] != labels[r["j"]]]
+    return labels, review

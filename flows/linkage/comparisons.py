@@ -1,0 +1,172 @@
+"""Record linkage, step 2: the model, declaratively (Splink settings).
+
+``COMPARISONS`` lists each compared field with its levels, ``BLOCKING_RULES`` the candidate pairs, and
+``settings()`` the Splink settings dict; ``load_model`` reads the parameters saved by ``flows.linkage.train``
+(``config/linkage_model.json``). The thresholds a night links and reviews at live here too.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+
+MODEL_PATH = Path(__file__).resolve().parents[2] / "config" / "linkage_model.json"
+SEED = 2021
+# No m or u probability is ever estimated below this (a level never seen would otherwise be a certainty).
+PROBABILITY_FLOOR = 1e-3
+SELF_TRAIN_MIN_RECORDS = 5000  # from this many records on, u and m are estimated on the data being linked
+TF_MIN_RECORDS = 1000  # name frequencies are taken from the data itself from this many records on
+MATCH_THRESHOLD = 0.95  # link at or above
+REVIEW_THRESHOLD = 0.30  # an officer looks at pairs between the two
+
+
+# --- The model, declaratively ---------------------------------------------------------------------------------
+def _lvl(label: str, sql: str, **extra) -> dict:
+    return {"sql_condition": sql, "label_for_charts": label, **extra}
+
+
+def _null(*cols: str) -> dict:
+    return _lvl("missing", " OR ".join(f'"{c}_l" IS NULL OR "{c}_r" IS NULL' for c in cols), is_null_level=True)
+
+
+ELSE = _lvl("else", "ELSE")
+# family and given name in each other's place, each up to one typing error ("Stephenson Elizabeth" / "Elizbeth
+# Stephenson"), as the hard rule ``_swapped`` allows
+SWAPPED_SQL = ('damerau_levenshtein("given_l", "family_r") <= 1 AND damerau_levenshtein("family_l", "given_r") <= 1')
+
+COMPARISONS = [
+    {"output_column_name": "given", "comparison_description": "given name (the most telling part)",
+     "comparison_levels": [
+         _null("given"),
+         _lvl("same, marks agree", '"given_l" = "given_r" AND ("given_marked_l" IS NULL OR "given_marked_r" IS NULL '
+              'OR "given_marked_l" = "given_marked_r")', tf_adjustment_column="given", tf_adjustment_weight=1.0),
+         _lvl("same letters, different tone", '"given_l" = "given_r"'),
+         _lvl("written in the other order", SWAPPED_SQL),
+         _lvl("one typo", 'damerau_levenshtein("given_l", "given_r") <= 1'),
+         _lvl("similar", 'jaro_winkler_similarity("given_l", "given_r") >= 0.88'),
+         ELSE]},
+    {"output_column_name": "family", "comparison_description": "family name",
+     "comparison_levels": [
+         _null("family"),
+         _lvl("same", '"family_l" = "family_r"', tf_adjustment_column="family", tf_adjustment_weight=1.0),
+         _lvl("written in the other order", SWAPPED_SQL),
+         _lvl("one typo", 'damerau_levenshtein("family_l", "family_r") <= 1'),
+         ELSE]},
+    {"output_column_name": "middle", "comparison_description": "middle name (without Thị/Văn)",
+     "comparison_levels": [
+         _lvl("both missing", '"middle_l" IS NULL AND "middle_r" IS NULL', is_null_level=True),
+         _lvl("same", '"middle_l" = "middle_r"'),
+         _lvl("one missing or contained", '"middle_l" IS NULL OR "middle_r" IS NULL '
+              'OR contains("middle_l", "middle_r") OR contains("middle_r", "middle_l")'),
+         _lvl("one typo", 'damerau_levenshtein("middle_l", "middle_r") <= 1'),
+         ELSE]},
+    {"output_column_name": "birth", "comparison_description": "date of birth (day/month swap, year alone)",
+     "comparison_levels": [
+         _lvl("missing", '"birth_year_l" IS NULL OR "birth_year_r" IS NULL', is_null_level=True),
+         _lvl("same date", '"dob_l" = "dob_r"'),
+         _lvl("day and month swapped", '"dob_l" = "dob_swap_r"'),
+         _lvl("one typo in the date", 'damerau_levenshtein("dob_l", "dob_r") <= 1'),
+         _lvl("only the year known, same year", '("dob_l" IS NULL OR "dob_r" IS NULL) '
+              'AND "birth_year_l" = "birth_year_r"'),
+         ELSE]},
+    {"output_column_name": "sex", "comparison_description": "sex",
+     "comparison_levels": [_null("sex"), _lvl("same", '"sex_l" = "sex_r"'), ELSE]},
+    {"output_column_name": "guardian", "comparison_description": "guardian name",
+     "comparison_levels": [
+         _null("guardian"),
+         _lvl("same", '"guardian_l" = "guardian_r"'),
+         _lvl("one typo", 'damerau_levenshtein("guardian_l", "guardian_r") <= 1'),
+         ELSE]},
+    {"output_column_name": "place", "comparison_description": "village, else commune",
+     "comparison_levels": [
+         _lvl("missing", '("village_l" IS NULL OR "village_r" IS NULL) AND ("commune_l" IS NULL OR "commune_r" IS NULL)',
+              is_null_level=True),
+         _lvl("same village", '"village_l" = "village_r"'),
+         _lvl("village one typo away", 'damerau_levenshtein("village_l", "village_r") <= 1'),
+         _lvl("same commune, a village unknown", '("village_l" IS NULL OR "village_r" IS NULL) '
+              'AND "commune_l" = "commune_r"'),
+         _lvl("same commune, another village", '"commune_l" = "commune_r"'),
+         ELSE]},
+    {"output_column_name": "school", "comparison_description": "school",
+     "comparison_levels": [_null("school"), _lvl("same", '"school_l" = "school_r"'), ELSE]},
+    {"output_column_name": "grade", "comparison_description": "grade (one up: the next school year)",
+     "comparison_levels": [
+         _null("grade"),
+         _lvl("same", '"grade_l" = "grade_r"'),
+         _lvl("within one", 'abs("grade_l" - "grade_r") <= 1'),
+         ELSE]},
+    {"output_column_name": "phone", "comparison_description": "phone",
+     "comparison_levels": [_null("phone"), _lvl("same", '"phone_l" = "phone_r"'), ELSE]},
+    {"output_column_name": "national_id", "comparison_description": "national id",
+     "comparison_levels": [
+         _null("national_id"),
+         _lvl("same", '"national_id_l" = "national_id_r"'),
+         _lvl("one typo", 'damerau_levenshtein("national_id_l", "national_id_r") <= 1'),
+         _lvl("two typos", 'damerau_levenshtein("national_id_l", "national_id_r") <= 2'),
+         ELSE]},
+    {"output_column_name": "address", "comparison_description": "street address",
+     "comparison_levels": [
+         _null("address"),
+         _lvl("same", '"address_l" = "address_r"'),
+         _lvl("similar", 'jaro_winkler_similarity("address_l", "address_r") >= 0.88'),
+         ELSE]},
+]
+
+# Each rule keeps the candidate pairs of one kind of error in reach while a block stays small: "Nguyễn" + a
+# common given name across a district is millions of pairs, so the name rules are narrowed by birth year or commune.
+BLOCKING_RULES = [
+    'l.given = r.given AND l.family = r.family AND l.birth_year = r.birth_year',
+    'l.given = r.given AND l.family = r.family AND l.commune = r.commune',
+    'l.name_key = r.name_key AND l.birth_year = r.birth_year',
+    'l.name_key = r.name_key AND l.commune = r.commune',  # either order, the birth date missing or unreadable
+    'l.dob = r.dob AND substr(l.family, 1, 1) = substr(r.family, 1, 1)',
+    # the family name mistyped or changed, or written after the given name ("Ánh Nguyễn"): the same date
+    # and an initial of the given name, or of the other name in the other's place
+    'l.dob = r.dob AND substr(l.given, 1, 1) = substr(r.given, 1, 1)',
+    'l.dob = r.dob AND substr(l.family, 1, 1) = substr(r.given, 1, 1)',
+    'l.dob = r.dob AND substr(l.given, 1, 1) = substr(r.family, 1, 1)',
+    'l.dob = r.dob AND l.commune = r.commune',
+    'l.dob = r.dob_swap AND l.family = r.family',
+    'l.given = r.given AND l.birth_year = r.birth_year AND l.commune = r.commune',
+    'l.family = r.family AND l.birth_year = r.birth_year AND l.commune = r.commune',
+    'l.family = r.family AND l.school = r.school AND l.grade = r.grade',
+    'l.given = r.given AND l.commune = r.commune',
+    'l.family = r.family AND l.village = r.village AND l.commune = r.commune',
+    'l.national_id = r.national_id',
+    # one digit of the id mistyped leaves one of its halves whole (a half that is a province and birth year,
+    # as the first half of a Vietnamese personal id is, is too common a value and is left out by budget)
+    'left(l.national_id, length(l.national_id) // 2) = left(r.national_id, length(r.national_id) // 2) '
+    'AND length(l.national_id) = length(r.national_id) AND length(l.national_id) >= 6',
+    'right(l.national_id, (length(l.national_id) + 1) // 2) = right(r.national_id, (length(r.national_id) + 1) // 2) '
+    'AND length(l.national_id) >= 6',
+    'l.phone = r.phone',
+    'l.address = r.address AND l.commune = r.commune',
+]
+# Exact agreement that counts towards the prior (the probability two random records are the same child)
+DETERMINISTIC_RULES = ['l.given = r.given AND l.family = r.family AND l.dob = r.dob',
+                       'l.national_id = r.national_id AND l.dob = r.dob']
+DETERMINISTIC_RECALL = 0.8
+
+
+def settings() -> dict:
+    return {
+        "link_type": "dedupe_only",
+        "unique_id_column_name": "unique_id",
+        "probability_two_random_records_match": 1e-4,
+        "blocking_rules_to_generate_predictions": [{"blocking_rule": r} for r in BLOCKING_RULES],
+        "comparisons": COMPARISONS,
+        "retain_matching_columns": False,
+        "retain_intermediate_calculation_columns": False,
+        "additional_columns_to_retain": [],
+    }
+
+
+
+def load_model(path: Path | None = None) -> dict:
+    path = path or MODEL_PATH
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: the linkage model is missing; create it with python -m flows.linkage.train")
+    return json.loads(path.read_text(encoding="utf-8"))
+
+

@@ -1,0 +1,40 @@
+"""Estimate the linkage model's parameters on a features frame: the seeded procedure shared by the saved model
+(``flows.linkage.train``) and a night large enough to learn its own data (``flows.linkage.scoring``).
+
+No labels are used and nothing is set by hand: the prior from exact agreement on given + family name + birth date
+(recall assumed 0.8), u probabilities by random sampling, m probabilities by expectation maximisation, once blocked
+on the given + family name and once on the birth date, so every comparison is estimated in a session that does not
+block on it; every probability floored at ``PROBABILITY_FLOOR`` and rounded to 10 significant digits.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from flows.linkage.comparisons import DETERMINISTIC_RECALL, DETERMINISTIC_RULES, PROBABILITY_FLOOR, SEED, settings
+
+
+def train_on(feats, seed: int = SEED, max_pairs: float = 2e6) -> dict:
+    """Steps 2-5 of the procedure on a features frame (``flows.linkage.features.features``); returns the model dict."""
+    from splink import DuckDBAPI, Linker
+
+    linker = Linker(DuckDBAPI().register(feats), settings(), log_level=logging.ERROR)
+    linker.training.estimate_probability_two_random_records_match(DETERMINISTIC_RULES,
+                                                                   recall=DETERMINISTIC_RECALL)
+    linker.training.estimate_u_using_random_sampling(max_pairs=max_pairs, seed=seed)
+    for rule in ("l.given = r.given AND l.family = r.family", "l.dob = r.dob"):
+        linker.training.estimate_parameters_using_expectation_maximisation(
+            rule, estimate_without_term_frequencies=True, max_pairs=max_pairs / 4)
+    model = linker.misc.save_model_to_json()
+    for comp in model["comparisons"]:  # no level of one field may veto a match alone: hard rules do that
+        for level in comp["comparison_levels"]:
+            if level.get("is_null_level"):
+                continue
+            if "m_probability" not in level or "u_probability" not in level:  # never seen: no evidence either way
+                level["m_probability"] = level["u_probability"] = level.get("u_probability", PROBABILITY_FLOOR)
+            for key in ("m_probability", "u_probability"):
+                if key in level:  # 10 significant digits: DuckDB's parallel sums differ in the last bits
+                    level[key] = float(f"{max(level[key], PROBABILITY_FLOOR):.10g}")
+    model.pop("linker_uid", None)
+    model["probability_two_random_records_match"] = float(f"{model['probability_two_random_records_match']:.10g}")
+    return model

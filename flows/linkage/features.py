@@ -1,0 +1,159 @@
+"""Record linkage, step 1: records -> Vietnamese-aware comparison columns.
+
+``features`` turns the contract's records into the columns the model compares: NFC, tone-folded with Đ->D,
+family / middle / given name with the "Thị"/"Văn" particles apart, the given name as marked, the name in any
+word order, birth date and its day/month swap, year alone, the guardian's given name, a village key without its
+"Thôn"/"Bản" word, digits of phones and ids.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import unicodedata
+
+import pandas as pd
+
+from flows.text import as_text, tone_placement
+from flows.text import fold as _fold_uncached
+
+PARTICLES = ("thi", "van")
+FEATURE_COLUMNS = ["unique_id", "family", "middle", "given", "given_marked", "name_key", "name_compact", "particle",
+                   "dob",
+                   "dob_swap", "birth_year", "sex", "guardian", "village", "commune", "school", "grade", "phone",
+                   "national_id", "address"]
+
+log = logging.getLogger(__name__)
+
+
+
+@functools.lru_cache(maxsize=1 << 18)
+def _fold_text(text: str) -> str:
+    return _fold_uncached(text)
+
+
+def fold(value: object) -> str:
+    """``flows.text.fold`` remembered: names, villages and schools repeat a great deal across 100,000 rows."""
+    return _fold_text(value if isinstance(value, str) else as_text(value))
+
+
+def _accented(text: str) -> bool:
+    return any(ord(ch) > 127 for ch in unicodedata.normalize("NFC", text))
+
+
+def name_parts(full_name: object) -> dict[str, str | None]:
+    return dict(_name_parts(as_text(full_name)))
+
+
+@functools.lru_cache(maxsize=1 << 18)
+def _name_parts(full_name: str) -> dict[str, str | None]:
+    """family / middle / given (tone-folded, Đ->D), the particle (thi|van|None), the words in any order
+    (``name_key``), and the given name with its marks (NFC, lower) when the name was written with marks."""
+    words = unicodedata.normalize("NFC", as_text(full_name)).replace("/", " ").split()
+    kept: list[tuple[str, str]] = []
+    particle = None
+    for pos, word in enumerate(words):
+        key = fold(word).replace(" ", "")
+        if not key:
+            continue
+        lower = word.lower()
+        # "Thị"/"Văn" are particles; an unaccented "thi"/"van" is one unless it is the given name ("Nguyễn Vân")
+        if lower in ("thị", "văn") or (key in PARTICLES and lower == key and pos < len(words) - 1):
+            particle = particle or key
+        else:
+            kept.append((key, lower))
+    if not kept:
+        return {"family": None, "middle": None, "given": None, "given_marked": None, "name_key": None,
+                "name_compact": None, "particle": particle}
+    marked = _accented(" ".join(words))
+    return {
+        "family": kept[0][0] if len(kept) > 1 else None,
+        "middle": " ".join(k for k, _ in kept[1:-1]) or None,
+        "given": kept[-1][0],
+        "given_marked": tone_placement(kept[-1][1]) if marked else None,
+        "name_key": " ".join(sorted(k for k, _ in kept)),
+        "name_compact": "".join(k for k, _ in kept),
+        "particle": particle,
+    }
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _given_first(full_name: str) -> str | None:
+    """A guardian's name with the given name first, so that parents sharing a family name ("Nguyễn Văn Tuyên",
+    "Nguyễn Văn Sáng") do not look alike to a string similarity."""
+    words = fold(full_name).split()
+    kept = [w for pos, w in enumerate(words) if not (w in PARTICLES and pos < len(words) - 1)]
+    return " ".join([kept[-1], *kept[:-1]]) if kept else None
+
+
+VILLAGE_WORDS = {"thon", "ban", "khu", "xom", "lang", "to", "ap", "khoi", "doi", "khom", "pho"}
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _village_key(village: str) -> str | None:
+    """Tone-folded village name without its generic word (Thôn / Bản / Khu / Xóm ...): "Thôn Nà Lầy" = "Bản Nà
+    Lầy" = "na lay"."""
+    words = fold(village).split()
+    while len(words) > 1 and words[0] in VILLAGE_WORDS:
+        words = words[1:]
+    return " ".join(words) or None
+
+
+def _swap(dob: str) -> str | None:
+    if len(dob) != 10:
+        return None
+    y, m, d = dob[:4], dob[5:7], dob[8:10]
+    return f"{y}-{d}-{m}" if d.isdigit() and int(d) <= 12 and d != m else None
+
+
+def _digits(value: object) -> str | None:
+    text = "".join(ch for ch in as_text(value) if ch.isdigit())
+    return text or None
+
+
+def features(records: pd.DataFrame) -> pd.DataFrame:
+    """Comparison columns of ``records`` (full_name, date_of_birth ISO or "", birth_year, sex, guardian_name,
+    village, commune_code, school_code, grade, phone, national_id, address; missing columns are empty)."""
+    n = len(records)
+
+    def col(name: str) -> list[str]:
+        return [as_text(v) for v in records[name]] if name in records else [""] * n
+
+    def folded(name: str) -> list[str | None]:
+        return [fold(v) or None for v in col(name)]
+
+    names = [_name_parts(v) for v in col("full_name")]
+    dobs = [d if len(d) == 10 else "" for d in col("date_of_birth")]
+    years = []
+    for dob, year in zip(dobs, col("birth_year")):
+        if dob:
+            years.append(int(dob[:4]))
+        else:
+            try:
+                years.append(int(float(year)) if year else None)
+            except ValueError:
+                years.append(None)
+    out = pd.DataFrame({
+        "unique_id": range(n),
+        **{k: [p[k] for p in names] for k in ("family", "middle", "given", "given_marked", "name_key", "name_compact",
+                                              "particle")},
+        "dob": [d or None for d in dobs],
+        "dob_swap": [_swap(d) if d else None for d in dobs],
+        "birth_year": pd.array(years, dtype="Int64"),
+        "sex": [s or None for s in col("sex")],
+        "guardian": [_given_first(v) for v in col("guardian_name")],
+        "village": [_village_key(v) for v in col("village")],
+        "commune": folded("commune_code"),
+        "school": folded("school_code"),
+        "grade": pd.array([int(float(g)) if g.replace(".", "", 1).isdigit() else None for g in col("grade")],
+                          dtype="Int64"),
+        "phone": [_digits(v) for v in col("phone")],
+        "national_id": [_digits(v) for v in col("national_id")],
+        "address": folded("address"),
+    })
+    for c in FEATURE_COLUMNS:  # typed columns, so an all-empty column is still text (DuckDB would guess NULL)
+        if c not in ("unique_id", "birth_year", "grade"):
+            out[c] = out[c].astype("string")
+    return out[FEATURE_COLUMNS]
+
+

@@ -1,0 +1,132 @@
+"""Record linkage, step 3: score candidate pairs with Splink (DuckDB backend).
+
+Parameters: on inputs of ``SELF_TRAIN_MIN_RECORDS`` records or more, u (random sampling) and m (EM) are
+estimated on the data being linked by the documented, seeded procedure of ``flows.linkage.estimate``; smaller
+inputs, and those where that training does not converge, use the m probabilities saved in
+``config/linkage_model.json`` with u probabilities sampled from the data itself from ``TF_MIN_RECORDS`` records
+on. The prior is always estimated on the data being linked; term-frequency adjustments on the given and family
+names are computed on the data itself from ``TF_MIN_RECORDS`` on. Blocking rules that would explode on a data
+set are counted first and left out.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Callable
+
+import pandas as pd
+
+from flows.linkage.comparisons import (
+    BLOCKING_RULES, DETERMINISTIC_RECALL, DETERMINISTIC_RULES, PROBABILITY_FLOOR, REVIEW_THRESHOLD, SEED,
+    SELF_TRAIN_MIN_RECORDS, TF_MIN_RECORDS, load_model,
+)
+
+log = logging.getLogger(__name__)
+
+
+def score(feats: pd.DataFrame, model: dict | None = None, *, min_probability: float = REVIEW_THRESHOLD,
+          train: Callable[..., dict] | None = None, train_rows: int | None = None) -> pd.DataFrame:
+    """Scored candidate pairs (unique_id_l < unique_id_r, match_probability, bf_* columns) at or above
+    ``min_probability``. Empty frame when fewer than two records."""
+    from splink import DuckDBAPI, Linker
+
+    logging.getLogger("splink").setLevel(logging.ERROR)  # its training chatter is not the night's business
+    cols = ["unique_id_l", "unique_id_r", "match_probability", "match_weight"]
+    if len(feats) < 2:
+        return pd.DataFrame(columns=cols)
+    own = feats if train_rows is None else feats.iloc[:train_rows]  # tonight's records, not the ledger's copies
+    if model is None and len(own) >= SELF_TRAIN_MIN_RECORDS:
+        # enough records to learn this data's own parameters, by the same seeded procedure as the saved model
+        from flows.linkage.estimate import train_on
+
+        try:
+            model = (train or train_on)(own.reset_index(drop=True), max_pairs=1e6)
+        except Exception as exc:  # EM can degenerate on some data (Splink refuses an m that underflows): the
+            # saved model is the documented fallback, not a fault (the sample district's own night takes it)
+            log.info("training on %d records did not converge (%s); the saved model is used", len(own),
+                        type(exc).__name__)
+            model = None
+    own_u = model is None and len(own) >= TF_MIN_RECORDS  # the saved model, on an input large enough to sample
+    model = json.loads(json.dumps({k: v for k, v in (model or load_model()).items() if k != "training"}))
+    if own_u:
+        _estimate_own_u(own.reset_index(drop=True), model)
+    model["retain_intermediate_calculation_columns"] = True
+    if len(feats) < TF_MIN_RECORDS:  # too few records for name frequencies: the trained u values stand
+        for comp in model["comparisons"]:
+            for level in comp["comparison_levels"]:
+                level.pop("tf_adjustment_column", None)
+                level.pop("tf_adjustment_weight", None)
+    db = DuckDBAPI()
+    table = db.register(feats)
+    model["blocking_rules_to_generate_predictions"] = [{"blocking_rule": r} for r in affordable_rules(table, len(feats))]
+    linker = Linker(table, model, log_level=logging.ERROR)
+    _estimate_prior(linker, len(feats), model)
+    pairs = linker.inference.predict(threshold_match_probability=min_probability,
+                                     warning_mode="never").as_pandas_dataframe()
+    return pairs
+
+
+PAIRS_PER_RECORD = 100  # a blocking rule that would compare more pairs than this per record (and 1e6) is left out
+
+
+def affordable_rules(table, n: int) -> list[str]:
+    """``BLOCKING_RULES`` without those that would explode on this data (a "commune" column holding a province, a
+    column where everyone has the same value): each rule's pairs are counted first, the rule on its own (Splink's
+    blocking analysis, on a sample of large inputs), and a rule over ``PAIRS_PER_RECORD`` pairs per record is left
+    out and logged, so that one data set cannot make the night run for hours. The other rules keep its pairs in
+    reach."""
+    import warnings
+
+    from splink.blocking_analysis import count_comparisons_from_blocking_rules
+
+    budget = max(1e6, PAIRS_PER_RECORD * n)
+    kept = []
+    for rule in BLOCKING_RULES:  # each rule on its own: left out, a rule's pairs are no longer another's
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # Splink's notice that the counts are sampled estimates
+            (count,) = count_comparisons_from_blocking_rules(table, blocking_rules=[rule], link_type="dedupe_only",
+                                                             record_sample_proportion=min(1.0, 20_000 / max(n, 1)))
+        if count["marginal_comparison_count"] > budget:
+            log.warning("blocking rule left out: it would compare about %d pairs of %d records (%s)",
+                        count["marginal_comparison_count"], n, rule)
+        else:
+            kept.append(rule)
+    return kept
+
+
+def _estimate_own_u(feats: pd.DataFrame, model: dict) -> None:
+    """The saved model's u probabilities (how often two different people agree by chance) replaced, level by
+    level, by those of the data being linked, by the same seeded random sampling as ``flows.linkage.train``: how
+    often two birth dates agree by chance depends on how many years a data set spans, not on the training set."""
+    from splink import DuckDBAPI, Linker
+
+
+    linker = Linker(DuckDBAPI().register(feats), json.loads(json.dumps(model)), log_level=logging.ERROR)
+    _estimate_prior(linker, len(feats), model)
+    prior = linker._settings_obj._probability_two_random_records_match
+    linker.training.estimate_u_using_random_sampling(max_pairs=1e6, seed=SEED)
+    for comp, sampled in zip(model["comparisons"], linker._settings_obj.comparisons):
+        for level, estimated in zip(comp["comparison_levels"], sampled.comparison_levels):
+            if level.get("is_null_level"):
+                continue
+            seen = [r["probability"] for r in estimated._trained_u_probabilities
+                    if isinstance(r["probability"], (int, float))]
+            # random pairs include the true pairs (a share ``prior`` of them, agreeing with probability m): on a
+            # small input they alone would make a telling agreement look common; take them out. A level no
+            # sampled pair fell in is as rare as the floor allows.
+            u = (seen[-1] - prior * level["m_probability"]) / (1 - prior) if seen else 0.0
+            level["u_probability"] = min(max(u, PROBABILITY_FLOOR), 1.0)
+
+
+def _estimate_prior(linker, n: int, model: dict) -> None:
+    try:
+        linker.training.estimate_probability_two_random_records_match(DETERMINISTIC_RULES,
+                                                                       recall=DETERMINISTIC_RECALL)
+    except Exception as exc:  # noqa: BLE001 - Splink refuses when no exact match exists; keep the saved prior
+        log.info("prior kept from the model (%s)", type(exc).__name__)
+        return
+    p = linker._settings_obj._probability_two_random_records_match
+    if not (0 < p < 1) or p < 1e-9:  # nothing matched deterministically: one expected duplicate per record
+        linker._settings_obj._probability_two_random_records_match = min(0.5, 1 / max(n, 2))
+
