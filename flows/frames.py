@@ -157,7 +157,7 @@ class RunResult:
     review_pairs: Any
     changes: Any
     cash: dict[str, int] = field(default_factory=dict)  # received_vnd, pledged_vnd, converted_vnd, carried_vnd
-    override_log: Any = None  # officer overrides read and their result (flows.allocation.allocate.OVERRIDE_LOG_COLUMNS)
+    override_log: Any = None  # officer overrides and their result (flows.allocation.overrides.OVERRIDE_LOG_COLUMNS)
     follow_ups: Any = None  # latest device-use check per person and need (flows.adapters.ledger.FOLLOW_UP_COLUMNS)
     handovers: Any = None  # handovers on record: person_id, need, item, serial, date, received_by, donation_id
     counts: dict[str, int] = field(default_factory=dict)

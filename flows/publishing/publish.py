@@ -36,7 +36,7 @@ from typing import Any
 import pandas as pd
 import xlsxwriter
 
-from flows.allocation.allocate import village_key
+from flows.allocation.coverage import village_key
 from flows.config import AppConfig, District
 from flows.frames import ALLOCATION_EXPORT_COLUMNS, ISSUE_COLUMNS, STUDENT_EXPORT_COLUMNS, RunResult
 from flows.text import as_text, is_missing, name_sort_key, strip_tones

@@ -1,4 +1,6 @@
-"""The allocator: readable examples of each rule, then properties that must hold for any input (hypothesis)."""
+"""The allocator as a whole: readable examples of how earlier allocations stay or are released, then properties
+that must hold for any input (hypothesis). The rules of each part have their own examples: ``test_units``,
+``test_priority``, ``test_coverage``, ``test_overrides``."""
 
 from __future__ import annotations
 
@@ -10,174 +12,14 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from flows.allocation.allocate import ALLOCATION_COLUMNS, OVERRIDE_COLUMNS, allocate
-from flows.config import DEVICE_ITEMS, load_config
-
-DISTRICT = load_config().district  # tablet 4 500 000, internet package 1 200 000, 10 % of cash for internet
-AS_OF = dt.date(2022, 6, 1)
-NO_PREVIOUS = pd.DataFrame(columns=["person_id", "need", "item", "donation_id", "status"])
-COVERED = pd.DataFrame([
-    {"commune_code": "06388", "village": "Thôn Bãi Hào", "has_3g": False, "has_4g": True, "has_fibre": False},
-    {"commune_code": "06388", "village": "Thôn Còn Cuông", "has_3g": False, "has_4g": False, "has_fibre": False},
-    {"commune_code": "06391", "village": "Thôn Cầu Ngầm", "has_3g": True, "has_4g": False, "has_fibre": False},
-])
-
-
-def child(pid: str, name: str = "Nguyễn Văn An", *, category: str = "none", grade: int | None = 5,
-          commune: str = "06388", school: str = "TH-06388", village: str = "Thôn Bãi Hào", device: bool = True,
-          internet: bool = False, exclusion: str = "", dob: str = "2012-01-01") -> dict:
-    family, *middle, given_ = name.split()
-    return {"person_id": pid, "full_name": name, "given_name": given_, "family_name": family,
-            "middle_name": " ".join(middle), "commune_code": commune, "commune": "", "school_code": school,
-            "school": "", "village": village, "grade": grade, "date_of_birth": dob, "category": category,
-            "lacks_device": device, "lacks_internet": internet, "exclusion": exclusion}
-
-
-def persons_frame(*rows: dict) -> pd.DataFrame:
-    df = pd.DataFrame(list(rows), columns=list(child("x")))
-    df["grade"] = pd.array([None if g is None or pd.isna(g) else int(g) for g in df["grade"]], dtype="Int64")
-    return df
-
-
-def donation(did: str, kind: str, *, quantity: int | None = None, amount: int | None = None,
-             status: str = "received", date: str | None = "2022-01-10", commune: str = "", school: str = "") -> dict:
-    return {"donation_id": did, "donor": "", "date": date, "kind": kind, "quantity": quantity, "amount_vnd": amount,
-            "status": status, "earmark_commune_code": commune, "earmark_school_code": school, "earmark_text": "",
-            "note": ""}
-
-
-def donations_frame(*rows: dict) -> pd.DataFrame:
-    df = pd.DataFrame(list(rows), columns=list(donation("x", "cash")))
-    for col in ("quantity", "amount_vnd"):
-        df[col] = pd.array([None if v is None or pd.isna(v) else int(v) for v in df[col]], dtype="Int64")
-    return df
-
-
-def run(persons: pd.DataFrame, donations: pd.DataFrame, previous: pd.DataFrame = NO_PREVIOUS,
-        connectivity: pd.DataFrame = COVERED, district=DISTRICT):
-    return allocate(persons, donations, connectivity, previous, district, AS_OF)
-
-
-def rows_of(result, *cols: str) -> dict:
-    df = result.allocations.set_index(["person_id", "need"])
-    return {k: tuple(v) for k, v in df[list(cols)].iterrows()}
-
-
-def as_previous(result) -> pd.DataFrame:
-    """The ledger's view of a result: its allocated rows become provisional allocations."""
-    keep = result.allocations[result.allocations["status"].isin(["allocated", "handed_over"])]
-    prev = keep[["person_id", "need", "item", "donation_id", "status", "full_name", "date_of_birth",
-                 "commune_code", "school_code", "left_when_turn"]].copy()
-    prev["status"] = prev["status"].replace({"allocated": "provisional"})
-    return prev.reset_index(drop=True)
+from flows.allocation.allocate import ALLOCATION_COLUMNS, allocate
+from flows.allocation.overrides import OVERRIDE_COLUMNS
+from flows.config import DEVICE_ITEMS
+from tests.allocation.helpers import (AS_OF, DISTRICT, as_previous, child, donation, donations_frame, persons_frame,
+                                      rows_of, run)
 
 
 # --- examples ---------------------------------------------------------------------------------------------------
-def test_cash_is_pooled_into_units_and_the_remainder_is_carried() -> None:
-    donations = donations_frame(
-        donation("C1", "cash", amount=3_000_000, date="2022-01-01"),
-        donation("C2", "budget", amount=4_000_000, date="2022-01-02"),  # completes a tablet with C1's money
-        donation("C3", "cash", amount=12_000_000, date="2022-01-03"),  # 1 200 000 -> 1 package; 10 800 000 -> 2 tablets
-        donation("C4", "cash", amount=50_000_000, status="pledged"),
-    )
-    result = run(persons_frame(child("HS1")), donations)
-    assert result.donations.set_index("donation_id")["units"].to_dict() == {"C1": 0, "C2": 1, "C3": 3, "C4": 0}
-    # received 19.0M; internet share 1.9M -> 1 package (1.2M, 0.7M left); devices 17.1M -> 3 tablets (13.5M, 3.6M left)
-    assert result.cash == {"received_vnd": 19_000_000, "pledged_vnd": 50_000_000, "converted_vnd": 14_700_000,
-                           "carried_vnd": 4_300_000}
-    summary = result.donation_summary.set_index("item")
-    assert summary.loc["tablet", ["from_cash_units", "allocated", "remaining"]].tolist() == [3, 1, 2]
-    assert summary.loc["internet_package", ["from_cash_units", "remaining"]].tolist() == [1, 1]
-    # cash-derived units carry the id of the cash donation they came from
-    assert rows_of(result, "item", "donation_id", "status")[("HS1", "device")] == ("tablet", "C2", "allocated")
-
-
-def test_only_received_donations_are_allocated_and_pledges_are_reported() -> None:
-    donations = donations_frame(donation("P1", "laptop", quantity=5, status="pledged"),
-                                donation("L1", "laptop", quantity=1, date="2022-05-30"),
-                                donation("L2", "laptop", quantity=4, date="2022-06-02"))  # after the as-of date
-    result = run(persons_frame(child("HS1", category="poor"), child("HS2")), donations)
-    assert rows_of(result, "status", "donation_id") == {("HS1", "device"): ("allocated", "L1"),
-                                                        ("HS2", "device"): ("waitlisted", "")}
-    laptops = result.donation_summary.set_index("item").loc["laptop"]
-    assert laptops[["received_units", "pledged_units", "allocated", "remaining"]].tolist() == [1, 5, 1, 0]
-
-
-def test_priority_is_tier_then_tie_breaks_then_person_id() -> None:
-    persons = persons_frame(
-        child("HS9", "Vi Văn Bình", category="none", internet=True),
-        child("HS1", "Lục Thị Ánh", category="near_poor", grade=3),
-        child("HS2", "Hà Văn An", category="near_poor", grade=3),  # "An" sorts before "Ánh"
-        child("HS3", "Lý Thị Chi", category="near_poor", grade=8),  # higher grade first
-        child("HS4", "Mông Văn Dũng", category="near_poor", grade=3, internet=True),  # lacks both: first in tier
-        child("HS5", "Nông Thị Hoa", category="poor", grade=1),
-        child("HS6", "Hà Văn An", category="near_poor", grade=3, dob="2011-12-31"),  # older first
-        child("HS7", "Hà Văn An", category="near_poor", grade=3),  # identical to HS2: person_id decides
-        child("HS8", "Hoàng Thị Em", category="covid_orphan", grade=12),  # not eligible: no rank
-    )
-    result = run(persons, donations_frame(donation("T1", "tablet", quantity=2)))
-    ranks = result.person_status.set_index("person_id")["priority_rank"]
-    order = ranks.dropna().sort_values().index.tolist()
-    assert order == ["HS5", "HS4", "HS3", "HS6", "HS2", "HS7", "HS1", "HS9"]
-    assert pd.isna(ranks["HS8"])
-    allocated = result.allocations.query("status == 'allocated'")[["person_id", "need"]].values.tolist()
-    assert allocated == [["HS5", "device"], ["HS4", "device"]]  # two tablets, by rank
-    assert rows_of(result, "status", "priority_rank")[("HS4", "internet")] == ("waitlisted", 2)
-
-
-def test_tie_breaks_come_from_the_district_config() -> None:
-    persons = persons_frame(child("HS1", grade=3), child("HS2", grade=8))
-    by_grade_asc = DISTRICT.model_copy(update={"tie_breaks": ["grade_asc"]})
-    assert run(persons, donations_frame(), district=by_grade_asc).person_status["priority_rank"].tolist() == [1, 2]
-    assert run(persons, donations_frame()).person_status["priority_rank"].tolist() == [2, 1]
-
-
-def test_earmarked_units_serve_their_commune_or_school_first_and_otherwise_stay_reserved() -> None:
-    persons = persons_frame(
-        child("HS1", category="poor", commune="06391", school="TH-06391", village="Thôn Cầu Ngầm"),
-        child("HS2", category="none", commune="06388", school="TH-06388"),
-        child("HS3", category="near_poor", commune="06388", school="THCS-06388", grade=7),
-        child("HS4", category="poor", commune="06391", school="TH-06391", village="Thôn Cầu Ngầm", device=False,
-              internet=True),
-    )
-    donations = donations_frame(
-        donation("G1", "tablet", quantity=1, date="2022-01-01"),
-        donation("E-COMMUNE", "laptop", quantity=1, date="2022-01-02", commune="06388"),
-        donation("E-SCHOOL", "smartphone", quantity=1, date="2022-01-03", commune="06388", school="TH-06388"),
-        donation("E-ELSEWHERE", "desktop", quantity=2, date="2022-01-04", commune="06394"),
-        donation("E-NET", "internet_package", quantity=1, commune="06388"),
-    )
-    result = run(persons, donations)
-    assert rows_of(result, "item", "donation_id", "reason") == {
-        ("HS1", "device"): ("tablet", "G1", ""),  # the only general unit goes to the top of the list
-        ("HS3", "device"): ("laptop", "E-COMMUNE", "earmark"),  # commune 06388, not of the earmarked school
-        ("HS2", "device"): ("smartphone", "E-SCHOOL", "earmark"),  # the school's own unit, despite lower tier
-        ("HS4", "internet"): ("", "", "no_units"),  # the 06388 package is not given to another commune
-    }
-    summary = result.donation_summary.set_index("item")
-    assert summary.loc["desktop", ["remaining", "reserved"]].tolist() == [2, 2]
-    assert summary.loc["internet_package", ["remaining", "reserved"]].tolist() == [1, 1]
-
-
-def test_internet_needs_a_signal_in_the_village() -> None:
-    persons = persons_frame(
-        child("HS1", village="Thôn Bãi Hào", device=False, internet=True),  # 4G
-        child("HS2", village="Còn Cuông", device=False, internet=True, category="poor"),  # listed, no signal
-        child("HS3", village="Thôn Làng Mới", device=True, internet=True),  # not in the connectivity lists
-    )
-    result = run(persons, donations_frame(donation("N1", "internet_package", quantity=5)))
-    assert rows_of(result, "status", "reason", "item") == {
-        ("HS2", "internet"): ("no_coverage", "no_signal", ""),
-        ("HS3", "device"): ("waitlisted", "no_units", ""),
-        ("HS3", "internet"): ("no_coverage", "coverage_unknown", ""),
-        ("HS1", "internet"): ("allocated", "", "internet_package"),
-    }
-    status = result.person_status.set_index("person_id")
-    assert status.loc["HS2", ["status", "reason"]].tolist() == ["waitlisted", "no_coverage"]
-    assert status.loc["HS3", ["status", "reason"]].tolist() == ["waitlisted", "no_units"]
-    assert result.donation_summary.set_index("item").loc["internet_package", "remaining"] == 4
-
-
 def test_exclusion_releases_a_provisional_allocation_but_never_a_handover() -> None:
     persons = persons_frame(child("HS1", category="poor"), child("HS2", category="poor", internet=True),
                             child("HS3", category="none"))
@@ -208,84 +50,6 @@ def test_exclusion_releases_a_provisional_allocation_but_never_a_handover() -> N
     assert status["status"].to_dict() == {"HS1": "excluded", "HS2": "allocated", "HS3": "allocated"}
     assert status.loc["HS2", "reason"] == "grade_out_of_range"
 
-
-def test_device_type_follows_the_grade_preference_from_config() -> None:
-    # district.yaml: grades 1-5 prefer tablets, grades 6-9 laptops; the laptop lot is the older donation
-    persons = persons_frame(child("HS1", category="poor", grade=2), child("HS2", category="poor", grade=8),
-                            child("HS3", category="none", grade=4))
-    donations = donations_frame(donation("L1", "laptop", quantity=1, date="2022-01-01"),
-                                donation("T1", "tablet", quantity=1, date="2022-01-05"))
-    result = run(persons, donations)
-    assert rows_of(result, "status", "item") == {("HS2", "device"): ("allocated", "laptop"),
-                                                  ("HS1", "device"): ("allocated", "tablet"),
-                                                  ("HS3", "device"): ("waitlisted", "")}
-    # what was left when each turn came
-    assert rows_of(result, "left_when_turn") == {("HS2", "device"): ("laptop:1;tablet:1",),
-                                                  ("HS1", "device"): ("tablet:1",), ("HS3", "device"): ("0",)}
-    no_preference = DISTRICT.model_copy(update={"device_preference": []})
-    plain = run(persons, donations, district=no_preference)  # donation order: the laptop goes first
-    assert rows_of(plain, "item")[("HS2", "device")] == ("laptop",)
-    assert rows_of(plain, "item")[("HS1", "device")] == ("tablet",)
-    older_tablet = donations_frame(donation("T1", "tablet", quantity=1, date="2021-12-20"),
-                                   donation("L1", "laptop", quantity=1, date="2022-01-01"))
-    assert rows_of(run(persons, older_tablet, district=no_preference), "item")[("HS2", "device")] == ("tablet",)
-    assert rows_of(run(persons, older_tablet), "item")[("HS2", "device")] == ("laptop",)
-
-
-def override(pid: str, action: str, *, need: str = "", item: str = "", donation_id: str = "",
-             day: str = "2022-05-01", oid: str = "O1") -> dict:
-    return {"override_id": oid, "person_id": pid, "need": need, "action": action, "item": item,
-            "donation_id": donation_id, "officer": "Nguyễn Văn Cán", "reason": "Xác minh tại nhà",
-            "decided_on": day}
-
-
-def test_officer_overrides_are_applied_by_rule_and_logged() -> None:
-    persons = persons_frame(child("HS1", category="poor", internet=True), child("HS2", category="near_poor"),
-                            child("HS3", category="none"), child("HS4", category="none", grade=7))
-    donations = donations_frame(donation("T1", "tablet", quantity=2), donation("N1", "internet_package", quantity=1),
-                                donation("L1", "laptop", quantity=1, school="THCS-06388"))
-    first = run(persons, donations)
-    assert rows_of(first, "status")[("HS3", "device")] == ("waitlisted",)
-    overrides = pd.DataFrame([
-        override("HS1", "release", need="internet", oid="O1"),  # the family has internet now
-        override("HS2", "exclude", oid="O2"),  # moved away
-        override("HS4", "assign", item="laptop", donation_id="L1", oid="O3"),  # earmarked elsewhere: officer decides
-        override("HS3", "assign", item="smartphone", oid="O4"),  # no smartphone received
-        override("HS9", "exclude", oid="O5"),
-        override("HS3", "exclude", day="2022-12-01", oid="O6"),  # not yet
-    ], columns=OVERRIDE_COLUMNS)
-    second = allocate(persons, donations, COVERED, as_previous(first), DISTRICT, AS_OF, overrides)
-    assert second.override_log.set_index("override_id")["result"].to_dict() == {
-        "O1": "applied", "O2": "applied", "O3": "applied", "O4": "unserved", "O5": "not_listed", "O6": "pending"}
-    changes = {(c["person_id"], c["need"]): (c["before"], c["after"], c["rule"]) for c in second.changes.to_dict("records")}
-    assert changes == {
-        ("HS1", "internet"): ("provisional:internet_package:N1", "released", "officer_override"),
-        ("HS2", "device"): ("provisional:tablet:T1", "released", "officer_excluded"),
-        ("HS4", "device"): ("", "provisional:laptop:L1", "officer_override"),
-        ("HS3", "device"): ("", "provisional:tablet:T1", "new_allocation"),  # HS2's tablet goes to the next child
-    }
-    status = second.person_status.set_index("person_id")
-    assert status.loc["HS2", ["status", "reason"]].tolist() == ["excluded", "officer_excluded"]
-    assert rows_of(second, "status", "reason")[("HS4", "device")] == ("allocated", "override")
-    assert ("HS1", "internet") not in rows_of(second, "status")  # released by the officer: not served again
-    # the same overrides again: nothing moves
-    third = allocate(persons, donations, COVERED, as_previous(second), DISTRICT, AS_OF, overrides)
-    assert third.changes.empty
-    # the latest decision on a need wins: a release, then an assignment of the same need
-    later = pd.DataFrame([override("HS1", "release", need="internet", oid="O1"),
-                          override("HS1", "assign", item="internet_package", day="2022-05-20", oid="O7")],
-                         columns=OVERRIDE_COLUMNS)
-    again = allocate(persons, donations, COVERED, as_previous(first), DISTRICT, AS_OF, later)
-    assert again.override_log.set_index("override_id")["result"].to_dict() == {"O1": "superseded", "O7": "applied"}
-    assert rows_of(again, "status", "item")[("HS1", "internet")] == ("allocated", "internet_package")
-    assert again.changes.empty  # the officer confirmed the unit HS1 already had
-    # an officer can never undo a handover
-    handed = as_previous(second)
-    handed.loc[handed["person_id"] == "HS4", "status"] = "handed_over"
-    undo = pd.DataFrame([override("HS4", "release", need="device")], columns=OVERRIDE_COLUMNS)
-    fourth = allocate(persons, donations, COVERED, handed, DISTRICT, AS_OF, undo)
-    assert fourth.override_log["result"].tolist() == ["handed_over"]
-    assert rows_of(fourth, "status")[("HS4", "device")] == ("handed_over",)
 
 
 def test_a_kept_unit_is_not_taken_by_a_new_higher_priority_child() -> None:

@@ -1,0 +1,191 @@
+"""Donations -> available units: the lots each donation gives tonight and the pools a child draws them from.
+
+How units are counted
+- Only *received* donations count (pledges are reported); a donation dated after ``as_of`` is not yet received.
+- Device and internet-package donations give ``quantity`` units. Cash and state budget money is pooled in
+  donation order (per earmark): ``cash_internet_share`` of each amount buys internet packages and the rest buys
+  the first item of ``cash_buys``, at ``unit_prices``. A unit is bought as soon as the pooled money reaches its
+  price and carries the id of the donation that completed it; money left over is carried (``cash``).
+- Units are used in donation order: date, then donation id (``_lot_order``).
+
+How units are drawn (``Pools``)
+- Units earmarked for the child's school, then commune, are used before general units; earmarked units never
+  go elsewhere. Within one of those pools a device need takes the item its grade prefers
+  (``district.device_preference``), else units in donation order.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass
+from fractions import Fraction
+
+import pandas as pd
+
+from flows.allocation.values import as_day, as_int
+from flows.config import DEVICE_ITEMS, District
+from flows.frames import DONATION_COLUMNS
+from flows.text import as_text, fold
+
+NEEDS = ("device", "internet")
+ITEMS = (*DEVICE_ITEMS, "internet_package")
+MONEY_KINDS = ("cash", "budget")
+
+
+@dataclass
+class Lot:
+    """Units of one item from one donation."""
+
+    donation_id: str
+    item: str
+    order: tuple
+    earmark_school: str
+    earmark_commune: str
+    from_cash: bool = False
+    units: int = 0
+    left: int = 0
+
+    @property
+    def earmarked(self) -> bool:
+        return bool(self.earmark_school or self.earmark_commune)
+
+
+def _lot_order(date: dt.date | None, donation_id: str) -> tuple:
+    """Units are used in this order: dated donations by date, undated last, then by donation id."""
+    return (date is None, date or dt.date.min, donation_id)
+
+
+def donation_lots(donations: pd.DataFrame, district: District, as_of: dt.date
+                  ) -> tuple[dict[tuple[str, str], Lot], pd.DataFrame, dict[str, int], dict[str, int]]:
+    """Lots keyed by (donation_id, item), the donations frame with ``units``, the cash balance, pledged units."""
+    rows = donations.reset_index(drop=True).copy()
+    for col in DONATION_COLUMNS:
+        if col not in rows.columns:
+            rows[col] = pd.NA
+    ids = []
+    for i, r in rows.iterrows():
+        did = as_text(r["donation_id"]) or f"{as_text(r['source_file'])}#{as_text(r['source_row']) or i + 1}"
+        ids.append(did)
+    rows["_id"] = ids
+    rows["_date"] = [as_day(v) for v in rows["date"]]
+    rows["_kind"] = [fold(v).replace(" ", "_") for v in rows["kind"]]
+    rows["_status"] = [fold(v) for v in rows["status"]]
+    rows["_counts"] = [s == "received" and (d is None or d <= as_of) for s, d in zip(rows["_status"], rows["_date"])]
+    rows["_order"] = [_lot_order(d, i) for d, i in zip(rows["_date"], rows["_id"])]
+    units = [0] * len(rows)
+    lots: dict[tuple[str, str], Lot] = {}
+    pledged_units = {item: 0 for item in ITEMS}
+    cash = {"received_vnd": 0, "pledged_vnd": 0, "converted_vnd": 0, "carried_vnd": 0}
+
+    def add(i: int, item: str, n: int, from_cash: bool) -> None:
+        r = rows.iloc[i]
+        key = (r["_id"], item)
+        lot = lots.get(key)
+        if lot is None:
+            lot = lots[key] = Lot(r["_id"], item, (*r["_order"], ITEMS.index(item)),
+                                  as_text(r["earmark_school_code"]), as_text(r["earmark_commune_code"]), from_cash)
+        lot.units += n
+        lot.left += n
+        units[i] += n
+
+    prices = district.unit_prices
+    device_item = district.cash_buys[0] if district.cash_buys else None
+    internet_price = prices.get("internet_package") or 0
+    share = Fraction(str(district.cash_internet_share)) if internet_price else Fraction(0)
+    balances: dict[tuple[str, str, str], int] = {}  # (earmark school, earmark commune, item) -> pooled VND
+    for i in sorted(range(len(rows)), key=lambda j: rows.at[j, "_order"]):
+        r = rows.iloc[i]
+        kind = r["_kind"]
+        if kind in MONEY_KINDS:
+            amount = max(as_int(r["amount_vnd"]) or 0, 0)
+            if r["_status"] == "pledged":
+                cash["pledged_vnd"] += amount
+            if not r["_counts"] or amount == 0:
+                continue
+            cash["received_vnd"] += amount
+            internet_part = math.floor(amount * share)
+            for item, part in (("internet_package", internet_part), (device_item, amount - internet_part)):
+                if not item or part <= 0:
+                    continue
+                pool = (as_text(r["earmark_school_code"]), as_text(r["earmark_commune_code"]), item)
+                balances[pool] = balances.get(pool, 0) + part
+                n = balances[pool] // prices[item]
+                if n:
+                    balances[pool] -= n * prices[item]
+                    cash["converted_vnd"] += n * prices[item]
+                    add(i, item, n, True)
+        elif kind in ITEMS:
+            quantity = max(as_int(r["quantity"]) or 0, 0)
+            if r["_status"] == "pledged":
+                pledged_units[kind] += quantity
+            elif r["_counts"] and quantity:
+                add(i, kind, quantity, False)
+    cash["carried_vnd"] = cash["received_vnd"] - cash["converted_vnd"]
+    out = donations.reset_index(drop=True).copy()
+    for col in DONATION_COLUMNS:
+        if col not in out.columns:
+            out[col] = pd.Series([pd.NA] * len(out), dtype="object")
+    out["units"] = pd.array(units, dtype="Int64")
+    return lots, out, cash, pledged_units
+
+
+class Pools:
+    """Lots grouped by need and earmark scope, each in use order."""
+
+    def __init__(self, lots: Iterable[Lot], district: District | None = None) -> None:
+        self.district = district
+        self.pools: dict[tuple[str, str, str], list[Lot]] = {}
+        for lot in sorted(lots, key=lambda x: x.order):
+            need = "internet" if lot.item == "internet_package" else "device"
+            if lot.earmark_school:
+                scope = ("school", lot.earmark_school)
+            elif lot.earmark_commune:
+                scope = ("commune", lot.earmark_commune)
+            else:
+                scope = ("all", "")
+            self.pools.setdefault((need, *scope), []).append(lot)
+
+    def _scopes(self, need: str, person: dict) -> Iterable[list[Lot]]:
+        """The pools this person may draw from for a need, in order: school earmark, commune earmark, general."""
+        for scope in (("school", person["school_code"]), ("commune", person["commune_code"]), ("all", "")):
+            if scope[0] != "all" and not scope[1]:
+                continue
+            lots = self.pools.get((need, *scope))
+            if not lots:
+                continue
+            while lots and lots[0].left <= 0:  # used-up lots leave the front of the queue
+                lots.pop(0)
+            yield lots
+
+    def left_for(self, need: str, person: dict) -> str:
+        """Units left per item in the pools this person may draw from: "laptop:1;tablet:3" (``ITEMS`` order,
+        items with units only), or "0" when nothing is left."""
+        left: dict[str, int] = {}
+        for lots in self._scopes(need, person):
+            for lot in lots:
+                if lot.left > 0:
+                    left[lot.item] = left.get(lot.item, 0) + lot.left
+        return ";".join(f"{item}:{left[item]}" for item in ITEMS if item in left) or "0"
+
+    def take(self, need: str, person: dict) -> Lot | None:
+        """The next unit for this person's need: school earmark, then commune earmark, then general units."""
+        prefer = self.district.preferred_items(person["grade"]) if self.district and need == "device" else []
+        for lots in self._scopes(need, person):
+            lot = _choose_lot(need, person, lots, prefer)
+            if lot is not None:
+                lot.left -= 1
+                return lot
+        return None
+
+
+def _choose_lot(need: str, person: dict, lots: list[Lot], prefer: list[str] = ()) -> Lot | None:
+    """Which of the available lots (in use order) serves this person: the first lot of the most preferred item
+    (``prefer``, best first) with units left; items not in ``prefer`` after, in use order."""
+    rank = {item: i for i, item in enumerate(prefer)}
+    best: Lot | None = None
+    for lot in lots:
+        if lot.left > 0 and (best is None or rank.get(lot.item, len(rank)) < rank.get(best.item, len(rank))):
+            best = lot
+    return best
