@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # `make test`: start a throwaway PostgreSQL (tests/pg_server.sh), run pytest against it, always stop it.
-# Arguments are passed to pytest, e.g. `bash tests/run.sh tests/adapters/test_ledger.py -k migrate`.
+# Arguments are passed to pytest, e.g. `bash tests/run.sh tests/adapters/ledger -k migrate`.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 

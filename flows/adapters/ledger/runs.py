@@ -1,0 +1,42 @@
+"""Run history: each night's run id, as-of day, start and finish times, status and counts."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Mapping
+
+import pandas as pd
+import sqlalchemy as sa
+from flows.adapters.ledger.schema import LedgerBase, runs
+
+
+class RunsMixin(LedgerBase):
+    """The runs: begun, finished (with their counts), listed; ``_run_day`` for the other parts."""
+
+    def begin_run(self, run_id: str, as_of: dt.date) -> None:
+        """Record the start of a run (a rerun of the same id starts it again)."""
+        with self.engine.begin() as conn:
+            conn.execute(sa.delete(runs).where(runs.c.run_id == run_id))
+            conn.execute(sa.insert(runs).values(run_id=run_id, as_of=as_of, started_at=self._now(),
+                                                finished_at=None, counts=None, status="running"))
+
+    def finish_run(self, run_id: str, counts: Mapping[str, int] | None = None, status: str = "ok") -> None:
+        with self.engine.begin() as conn:
+            done = conn.execute(sa.update(runs).where(runs.c.run_id == run_id).values(
+                finished_at=self._now(), status=status,
+                counts=json.loads(json.dumps(dict(counts or {}), default=int))))
+            if done.rowcount != 1:
+                raise KeyError(f"run {run_id!r} was not begun")
+
+    def runs(self) -> pd.DataFrame:
+        with self.engine.connect() as conn:
+            rows = conn.execute(sa.select(runs).order_by(runs.c.started_at, runs.c.run_id)).mappings().all()
+        return pd.DataFrame([dict(r) for r in rows],
+                            columns=["run_id", "as_of", "started_at", "finished_at", "counts", "status"])
+
+    @staticmethod
+    def _run_day(conn: sa.Connection, run_id: str | None) -> dt.date | None:
+        if run_id is None:
+            return None
+        return conn.execute(sa.select(runs.c.as_of).where(runs.c.run_id == run_id)).scalar_one_or_none()
