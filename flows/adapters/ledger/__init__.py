@@ -15,7 +15,8 @@ nightly flow reads DataFrames from here, hands them to the plain stage functions
 - ``runs``: run history.
 
 Of the ledger's modules the parts import ``schema`` only, never one another nor this package; where one needs
-another's query it calls it through ``self``. Every name importers used before the split is re-exported here.
+another's query it calls it through ``self``. The tables are ``schema``'s (``from flows.adapters.ledger import schema``):
+the package's names ``allocations`` and ``runs`` are its part modules.
 """
 
 from __future__ import annotations
@@ -27,12 +28,7 @@ from flows.adapters.ledger.identities import DECISION_COLUMNS, PERSON_ID_DIGITS,
 from flows.adapters.ledger.runs import RunsMixin
 from flows.adapters.ledger.snapshots import Snapshot, SnapshotsMixin
 
-# Last, so that the tables ``allocations`` and ``runs`` keep these names on the package, as before the split: they
-# shadow the part modules of the same names (import those as ``from flows.adapters.ledger.allocations import ...``).
-from flows.adapters.ledger.schema import (CHANGE_COLUMNS, DEFAULT_URL, IDENTITY_FIELDS, MIGRATIONS_DIR,
-                                          allocations, change_log, decisions, follow_ups, handovers, id_counters,
-                                          metadata, overrides, person_aliases, persons, record_links, run_sources,
-                                          runs, sheet_feedback, source_snapshots)
+from flows.adapters.ledger.schema import CHANGE_COLUMNS, DEFAULT_URL, IDENTITY_FIELDS, MIGRATIONS_DIR
 
 __all__ = [
     "Ledger", "Snapshot", "need_for_item",
@@ -40,9 +36,6 @@ __all__ = [
     "ACTIVE_ALLOCATION_COLUMNS", "ACTIVE_STATUSES", "CHANGE_COLUMNS", "DECISION_COLUMNS", "DEFAULT_URL",
     "FOLLOW_UP_COLUMNS", "FOLLOW_UP_STATES", "IDENTITY_FIELDS", "ITEMS", "MIGRATIONS_DIR", "OVERRIDE_FIELDS",
     "PERSON_ID_DIGITS", "PERSON_ID_PREFIX",
-    # tables
-    "metadata", "allocations", "change_log", "decisions", "follow_ups", "handovers", "id_counters", "overrides",
-    "person_aliases", "persons", "record_links", "run_sources", "runs", "sheet_feedback", "source_snapshots",
 ]
 
 
