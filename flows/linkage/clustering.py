@@ -13,9 +13,9 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from flows.linkage.comparisons import COMPARISONS, MATCH_THRESHOLD, REVIEW_THRESHOLD
+from flows.linkage.comparisons import COMPARISONS, IDENTITY_COMPARISONS, MATCH_THRESHOLD, REVIEW_THRESHOLD
 from flows.linkage.features import features
-from flows.linkage.rules import _field_conflict, _ids_near, cannot_link, doubt
+from flows.linkage.rules import cannot_link
 from flows.linkage.scoring import score
 
 
@@ -56,8 +56,8 @@ def _agreement(name: str, a: dict, b: dict) -> str:
 
 
 _LABELS = {"given": "tên", "family": "họ", "middle": "tên đệm", "birth": "ngày sinh", "sex": "giới tính",
-           "guardian": "phụ huynh", "place": "thôn/xã", "school": "trường", "grade": "lớp", "phone": "SĐT",
-           "national_id": "số định danh", "address": "địa chỉ"}
+           "household": "gia đình (phụ huynh, SĐT, địa chỉ)", "place": "thôn/xã", "class": "trường và lớp",
+           "national_id": "số định danh"}
 
 
 
@@ -80,6 +80,17 @@ def link(records: pd.DataFrame, model: dict | None = None, *, must_link: list[tu
     tick(3, 4)
     tick(4, 4)
     return Linkage(labels=labels, review=review, pairs_scored=len(pairs))
+
+
+def identity_weight(row: dict) -> float:
+    """The match weight (bits) of a scored pair's identity comparisons alone: name, birth, sex, national id."""
+    total = 0.0
+    for name in IDENTITY_COMPARISONS:
+        for col in (f"mw_{name}", f"mw_tf_adj_{name}"):
+            value = row.get(col)
+            if value is not None and not (isinstance(value, float) and math.isnan(value)):
+                total += float(value)
+    return total
 
 
 class _Clusters:
@@ -107,42 +118,29 @@ def cluster(recs: list[dict], pairs: pd.DataFrame, *, must_link=(), cannot=(),
     """Join records pair by pair, strongest first; never across a cannot-link (hard rule or officer decision).
 
     A record whose links above the threshold lead to two children who cannot be one (an undated "Nguyễn Văn An"
-    in a commune with two of them) joins neither: the pairs go to review. Uncertain pairs, and pairs an officer
-    must see whatever their probability (``doubt``), go to review."""
+    in a commune with two of them) joins neither: the pairs go to review. Uncertain pairs go to review."""
     n = len(recs)
     uf = _Clusters(n)
     forbidden = {(min(a, b), max(a, b)) for a, b in cannot}
     for a, b in must_link:
         uf.union(a, b)
 
-    def blocked(i: int, j: int, ra: int, rb: int) -> tuple[str, bool]:
-        """Why the children of ``i`` and ``j`` cannot be joined tonight, and whether an officer should look: an
-        officer's decision between any two of their records, or a hard rule between ``i`` and ``j`` or between
-        any other two of their records unless one of those two is a record whose fields were written wrong
-        (``_miswritten``); or a ``doubt`` between two of their records (then the pair goes to review)."""
+    def blocked(i: int, j: int, ra: int, rb: int) -> str:
+        """Why the children of ``i`` and ``j`` cannot be joined tonight: an officer's decision or a hard rule
+        between any two of their records."""
         why = cannot_link(recs[i], recs[j])
         if why:
-            return why, False
-        both = uf.members[ra] + uf.members[rb]
-        doubtful = ""
+            return why
         for x in uf.members[ra]:
             for y in uf.members[rb]:
                 if (min(x, y), max(x, y)) in forbidden:
-                    return "cán bộ đã xác định khác người", False
+                    return "cán bộ đã xác định khác người"
                 why = cannot_link(recs[x], recs[y])
-                if why and not (_miswritten(x, y, both) or _miswritten(y, x, both)):
-                    return why, False
-                doubtful = doubtful or doubt(recs[x], recs[y])
-        return doubtful, bool(doubtful)
+                if why:
+                    return why
+        return ""
 
-    def _miswritten(x: int, y: int, both: list[int]) -> bool:
-        """``x`` is known to be a child by the national id it shares with a record ``z`` of that child although
-        its other fields say otherwise (a given name or birth date written wrong), and ``y`` agrees with ``z``:
-        ``x``'s wrong fields are no evidence against ``y``."""
-        return any(z != x and z != y and _ids_near(recs[x], recs[z], 1) and _field_conflict(recs[x], recs[z])
-                   and not cannot_link(recs[y], recs[z]) for z in both)
-
-    rows = pairs.to_dict("records") if len(pairs) else []
+    rows = [r for r in (pairs.to_dict("records") if len(pairs) else []) if identity_weight(r) > 0]
     rows.sort(key=lambda r: (-r["match_probability"], r["unique_id_l"], r["unique_id_r"]))
     strong = [r for r in rows if r["match_probability"] >= match_threshold]
     # records that fit two children who cannot be one: hold them back
@@ -155,8 +153,7 @@ def cluster(recs: list[dict], pairs: pd.DataFrame, *, must_link=(), cannot=(),
     for i, js in partners.items():
         js = [j for j in js if not cannot_link(recs[i], recs[j])]
         if len(js) > 1 and not recs[i]["dob"]:
-            if any(cannot_link(recs[x], recs[y]) or doubt(recs[x], recs[y]) for k, x in enumerate(js)
-                   for y in js[k + 1:]):
+            if any(cannot_link(recs[x], recs[y]) for k, x in enumerate(js) for y in js[k + 1:]):
                 torn.add(i)
     review: list[dict] = []
     for r in rows:
@@ -165,12 +162,9 @@ def cluster(recs: list[dict], pairs: pd.DataFrame, *, must_link=(), cannot=(),
         if ri == rj:
             continue
         if p >= match_threshold and i not in torn and j not in torn:
-            why, ask = blocked(i, j, ri, rj)
-            if not why:
+            if not blocked(i, j, ri, rj):
                 uf.union(ri, rj)
-            if not ask:
-                continue
-            reasons = f"{why[:1].upper()}{why[1:]}; {_reasons(r, recs[i], recs[j])}"  # only review rows need them
+            continue
         elif (min(i, j), max(i, j)) in forbidden or cannot_link(recs[i], recs[j]):
             continue
         else:

@@ -42,15 +42,18 @@ COMPARISONS = [
          _lvl("same, marks agree", '"given_l" = "given_r" AND ("given_marked_l" IS NULL OR "given_marked_r" IS NULL '
               'OR "given_marked_l" = "given_marked_r")', tf_adjustment_column="given", tf_adjustment_weight=1.0),
          _lvl("same letters, different tone", '"given_l" = "given_r"'),
-         _lvl("written in the other order", SWAPPED_SQL),
+         _lvl("written in the other order", f'({SWAPPED_SQL}) OR "name_key_l" = "name_key_r"'),
          _lvl("one typo", 'damerau_levenshtein("given_l", "given_r") <= 1'),
          _lvl("similar", 'jaro_winkler_similarity("given_l", "given_r") >= 0.88'),
+         # a name of one word may be the family name alone ("Kilby" / "Kilby Josephine")
+         _lvl("one word only, the other's family name", '("family_l" IS NULL AND "given_l" = "family_r") '
+              'OR ("family_r" IS NULL AND "given_r" = "family_l")'),
          ELSE]},
     {"output_column_name": "family", "comparison_description": "family name",
      "comparison_levels": [
          _null("family"),
          _lvl("same", '"family_l" = "family_r"', tf_adjustment_column="family", tf_adjustment_weight=1.0),
-         _lvl("written in the other order", SWAPPED_SQL),
+         _lvl("written in the other order", f'({SWAPPED_SQL}) OR "name_key_l" = "name_key_r"'),
          _lvl("one typo", 'damerau_levenshtein("family_l", "family_r") <= 1'),
          ELSE]},
     {"output_column_name": "middle", "comparison_description": "middle name (without Thị/Văn)",
@@ -72,11 +75,18 @@ COMPARISONS = [
          ELSE]},
     {"output_column_name": "sex", "comparison_description": "sex",
      "comparison_levels": [_null("sex"), _lvl("same", '"sex_l" = "sex_r"'), ELSE]},
-    {"output_column_name": "guardian", "comparison_description": "guardian name",
+    # guardian, phone and street address say one thing (the same family), not three: siblings share them all, so
+    # they are one comparison, or a brother's record would outweigh a different name and birth date
+    {"output_column_name": "household", "comparison_description": "family: guardian, phone, street address",
      "comparison_levels": [
-         _null("guardian"),
-         _lvl("same", '"guardian_l" = "guardian_r"'),
-         _lvl("one typo", 'damerau_levenshtein("guardian_l", "guardian_r") <= 1'),
+         _lvl("missing", '("guardian_l" IS NULL OR "guardian_r" IS NULL) AND ("phone_l" IS NULL OR "phone_r" IS NULL) '
+              'AND ("address_l" IS NULL OR "address_r" IS NULL)', is_null_level=True),
+         _lvl("same guardian and phone or address", '"guardian_l" = "guardian_r" AND ("phone_l" = "phone_r" '
+              'OR "address_l" = "address_r")'),
+         _lvl("same guardian, phone or address", '"guardian_l" = "guardian_r" OR "phone_l" = "phone_r" '
+              'OR "address_l" = "address_r"'),
+         _lvl("guardian one typo, or similar address", 'damerau_levenshtein("guardian_l", "guardian_r") <= 1 '
+              'OR jaro_winkler_similarity("address_l", "address_r") >= 0.88'),
          ELSE]},
     {"output_column_name": "place", "comparison_description": "village, else commune",
      "comparison_levels": [
@@ -88,16 +98,16 @@ COMPARISONS = [
               'AND "commune_l" = "commune_r"'),
          _lvl("same commune, another village", '"commune_l" = "commune_r"'),
          ELSE]},
-    {"output_column_name": "school", "comparison_description": "school",
-     "comparison_levels": [_null("school"), _lvl("same", '"school_l" = "school_r"'), ELSE]},
-    {"output_column_name": "grade", "comparison_description": "grade (one up: the next school year)",
+    {"output_column_name": "class", "comparison_description": "school and grade (one up: the next school year)",
      "comparison_levels": [
-         _null("grade"),
-         _lvl("same", '"grade_l" = "grade_r"'),
-         _lvl("within one", 'abs("grade_l" - "grade_r") <= 1'),
+         _lvl("missing", '("school_l" IS NULL OR "school_r" IS NULL) AND ("grade_l" IS NULL OR "grade_r" IS NULL)',
+              is_null_level=True),
+         _lvl("same school and grade", '"school_l" = "school_r" AND "grade_l" = "grade_r"'),
+         _lvl("same school, grade within one or unknown", '"school_l" = "school_r" AND ("grade_l" IS NULL '
+              'OR "grade_r" IS NULL OR abs("grade_l" - "grade_r") <= 1)'),
+         _lvl("same grade, a school unknown", '("school_l" IS NULL OR "school_r" IS NULL) AND "grade_l" = "grade_r"'),
+         _lvl("grade within one", 'abs("grade_l" - "grade_r") <= 1'),
          ELSE]},
-    {"output_column_name": "phone", "comparison_description": "phone",
-     "comparison_levels": [_null("phone"), _lvl("same", '"phone_l" = "phone_r"'), ELSE]},
     {"output_column_name": "national_id", "comparison_description": "national id",
      "comparison_levels": [
          _null("national_id"),
@@ -105,13 +115,12 @@ COMPARISONS = [
          _lvl("one typo", 'damerau_levenshtein("national_id_l", "national_id_r") <= 1'),
          _lvl("two typos", 'damerau_levenshtein("national_id_l", "national_id_r") <= 2'),
          ELSE]},
-    {"output_column_name": "address", "comparison_description": "street address",
-     "comparison_levels": [
-         _null("address"),
-         _lvl("same", '"address_l" = "address_r"'),
-         _lvl("similar", 'jaro_winkler_similarity("address_l", "address_r") >= 0.88'),
-         ELSE]},
 ]
+
+# The comparisons that say who a child is. The others (household, place, class) say which family and school: they
+# corroborate an identity and tell namesakes apart, but siblings and cousins share them all, so a pair whose name and
+# birth taken alone say "two children" (a negative weight) is never joined, however much its context agrees.
+IDENTITY_COMPARISONS = ("given", "family", "middle", "birth", "sex", "national_id")
 
 # Each rule keeps the candidate pairs of one kind of error in reach while a block stays small: "Nguyễn" + a
 # common given name across a district is millions of pairs, so the name rules are narrowed by birth year or commune.

@@ -36,6 +36,7 @@ def identity_frame(raw: pd.DataFrame) -> pd.DataFrame:
         "phone": each(parse_phone, col("phone")),  # "+84 912 345 678" is "0912345678", as at night
         "national_id": col("national_id"),
         "address": [fold(v) for v in col("address")],
+        "source_list": col("source_list"),  # optional: the list (file, sheet) a record was read from
     })
 
 

@@ -79,51 +79,51 @@ def assign_persons(
     usable = [i for i, r in enumerate(records) if r["row_status"] == "ok"]
     past = past_recipients if past_recipients is not None else pd.DataFrame(columns=["person_id"])
     tonight = df.loc[usable].reset_index(drop=True)
+    # the list each record was read from: one list never names one child twice (``flows.linkage.rules``)
+    tonight["source_list"] = tonight["source_id"].astype(str) + "\x1f" + tonight["source_sheet"].astype(str)
     n_tonight = len(usable)
     must, cannot = _decision_pairs(decisions, [fingerprints[i] for i in usable])
-    # Tonight's rows are linked on their own, so the same lists give the same children whatever the ledger holds;
-    # past recipients are then linked with them only to find who was supported before (support is given once).
+    # Tonight's rows alone decide who is one child, so the same lists give the same children whatever the ledger
+    # holds; the ledger only names them: ids known by fingerprint first, then past recipients found by linkage.
     result = link(tonight, must_link=must, cannot=cannot) if n_tonight else Linkage(labels=[])
     labels = list(result.labels)
-    past_ids: dict[int, set[str]] = {}
-    if len(past) and n_tonight:
-        both = pd.concat([tonight, past.drop(columns=["needs", "handed_over"], errors="ignore")], ignore_index=True)
-        joint = link(both, must_link=must, cannot=cannot, train_rows=n_tonight).labels
-        supported: dict[int, set[str]] = {}
-        for pos in range(n_tonight, len(both)):
-            supported.setdefault(joint[pos], set()).add(as_text(past["person_id"].iat[pos - n_tonight]))
-        # two of tonight's children matched to one past recipient are that one child (the ledger's record)
-        owner: dict[str, int] = {}
-        for pos in range(n_tonight):
-            for pid in supported.get(joint[pos], ()):
-                first = owner.setdefault(pid, labels[pos])
-                if first != labels[pos]:
-                    old, new = labels[pos], first
-                    labels = [new if x == old else x for x in labels]
-        for pos in range(n_tonight):
-            past_ids.setdefault(labels[pos], set()).update(supported.get(joint[pos], ()))
     clusters: dict[int, list[int]] = {}
     for pos, label in enumerate(labels):
         clusters.setdefault(label, []).append(usable[pos])
-
+    rank = _survivor_rank(past)
     aliases: dict[str, str] = {}
-    pending: list[list[int]] = []
     claimed: set[str] = set()
+    named: dict[int, str] = {}
     for label in sorted(clusters):
         rows = clusters[label]
-        known = {known_links[fingerprints[i]] for i in rows if fingerprints[i] in known_links}
-        # a child already supported who is on tonight's lists under another record (moved school, new grade,
-        # next phase) keeps the id under which the support was recorded
-        ids = sorted((known | past_ids.get(label, set())) - claimed, key=_id_order)
-        if ids:  # an id known from earlier nights; it belongs to one cluster only
-            survivor = ids[0]
-            for other in ids[1:]:
-                aliases[other] = survivor
+        # ids from earlier nights: several mean tonight's lists show that two persons are one child; the one
+        # whose support was handed over survives, then the one supported first (the oldest id)
+        ids = sorted({known_links[fingerprints[i]] for i in rows if fingerprints[i] in known_links} - claimed,
+                     key=rank)
+        if ids:
+            named[label] = ids[0]
+            aliases.update({other: ids[0] for other in ids[1:]})
             claimed.update(ids)
-            for i in rows:
-                person_ids[i] = survivor
+    unnamed = [label for label in sorted(clusters) if label not in named]
+    unclaimed = past[~past["person_id"].astype(str).isin(claimed)] if len(past) else past
+    if unnamed and len(unclaimed):
+        # a child supported before under another record (moved school, new grade, next phase) keeps the id
+        # under which the support was recorded; one past recipient names one child at most
+        found: dict[int, set[str]] = {}
+        for pos, pids in _past_matches(tonight, unclaimed, must, cannot).items():
+            found.setdefault(labels[pos], set()).update(pids)
+        for label in unnamed:
+            ids = sorted(found.get(label, set()) - claimed, key=rank)
+            if ids:
+                named[label] = ids[0]
+                claimed.add(ids[0])
+    pending: list[list[int]] = []
+    for label in sorted(clusters):
+        if label in named:
+            for i in clusters[label]:
+                person_ids[i] = named[label]
         else:
-            pending.append(rows)
+            pending.append(clusters[label])
     fresh = allocate_ids(len(pending)) if allocate_ids else [
         "P" + fingerprints[rows[0]].upper()[:10] for rows in pending]
     for rows, pid in zip(pending, fresh):
@@ -145,6 +145,26 @@ def assign_persons(
                                 for r in result.review if r["i"] < n_tonight and r["j"] < n_tonight])
     return DedupeResult(students=df, persons=persons, review_pairs=review, issues=issues,
                         new_links=new_links, aliases=aliases)
+
+
+def _survivor_rank(past: pd.DataFrame):
+    """Order of precedence among person ids that turn out to be one child: a handed-over support first, then
+    any support, then the oldest id (ids are issued in order)."""
+    handed = set(past.loc[past["handed_over"].astype(bool), "person_id"].astype(str)) if "handed_over" in past else set()
+    supported = set(past["person_id"].astype(str)) if "person_id" in past else set()
+    return lambda pid: (0 if pid in handed else 1 if pid in supported else 2, _id_order(pid))
+
+
+def _past_matches(tonight: pd.DataFrame, past: pd.DataFrame, must, cannot) -> dict[int, set[str]]:
+    """Tonight's record position -> ids of past recipients linked with it (past rows appended to tonight's and
+    linked together, trained on tonight's rows only)."""
+    n = len(tonight)
+    both = pd.concat([tonight, past.drop(columns=["needs", "handed_over"], errors="ignore")], ignore_index=True)
+    joint = link(both, must_link=must, cannot=cannot, train_rows=n).labels
+    by_label: dict[int, set[str]] = {}
+    for pos in range(n, len(both)):
+        by_label.setdefault(joint[pos], set()).add(as_text(past["person_id"].iat[pos - n]))
+    return {pos: by_label[joint[pos]] for pos in range(n) if joint[pos] in by_label}
 
 
 def _decision_pairs(decisions: pd.DataFrame | None, fps: list[str]) -> tuple[list, list]:

@@ -21,7 +21,7 @@ PARTICLES = ("thi", "van")
 FEATURE_COLUMNS = ["unique_id", "family", "middle", "given", "given_marked", "name_key", "name_compact", "particle",
                    "dob",
                    "dob_swap", "birth_year", "sex", "guardian", "village", "commune", "school", "grade", "phone",
-                   "national_id", "address"]
+                   "national_id", "address", "source_list"]
 
 log = logging.getLogger(__name__)
 
@@ -113,7 +113,9 @@ def _digits(value: object) -> str | None:
 
 def features(records: pd.DataFrame) -> pd.DataFrame:
     """Comparison columns of ``records`` (full_name, date_of_birth ISO or "", birth_year, sex, guardian_name,
-    village, commune_code, school_code, grade, phone, national_id, address; missing columns are empty)."""
+    village, commune_code, school_code, grade, phone, national_id, address, source_list; missing columns are
+    empty). ``source_list`` names the list a record was read from (a file and sheet): records of one list are
+    never joined by the model (see ``flows.linkage.rules``)."""
     n = len(records)
 
     def col(name: str) -> list[str]:
@@ -150,6 +152,7 @@ def features(records: pd.DataFrame) -> pd.DataFrame:
         "phone": [_digits(v) for v in col("phone")],
         "national_id": [_digits(v) for v in col("national_id")],
         "address": folded("address"),
+        "source_list": [v or None for v in col("source_list")],  # which list the record comes from, where known
     })
     for c in FEATURE_COLUMNS:  # typed columns, so an all-empty column is still text (DuckDB would guess NULL)
         if c not in ("unique_id", "birth_year", "grade"):

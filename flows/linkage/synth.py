@@ -120,9 +120,12 @@ def generate(n_children: int, seed: int = 7) -> pd.DataFrame:
         village = rng.choice(villages[commune])
         family = _weighted(rng, FAMILIES)
         guardian = f"{family} {rng.choice(PARENT_GIVEN)}"
+        # the other parent: a list kept from the household register may name either
+        other_parent = f"{_weighted(rng, FAMILIES)} Thị {rng.choice(PARENT_GIVEN)}"
         sex = rng.choice("MF")
         home = _home(rng, village, commune)
         first = child(family, sex, new_dob(), guardian, commune, village, home=home)
+        first["other_parent"] = other_parent
         children.append(first)
         roll = rng.random()
         if roll < 0.06:  # twins: same everything a school writes, another given name
@@ -131,9 +134,12 @@ def generate(n_children: int, seed: int = 7) -> pd.DataFrame:
             twin = child(family, sex2, first["dob"], guardian, commune, village, given=rng.choice(pool), home=home)
             twin["school"], twin["grade"] = first["school"], first["grade"]
             twin["twin_of"] = len(children) - 1
+            twin["other_parent"] = other_parent
             children.append(twin)
         elif roll < 0.14:  # a sibling
-            children.append(child(family, rng.choice("MF"), new_dob(), guardian, commune, village, home=home))
+            sibling = child(family, rng.choice("MF"), new_dob(), guardian, commune, village, home=home)
+            sibling["other_parent"] = other_parent
+            children.append(sibling)
         elif roll < 0.20:  # a namesake in the same commune: same full name, another birthday and parent
             elsewhere = rng.choice(villages[commune])
             other = child(family, sex, new_dob(), f"{family} {rng.choice(PARENT_GIVEN)}", commune, elsewhere,
@@ -162,6 +168,8 @@ def _record(rng: random.Random, c: dict, pid: int, corrupt: bool, villages, scho
     sex = {"M": "Nam", "F": "Nữ"}[c["sex"]]
     if corrupt:
         r = rng.random
+        if r() < 0.3 and c.get("other_parent"):
+            guardian = c["other_parent"]  # the other parent, as the household register has it
         words = name.split()
         if r() < 0.25 and len(words) > 2 and words[1] in ("Thị", "Văn"):
             words.pop(1)  # "Thị"/"Văn" dropped
@@ -171,6 +179,8 @@ def _record(rng: random.Random, c: dict, pid: int, corrupt: bool, villages, scho
             words[1] = _typo(rng, words[1])
         if r() < 0.04:
             words[0] = _typo(rng, words[0])  # the family name mistyped too
+        if r() < 0.04:
+            words = [words[-1], *words[:-1]]  # the given name written first, as on a form that asks it first
         name = " ".join(words)
         if r() < 0.25:
             name = strip_tones(name)
