@@ -256,7 +256,7 @@ def _persons(df: pd.DataFrame, cfg: AppConfig) -> tuple[pd.DataFrame, list[Issue
 def identity_frame(raw: pd.DataFrame) -> pd.DataFrame:
     """The contract CSV's columns as the fields ``flows.linkage.model.link`` compares (text places compared folded)."""
     from flows.linkage.model import fold
-    from flows.intake.normalize import parse_date, parse_grade, parse_phone
+    from flows.intake.values import parse_date, parse_grade, parse_phone
     from flows.text import title_name
 
     def col(name: str) -> list[str]:
