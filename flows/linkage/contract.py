@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from flows.intake.normalize import parse_date, parse_grade, parse_phone
+from flows.intake.values import parse_date, parse_grade, parse_phone
 from flows.linkage.clustering import link
 from flows.linkage.features import fold
 from flows.text import as_text, title_name

@@ -91,7 +91,7 @@ def read_decisions(sources: list[SourceData], cfg: AppConfig) -> tuple[pd.DataFr
 
 
 def _date(row: list, cols: dict[str, int]):
-    from flows.intake.normalize import parse_date
+    from flows.intake.values import parse_date
 
     c = cols.get("decided_at")
     if c is None or c >= len(row):

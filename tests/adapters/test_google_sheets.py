@@ -118,7 +118,7 @@ def test_grids_from_sheets_match_the_local_reader_merges_hidden_rows_and_serial_
         assert len(got.rows) == len(want.rows)
         assert got.rows[0] == [v for v in want.rows[0]]
     assert len(local[0].rows) - 1 in grids[0].hidden_rows
-    from flows.intake.normalize import parse_date
+    from flows.intake.values import parse_date
 
     dates = dated(local)
     serials = [v for g in grids for r in g.rows for v in r

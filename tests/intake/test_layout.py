@@ -1,5 +1,6 @@
-"""Layout: the table is found in messy sheets, real .xlsx files written with xlsxwriter and read back with
-python-calamine, and grids built directly (what a CSV or Google Sheet gives)."""
+"""Layout: the rows of the table are lifted out of messy sheets (and nothing that is not a row of data), with the
+unit that sent them; real .xlsx files written with xlsxwriter and read back with python-calamine, and grids built
+directly (what a CSV or Google Sheet gives). How the header is found: test_headers.py."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from flows.intake import layout
 from flows.config import load_config
 from flows.frames import PROVENANCE, SheetGrid, SourceData
 from flows.intake.legacy_fonts import encode
+from tests.intake.builders import KIND_SHEETS, TITLE, grid, source
 
 
 @pytest.fixture(scope="module")
@@ -38,10 +40,6 @@ def _read_xlsx(path: Path) -> list[SheetGrid]:
         grids.append(SheetGrid(name=meta.name, rows=rows, merged=merged, hidden_rows=hidden_rows[meta.name],
                                hidden=meta.visible != SheetVisibleEnum.Visible))
     return grids
-
-
-def _source(grids: list[SheetGrid], file: str = "truong/danh-sach.xlsx", **kw) -> SourceData:
-    return SourceData(source_id=file, source_file=file, sheets=grids, **kw)
 
 
 # --- A school's sheet as it really arrives ---------------------------------------------------------------------
@@ -137,7 +135,7 @@ def test_calamine_reads_merges_and_sheet_visibility(school_xlsx):
 
 
 def test_messy_school_sheet_gives_exactly_the_student_rows(school_xlsx, cfg):
-    result = layout.extract(_source(_read_xlsx(school_xlsx)), cfg)
+    result = layout.extract(source(_read_xlsx(school_xlsx)), cfg)
     assert result.issues == []
     assert result.sheets_read == 3  # the hidden sheet is not read
     assert list(result.tables) == ["students"]
@@ -173,7 +171,7 @@ def _without_merges(grid: SheetGrid) -> SheetGrid:
 def test_the_same_sheet_without_merge_information_reads_the_same(school_xlsx, cfg):
     grid = next(g for g in _read_xlsx(school_xlsx) if g.name == "DS hoc sinh")
     flat = _without_merges(grid)
-    result = layout.extract(_source([flat], file="DS TH Huu Lien.csv"), cfg)
+    result = layout.extract(source([flat], file="DS TH Huu Lien.csv"), cfg)
     table = result.tables["students"]
     assert list(table["source_row"]) == [9, 10, 13, 14]
     assert result.headers[("DS TH Huu Lien.csv", "")]["category_near_poor"] == "Đối tượng / Hộ cận nghèo"
@@ -181,96 +179,6 @@ def test_the_same_sheet_without_merge_information_reads_the_same(school_xlsx, cf
 
 
 # --- Grids built directly -----------------------------------------------------------------------------------
-def _grid(rows, name="Sheet1", **kw) -> SheetGrid:
-    width = max(len(r) for r in rows)
-    return SheetGrid(name=name, rows=[list(r) + [None] * (width - len(r)) for r in rows], **kw)
-
-
-TITLE = [["UBND HUYỆN HỮU LŨNG"], ["TRƯỜNG THCS YÊN BÌNH"], [], ["DANH SÁCH HỌC SINH"]]
-
-
-@pytest.mark.parametrize(("header", "expected"), [
-    (["STT", "Họ và tên", "Ngày sinh", "Lớp"], ["full_name", "date_of_birth", "grade"]),
-    (["TT", "Họ tên học sinh", "Ngày/tháng/năm sinh", "Lớp học"], ["full_name", "date_of_birth", "grade"]),
-    (["Số TT", "HỌ VÀ TÊN HỌC SINH", "Năm sinh", "Khối"], ["full_name", "date_of_birth", "grade"]),
-    (["STT", "Họ và tên học sinh (viết in hoa)", "Ngày sinh (dd/mm/yyyy)", "Học lớp"],
-     ["full_name", "date_of_birth", "grade"]),
-    (["STT", "Họ và tên", "Giới tính", "Thôn/Xóm", "Họ tên bố/mẹ", "SĐT phụ huynh"],
-     ["full_name", "sex", "village", "guardian_name", "phone"]),
-    (["STT", "Họ và tên", "Họ và tên cha/mẹ hoặc người giám hộ", "Số điện thoại liên hệ", "Đối tượng ưu tiên"],
-     ["full_name", "guardian_name", "phone", "category"]),
-    (["STT", "Họ và tên", "Xã/Thị trấn", "Trường", "Chưa có máy tính", "Chưa có kết nối Internet"],
-     ["full_name", "commune", "school", "lacks_device", "lacks_internet"]),
-    (["Hä vµ tªn", "Ngµy sinh", "Líp", "Ghi chó"], ["full_name", "date_of_birth", "grade", "note"]),  # TCVN3
-    (["STT", "Ho va ten", "Ngay sinh", "Lop", "Gioi tinh"], ["full_name", "date_of_birth", "grade", "sex"]),
-    (["STT", "Họ và tên", "Nam", "Nữ", "Năm sinh"], ["full_name", "sex_male", "sex_female", "date_of_birth"]),
-])
-def test_header_variants(cfg, header, expected):
-    has_stt = header[0].upper() in ("STT", "TT", "SỐ TT")
-    row = [1, "Lê Văn Tám"] if has_stt else ["Lê Văn Tám"]
-    row += ["x"] * (len(header) - len(row))
-    result = layout.extract(_source([_grid([*TITLE, header, row])]), cfg)
-    labels = result.headers[("truong/danh-sach.xlsx", "Sheet1")]
-    assert list(labels) == expected
-    assert result.issues == []
-    assert list(result.tables["students"]["source_row"]) == [6]
-
-
-def test_three_row_header(cfg):
-    rows = [
-        ["TRƯỜNG TH YÊN BÌNH"],
-        ["STT", "Họ và tên", "Giới tính", None, "Thông tin hỗ trợ", None, None, None],
-        [None, None, "Nam", "Nữ", "Đối tượng", None, "Nhu cầu", None],
-        [None, None, None, None, "Hộ nghèo", "Hộ cận nghèo", "Chưa có thiết bị", "Chưa có Internet"],
-        [1, "Lý Thị Mai", None, "x", None, "x", "x", None],
-        [2, "Hà Văn Nam", "x", None, "x", None, None, "x"],
-    ]
-    merged = [(1, 0, 3, 0), (1, 1, 3, 1), (1, 2, 1, 3), (2, 2, 3, 2), (2, 3, 3, 3), (1, 4, 1, 7), (2, 4, 2, 5),
-              (2, 6, 2, 7)]
-    result = layout.extract(_source([_grid(rows, merged=merged)]), cfg)
-    labels = result.headers[("truong/danh-sach.xlsx", "Sheet1")]
-    assert labels == {
-        "full_name": "Họ và tên",
-        "sex_male": "Giới tính / Nam",
-        "sex_female": "Giới tính / Nữ",
-        "category_poor": "Thông tin hỗ trợ / Đối tượng / Hộ nghèo",
-        "category_near_poor": "Thông tin hỗ trợ / Đối tượng / Hộ cận nghèo",
-        "lacks_device": "Thông tin hỗ trợ / Nhu cầu / Chưa có thiết bị",
-        "lacks_internet": "Thông tin hỗ trợ / Nhu cầu / Chưa có Internet",
-    }
-    table = result.tables["students"]
-    assert list(table["source_row"]) == [5, 6]
-    assert list(table["sex_female"]) == ["x", ""]
-    assert result.issues == []
-
-
-def test_lost_merges_parent_over_children(cfg):
-    """A CSV of a two-row header: the parent label sits in its first cell with empty cells to its right."""
-    rows = [
-        ["STT", "Họ và tên", "Đối tượng", None, None, "Ghi chú"],
-        [None, None, "Hộ nghèo", "Cận nghèo", "Khó khăn khác", None],
-        [1, "Đinh Văn Hùng", None, "x", None, None],
-    ]
-    result = layout.extract(_source([_grid(rows, name="")], file="xa/huu-lien.csv"), cfg)
-    labels = result.headers[("xa/huu-lien.csv", "")]
-    assert labels["category_near_poor"] == "Đối tượng / Cận nghèo"
-    assert labels["category_other"] == "Đối tượng / Khó khăn khác"
-    assert labels["note"] == "Ghi chú"
-    assert result.tables["students"].iloc[0]["category_near_poor"] == "x"
-
-
-def test_full_name_merged_over_family_and_given_name_columns(cfg):
-    rows = [
-        ["TRƯỜNG TH HÒA BÌNH"],
-        ["STT", "Họ và tên", None, "Lớp"],
-        [None, "Họ đệm", "Tên", None],
-        [1, "Nguyễn Thị", "Hoa", "2A"],
-    ]
-    result = layout.extract(_source([_grid(rows, merged=[(1, 1, 1, 2), (1, 0, 2, 0), (1, 3, 2, 3)])]), cfg)
-    assert result.tables["students"].iloc[0]["full_name"] == "Nguyễn Thị Hoa"
-    assert result.issues == []
-
-
 def test_vertically_merged_village_is_repeated_for_each_child(cfg):
     rows = [
         ["UBND XÃ HỮU LIÊN"],
@@ -279,7 +187,7 @@ def test_vertically_merged_village_is_repeated_for_each_child(cfg):
         [2, "Vi Văn Hai", None, "4"],
         [3, "Vi Văn Ba", "Đồng Mới", "5"],
     ]
-    result = layout.extract(_source([_grid(rows, merged=[(2, 2, 3, 2)])], file="xa/huu-lien.xlsx"), cfg)
+    result = layout.extract(source([grid(rows, merged=[(2, 2, 3, 2)])], file="xa/huu-lien.xlsx"), cfg)
     table = result.tables["students"]
     assert list(table["village"]) == ["Bãi Hào", "Bãi Hào", "Đồng Mới"]
     assert set(table["list_type"]) == {"commune"} and set(table["unit_code"]) == {"06388"}
@@ -304,7 +212,7 @@ def test_rows_that_are_not_children_are_skipped_and_the_table_continues(cfg):
         [None, "Người lập biểu", None, "Hiệu trưởng"],
         [None, "Nguyễn Thị Lập", None, "Trần Văn Trưởng"],
     ]
-    result = layout.extract(_source([_grid(rows)]), cfg)
+    result = layout.extract(source([grid(rows)]), cfg)
     table = result.tables["students"]
     assert list(table["full_name"]) == ["Ký Văn Tài", "Trương Thị Bàn", "Bàn Văn Xa", "Tổng Thị Hoa", "Mạc Văn Bốn"]
     assert list(table["source_row"]) == [5, 7, 8, 10, 13]
@@ -321,7 +229,7 @@ def test_group_titles_inside_a_commune_list_are_not_children(cfg):
         ["III", "Xã Yên Bình", None, None, None],
         [3, "Trương Văn Ba", "9A", "x", None],
     ]
-    result = layout.extract(_source([_grid(rows)], file="xa/yen-binh.xlsx"), cfg)
+    result = layout.extract(source([grid(rows)], file="xa/yen-binh.xlsx"), cfg)
     assert list(result.tables["students"]["full_name"]) == ["Hà Văn Một", "Hà Thị Hai", "Trương Văn Ba"]
 
 
@@ -335,88 +243,32 @@ def test_signature_block_ends_the_table(cfg):
         [None, "Hoàng Văn Chủ", None, "Lê Thị Lập"],
         [2, "Nông Văn B", "01/01/2012", "4A"],
     ]
-    result = layout.extract(_source([_grid(rows)], unit="TH-06391", unit_type="school"), cfg)
+    result = layout.extract(source([grid(rows)], unit="TH-06391", unit_type="school"), cfg)
     assert list(result.tables["students"]["full_name"]) == ["Nông Văn A"]
 
 
-# --- Kinds ----------------------------------------------------------------------------------------------------
-KIND_SHEETS = {
-    "students": [["STT", "Họ và tên", "Ngày sinh", "Lớp", "Hộ nghèo"], [1, "Lê Văn A", "01/02/2012", "3A", "x"]],
-    "donations": [["STT", "Nhà tài trợ", "Ngày nhận", "Hình thức", "Số lượng", "Số tiền (VND)", "Ghi chú"],
-                  [1, "Viettel Lạng Sơn", dt.datetime(2021, 12, 20), "Máy tính bảng", 50, None, None]],
-    "connectivity": [["STT", "Xã", "Thôn", "Sóng 3G", "Sóng 4G", "Cáp quang", "Số hộ"],
-                     [1, "Hữu Liên", "Bãi Hào", "x", "x", None, 85]],
-    "handover": [["STT", "Họ và tên", "Ngày sinh", "Trường", "Thiết bị", "Số sê-ri", "Ngày bàn giao", "Người nhận"],
-                 [1, "Lê Văn A", "01/02/2012", "TH Hữu Liên", "Máy tính bảng", "SN123", "05/01/2022", "Lê Văn B"]],
-}
-
-
-@pytest.mark.parametrize("kind", list(KIND_SHEETS))
-def test_kind_is_inferred_from_the_header(cfg, kind):
-    title = [["DANH SÁCH"], []]
-    result = layout.extract(_source([_grid([*title, *KIND_SHEETS[kind]])], file="khac/tong-hop.xlsx"), cfg)
-    assert list(result.tables) == [kind]
-    assert list(result.tables[kind]["source_row"]) == [4]
-
-
-def test_given_kind_is_used(cfg):
-    rows = KIND_SHEETS["handover"]
-    result = layout.extract(_source([_grid(rows)], kind="students", unit="TH-06388"), cfg)
-    assert list(result.tables) == ["students"]
-    unknown = [i.column for i in result.issues if i.rule == "unknown_column"]
-    assert unknown == ["Số sê-ri", "Ngày bàn giao", "Người nhận"]
-
-
+# --- Other kinds ----------------------------------------------------------------------------------------------
 def test_donation_values_are_raw(cfg):
-    result = layout.extract(_source([_grid(KIND_SHEETS["donations"])]), cfg)
+    result = layout.extract(source([grid(KIND_SHEETS["donations"])]), cfg)
     row = result.tables["donations"].iloc[0]
     assert row["date"] == dt.datetime(2021, 12, 20) and row["quantity"] == 50 and row["amount_vnd"] == ""
 
 
 # --- Issues ---------------------------------------------------------------------------------------------------
-def test_unknown_columns_are_reported_once_per_sheet(cfg):
-    rows = [
-        ["TRƯỜNG TH HỮU LIÊN"],
-        ["STT", "Họ và tên", "Dân tộc", "Lớp", None, "Con thứ mấy"],
-        ["(1)", "(2)", "(3)", "(4)", "(5)", "(6)"],
-        [1, "Lê Văn A", "Tày", "3A", None, 2],
-        [2, "Lê Văn B", "Nùng", "3A", None, 1],
-    ]
-    result = layout.extract(_source([_grid(rows, name="Lop 3")]), cfg)
-    unknown = [i for i in result.issues if i.rule == "unknown_column"]
-    assert [i.column for i in unknown] == ["Dân tộc", "Con thứ mấy"]
-    issue = unknown[0]
-    assert issue.source_file == "truong/danh-sach.xlsx" and issue.source_sheet == "Lop 3" and issue.source_row is None
-    assert issue.severity == cfg.rules.severity("unknown_column") == "warning"
-    assert issue.message == cfg.rules.message("unknown_column", column="Dân tộc")
-    assert "Dân tộc" in issue.message
-    assert len(result.tables["students"]) == 2
-
-
-def test_missing_name_column(cfg):
-    rows = [["STT", "Tên", "Ngày sinh", "Lớp", "Hộ nghèo"], [1, "An", "01/01/2012", "3A", "x"]]
-    result = layout.extract(_source([_grid(rows)], kind="students", unit="TH-06388"), cfg)
-    rules = [i.rule for i in result.issues]
-    assert "missing_column" in rules and "unknown_column" in rules
-    missing = next(i for i in result.issues if i.rule == "missing_column")
-    assert missing.severity == "error" and "Họ và tên" in missing.message
-    assert "students" not in result.tables
-
-
 def test_student_like_sheet_without_a_header_is_reported(cfg):
     rows = [["Danh sách lớp 3A"], *[[i, f"Nguyễn Văn {n}", "12/03/2013", "3A", "x"] for i, n in
                                      enumerate(["An", "Bình", "Cường", "Dũng"], 1)]]
-    result = layout.extract(_source([_grid(rows, name="Lop3A"), _grid([["Hướng dẫn điền biểu mẫu"]], name="HD")],
-                                    kind="students", unit="TH-06388"), cfg)
+    result = layout.extract(source([grid(rows, name="Lop3A"), grid([["Hướng dẫn điền biểu mẫu"]], name="HD")],
+                                   kind="students", unit="TH-06388"), cfg)
     assert [(i.rule, i.source_sheet) for i in result.issues] == [("no_table", "Lop3A")]
     assert result.issues[0].severity == "error"
     assert result.tables == {}
 
 
 def test_instructions_and_empty_sheets_are_ignored_without_issues(cfg):
-    sheets = [_grid([["Hướng dẫn: ghi đủ họ tên, ngày sinh, lớp."], ["Đánh dấu x vào cột nhu cầu."]], name="HD"),
-              SheetGrid("Sheet2", []), _grid(KIND_SHEETS["students"], name="DS")]
-    result = layout.extract(_source(sheets, unit="TH-06388"), cfg)
+    sheets = [grid([["Hướng dẫn: ghi đủ họ tên, ngày sinh, lớp."], ["Đánh dấu x vào cột nhu cầu."]], name="HD"),
+              SheetGrid("Sheet2", []), grid(KIND_SHEETS["students"], name="DS")]
+    result = layout.extract(source(sheets, unit="TH-06388"), cfg)
     assert result.issues == [] and result.sheets_read == 3
     assert len(result.tables["students"]) == 1
 
@@ -437,7 +289,7 @@ def test_instructions_and_empty_sheets_are_ignored_without_issues(cfg):
 ])
 def test_unit_from_title_or_file_name(cfg, file, title, list_type, unit):
     rows = [["UBND HUYỆN HỮU LŨNG"], [title], [], *KIND_SHEETS["students"]]
-    result = layout.extract(_source([_grid(rows)], file=file), cfg)
+    result = layout.extract(source([grid(rows)], file=file), cfg)
     table = result.tables["students"]
     assert (table.iloc[0]["list_type"], table.iloc[0]["unit_code"]) == (list_type, unit)
     assert [i.rule for i in result.issues] == ([] if unit else ["unknown_unit"])
@@ -445,14 +297,14 @@ def test_unit_from_title_or_file_name(cfg, file, title, list_type, unit):
 
 def test_registry_unit_wins(cfg):
     rows = [["TRƯỜNG TH HỮU LIÊN"], *KIND_SHEETS["students"]]
-    result = layout.extract(_source([_grid(rows)], unit="06391", unit_type="commune"), cfg)
+    result = layout.extract(source([grid(rows)], unit="06391", unit_type="commune"), cfg)
     table = result.tables["students"]
     assert (table.iloc[0]["list_type"], table.iloc[0]["unit_code"]) == ("commune", "06391")
 
 
 def test_commune_list_naming_a_school_level(cfg):
     rows = [["UBND XÃ HỮU LIÊN"], ["DANH SÁCH HỌC SINH TIỂU HỌC VÀ THCS XÃ HỮU LIÊN"], *KIND_SHEETS["students"]]
-    result = layout.extract(_source([_grid(rows)], file="x.xlsx"), cfg)
+    result = layout.extract(source([grid(rows)], file="x.xlsx"), cfg)
     assert result.tables["students"].iloc[0]["unit_code"] == "06388"
 
 
@@ -460,7 +312,7 @@ def test_tcvn3_sheet(cfg):
     rows = [[encode("TRƯỜNG TH HÒA BÌNH", "tcvn3")],
             [encode(h, "tcvn3") for h in ["STT", "Họ và tên", "Ngày sinh", "Lớp", "Hộ nghèo"]],
             [1, encode("Nguyễn Văn Đức", "tcvn3"), "01/02/2012", "3A", "x"]]
-    result = layout.extract(_source([_grid(rows)]), cfg)
+    result = layout.extract(source([grid(rows)]), cfg)
     table = result.tables["students"]
     assert table.iloc[0]["unit_code"] == "TH-06397"
     assert table.iloc[0]["full_name"] == "NguyÔn V¨n §øc"  # raw: normalize repairs it
@@ -468,73 +320,31 @@ def test_tcvn3_sheet(cfg):
 
 
 def test_several_sheets_and_failed_source(cfg):
-    sheets = [_grid([["TRƯỜNG TH HỮU LIÊN"], *KIND_SHEETS["students"]], name="3A"),
-              _grid([["TRƯỜNG TH HỮU LIÊN"], *KIND_SHEETS["students"]], name="4A")]
-    result = layout.extract(_source(sheets), cfg)
+    sheets = [grid([["TRƯỜNG TH HỮU LIÊN"], *KIND_SHEETS["students"]], name="3A"),
+              grid([["TRƯỜNG TH HỮU LIÊN"], *KIND_SHEETS["students"]], name="4A")]
+    result = layout.extract(source(sheets), cfg)
     assert list(result.tables["students"]["source_sheet"]) == ["3A", "4A"]
     assert set(result.headers) == {("truong/danh-sach.xlsx", "3A"), ("truong/danh-sach.xlsx", "4A")}
-    other_kind = layout.extract(_source(sheets, kind="decisions"), cfg)
+    other_kind = layout.extract(source(sheets, kind="decisions"), cfg)
     assert other_kind.tables == {} and other_kind.issues == []
     failed = layout.extract(SourceData("x", "x.xlsx", status="failed", message="bad zip"), cfg)
     assert failed.tables == {} and failed.issues == [] and failed.sheets_read == 0
 
 
-def test_date_of_birth_split_over_day_month_year_columns(cfg):
-    rows = [
-        ["TRƯỜNG TH HÒA BÌNH"],
-        ["STT", "Họ và tên", "Ngày sinh", None, None, "Lớp"],
-        [None, None, "Ngày", "Tháng", "Năm", None],
-        [1, "Nguyễn Thị Hoa", 5, 9, 2012, "2A"],
-        [2, "Nguyễn Thị Huệ", None, None, 2013, "1A"],
-    ]
-    merged = [(1, 0, 2, 0), (1, 1, 2, 1), (1, 2, 1, 4), (1, 5, 2, 5)]
-    result = layout.extract(_source([_grid(rows, merged=merged)]), cfg)
-    assert list(result.tables["students"]["date_of_birth"]) == ["5/9/2012", "2013"]
-    assert result.headers[("truong/danh-sach.xlsx", "Sheet1")]["date_of_birth"] == "Ngày sinh"
-    assert result.issues == []
-
-
-def test_a_sheet_of_another_kind_in_a_registered_workbook(cfg):
-    """A commune sends its children and its village coverage in one workbook registered as students."""
-    sheets = [_grid([["UBND XÃ HỮU LIÊN"], *KIND_SHEETS["students"]], name="Hoc sinh"),
-              _grid([["UBND XÃ HỮU LIÊN"], ["STT", "Thôn", "Sóng 3G", "Sóng 4G", "Cáp quang", "Số hộ"],
-                     [1, "Bãi Hào", "x", "x", None, 85]], name="Ha tang")]
-    result = layout.extract(_source(sheets, file="xa/huu-lien.xlsx", kind="students", unit_type="commune"), cfg)
-    assert sorted(result.tables) == ["connectivity", "students"]
-    assert result.tables["connectivity"].iloc[0]["unit_code"] == "06388"
-    assert result.issues == []
-
-
 def test_a_first_row_of_numbers_is_a_child_not_column_numbers(cfg):
     rows = [["STT", "Họ và tên", "Năm sinh", "Lớp"], [1, None, 2013, 3], [2, "Lê Văn B", 2012, 4]]
-    result = layout.extract(_source([_grid(rows)], unit="TH-06388"), cfg)
+    result = layout.extract(source([grid(rows)], unit="TH-06388"), cfg)
     assert list(result.tables["students"]["source_row"]) == [2, 3]
     numbered = [["STT", "Họ và tên", "Năm sinh", "Lớp"], ["A", "B", "1", "2"], [2, "Lê Văn B", 2012, 4]]
-    result = layout.extract(_source([_grid(numbered)], unit="TH-06388"), cfg)
+    result = layout.extract(source([grid(numbered)], unit="TH-06388"), cfg)
     assert list(result.tables["students"]["source_row"]) == [3]
-
-
-def test_birth_date_written_under_nam_or_nu_gives_date_and_sex(cfg):
-    rows = [
-        ["TRƯỜNG THCS THỊ TRẤN HỮU LŨNG"],
-        ["STT", "Họ và tên", "Ngày, tháng, năm sinh", None, "Lớp"],
-        [None, None, "Nam", "Nữ", None],
-        [1, "Hoàng Văn Hải", dt.date(2010, 9, 4), None, "7A"],
-        [2, "Lương Thị Hiên", None, "07/05/2009", "9B"],
-    ]
-    merged = [(1, 2, 1, 3), (1, 0, 2, 0), (1, 1, 2, 1), (1, 4, 2, 4)]
-    result = layout.extract(_source([_grid(rows, merged=merged)]), cfg)
-    table = result.tables["students"]
-    assert list(table["date_of_birth"]) == [dt.date(2010, 9, 4), "07/05/2009"]
-    assert list(table["sex_male"]) == ["x", ""] and list(table["sex_female"]) == ["", "x"]
-    assert result.issues == []
 
 
 def test_numbered_row_starting_like_a_total_is_data(cfg):
     rows = [["STT", "Mã", "Nhà tài trợ", "Loại", "Số lượng", "Tình trạng"],
             [1, "TT-2021-001", "Tổng công ty Điện lực miền Bắc", "Máy tính bảng", 20, "Đã nhận"],
             [None, None, "Tổng cộng", None, 20, None]]
-    result = layout.extract(_source([_grid(rows)], file="tai-tro/so.xlsx", kind="donations"), cfg)
+    result = layout.extract(source([grid(rows)], file="tai-tro/so.xlsx", kind="donations"), cfg)
     assert list(result.tables["donations"]["donor"]) == ["Tổng công ty Điện lực miền Bắc"]
 
 
@@ -543,11 +353,11 @@ def test_numbered_row_starting_like_a_total_is_data(cfg):
                                               ("2021", None), ("Lớp học", None)])
 def test_class_comes_from_a_per_class_sheet_name_only_when_there_is_no_class_column(cfg, sheet, grade):
     rows = [*TITLE, ["STT", "Họ và tên", "Ngày sinh", "Chưa có thiết bị"], [1, "Nguyễn Văn An", "05/09/2010", "x"]]
-    result = layout.extract(_source([_grid(rows, name=sheet)]), cfg)
+    result = layout.extract(source([grid(rows, name=sheet)]), cfg)
     table = result.tables["students"]
     assert (table["grade"].tolist() if "grade" in table else [None]) == [grade]
     with_column = [*TITLE, ["STT", "Họ và tên", "Lớp"], [1, "Nguyễn Văn An", "8A"]]
-    table = layout.extract(_source([_grid(with_column, name=sheet)]), cfg).tables["students"]
+    table = layout.extract(source([grid(with_column, name=sheet)]), cfg).tables["students"]
     assert table["grade"].tolist() == ["8A"]  # the sheet's own column wins
 
 
@@ -556,7 +366,7 @@ def test_unlabelled_totals_row_is_not_a_child_but_a_nameless_numbered_row_is(cfg
             [1, "Nguyễn Văn An", "8A", "x", None],
             [2, None, "8A", "x", "x"],  # a child whose name was left out: reported, not dropped
             [None, None, None, 2, 1]]  # column totals
-    table = layout.extract(_source([_grid(rows)]), cfg).tables["students"]
+    table = layout.extract(source([grid(rows)]), cfg).tables["students"]
     assert table["source_row"].tolist() == [6, 7]
 
 

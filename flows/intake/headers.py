@@ -1,0 +1,345 @@
+"""Header discovery for layout: find the header of the table in a messy sheet and what each column holds.
+
+The header is looked for in the first rows of the sheet by scoring header cells against the aliases in
+``config/headers.yaml``; one- to three-row headers with merged cells are read as parent / child / grandchild
+labels ("Đối tượng" over "Hộ nghèo" | "Hộ cận nghèo"), merges lost on the way (CSV) are restored, and cells in
+TCVN3 or VNI are read in the sheet's encoding. The kind of table (students, donations, connectivity, handover) is
+the one whose aliases score best when the source registry does not say it.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any, Iterable, Sequence
+
+from flows.config import AppConfig, Headers
+from flows.frames import SheetGrid
+from flows.intake.cells import data_like, display_text, is_column_number
+from flows.intake.legacy_fonts import decode, detect
+from flows.text import clean_spaces, fold
+
+KINDS = ("students", "donations", "connectivity", "handover")
+OFFICER_KINDS = ("follow_up", "overrides")  # read only from sources registered as that kind (never inferred)
+_SCAN_ROWS = 30  # the header row is looked for in the first rows only
+_MAX_DEPTH = 3  # header rows (parent / child / grandchild)
+NOT_OUTPUT = ("stt",)  # fields used to read the layout but not passed on
+# Fields a header may spread over several columns under one merged parent, and how their parts are joined:
+# "Họ và tên" over "Họ đệm" | "Tên", "Ngày sinh" over "Ngày" | "Tháng" | "Năm".
+JOINED = {"full_name": " ", "date_of_birth": "/"}
+SEX_MARKS = ("sex_male", "sex_female")
+
+
+# --- Matching header text against the aliases -----------------------------------------------------------------
+_PARENS = re.compile(r"\([^)]*\)|\[[^\]]*\]")
+_Tokens = tuple[tuple[str, str], ...]  # (folded word, word with its tones) pairs
+
+
+def _tokens(text: str) -> _Tokens:
+    words = re.sub(r"[^\w]+", " ", unicodedata.normalize("NFC", text).lower().replace("_", " ")).split()
+    return tuple((fold(w), w) for w in words)
+
+
+def _same_words(header: _Tokens, alias: _Tokens) -> bool:
+    """Folded words equal, and a header word written with tones has the alias's tones: "Ho ten" and "Họ tên"
+    are "Họ tên", but "Năm" is not "Nam"."""
+    return len(header) == len(alias) and all(
+        hf == af and (ht == af or ht == at) for (hf, ht), (af, at) in zip(header, alias))
+
+
+class _Aliases:
+    """The header aliases of one kind: exact aliases, and "~" aliases matched as whole words inside a header."""
+
+    def __init__(self, aliases: dict[str, list[str]]):
+        self.exact: dict[tuple[str, ...], list[tuple[_Tokens, str]]] = {}
+        self.contains: list[tuple[_Tokens, str]] = []
+        for fld, names in aliases.items():
+            for name in names:
+                if name.startswith("~"):
+                    self.contains.append((_tokens(name[1:]), fld))
+                else:
+                    toks = _tokens(name)
+                    self.exact.setdefault(tuple(f for f, _ in toks), []).append((toks, fld))
+        self.contains.sort(key=lambda kv: -sum(len(f) for f, _ in kv[0]))
+
+    @lru_cache(maxsize=4096)
+    def match(self, text: str) -> str | None:
+        if not text:
+            return None
+        variants = [_tokens(text)]
+        bare = _tokens(_PARENS.sub(" ", text))  # "Ngày sinh (dd/mm/yyyy)"
+        if bare and bare != variants[0]:
+            variants.append(bare)
+        for toks in variants:
+            for alias, fld in self.exact.get(tuple(f for f, _ in toks), []):
+                if _same_words(toks, alias):
+                    return fld
+        found: dict[str, int] = {}
+        for toks in variants:
+            for alias, fld in self.contains:
+                n = len(alias)
+                if any(_same_words(toks[i:i + n], alias) for i in range(len(toks) - n + 1)):
+                    found[fld] = max(found.get(fld, 0), sum(len(f) for f, _ in alias))
+        if not found:
+            return None
+        if len(found) > 1:
+            # "Họ và tên" is the head of many other headers ("Họ và tên cha/mẹ", "Họ tên phụ huynh"): the
+            # qualifier decides.
+            found.pop("full_name", None)
+        return max(found.items(), key=lambda kv: kv[1])[0]
+
+
+_ALIASES: dict[int, tuple[Headers, dict[str, _Aliases]]] = {}
+
+
+def _aliases(cfg: AppConfig) -> dict[str, _Aliases]:
+    """The header aliases of every kind, built once per configuration."""
+    entry = _ALIASES.get(id(cfg.headers))
+    if entry is None or entry[0] is not cfg.headers:
+        entry = (cfg.headers, {kind: _Aliases(cfg.headers.for_kind(kind)) for kind in (*KINDS, *OFFICER_KINDS)})
+        _ALIASES[id(cfg.headers)] = entry
+    return entry[1]
+
+
+# --- Header discovery -----------------------------------------------------------------------------------------
+@dataclass
+class Column:
+    """One column of a header: its header texts from the top row of the header down."""
+
+    index: int
+    levels: list[str]  # distinct header texts, top to bottom
+    spans: list[tuple[int, int]]  # first/last column each level spans
+
+    @property
+    def label(self) -> str:
+        return " / ".join(self.levels)
+
+
+@dataclass
+class Header:
+    """The header found in a sheet: the kind of table, its rows, its score and what each column holds."""
+
+    kind: str
+    first_row: int
+    last_row: int  # inclusive
+    score: float
+    columns: list[Column]
+    fields: dict[str, list[int]]  # field -> column indexes (several only for a split full name)
+    unknown: list[Column]
+
+    def labels(self) -> dict[str, str]:
+        """Header text of each field passed on, as the school wrote it, in the sheet's column order ("Đối tượng /
+        Hộ nghèo" for a child under a parent; the parent alone for a field spread over several columns)."""
+        labels = {}
+        for f, cols in sorted(self.fields.items(), key=lambda kv: kv[1][0]):
+            if f in NOT_OUTPUT:
+                continue
+            col = next(c for c in self.columns if c.index == cols[0])
+            labels[f] = col.levels[0] if len(cols) > 1 else col.label
+        return labels
+
+
+class _SheetView:
+    """Text of the top of a sheet with merged cells spread over their range."""
+
+    def __init__(self, grid: SheetGrid, rows: int):
+        self.grid = grid
+        self.height = min(len(grid.rows), rows)
+        self.width = max((len(r) for r in grid.rows[: self.height]), default=0)
+        self.text = [[display_text(v) for v in self._row(r)] for r in range(self.height)]
+        self._repair_by_sheet_encoding()
+        self.span = [[(c, c) for c in range(self.width)] for _ in range(self.height)]
+        self.merge_top: dict[tuple[int, int], int] = {}  # cell -> first row of its (multi-row) merge
+        self.merge_bottom: dict[tuple[int, int], int] = {}
+        for r0, c0, r1, c1 in grid.merged:
+            if r0 >= self.height:
+                continue
+            top = self.text[r0][c0] if c0 < self.width else ""
+            for r in range(r0, min(r1, self.height - 1) + 1):
+                for c in range(c0, min(c1, self.width - 1) + 1):
+                    self.text[r][c] = top
+                    self.span[r][c] = (c0, c1)
+                    if r1 > r0:
+                        self.merge_top[(r, c)] = r0
+                        self.merge_bottom[(r, c)] = r1
+
+    def _repair_by_sheet_encoding(self) -> None:
+        """Short header cells can be ambiguous alone ("Líp" is "Lớp" in TCVN3, but also a Unicode word): when a
+        row (or else the top of the sheet) is clearly in one legacy encoding, read its other Latin-1 cells in it
+        too. Cells with Unicode-only Vietnamese letters vote for Unicode and are never re-read."""
+        def votes(rows: Iterable[int]) -> dict[str, int]:
+            count: dict[str, int] = {}
+            for r in rows:
+                for v in self.grid.rows[r]:
+                    if isinstance(v, str) and not v.isascii():
+                        enc = detect(v)
+                        if enc == "unicode" and all(ord(ch) <= 0xFF for ch in v):
+                            continue  # ambiguous: no vote
+                        count[enc] = count.get(enc, 0) + 1
+            return count
+
+        def winner(count: dict[str, int]) -> str | None:
+            legacy = max(("tcvn3", "vni"), key=lambda e: count.get(e, 0))
+            return legacy if count.get(legacy, 0) > count.get("unicode", 0) else None
+
+        sheet = winner(votes(range(self.height)))
+        for r in range(self.height):
+            enc = winner(votes([r])) or sheet
+            if not enc:
+                continue
+            for c, v in enumerate(self.grid.rows[r]):
+                if isinstance(v, str) and detect(v) == "unicode" and all(ord(ch) <= 0xFF for ch in v):
+                    self.text[r][c] = clean_spaces(decode(v, enc))
+
+    def _row(self, r: int) -> list[Any]:
+        row = list(self.grid.rows[r])
+        return row + [None] * (self.width - len(row))
+
+    def blank(self, r: int) -> bool:
+        return not any(self.text[r])
+
+    def block_ok(self, first: int, last: int) -> bool:
+        """A header block must not cut a vertical merge nor contain data-like cells below its first row."""
+        for c in range(self.width):
+            if (first, c) in self.merge_top and self.merge_top[(first, c)] < first:
+                return False
+            if (last, c) in self.merge_bottom and self.merge_bottom[(last, c)] > last:
+                return False
+        for r in range(first + 1, last + 1):
+            if any(data_like(v) for v in self.grid.rows[r]):
+                return False
+        return True
+
+    def columns(self, first: int, last: int) -> list[Column]:
+        text = [list(self.text[r]) for r in range(first, last + 1)]
+        span = [list(self.span[r]) for r in range(first, last + 1)]
+        # Merges lost on the way (CSV): a parent label with empty cells to its right, over child labels.
+        for i in range(len(text) - 1):
+            c = 0
+            while c < self.width:
+                if text[i][c] and text[i + 1][c] and span[i][c] == (c, c):
+                    end = c
+                    while end + 1 < self.width and not text[i][end + 1] and text[i + 1][end + 1]:
+                        end += 1
+                    for k in range(c, end + 1):
+                        text[i][k] = text[i][c]
+                        span[i][k] = (c, end)
+                    c = end + 1
+                else:
+                    c += 1
+        hidden = self.grid.hidden_cols
+        cols = []
+        for c in range(self.width):
+            if c in hidden:
+                continue
+            levels: list[str] = []
+            spans: list[tuple[int, int]] = []
+            for i in range(len(text)):
+                t = text[i][c]
+                if t and (not levels or levels[-1] != t):
+                    levels.append(t)
+                    spans.append(span[i][c])
+            cols.append(Column(c, levels, spans))
+        return cols
+
+
+def _map_columns(aliases: _Aliases, columns: list[Column]) -> tuple[dict[str, list[int]], list[Column], float]:
+    """Fields of the header columns; unknown columns; a penalty for children that look like data."""
+    assigned: list[tuple[Column, str | None, tuple[int, int] | None]] = []
+    sex_split: dict[int, str] = {}
+    penalty = 0.0
+    for col in columns:
+        if not col.levels:
+            assigned.append((col, None, None))
+            continue
+        child = col.levels[-1]
+        f_child = aliases.match(child)
+        f_parent, parent_span = None, None
+        for level, sp in zip(reversed(col.levels[:-1]), reversed(col.spans[:-1])):
+            f_parent = aliases.match(level)
+            if f_parent:
+                parent_span = sp
+                break
+        fld: str | None = f_child
+        group = col.spans[-1] if f_child else None
+        if len(col.levels) > 1:
+            if f_parent == "date_of_birth" and f_child in SEX_MARKS and parent_span[0] < parent_span[1]:
+                # "Ngày, tháng, năm sinh" over "Nam | Nữ": the date is written in the child's sex column
+                fld, group = f_parent, parent_span
+                sex_split[col.index] = f_child
+            elif f_child == "full_name" and f_parent == "guardian_name":
+                fld = "guardian_name"
+            elif not f_child and f_parent and (parent_span[0] == parent_span[1] or f_parent in JOINED):
+                fld, group = f_parent, parent_span
+                if parent_span[0] == parent_span[1] and not is_column_number(child):
+                    penalty += 0.5  # a one-column parent over an unknown child: maybe a data row
+        assigned.append((col, fld, group))
+    fields: dict[str, list[int]] = {}
+    groups: dict[str, tuple[int, int] | None] = {}
+    unknown: list[Column] = []
+    for col, fld, group in assigned:
+        if fld is None:
+            if col.levels and not all(is_column_number(t) for t in col.levels):
+                unknown.append(col)
+            continue
+        if fld not in fields:
+            fields[fld] = [col.index]
+            groups[fld] = group
+        elif fld in JOINED and group is not None and group == groups[fld] and group[0] < group[1]:
+            fields[fld].append(col.index)  # "Họ và tên" merged over "Họ đệm" | "Tên"
+        else:
+            unknown.append(col)  # a second column for the same field is not used
+    for index, sex_field in sex_split.items():
+        if index in fields.get("date_of_birth", []):
+            fields.setdefault(sex_field, [index])
+    return fields, unknown, penalty
+
+
+def _score(kind: str, fields: dict[str, list[int]], penalty: float) -> float:
+    named = [f for f in fields if f not in NOT_OUTPUT]
+    if len(named) < 2:
+        return 0.0
+    if kind in ("students", "handover") and "full_name" not in fields and len(named) < 3:
+        return 0.0
+    return len(named) + (2 if "full_name" in fields else 0) - penalty
+
+
+def _best_header(view: _SheetView, aliases: dict[str, _Aliases], kinds: Iterable[str]) -> Header | None:
+    best: Header | None = None
+    best_key: tuple | None = None
+    for first in range(min(view.height, _SCAN_ROWS)):
+        if view.blank(first):
+            continue
+        for depth in range(1, _MAX_DEPTH + 1):
+            last = first + depth - 1
+            if last >= view.height:
+                break
+            if view.blank(last) or not view.block_ok(first, last):
+                continue
+            columns = view.columns(first, last)
+            for order, kind in enumerate(kinds):
+                fields, unknown, penalty = _map_columns(aliases[kind], columns)
+                score = _score(kind, fields, penalty)
+                if score <= 0:
+                    continue
+                key = (score, -depth, -first, -order)
+                if best_key is None or key > best_key:
+                    best_key = key
+                    best = Header(kind, first, last, score, columns, fields, unknown)
+    return best
+
+
+def find_header(grid: SheetGrid, cfg: AppConfig, kinds: Sequence[str]) -> Header | None:
+    """The best-scoring header in the first rows of ``grid`` for one of ``kinds`` (on equal scores the one of fewer
+    rows, then the higher one, then the earlier kind); None when there is none. When one kind is asked, a header of
+    another table kind is taken when it is unmistakable: a workbook registered as one kind may carry a sheet of
+    another (a commune's list of children and its village coverage)."""
+    aliases = _aliases(cfg)
+    view = _SheetView(grid, _SCAN_ROWS + _MAX_DEPTH)
+    header = _best_header(view, aliases, kinds)
+    if header is None and len(kinds) == 1:
+        other = _best_header(view, aliases, [k for k in KINDS if k != kinds[0]])
+        header = other if other is not None and other.score >= 4 else None
+    return header

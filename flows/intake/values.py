@@ -1,0 +1,427 @@
+"""Cell values: what one cell as a school wrote it means. Dates from Excel dates, serial numbers or text in the
+ways schools write them; grades from "3A", "Lớp 7", "Khối 8"; phones to ``0xxxxxxxxx``; national ids; amounts of
+money and counts; people's names cleaned and title-cased; and, from the value vocabularies in
+``config/headers.yaml``, yes/no marks, sex, categories and the other named values (donation kinds, device states…).
+
+Every text is read as the school reads it (``cell_text``): NFC Unicode with TCVN3 / VNI-Windows text repaired
+(``flows.intake.legacy_fonts``). A value that cannot be read becomes empty or None; the normalize stage keeps the
+text as written beside it. The ``parse_*`` functions need no configuration and are reused by later stages.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import re
+from typing import Any, Iterable
+
+from flows.config import AppConfig
+from flows.intake.legacy_fonts import to_unicode
+from flows.text import clean_spaces, fold, is_missing, strip_tones, title_name
+
+
+# --- Cells ----------------------------------------------------------------------------------------------------
+def cell_text(value: Any) -> str:
+    """The cell as the school reads it: legacy fonts repaired, NFC, surrounding space removed."""
+    if is_missing(value):
+        return ""
+    if isinstance(value, str):
+        return to_unicode(value).replace("\u00a0", " ").strip()
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, dt.datetime):
+        return value.strftime("%d/%m/%Y") if value.time() == dt.time() else value.strftime("%d/%m/%Y %H:%M")
+    if isinstance(value, dt.date):
+        return value.strftime("%d/%m/%Y")
+    if isinstance(value, float):
+        return str(int(value)) if value.is_integer() else repr(value)
+    return str(value)
+
+
+# --- Dates ----------------------------------------------------------------------------------------------------
+_EXCEL_EPOCH = dt.date(1899, 12, 30)
+_DMY = re.compile(r"(\d{1,2})\s*[/\-.\s]\s*(\d{1,2})\s*[/\-.\s]\s*(\d{4}|\d{2})")
+_YMD = re.compile(r"(\d{4})\s*[/\-.]\s*(\d{1,2})\s*[/\-.]\s*(\d{1,2})")
+_WORDY = re.compile(r"ngay\s*(\d{1,2})\s*thang\s*(\d{1,2})\s*nam\s*(\d{4})")
+# a month by its English name, day first or month first ("26-Aug-1956", "Aug 26, 1956", "26 August 1956")
+_MONTHS = {m: i for i, m in enumerate(("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov",
+                                       "dec"), 1)}
+_DAY_MONTH_NAME = re.compile(r"(\d{1,2})[\s\-/.]*([a-z]{3,9})\.?[\s\-/.,]*(\d{4})")
+_MONTH_NAME_DAY = re.compile(r"([a-z]{3,9})\.?[\s\-/.]*(\d{1,2})(?:st|nd|rd|th)?,?[\s\-/.]*(\d{4})")
+_TIME_TAIL = re.compile(r"[ T]\d{1,2}:\d{2}(:\d{2}(\.\d+)?)?\s*(am|pm|sa|ch)?$", re.IGNORECASE)
+
+
+def _make_date(y: int, m: int, d: int) -> dt.date | None:
+    try:
+        return dt.date(y, m, d)
+    except ValueError:
+        return None
+
+
+def _serial_date(serial: float) -> dt.date | None:
+    n = int(math.floor(serial))
+    if not 1 <= n <= 80000 or n == 60:
+        return None
+    if n < 60:  # Excel's 1900 system counts a 29 February 1900 that never was
+        n += 1
+    return _EXCEL_EPOCH + dt.timedelta(days=n)
+
+
+def parse_date(value: Any) -> tuple[str, int | None]:
+    """(ISO date or "", year or None). A year alone gives ("", year); unreadable gives ("", None)."""
+    if is_missing(value) or value == "":
+        return "", None
+    if isinstance(value, bool):
+        return "", None
+    if isinstance(value, dt.datetime):
+        return value.date().isoformat(), value.year
+    if isinstance(value, dt.date):
+        return value.isoformat(), value.year
+    if isinstance(value, (int, float)):
+        if float(value).is_integer() and 1900 <= value <= 2100:
+            return "", int(value)
+        d = _serial_date(float(value))
+        return (d.isoformat(), d.year) if d else ("", None)
+    text = _TIME_TAIL.sub("", clean_spaces(cell_text(value)))
+    if not text:
+        return "", None
+    if re.fullmatch(r"\d{4}", text):
+        year = int(text)
+        return ("", year) if 1900 <= year <= 2100 else ("", None)
+    if re.fullmatch(r"\d{8}", text):  # 05092012, else 20120905
+        readings = [(int(text[4:]), int(text[2:4]), int(text[:2])), (int(text[:4]), int(text[4:6]), int(text[6:]))]
+        d = next((date for y, m, day in readings if 1900 <= y <= 2100 and (date := _make_date(y, m, day))), None)
+        return (d.isoformat(), d.year) if d else ("", None)
+    if re.fullmatch(r"\d{5}(\.\d+)?", text):  # a serial number that arrived as text (CSV)
+        d = _serial_date(float(text))
+        return (d.isoformat(), d.year) if d else ("", None)
+    m = re.fullmatch(r"(\d{1,2})\s*[/\-.]\s*(\d{4})", text)  # month/year: the year is still worth keeping
+    if m:
+        year = int(m.group(2))
+        return ("", year) if 1 <= int(m.group(1)) <= 12 and 1900 <= year <= 2100 else ("", None)
+    m = _YMD.fullmatch(text)
+    if m:
+        d = _make_date(int(m.group(1)), int(m.group(2)), int(m.group(3)))
+        return (d.isoformat(), d.year) if d else ("", None)
+    m = _DMY.fullmatch(text) or _WORDY.search(fold(text))
+    if m:
+        day, month, year = int(m.group(1)), int(m.group(2)), int(m.group(3))
+        if len(m.group(3)) == 2:
+            year += 2000 if year <= 40 else 1900
+        d = _make_date(year, month, day)
+        if d is None and day <= 12 < month:  # written month first (a sheet in US format)
+            d = _make_date(year, day, month)
+        return (d.isoformat(), d.year) if d else ("", None)
+    return _month_named(text.lower())
+
+
+_MONTH_WORDS = ("january", "february", "march", "april", "may", "june", "july", "august", "september", "october",
+                "november", "december", "sept")
+
+
+def _month_named(text: str) -> tuple[str, int | None]:
+    """A date with the month by its English name (its first three letters or more), day first or month first."""
+    m = _DAY_MONTH_NAME.fullmatch(text)
+    day, name, year = (m.group(1), m.group(2), m.group(3)) if m else (None, None, None)
+    if not m and (m := _MONTH_NAME_DAY.fullmatch(text)):
+        name, day, year = m.group(1), m.group(2), m.group(3)
+    known = name and any(word.startswith(name) for word in _MONTH_WORDS)
+    d = _make_date(int(year), _MONTHS[name[:3]], int(day)) if known else None
+    return (d.isoformat(), d.year) if d else ("", None)
+
+
+# --- Grades ---------------------------------------------------------------------------------------------------
+_GRADE_WORDS = {"mot": 1, "hai": 2, "ba": 3, "bon": 4, "tu": 4, "nam": 5, "sau": 6, "bay": 7, "tam": 8, "chin": 9,
+                "i": 1, "ii": 2, "iii": 3, "iv": 4, "v": 5, "vi": 6, "vii": 7, "viii": 8, "ix": 9, "x": 10,
+                "xi": 11, "xii": 12}  # in words, or in Roman numerals ("Lớp VI")
+# one or two words ("Lớp", "Khối lớp", a mistyped "Líp") before the number, a class letter or number after it
+_GRADE = re.compile(r"(?:[a-z]+\s+){0,2}(\d{1,2})(?:\s*[/\-.]?\s*[a-z]?\s*\d{0,2})?")
+
+
+def parse_grade(value: Any) -> int | None:
+    """The grade number of "3A", "Lớp 7", "lớp 6B", "6/1", "7", 7.0, "Khối 8"; None if unreadable."""
+    if is_missing(value) or isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float):
+        return int(value) if value.is_integer() else None
+    key = fold(cell_text(value)).replace("/", " / ")
+    key = " ".join(key.split())
+    if not key:
+        return None
+    m = _GRADE.fullmatch(re.sub(r"^(lop|khoi)(?=\d)", r"\1 ", key.replace(" / ", "/")))
+    if m:
+        return int(m.group(1))
+    words = key.split()
+    prefixed = bool(words) and words[0] in ("lop", "khoi")
+    if prefixed:
+        words = words[1:]
+    # a lone "x" or "v" is a mark, not Roman ten or five: single letters count only after "Lớp"/"Khối"; a lone
+    # "Nam" (male, in the wrong column) is not "năm" (five), which needs its breve or "Lớp" before it
+    if len(words) == 1 and words[0] in _GRADE_WORDS and (prefixed or len(words[0]) > 1):
+        if words[0] == "nam" and not prefixed and "ă" not in cell_text(value).lower():
+            return None
+        return _GRADE_WORDS[words[0]]
+    return None
+
+
+# --- Phones and national ids ----------------------------------------------------------------------------------
+_OLD_MOBILE = {
+    "0120": "070", "0121": "079", "0122": "077", "0126": "076", "0128": "078", "0123": "083", "0124": "084",
+    "0125": "085", "0127": "081", "0129": "082", "0162": "032", "0163": "033", "0164": "034", "0165": "035",
+    "0166": "036", "0167": "037", "0168": "038", "0169": "039", "0186": "056", "0188": "058", "0199": "059",
+}
+
+
+def _phone_digits(text: str) -> str:
+    text = text.strip()
+    plus = text.startswith("+")
+    digits = re.sub(r"\D", "", text)
+    if plus and digits.startswith("84"):
+        digits = "0" + digits[2:]
+    elif digits.startswith("84") and len(digits) in (11, 12):
+        digits = "0" + digits[2:]
+    elif len(digits) == 9 and not digits.startswith("0"):
+        digits = "0" + digits
+    elif len(digits) == 10 and digits.startswith("1"):
+        digits = "0" + digits  # an old 11-digit mobile number that lost its 0
+    if len(digits) == 11 and digits[:4] in _OLD_MOBILE:
+        digits = _OLD_MOBILE[digits[:4]] + digits[4:]
+    return digits
+
+
+def parse_phone(value: Any) -> str:
+    """"0xxxxxxxxx" when the cell holds a Vietnamese number (spaces, dots, dashes, +84, a lost leading 0);
+    otherwise the digits as written (validation warns)."""
+    if is_missing(value) or isinstance(value, bool):
+        return ""
+    if isinstance(value, (int, float)):
+        if isinstance(value, float) and not value.is_integer():
+            return ""
+        return _phone_digits(str(int(value)))
+    text = cell_text(value)
+    if not text:
+        return ""
+    parts = [p for p in re.split(r"[/,;|]|\s-\s|\s+hoặc\s+|\s{2,}", text, flags=re.IGNORECASE) if p.strip()]
+    for part in parts:
+        digits = _phone_digits(part)
+        if len(digits) == 10 and digits.startswith("0"):
+            return digits
+    return _phone_digits(text)
+
+
+def parse_national_id(value: Any) -> str:
+    if is_missing(value) or isinstance(value, bool):
+        return ""
+    if isinstance(value, (int, float)):
+        digits = str(int(value)) if float(value).is_integer() else cell_text(value)
+        return "0" + digits if len(digits) == 11 else digits
+    text = cell_text(value)
+    digits = re.sub(r"[\s.\-]", "", text)
+    if digits.isdigit():
+        return "0" + digits if len(digits) == 11 else digits
+    return text
+
+
+# --- Names ----------------------------------------------------------------------------------------------------
+_NAME_EDGE = re.compile(r"^[\s\"'`.,;:*\-_]+|[\s\"'`.,;:*\-_]+$")
+
+
+def clean_name(value: Any) -> str:
+    """A person's name: legacy fonts repaired, NFC, single spaces, title case ("NGUYỄN  thị ánh" ->
+    "Nguyễn Thị Ánh")."""
+    text = _NAME_EDGE.sub("", clean_spaces(cell_text(value)))
+    return title_name(text) if text else ""
+
+
+# --- Amounts and counts ---------------------------------------------------------------------------------------
+_AMOUNT_UNITS = (("ty", 1_000_000_000), ("trieu", 1_000_000), ("tr", 1_000_000), ("nghin", 1_000), ("ngan", 1_000),
+                 ("k", 1_000))
+
+
+def parse_amount(value: Any) -> int | None:
+    """VND from 50000000, "50.000.000", "50,000,000 đ", "50 triệu", "1,5 tỷ"; None if not a number."""
+    if is_missing(value) or isinstance(value, bool) or value == "":
+        return None
+    if isinstance(value, (int, float)):
+        return int(round(value))
+    key = " ".join(strip_tones(cell_text(value)).lower().split())
+    m = re.search(r"\d[\d.,\s]*", key)
+    if not m:
+        return None
+    number = m.group(0).strip()
+    tail = re.findall(r"[a-z]+", key[m.end():])
+    unit = next((mult for word, mult in _AMOUNT_UNITS if tail and tail[0] == word), 1)
+    if unit > 1:
+        try:
+            return int(round(float(number.replace(" ", "").replace(",", ".")) * unit))
+        except ValueError:
+            return None
+    number = number.replace(" ", "")
+    number = re.sub(r"[.,]\d{1,2}$", "", number) if re.search(r"\d[.,]\d{3}[.,]\d{1,2}$", number) else number
+    digits = number.replace(".", "").replace(",", "")
+    return int(digits) if digits.isdigit() else None
+
+
+def parse_quantity(value: Any) -> int | None:
+    if is_missing(value) or isinstance(value, bool) or value == "":
+        return None
+    if isinstance(value, (int, float)):
+        return int(value) if float(value).is_integer() else None
+    m = re.search(r"\d[\d.,]*", cell_text(value))
+    if not m:
+        return None
+    number = m.group(0)
+    if re.fullmatch(r"\d{1,3}([.,]\d{3})+", number):
+        number = number.replace(".", "").replace(",", "")
+    try:
+        return int(float(number.replace(",", ".")))
+    except ValueError:
+        return None
+
+
+# --- Vocabularies ---------------------------------------------------------------------------------------------
+class _Vocab:
+    """Folded words of a value vocabulary: exact entries and "~" entries matched as whole words."""
+
+    def __init__(self, words: Iterable[str]):
+        self.exact = set()
+        self.contains = []
+        for w in words:
+            if w.startswith("~"):
+                self.contains.append(fold(w[1:]))
+            else:
+                self.exact.add(fold(w) or w.strip())  # "✓", "+", "-" fold to nothing: keep them as they are
+
+    def exact_match(self, key: str) -> bool:
+        return key in self.exact
+
+    def contains_match(self, key: str) -> int:
+        """Length of the longest "~" entry found in ``key`` as whole words (0 if none)."""
+        padded = f" {key} "
+        return max((len(w) for w in self.contains if w and f" {w} " in padded), default=0)
+
+    def match(self, key: str) -> bool:
+        return self.exact_match(key) or self.contains_match(key) > 0
+
+
+def _mapping_match(key: str, mapping: dict[str, _Vocab]) -> str:
+    for name, vocab in mapping.items():
+        if vocab.exact_match(key):
+            return name
+    best = max(((vocab.contains_match(key), name) for name, vocab in mapping.items()), default=(0, ""))
+    return best[1] if best[0] else ""
+
+
+_CATEGORIES = ("poor", "near_poor", "covid_orphan", "none")
+
+
+class Vocabularies:
+    """The value vocabularies of ``config/headers.yaml`` turned into lookups, built once per configuration."""
+
+    def __init__(self, cfg: AppConfig):
+        self.cfg = cfg
+        values = cfg.headers
+        self.truthy = _Vocab(values.vocabulary("truthy"))
+        self.falsy = _Vocab(values.vocabulary("falsy"))
+        self.truthy_prefixes = sorted((fold(w) for w in values.vocabulary("truthy") if " " in fold(w)), key=len)[::-1]
+        self.falsy_prefixes = sorted((fold(w) for w in values.vocabulary("falsy") if " " in fold(w)), key=len)[::-1]
+        self.sex_male = _Vocab(values.vocabulary("sex_male"))
+        self.sex_female = _Vocab(values.vocabulary("sex_female"))
+        self.category_words = {c: _Vocab(values.vocabulary(f"category_{c}")) for c in _CATEGORIES}
+        self._mappings: dict[str, dict[str, _Vocab]] = {}
+
+    # --- yes / no ---
+    def flag(self, value: Any) -> bool | None:
+        """True (marked / yes), False (no), None (empty). Any other text in a mark column counts as a mark."""
+        text = cell_text(value)
+        if not text:
+            return None
+        key = fold(text) or text
+        if self.truthy.exact_match(key):
+            return True
+        if self.falsy.exact_match(key):
+            return False
+        for p in self.falsy_prefixes:
+            if key.startswith(p + " "):
+                return False
+        for p in self.truthy_prefixes:
+            if key.startswith(p + " "):
+                return True
+        return True
+
+    def has(self, value: Any) -> bool:
+        """For "has 3G / fibre" columns: "chưa", "chưa có", "không" mean no."""
+        key = fold(cell_text(value))
+        if not key or key.startswith(("chua", "khong")) or self.falsy.exact_match(key):
+            return False
+        return True
+
+    # --- sex and category ---
+    def sex(self, row: dict[str, Any]) -> str:
+        """M | F | "" from the sex column, else from the "Nam" / "Nữ" mark columns."""
+        key = fold(cell_text(row.get("sex")))
+        if key:
+            if self.sex_male.exact_match(key):
+                return "M"
+            if self.sex_female.exact_match(key):
+                return "F"
+        female, male = row.get("sex_female"), row.get("sex_male")
+        f_mark = self.flag(female) is True
+        m_mark = self.flag(male) is True
+        if f_mark and not m_mark:
+            return "F"
+        if m_mark and not f_mark:
+            return "M"
+        if not key and not is_missing(female) and is_missing(male) and not f_mark:
+            return "M"  # the usual form has only a "Nữ" column: an unmarked child is a boy
+        return ""
+
+    def category(self, row: dict[str, Any]) -> str:
+        """poor | near_poor | covid_orphan | none, from the category text and the x-mark columns; the highest tier
+        named wins. Unknown text counts as none (its raw text stays in raw_category)."""
+        named: list[str] = []
+        text = cell_text(row.get("category"))
+        if text:  # the whole text, and its parts: "Hộ nghèo, mồ côi do COVID-19"
+            parts = [text, *re.split(r"[,;+/]|\svà\s", text)]
+            named.extend(c for part in dict.fromkeys(fold(p) for p in parts) if (c := self._category_of(part)))
+        for fld, cat in (("category_poor", "poor"), ("category_near_poor", "near_poor"),
+                         ("category_covid_orphan", "covid_orphan"), ("category_other", "none")):
+            if self.flag(row.get(fld)):
+                named.append(cat)
+        if not named:
+            return "none"
+        return min(named, key=self.cfg.district.tier_rank)
+
+    def _category_of(self, key: str) -> str:
+        if not key:
+            return ""
+        for cat in _CATEGORIES:
+            if self.category_words[cat].exact_match(key):
+                return cat
+        best = max(((self.category_words[c].contains_match(key), c) for c in _CATEGORIES), default=(0, ""))
+        return best[1] if best[0] else ""
+
+    # --- named values ---
+    def named(self, mapping: str, value: Any, among: Iterable[str] | None = None) -> str:
+        """The key of the ``mapping`` vocabulary (donation_kind, donation_status, device_state, override_action,
+        need) whose words name the cell, only among the keys ``among`` when given; "" when none does."""
+        vocabs = self._mappings.get(mapping)
+        if vocabs is None:
+            vocabs = self._mappings[mapping] = {k: _Vocab(v) for k, v in self.cfg.headers.mapping(mapping).items()}
+        if among is not None:
+            vocabs = {k: v for k, v in vocabs.items() if k in among}
+        return _mapping_match(fold(cell_text(value)), vocabs)
+
+
+_VOCABULARIES: dict[int, tuple[AppConfig, Vocabularies]] = {}
+
+
+def vocabularies(cfg: AppConfig) -> Vocabularies:
+    """The lookups of ``cfg``, built on first use."""
+    entry = _VOCABULARIES.get(id(cfg))
+    if entry is None or entry[0] is not cfg:
+        entry = (cfg, Vocabularies(cfg))
+        _VOCABULARIES[id(cfg)] = entry
+    return entry[1]

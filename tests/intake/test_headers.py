@@ -1,0 +1,190 @@
+"""Headers: the header of the table is found in messy sheets and its columns named (one- to three-row headers,
+merged or not, in Unicode or TCVN3); the kind of table is inferred from it."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from flows.config import load_config
+from flows.intake import layout
+from tests.intake.builders import KIND_SHEETS, TITLE, grid, source
+
+
+@pytest.fixture(scope="module")
+def cfg():
+    return load_config()
+
+
+# --- Header rows ----------------------------------------------------------------------------------------------
+@pytest.mark.parametrize(("header", "expected"), [
+    (["STT", "Họ và tên", "Ngày sinh", "Lớp"], ["full_name", "date_of_birth", "grade"]),
+    (["TT", "Họ tên học sinh", "Ngày/tháng/năm sinh", "Lớp học"], ["full_name", "date_of_birth", "grade"]),
+    (["Số TT", "HỌ VÀ TÊN HỌC SINH", "Năm sinh", "Khối"], ["full_name", "date_of_birth", "grade"]),
+    (["STT", "Họ và tên học sinh (viết in hoa)", "Ngày sinh (dd/mm/yyyy)", "Học lớp"],
+     ["full_name", "date_of_birth", "grade"]),
+    (["STT", "Họ và tên", "Giới tính", "Thôn/Xóm", "Họ tên bố/mẹ", "SĐT phụ huynh"],
+     ["full_name", "sex", "village", "guardian_name", "phone"]),
+    (["STT", "Họ và tên", "Họ và tên cha/mẹ hoặc người giám hộ", "Số điện thoại liên hệ", "Đối tượng ưu tiên"],
+     ["full_name", "guardian_name", "phone", "category"]),
+    (["STT", "Họ và tên", "Xã/Thị trấn", "Trường", "Chưa có máy tính", "Chưa có kết nối Internet"],
+     ["full_name", "commune", "school", "lacks_device", "lacks_internet"]),
+    (["Hä vµ tªn", "Ngµy sinh", "Líp", "Ghi chó"], ["full_name", "date_of_birth", "grade", "note"]),  # TCVN3
+    (["STT", "Ho va ten", "Ngay sinh", "Lop", "Gioi tinh"], ["full_name", "date_of_birth", "grade", "sex"]),
+    (["STT", "Họ và tên", "Nam", "Nữ", "Năm sinh"], ["full_name", "sex_male", "sex_female", "date_of_birth"]),
+])
+def test_header_variants(cfg, header, expected):
+    has_stt = header[0].upper() in ("STT", "TT", "SỐ TT")
+    row = [1, "Lê Văn Tám"] if has_stt else ["Lê Văn Tám"]
+    row += ["x"] * (len(header) - len(row))
+    result = layout.extract(source([grid([*TITLE, header, row])]), cfg)
+    labels = result.headers[("truong/danh-sach.xlsx", "Sheet1")]
+    assert list(labels) == expected
+    assert result.issues == []
+    assert list(result.tables["students"]["source_row"]) == [6]
+
+
+def test_three_row_header(cfg):
+    rows = [
+        ["TRƯỜNG TH YÊN BÌNH"],
+        ["STT", "Họ và tên", "Giới tính", None, "Thông tin hỗ trợ", None, None, None],
+        [None, None, "Nam", "Nữ", "Đối tượng", None, "Nhu cầu", None],
+        [None, None, None, None, "Hộ nghèo", "Hộ cận nghèo", "Chưa có thiết bị", "Chưa có Internet"],
+        [1, "Lý Thị Mai", None, "x", None, "x", "x", None],
+        [2, "Hà Văn Nam", "x", None, "x", None, None, "x"],
+    ]
+    merged = [(1, 0, 3, 0), (1, 1, 3, 1), (1, 2, 1, 3), (2, 2, 3, 2), (2, 3, 3, 3), (1, 4, 1, 7), (2, 4, 2, 5),
+              (2, 6, 2, 7)]
+    result = layout.extract(source([grid(rows, merged=merged)]), cfg)
+    labels = result.headers[("truong/danh-sach.xlsx", "Sheet1")]
+    assert labels == {
+        "full_name": "Họ và tên",
+        "sex_male": "Giới tính / Nam",
+        "sex_female": "Giới tính / Nữ",
+        "category_poor": "Thông tin hỗ trợ / Đối tượng / Hộ nghèo",
+        "category_near_poor": "Thông tin hỗ trợ / Đối tượng / Hộ cận nghèo",
+        "lacks_device": "Thông tin hỗ trợ / Nhu cầu / Chưa có thiết bị",
+        "lacks_internet": "Thông tin hỗ trợ / Nhu cầu / Chưa có Internet",
+    }
+    table = result.tables["students"]
+    assert list(table["source_row"]) == [5, 6]
+    assert list(table["sex_female"]) == ["x", ""]
+    assert result.issues == []
+
+
+def test_lost_merges_parent_over_children(cfg):
+    """A CSV of a two-row header: the parent label sits in its first cell with empty cells to its right."""
+    rows = [
+        ["STT", "Họ và tên", "Đối tượng", None, None, "Ghi chú"],
+        [None, None, "Hộ nghèo", "Cận nghèo", "Khó khăn khác", None],
+        [1, "Đinh Văn Hùng", None, "x", None, None],
+    ]
+    result = layout.extract(source([grid(rows, name="")], file="xa/huu-lien.csv"), cfg)
+    labels = result.headers[("xa/huu-lien.csv", "")]
+    assert labels["category_near_poor"] == "Đối tượng / Cận nghèo"
+    assert labels["category_other"] == "Đối tượng / Khó khăn khác"
+    assert labels["note"] == "Ghi chú"
+    assert result.tables["students"].iloc[0]["category_near_poor"] == "x"
+
+
+def test_full_name_merged_over_family_and_given_name_columns(cfg):
+    rows = [
+        ["TRƯỜNG TH HÒA BÌNH"],
+        ["STT", "Họ và tên", None, "Lớp"],
+        [None, "Họ đệm", "Tên", None],
+        [1, "Nguyễn Thị", "Hoa", "2A"],
+    ]
+    result = layout.extract(source([grid(rows, merged=[(1, 1, 1, 2), (1, 0, 2, 0), (1, 3, 2, 3)])]), cfg)
+    assert result.tables["students"].iloc[0]["full_name"] == "Nguyễn Thị Hoa"
+    assert result.issues == []
+
+
+def test_date_of_birth_split_over_day_month_year_columns(cfg):
+    rows = [
+        ["TRƯỜNG TH HÒA BÌNH"],
+        ["STT", "Họ và tên", "Ngày sinh", None, None, "Lớp"],
+        [None, None, "Ngày", "Tháng", "Năm", None],
+        [1, "Nguyễn Thị Hoa", 5, 9, 2012, "2A"],
+        [2, "Nguyễn Thị Huệ", None, None, 2013, "1A"],
+    ]
+    merged = [(1, 0, 2, 0), (1, 1, 2, 1), (1, 2, 1, 4), (1, 5, 2, 5)]
+    result = layout.extract(source([grid(rows, merged=merged)]), cfg)
+    assert list(result.tables["students"]["date_of_birth"]) == ["5/9/2012", "2013"]
+    assert result.headers[("truong/danh-sach.xlsx", "Sheet1")]["date_of_birth"] == "Ngày sinh"
+    assert result.issues == []
+
+
+def test_birth_date_written_under_nam_or_nu_gives_date_and_sex(cfg):
+    rows = [
+        ["TRƯỜNG THCS THỊ TRẤN HỮU LŨNG"],
+        ["STT", "Họ và tên", "Ngày, tháng, năm sinh", None, "Lớp"],
+        [None, None, "Nam", "Nữ", None],
+        [1, "Hoàng Văn Hải", dt.date(2010, 9, 4), None, "7A"],
+        [2, "Lương Thị Hiên", None, "07/05/2009", "9B"],
+    ]
+    merged = [(1, 2, 1, 3), (1, 0, 2, 0), (1, 1, 2, 1), (1, 4, 2, 4)]
+    result = layout.extract(source([grid(rows, merged=merged)]), cfg)
+    table = result.tables["students"]
+    assert list(table["date_of_birth"]) == [dt.date(2010, 9, 4), "07/05/2009"]
+    assert list(table["sex_male"]) == ["x", ""] and list(table["sex_female"]) == ["", "x"]
+    assert result.issues == []
+
+
+# --- Kinds ----------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("kind", list(KIND_SHEETS))
+def test_kind_is_inferred_from_the_header(cfg, kind):
+    title = [["DANH SÁCH"], []]
+    result = layout.extract(source([grid([*title, *KIND_SHEETS[kind]])], file="khac/tong-hop.xlsx"), cfg)
+    assert list(result.tables) == [kind]
+    assert list(result.tables[kind]["source_row"]) == [4]
+
+
+def test_given_kind_is_used(cfg):
+    rows = KIND_SHEETS["handover"]
+    result = layout.extract(source([grid(rows)], kind="students", unit="TH-06388"), cfg)
+    assert list(result.tables) == ["students"]
+    unknown = [i.column for i in result.issues if i.rule == "unknown_column"]
+    assert unknown == ["Số sê-ri", "Ngày bàn giao", "Người nhận"]
+
+
+def test_a_sheet_of_another_kind_in_a_registered_workbook(cfg):
+    """A commune sends its children and its village coverage in one workbook registered as students."""
+    sheets = [grid([["UBND XÃ HỮU LIÊN"], *KIND_SHEETS["students"]], name="Hoc sinh"),
+              grid([["UBND XÃ HỮU LIÊN"], ["STT", "Thôn", "Sóng 3G", "Sóng 4G", "Cáp quang", "Số hộ"],
+                    [1, "Bãi Hào", "x", "x", None, 85]], name="Ha tang")]
+    result = layout.extract(source(sheets, file="xa/huu-lien.xlsx", kind="students", unit_type="commune"), cfg)
+    assert sorted(result.tables) == ["connectivity", "students"]
+    assert result.tables["connectivity"].iloc[0]["unit_code"] == "06388"
+    assert result.issues == []
+
+
+# --- Issues ---------------------------------------------------------------------------------------------------
+def test_unknown_columns_are_reported_once_per_sheet(cfg):
+    rows = [
+        ["TRƯỜNG TH HỮU LIÊN"],
+        ["STT", "Họ và tên", "Dân tộc", "Lớp", None, "Con thứ mấy"],
+        ["(1)", "(2)", "(3)", "(4)", "(5)", "(6)"],
+        [1, "Lê Văn A", "Tày", "3A", None, 2],
+        [2, "Lê Văn B", "Nùng", "3A", None, 1],
+    ]
+    result = layout.extract(source([grid(rows, name="Lop 3")]), cfg)
+    unknown = [i for i in result.issues if i.rule == "unknown_column"]
+    assert [i.column for i in unknown] == ["Dân tộc", "Con thứ mấy"]
+    issue = unknown[0]
+    assert issue.source_file == "truong/danh-sach.xlsx" and issue.source_sheet == "Lop 3" and issue.source_row is None
+    assert issue.severity == cfg.rules.severity("unknown_column") == "warning"
+    assert issue.message == cfg.rules.message("unknown_column", column="Dân tộc")
+    assert "Dân tộc" in issue.message
+    assert len(result.tables["students"]) == 2
+
+
+def test_missing_name_column(cfg):
+    rows = [["STT", "Tên", "Ngày sinh", "Lớp", "Hộ nghèo"], [1, "An", "01/01/2012", "3A", "x"]]
+    result = layout.extract(source([grid(rows)], kind="students", unit="TH-06388"), cfg)
+    rules = [i.rule for i in result.issues]
+    assert "missing_column" in rules and "unknown_column" in rules
+    missing = next(i for i in result.issues if i.rule == "missing_column")
+    assert missing.severity == "error" and "Họ và tên" in missing.message
+    assert "students" not in result.tables
+
