@@ -16,7 +16,9 @@ from python_calamine import CalamineWorkbook
 
 from flows.config import load_config
 from flows.frames import ALLOCATION_EXPORT_COLUMNS, ISSUE_COLUMNS, STUDENT_EXPORT_COLUMNS, RunResult, SourceReport
-from flows.publishing.publish import HEADER_ROW, NO_REVIEW_PAIRS, SHEETS, VI, publish
+from flows.publishing.district import NO_REVIEW_PAIRS
+from flows.publishing.publish import publish
+from flows.publishing.workbook import HEADER_ROW, SHEETS, VI
 from flows.text import split_name
 
 HL, YB = "06388", "06391"  # Xã Hữu Liên, Xã Yên Bình
