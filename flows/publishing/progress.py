@@ -19,7 +19,6 @@ from flows.publishing.prepared import GIVEN, WAITING, Prepared, as_int, ordered,
 from flows.publishing.workbook import Book, Col, label, tier_label, vn_int, vn_pct
 from flows.text import as_text, name_sort_key
 
-
 _INFRA_COLS = [
     Col("STT", 6, "stt"), Col("Xã, thị trấn", 24), Col("Thôn, khu", 20), Col("Số thôn", 9, "int"),
     Col("Có 3G", 9, "int"), Col("Có 4G", 9, "int"), Col("Có cáp quang", 10, "int"),
