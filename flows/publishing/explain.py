@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from flows.publishing.publish import label
+from flows.publishing.workbook import label
 from flows.text import fold
 
 _READ = dict(dtype=str, keep_default_na=False)

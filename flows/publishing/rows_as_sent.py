@@ -4,7 +4,8 @@
 headers (legacy fonts repaired, nothing else changed). ``write_rows_as_sent`` writes them one block per file and
 sheet, under the headers the school wrote, with the row number the school sees: a cell an issue is about is
 filled red (error) or yellow (warning) and carries a note saying what to fix; an issue about no particular cell
-marks the row number.
+marks the row number. ``write_unit_rows`` picks from the night's rows those of one school's (or commune's) files
+and adds the sheet to that unit's published workbook.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ import pandas as pd
 
 from flows.frames import PROVENANCE
 from flows.intake.legacy_fonts import to_unicode
+from flows.publishing.prepared import Prepared
+from flows.publishing.workbook import Book, label
 from flows.text import as_text, clean_spaces, is_missing, nfc
 
 SHEET_NAME = "Dòng đã gửi"
@@ -121,6 +124,31 @@ def write_rows_as_sent(wb, fmt: dict, rows: pd.DataFrame, issues: pd.DataFrame, 
             r += 1
         r += 1
     ws.freeze_panes(5, 2)
+
+
+def write_unit_rows(book: Book, data: Prepared, st: pd.DataFrame, iss: pd.DataFrame, code: str,
+                    sub: str, unit: str = "school") -> None:
+    """The sheet in a published school (or commune) workbook: the rows of the files that unit sent, as written,
+    problem cells marked, each row's outcome as the officer words it.
+
+    A commune sees only the rows of its own lists that are its own children (commune workbooks' privacy rule).
+    """
+    sent = data.result.rows_as_sent
+    if sent is None:
+        return
+    if unit == "commune":
+        mine = st.loc[(st["_file_commune"] == code) & (st["commune_code"] == code)].dropna(subset=["source_row"])
+        if mine.empty:
+            return
+        title = "CÁC DÒNG UBND XÃ ĐÃ GỬI VÀ CÁC Ô CẦN SỬA"
+    else:
+        mine = st.loc[st["_file_school"] == code].dropna(subset=["source_row"])
+        title = "CÁC DÒNG NHÀ TRƯỜNG ĐÃ GỬI VÀ CÁC Ô CẦN SỬA"
+    keys = mine[["source_file", "source_sheet", "source_row"]].drop_duplicates().astype({"source_row": "int64"})
+    rows = sent.merge(keys, on=["source_file", "source_sheet", "source_row"])
+    status = {(f, s, int(r)): label("status", v) for f, s, r, v in
+              zip(mine["source_file"], mine["source_sheet"], mine["source_row"], mine["status"])}
+    write_rows_as_sent(book.wb, book.fmt, rows, iss, data.result.headers, sub, status, title=title)
 
 
 def _write(ws, r: int, c: int, value: Any, text_fmt, date_fmt) -> None:

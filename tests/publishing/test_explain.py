@@ -7,7 +7,7 @@ import pytest
 
 from flows.publishing.explain import explain_student
 from flows.publishing.publish import publish
-from tests.publishing.test_publish import make_result
+from tests.publishing.night import make_result
 
 
 @pytest.fixture(scope="module")

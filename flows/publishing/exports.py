@@ -1,0 +1,74 @@
+"""The night's CSV exports under ``exports/``, for other tools.
+
+students.csv, issues.csv and allocations.csv follow the contract in DESIGN.md column for column (contract
+columns first, in order, then the frame's other columns); changes.csv (the change log against the previous
+night), review_pairs.csv (the review queue), overrides.csv and follow_ups.csv lead with their own columns.
+Cells are formatted as the contract says: true/false, integers without ".0", ISO dates, empty for missing;
+UTF-8 without BOM, LF line ends.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from flows.frames import ALLOCATION_EXPORT_COLUMNS, ISSUE_COLUMNS, STUDENT_EXPORT_COLUMNS, RunResult
+from flows.text import is_missing
+
+
+def write_exports(result: RunResult, folder: Path) -> None:
+    """Every CSV export of the night into ``folder``."""
+    _write_csv(folder / "students.csv", result.students, STUDENT_EXPORT_COLUMNS)
+    _write_csv(folder / "issues.csv", result.issues, ISSUE_COLUMNS)
+    _write_csv(folder / "allocations.csv", result.allocations, ALLOCATION_EXPORT_COLUMNS)
+    _write_csv(folder / "changes.csv", result.changes, ["person_id", "need", "before", "after", "rule"],
+               contract=False)
+    _write_csv(folder / "review_pairs.csv", result.review_pairs,
+               ["person_id_l", "person_id_r", "match_probability", "reasons", "pair_key"], contract=False)
+    _write_csv(folder / "overrides.csv", getattr(result, "override_log", None),
+               ["override_id", "person_id", "need", "action", "item", "donation_id", "officer", "reason",
+                "decided_on", "result"], contract=False)
+    _write_csv(folder / "follow_ups.csv", getattr(result, "follow_ups", None),
+               ["person_id", "need", "item", "serial", "state", "checked_on"], contract=False)
+
+
+def _write_csv(path: Path, df: Any, leading: Sequence[str], *, contract: bool = True) -> None:
+    """``leading`` columns first, in order, then the frame's other columns; a contract column must exist."""
+    df = df if df is not None else pd.DataFrame()
+    missing = [c for c in leading if c not in df.columns]
+    if missing and len(df) and contract:
+        raise ValueError(f"publish: {path.name} lacks contract column(s) {', '.join(missing)}")
+    columns = [*leading, *(c for c in df.columns if c not in leading and not str(c).startswith("_"))]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", encoding="utf-8", newline="") as fh:
+        writer = csv.writer(fh, lineterminator="\n")
+        writer.writerow(columns)
+        if len(df):
+            values = [[_csv_cell(v) for v in df[c].tolist()] if c in df.columns else [""] * len(df)
+                      for c in columns]
+            writer.writerows(zip(*values))
+
+
+def _csv_cell(v: object) -> str:
+    """Contract formatting: true/false, integers without ".0", ISO dates, empty for missing."""
+    if type(v) is str:
+        return v
+    if is_missing(v):
+        return ""
+    if isinstance(v, bool) or type(v).__name__ == "bool_":
+        return "true" if v else "false"
+    if isinstance(v, float) or type(v).__name__.startswith("float"):
+        f = float(v)  # type: ignore[arg-type]
+        return str(int(f)) if f.is_integer() else repr(f)
+    if isinstance(v, pd.Timestamp):
+        v = v.to_pydatetime()
+    if isinstance(v, dt.datetime):
+        return v.date().isoformat() if v.time() == dt.time() and v.tzinfo is None else v.isoformat()
+    if isinstance(v, dt.date):
+        return v.isoformat()
+    return str(v)
