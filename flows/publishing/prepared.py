@@ -119,6 +119,8 @@ def _ints(df: pd.DataFrame, columns: Iterable[str]) -> pd.DataFrame:
 
 @dataclass
 class Prepared:
+    """The night's frames, display-ready, for every workbook and the manifest; names and files of its units."""
+
     result: RunResult
     cfg: AppConfig
     # Display-ready frames (text columns "" when missing, integers Int64) with sort helpers _commune_order,
