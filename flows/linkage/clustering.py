@@ -13,7 +13,9 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from flows.linkage.comparisons import COMPARISONS, IDENTITY_COMPARISONS, MATCH_THRESHOLD, REVIEW_THRESHOLD
+from flows.linkage.comparisons import (
+    COMPARISONS, EVIDENCE_FLOOR, IDENTITY_COMPARISONS, MATCH_THRESHOLD, REVIEW_THRESHOLD,
+)
 from flows.linkage.features import features
 from flows.linkage.rules import cannot_link
 from flows.linkage.scoring import score
@@ -73,17 +75,22 @@ def link(records: pd.DataFrame, model: dict | None = None, *, must_link: list[tu
     tick = progress or (lambda step, total: None)
     feats = features(records)
     tick(1, 4)
-    pairs = score(feats, model, min_probability=review_threshold, train_rows=train_rows)
+    # pairs well below the review band are scored too: they are the evidence that two children are not one
+    pairs = score(feats, model, min_probability=min(review_threshold, EVIDENCE_FLOOR), train_rows=train_rows)
     tick(2, 4)
     recs = feats.astype(object).where(feats.notna(), None).to_dict("records")
-    labels, review = cluster(recs, pairs, must_link=must_link, cannot=cannot, match_threshold=match_threshold)
+    labels, review = cluster(recs, pairs, must_link=must_link, cannot=cannot, match_threshold=match_threshold,
+                             review_threshold=review_threshold)
     tick(3, 4)
     tick(4, 4)
     return Linkage(labels=labels, review=review, pairs_scored=len(pairs))
 
 
 def identity_weight(row: dict) -> float:
-    """The match weight (bits) of a scored pair's identity comparisons alone: name, birth, sex, national id."""
+    """The match weight (bits) of a scored pair's identity comparisons alone: name, birth, sex, national id
+    (+inf for a pair scored without its comparisons' weights: nothing then speaks against it)."""
+    if not any(f"mw_{name}" in row for name in IDENTITY_COMPARISONS):
+        return math.inf
     total = 0.0
     for name in IDENTITY_COMPARISONS:
         for col in (f"mw_{name}", f"mw_tf_adj_{name}"):
@@ -114,11 +121,15 @@ class _Clusters:
 
 
 def cluster(recs: list[dict], pairs: pd.DataFrame, *, must_link=(), cannot=(),
-            match_threshold: float = MATCH_THRESHOLD) -> tuple[list[int], list[dict]]:
+            match_threshold: float = MATCH_THRESHOLD,
+            review_threshold: float = REVIEW_THRESHOLD) -> tuple[list[int], list[dict]]:
     """Join records pair by pair, strongest first; never across a cannot-link (hard rule or officer decision).
 
-    A record whose links above the threshold lead to two children who cannot be one (an undated "Nguyễn Văn An"
-    in a commune with two of them) joins neither: the pairs go to review. Uncertain pairs go to review."""
+    Two children are not joined either when any two of their records that were scored have names and births
+    that, alone, say "two children" (a negative identity weight): an undated record that fits two children of
+    one class does not make them one. A record whose links above the threshold lead to two children who cannot
+    be one (an undated "Nguyễn Văn An" in a commune with two of them) joins neither: the pairs go to review.
+    Uncertain pairs go to review."""
     n = len(recs)
     uf = _Clusters(n)
     forbidden = {(min(a, b), max(a, b)) for a, b in cannot}
@@ -135,12 +146,17 @@ def cluster(recs: list[dict], pairs: pd.DataFrame, *, must_link=(), cannot=(),
             for y in uf.members[rb]:
                 if (min(x, y), max(x, y)) in forbidden:
                     return "cán bộ đã xác định khác người"
+                if (min(x, y), max(x, y)) in against:
+                    return "tên và ngày sinh của hai bản ghi cho thấy hai học sinh"
                 why = cannot_link(recs[x], recs[y])
                 if why:
                     return why
         return ""
 
-    rows = [r for r in (pairs.to_dict("records") if len(pairs) else []) if identity_weight(r) > 0]
+    scored = pairs.to_dict("records") if len(pairs) else []
+    against = {(min(int(r["unique_id_l"]), int(r["unique_id_r"])), max(int(r["unique_id_l"]), int(r["unique_id_r"])))
+               for r in scored if identity_weight(r) <= 0}
+    rows = [r for r in scored if identity_weight(r) > 0 and r["match_probability"] >= review_threshold]
     rows.sort(key=lambda r: (-r["match_probability"], r["unique_id_l"], r["unique_id_r"]))
     strong = [r for r in rows if r["match_probability"] >= match_threshold]
     # records that fit two children who cannot be one: hold them back

@@ -19,6 +19,8 @@ SELF_TRAIN_MIN_RECORDS = 5000  # from this many records on, u and m are estimate
 TF_MIN_RECORDS = 1000  # name frequencies are taken from the data itself from this many records on
 MATCH_THRESHOLD = 0.95  # link at or above
 REVIEW_THRESHOLD = 0.30  # an officer looks at pairs between the two
+# pairs scored down to this probability are kept as evidence against joining their children (``cluster``)
+EVIDENCE_FLOOR = 0.01
 
 
 # --- The model, declaratively ---------------------------------------------------------------------------------
@@ -70,6 +72,7 @@ COMPARISONS = [
          _lvl("same date", '"dob_l" = "dob_r"'),
          _lvl("day and month swapped", '"dob_l" = "dob_swap_r"'),
          _lvl("one typo in the date", 'damerau_levenshtein("dob_l", "dob_r") <= 1'),
+         _lvl("same day and month, another year", 'substr("dob_l", 6, 5) = substr("dob_r", 6, 5)'),
          _lvl("only the year known, same year", '("dob_l" IS NULL OR "dob_r" IS NULL) '
               'AND "birth_year_l" = "birth_year_r"'),
          ELSE]},

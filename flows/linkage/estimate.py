@@ -14,17 +14,28 @@ import logging
 from flows.linkage.comparisons import DETERMINISTIC_RECALL, DETERMINISTIC_RULES, PROBABILITY_FLOOR, SEED, settings
 
 
-def train_on(feats, seed: int = SEED, max_pairs: float = 2e6) -> dict:
-    """Steps 2-5 of the procedure on a features frame (``flows.linkage.features.features``); returns the model dict."""
+def train_on(feats, seed: int = SEED, max_pairs: float = 2e6, label_column: str | None = None) -> dict:
+    """Steps 2-5 of the procedure on a features frame (``flows.linkage.features.features``); returns the model dict.
+
+    ``label_column``: a column of ``feats`` that names each record's person (the synthetic training set knows who
+    is who): m probabilities are then counted on its true pairs instead of estimated by EM. EM on unlabelled
+    lists takes twins and siblings, who share a household and a class, for one child and learns that another
+    given name or birth date is common among matches; labels do not."""
     from splink import DuckDBAPI, Linker
 
-    linker = Linker(DuckDBAPI().register(feats), settings(), log_level=logging.ERROR)
+    model_settings = settings()
+    if label_column:
+        model_settings["additional_columns_to_retain"] = [label_column]
+    linker = Linker(DuckDBAPI().register(feats), model_settings, log_level=logging.ERROR)
     linker.training.estimate_probability_two_random_records_match(DETERMINISTIC_RULES,
                                                                    recall=DETERMINISTIC_RECALL)
     linker.training.estimate_u_using_random_sampling(max_pairs=max_pairs, seed=seed)
-    for rule in ("l.given = r.given AND l.family = r.family", "l.dob = r.dob"):
-        linker.training.estimate_parameters_using_expectation_maximisation(
-            rule, estimate_without_term_frequencies=True, max_pairs=max_pairs / 4)
+    if label_column:
+        linker.training.estimate_m_from_label_column(label_column)
+    else:
+        for rule in ("l.given = r.given AND l.family = r.family", "l.dob = r.dob"):
+            linker.training.estimate_parameters_using_expectation_maximisation(
+                rule, estimate_without_term_frequencies=True, max_pairs=max_pairs / 4)
     model = linker.misc.save_model_to_json()
     for comp in model["comparisons"]:  # no level of one field may veto a match alone: hard rules do that
         for level in comp["comparison_levels"]:
@@ -36,5 +47,6 @@ def train_on(feats, seed: int = SEED, max_pairs: float = 2e6) -> dict:
                 if key in level:  # 10 significant digits: DuckDB's parallel sums differ in the last bits
                     level[key] = float(f"{max(level[key], PROBABILITY_FLOOR):.10g}")
     model.pop("linker_uid", None)
+    model["additional_columns_to_retain"] = []
     model["probability_two_random_records_match"] = float(f"{model['probability_two_random_records_match']:.10g}")
     return model

@@ -35,6 +35,11 @@ def _typos(a: str, b: str) -> bool:
     return _edits(a, b) <= max(1, min(len(a), len(b)) // 3)
 
 
+def _ids_near(a: dict, b: dict, edits: int) -> bool:
+    x, y = a["national_id"], b["national_id"]
+    return bool(x and y) and min(len(x), len(y)) >= 6 and _edits(x, y) <= edits
+
+
 # Records this many rows apart or fewer in a file with no list column are "written together" (a school lists twins
 # on adjacent rows); only used when the records do not say which list they come from.
 NEIGHBOUR_ROWS = 2
@@ -56,14 +61,30 @@ def cannot_link(a: dict, b: dict) -> str:
       each a real Vietnamese syllable and different letters, not one name with its marks changed or lost
       ("Hưng" / "Hùng", "Anh" / "Ánh" are one name written two ways; "Lihn" is a slip for "Linh"; "Linh" / "Ly"
       are twins)."""
+    if _ids_near(a, b, 1):
+        return ""  # one national id (one digit mistyped at most): twins and namesakes never share one
     if a["source_list"] and b["source_list"] and a["source_list"] == b["source_list"]:
         return SAME_LIST
+    written_together = _written_together(a, b)
+    if written_together and a["name_key"] and a["name_key"] == b["name_key"] and (
+            (a["dob"] and b["dob"] and not _close_birth(a, b)) or (a["sex"] and b["sex"] and a["sex"] != b["sex"])):
+        return SAME_LIST  # namesakes of one list: another birthday or another sex
     if not (_same_family(a, b) and _close_birth(a, b)):
         return ""
-    if (not a["source_list"] and not b["source_list"] and abs(a["unique_id"] - b["unique_id"]) <= NEIGHBOUR_ROWS
-            and (_other_marks(a, b) or _two_given_names(a, b))):
+    if written_together and (_other_marks(a, b) or _two_given_names(a, b, slips_too=True)):
         return TWINS
     return TWINS if _two_given_names(a, b) and _same_household(a, b) else ""
+
+
+def _written_together(a: dict, b: dict) -> bool:
+    """Where records do not say their list: rows next to each other in the file, of one school and commune as
+    far as both tell (a field one row leaves out does not part them; at least one of the two is given on both and
+    the same), as one list writes them. A copy from another school's list is not written together, even in a
+    file sorted by name."""
+    if a["source_list"] or b["source_list"] or abs(a["unique_id"] - b["unique_id"]) > NEIGHBOUR_ROWS:
+        return False
+    shared = [(a[k], b[k]) for k in ("school", "commune") if a[k] and b[k]]
+    return bool(shared) and all(x == y for x, y in shared)
 
 
 def _other_marks(a: dict, b: dict) -> bool:
@@ -72,11 +93,15 @@ def _other_marks(a: dict, b: dict) -> bool:
                 and a["given_marked"] != b["given_marked"])
 
 
-def _two_given_names(a: dict, b: dict) -> bool:
-    """Two names, not one name written two ways: other letters once tones and marks are folded away, and each
-    a well-formed Vietnamese syllable (so a slip such as "Lihn", or a name of another language, is not)."""
+def _two_given_names(a: dict, b: dict, slips_too: bool = False) -> bool:
+    """Two names, not one name written two ways: other letters once tones and marks are folded away, and each a
+    well-formed Vietnamese syllable (so a slip such as "Lihn", or a name of another language, is not). Between
+    rows written together, ``slips_too``: names too far apart to be one name's slip count too ("Thủy" /
+    "Nguytệ")."""
     x, y = a["given"], b["given"]
-    return bool(x and y) and x != y and all(_folded_syllable(w) for w in x.split() + y.split())
+    if not (x and y) or x == y:
+        return False
+    return (slips_too and not _typos(x, y)) or all(_folded_syllable(w) for w in x.split() + y.split())
 
 
 @functools.lru_cache(maxsize=1 << 14)

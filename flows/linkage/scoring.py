@@ -18,7 +18,8 @@ from typing import Callable
 import pandas as pd
 
 from flows.linkage.comparisons import (
-    BLOCKING_RULES, DETERMINISTIC_RECALL, DETERMINISTIC_RULES, PROBABILITY_FLOOR, REVIEW_THRESHOLD, SEED,
+    BLOCKING_RULES, DETERMINISTIC_RECALL, DETERMINISTIC_RULES, IDENTITY_COMPARISONS, PROBABILITY_FLOOR,
+    REVIEW_THRESHOLD, SEED,
     SELF_TRAIN_MIN_RECORDS, TF_MIN_RECORDS, load_model,
 )
 
@@ -42,6 +43,8 @@ def score(feats: pd.DataFrame, model: dict | None = None, *, min_probability: fl
 
         try:
             model = (train or train_on)(own.reset_index(drop=True), max_pairs=1e6)
+            if _households_listed(own):
+                model = _identity_disagreement_from_labels(model)
         except Exception as exc:  # EM can degenerate on some data (Splink refuses an m that underflows): the
             # saved model is the documented fallback, not a fault (the sample district's own night takes it)
             log.info("training on %d records did not converge (%s); the saved model is used", len(own),
@@ -65,6 +68,29 @@ def score(feats: pd.DataFrame, model: dict | None = None, *, min_probability: fl
     pairs = linker.inference.predict(threshold_match_probability=min_probability,
                                      warning_mode="never").as_pandas_dataframe()
     return pairs
+
+
+def _households_listed(feats: pd.DataFrame) -> bool:
+    """Most records name a guardian or a class: lists where siblings and twins share context fields."""
+    listed = feats["guardian"].notna() | feats["school"].notna()
+    return bool(len(feats)) and float(listed.mean()) >= 0.5
+
+
+def _identity_disagreement_from_labels(model: dict) -> dict:
+    """On lists that name households and classes, EM cannot tell twins and siblings (one guardian, one class) from
+    one child, so it learns that another given name or birth date is common among matches. There, for the levels
+    where name and birth disagree outright, the saved model's m, counted on labelled true pairs, is used when it is
+    smaller. (Registers without household fields, such as FEBRL, keep EM's own estimate: there it is unbiased.)"""
+    saved = {c["output_column_name"]: c for c in load_model()["comparisons"]}
+    for comp in model["comparisons"]:
+        if comp["output_column_name"] not in IDENTITY_COMPARISONS or comp["output_column_name"] not in saved:
+            continue
+        labelled = {lvl["label_for_charts"]: lvl for lvl in saved[comp["output_column_name"]]["comparison_levels"]}
+        for level in comp["comparison_levels"]:
+            known = labelled.get(level["label_for_charts"])
+            if level["label_for_charts"] == "else" and known and "m_probability" in known and "m_probability" in level:
+                level["m_probability"] = min(level["m_probability"], known["m_probability"])
+    return model
 
 
 PAIRS_PER_RECORD = 100  # a blocking rule that would compare more pairs than this per record (and 1e6) is left out

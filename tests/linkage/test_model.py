@@ -11,7 +11,7 @@ from collections import defaultdict
 import pandas as pd
 import pytest
 
-from flows.bench import dedupe_datasets, febrl_contract, pairwise_quality, twins_merged
+from flows.bench import bcubed_quality, dedupe_datasets, febrl_contract, pairwise_quality, twins_merged
 from flows.linkage.contract import identity_frame
 from flows.linkage.dedupe import assign_persons, fingerprint, pair_key
 from flows.frames import SheetGrid, SourceData
@@ -96,7 +96,12 @@ def test_hard_rules_are_only_what_the_lists_prove():
                   {"full_name": "Lê Văn An", "date_of_birth": "2013-08-19"}),
                  ({"full_name": "Lê Minh Hải", "sex": "M"}, {"full_name": "Lê Minh Hải", "sex": "F"}),
                  ({"full_name": "Wheatley Olivia", **home}, {"full_name": "Winfield Olivia", **home})):
-        assert cannot_link(*_recs(a, b)) == ""
+        recs = _recs(a, *[{"full_name": "Trần Văn X"}] * 5, b)  # rows of different lists
+        assert cannot_link(recs[0], recs[-1]) == ""
+    # namesakes written together (one class, another birthday): the list names two children
+    namesakes = _recs({"full_name": "Tô Minh Minh", "date_of_birth": "2008-10-21", "school_code": "THCS Đồng Tiến"},
+                      {"full_name": "Tô Minh Minh", "date_of_birth": "2007-09-12", "school_code": "THCS Đồng Tiến"})
+    assert cannot_link(*namesakes) == SAME_LIST
     # names of another language are not Vietnamese syllables: "Malskai" is a slip for "Malakai"
     assert cannot_link(*_recs({"full_name": "Mcvey Malskai", **home}, {"full_name": "Mcvey Malakai", **home})) == ""
 
@@ -366,3 +371,24 @@ def test_pairwise_quality_counts_pairs():
     q = pairwise_quality([0, 0, 0, 1], ["a", "a", "b", "b"])
     assert (q["false_pairs"], q["missed_pairs"]) == (2, 1)
     assert q["precision"] == pytest.approx(1 / 3) and q["recall"] == pytest.approx(1 / 2)
+
+
+def test_bcubed_quality_weighs_every_record_alike():
+    truth = ["a", "a", "a", "a", "b", "c"]
+    perfect = bcubed_quality([1, 1, 1, 1, 2, 3], truth)
+    assert perfect == {"precision": 1.0, "recall": 1.0, "f1": 1.0}
+    split = bcubed_quality([1, 1, 2, 2, 3, 4], truth)  # person a in two halves
+    assert split["precision"] == 1.0 and abs(split["recall"] - (4 * 0.5 + 2) / 6) < 1e-12
+    merged = bcubed_quality([1, 1, 1, 1, 1, 3], truth)  # b joined to a
+    assert merged["recall"] == 1.0 and abs(merged["precision"] - (4 * 0.8 + 0.2 + 1) / 6) < 1e-12
+
+
+def test_bench_sets_include_every_febrl_set_without_ids_and_the_held_out_set():
+    sets = dict(dedupe_datasets(vn_children=60))
+    for n in range(1, 5):
+        assert (sets[f"febrl{n} without ids"]["national_id"] == "").all()
+        assert (sets[f"febrl{n}"]["national_id"] != "").any()
+    held_out = next(frame for name, frame in sets.items() if "held out" in name)
+    assert "list_id" not in held_out and {"true_person", "twin_group"} <= set(held_out)
+    assert twins_merged(held_out, list(range(len(held_out)))) == 0  # every record alone: no twins merged
+    assert twins_merged(held_out, [0] * len(held_out)) > 0
