@@ -311,10 +311,11 @@ class Sheet:
                     write(r, c, v, f)
             r += 1
         count = r - start
-        if count == 0 and empty:
-            write_string(r, 0, empty, fmt["empty"])
-            for c in range(1, len(cols)):
-                write_blank(r, c, None, fmt["empty"])
+        if count == 0 and empty:  # the message spans the table, in a cell of its own
+            if len(cols) > 1:
+                ws.merge_range(r, 0, r, len(cols) - 1, empty, fmt["empty"])
+            else:
+                write_string(r, 0, empty, fmt["empty"])
             r += 1
         if filter_from is not None and not self.filtered:
             ws.autofilter(filter_from, 0, max(r - 1, filter_from), len(cols) - 1)
