@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # `make test`: start a throwaway PostgreSQL (tests/pg_server.sh), run pytest against it, always stop it.
+# The print tests need LibreOffice and poppler: tests/office.sh installs them when missing (as root, apt-get).
 # Arguments are passed to pytest, e.g. `bash tests/run.sh tests/adapters/ledger -k migrate`.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -11,6 +12,8 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
+
+bash tests/office.sh || { echo "run.sh: LibreOffice / poppler missing (see tests/office.sh)" >&2; exit 1; }
 
 exports=$(bash tests/pg_server.sh start "$STATE_DIR") || { echo "run.sh: PostgreSQL did not start" >&2; exit 1; }
 eval "$exports"

@@ -18,8 +18,9 @@ import pandas as pd
 
 from flows.frames import PROVENANCE
 from flows.intake.legacy_fonts import to_unicode
+from flows.publishing import textfit
 from flows.publishing.prepared import Prepared
-from flows.publishing.workbook import Book, label
+from flows.publishing.workbook import Book, label, page_setup
 from flows.text import as_text, clean_spaces, is_missing, nfc
 
 SHEET_NAME = "Dòng đã gửi"
@@ -72,13 +73,20 @@ def write_rows_as_sent(wb, fmt: dict, rows: pd.DataFrame, issues: pd.DataFrame, 
         "warning": (f({**base, "bg_color": "#FFEB9C", "font_color": "#9C5700"}),
                     f({**base, "bg_color": "#FFEB9C", "font_color": "#9C5700", "num_format": "dd/mm/yyyy"})),
     }
-    ws.write(0, 0, title, fmt.get("title_left", fmt["section"]))
-    ws.write(1, 0, subtitle, fmt["note"])
-    ws.write(2, 0, "Ô tô đỏ: lỗi, dòng chưa được tổng hợp, hãy sửa trong tệp gốc. Ô tô vàng: cảnh báo, hãy kiểm tra "
-                   "lại. Di chuột vào ô để xem cách sửa.", fmt["note"])
+    page_setup(ws)
+    blocks = list(rows.groupby(["source_file", "source_sheet"], sort=False)) if not rows.empty else []
+    ncols = 2 + max((len([c for c in headers.get(k, {}) if c in b.columns]) for k, b in blocks), default=4)
+    widths = [8, 26, *[18] * (ncols - 2)]
     ws.set_column(0, 0, 8)
     ws.set_column(1, 1, 26)
     ws.set_column(2, 30, 18)
+    wrap_title = f({"bold": True, "text_wrap": True, "valign": "top"})
+    wrap_note = f({"italic": True, "text_wrap": True, "valign": "top"})
+    for r, text, one, wrapped, bold in (
+            (0, title, fmt.get("title_left", fmt["section"]), wrap_title, True), (1, subtitle, fmt["note"], wrap_note, False),
+            (2, "Ô tô đỏ: lỗi, dòng chưa được tổng hợp, hãy sửa trong tệp gốc. Ô tô vàng: cảnh báo, hãy kiểm tra "
+                "lại. Di chuột vào ô để xem cách sửa.", fmt["note"], wrap_note, False)):
+        _heading(ws, r, text, one, wrapped, widths, bold)
     r = 4
     if rows.empty:
         ws.write(r, 0, "Không có dòng học sinh nào trong các tệp của nhà trường.", fmt["note"])
@@ -88,13 +96,17 @@ def write_rows_as_sent(wb, fmt: dict, rows: pd.DataFrame, issues: pd.DataFrame, 
         if is_missing(i.get("source_row")):
             continue
         by_row.setdefault((i["source_file"], i["source_sheet"], int(i["source_row"])), []).append(i)
-    for (file, sheet), block in rows.groupby(["source_file", "source_sheet"], sort=False):
+    if len(blocks) == 1:
+        ws.repeat_rows(r + 1)  # one table: its header on every printed page
+    for (file, sheet), block in blocks:
         labels = headers.get((file, sheet), {})
         fields = [c for c in labels if c in block.columns]  # the school's column order
         where = f"Tệp {file}" + (f", trang tính {sheet}" if sheet else "")
         ws.write(r, 0, where, fmt["section"])
         r += 1
-        ws.write_row(r, 0, ["Dòng", "Tình trạng", *[labels[c] for c in fields]], th)
+        head = ["Dòng", "Tình trạng", *[labels[c] for c in fields]]
+        ws.set_row(r, _height(head, widths, bold=True))
+        ws.write_row(r, 0, head, th)
         r += 1
         for row in block.sort_values("source_row").to_dict("records"):
             found = by_row.get((file, sheet, int(row["source_row"])), [])
@@ -111,6 +123,7 @@ def write_rows_as_sent(wb, fmt: dict, rows: pd.DataFrame, issues: pd.DataFrame, 
             if unplaced:
                 ws.write_comment(r, 0, _note(unplaced), {"x_scale": 3, "y_scale": 2})
             outcome = status.get((file, sheet, int(row["source_row"]))) or _STATUS_VI[worst]
+            ws.set_row(r, _height([str(row["source_row"]), outcome, *(_shown(row.get(fld)) for fld in fields)], widths))
             ws.write_string(r, 1, outcome, marked[worst][0] if worst else cell)
             for c, fld in enumerate(fields, 2):
                 value = row.get(fld)
@@ -163,6 +176,30 @@ def _write(ws, r: int, c: int, value: Any, text_fmt, date_fmt) -> None:
         ws.write_number(r, c, value, text_fmt)
     else:
         ws.write_string(r, c, as_text(value), text_fmt)
+
+
+def _heading(ws, r: int, text: str, one, wrapped, widths: list[float], bold: bool) -> None:
+    """A heading line: over the empty cells to its right, or merged across the table and wrapped if wider."""
+    if textfit.text_points(text, bold=bold) <= textfit.column_points(sum(widths)):
+        ws.write_string(r, 0, text, one)
+        return
+    ws.set_row(r, textfit.row_height(textfit.wrapped_lines(text, sum(widths), bold=bold)))
+    ws.merge_range(r, 0, r, len(widths) - 1, text, wrapped)
+
+
+def _shown(value: Any) -> str:
+    if value is None or is_missing(value):
+        return ""
+    if isinstance(value, (dt.datetime, dt.date)):
+        return "00/00/0000"
+    return as_text(value)
+
+
+def _height(texts: list[str], widths: list[float], bold: bool = False) -> float:
+    """Row height fitting the longest of its wrapping cells."""
+    lines = max((textfit.wrapped_lines(t, widths[min(c, len(widths) - 1)], bold=bold)
+                 for c, t in enumerate(texts) if t), default=1)
+    return textfit.row_height(lines)
 
 
 def _note(issues: list[dict]) -> str:

@@ -7,6 +7,8 @@ listed student's status and reason; Danh sách phân bổ what its students were
 
 from __future__ import annotations
 
+import posixpath
+from collections.abc import Sequence
 from pathlib import Path
 
 from flows.publishing.lists import write_allocated_sheet
@@ -36,10 +38,13 @@ def write_school(data: Prepared, code: str, path: Path) -> None:
     book = Book(path, data, f"Phản hồi dữ liệu - {name}", rows=len(st) + len(al) + len(iss))
     errors = int((iss["severity"] == "error").sum())
     sub = f"{name} - {errors} lỗi, {len(iss) - errors} cảnh báo - số liệu đến ngày {data.result.as_of:%d/%m/%Y}"
-    sh = book.sheet("feedback", "PHẢN HỒI DỮ LIỆU DANH SÁCH HỌC SINH", sub, _FEEDBACK_COLS)
+    issues = list(sorted_issues(iss).itertuples(index=False))
+    folder, files = _short_paths([r.source_file for r in issues])
+    sh = book.sheet("feedback", "PHẢN HỒI DỮ LIỆU DANH SÁCH HỌC SINH",
+                    sub + (f" - các tệp trong thư mục {folder}/" if folder else ""), _FEEDBACK_COLS)
     h = sh.header()
-    sh.rows([[i, r.source_file, r.source_sheet, as_int(r.source_row), r.column, label("severity", r.severity),
-              r.message] for i, r in enumerate(sorted_issues(iss).itertuples(index=False), 1)],
+    sh.rows([[i, file, r.source_sheet, as_int(r.source_row), r.column, label("severity", r.severity), r.message]
+             for i, (r, file) in enumerate(zip(issues, files), 1)],
             filter_from=h, empty="Không có lỗi dữ liệu. Cảm ơn nhà trường.")
     sh.line("Dòng có mức độ “Lỗi” chưa được tổng hợp: hãy sửa trong tệp gốc; “Cảnh báo” cần kiểm tra lại.")
     write_unit_rows(book, data, st, iss, code, sub)
@@ -58,3 +63,14 @@ def write_school(data: Prepared, code: str, path: Path) -> None:
 
     write_allocated_sheet(book, data, al, sub)
     book.close()
+
+
+def _short_paths(files: Sequence[str]) -> tuple[str, list[str]]:
+    """The folder every file is in (said once, in the sheet's subtitle) and each file's path below it."""
+    folders = {posixpath.dirname(f.replace("\\", "/")) for f in files if f}
+    if not folders or "" in folders:
+        return "", list(files)
+    common = posixpath.commonpath(sorted(folders))
+    if not common:
+        return "", list(files)
+    return common, [posixpath.relpath(f.replace("\\", "/"), common) if f else f for f in files]

@@ -63,8 +63,11 @@ def write_summary(book: Book, data: Prepared, st: pd.DataFrame, persons: pd.Data
         rows, total = _summary_table(communes, by_commune)
         sh.rows(rows, filter_from=header)
         sh.total(total)
+        # The chart prints whole on a page of its own, and the table per school starts the next one.
+        sh.page_break()
         _add_commune_chart(book, sh, header, len(communes))
         sh.skip(22)
+        sh.page_break()
         sh.line("Theo trường", "section")
         school_cols = [Col("STT", 6, "stt"), Col("Trường", 34), *_SUMMARY_METRICS]
         sh.header(school_cols, freeze=False)
@@ -221,5 +224,6 @@ def _add_commune_chart(book: Book, sh: Sheet, header: int, n: int) -> None:
     chart.set_x_axis({"num_font": {**font, "rotation": -45}})
     chart.set_y_axis({"num_font": font, "major_gridlines": {"visible": True, "line": {"color": "#D9D9D9"}}})
     chart.set_legend({"position": "bottom", "font": font})
-    chart.set_size({"width": 1100, "height": 400})
+    # as wide as the table beside the first column (xlsxwriter anchors charts in its 7-pixel column model)
+    chart.set_size({"width": int(0.8 * sum(w * 7 + 5 for w in sh.widths[1:])), "height": 400})
     sh.ws.insert_chart(sh.row + 1, 1, chart)

@@ -19,117 +19,28 @@ from typing import Any
 import xlsxwriter
 
 from flows.config import District
+from flows.publishing import textfit
+from flows.publishing.labels import SHEETS, VI
 from flows.publishing.prepared import Prepared, as_int
 from flows.text import as_text
-
-# Every code the workbooks show, with its Vietnamese wording. Unknown codes are shown as they are.
-VI: dict[str, dict[str, str]] = {
-    "status": {
-        "allocated": "Đã phân bổ",
-        "handed_over": "Đã bàn giao",
-        "waitlisted": "Chờ phân bổ",
-        "no_coverage": "Thôn chưa có sóng/cáp quang",
-        "excluded": "Không đủ điều kiện",
-        "rejected": "Dòng bị loại (lỗi dữ liệu)",
-        "duplicate": "Dòng lặp",
-    },
-    "reason": {
-        "grade_out_of_range": "Không thuộc lớp 1-9",
-        "needs_nothing": "Đã có thiết bị và Internet",
-        "outside_district": "Không thuộc địa bàn huyện",
-        "already_supported": "Đã được hỗ trợ trước đây",
-        "no_coverage": "Thôn chưa có sóng/cáp quang",
-        "waitlisted": "Chưa đủ nguồn hỗ trợ, chờ theo thứ tự ưu tiên",
-        "no_units": "Chưa đủ nguồn hỗ trợ, chờ theo thứ tự ưu tiên",
-        "rejected": "Dòng có lỗi, cần sửa và gửi lại",
-        "duplicate": "Trùng với dòng khác trong cùng trang tính",
-        "merged": "Đã gộp với hồ sơ khác của cùng học sinh",
-        "released": "Đã thu hồi phân bổ",
-        "override": "Điều chỉnh của cán bộ phụ trách",
-        "earmarked": "Theo nguồn tài trợ dành riêng",
-        "ineligible": "Không thuộc đối tượng hỗ trợ",
-        "handed_over": "Đã bàn giao",
-        "earmark": "Theo nguồn tài trợ dành riêng",
-        "no_signal": "Thôn chưa có sóng 3G/4G, cáp quang",
-        "coverage_unknown": "Chưa có thông tin phủ sóng của thôn",
-        "not_listed": "Không còn trong danh sách lần này",
-        "person_absent": "Không còn trong danh sách lần này",
-        "need_withdrawn": "Danh sách không còn ghi nhu cầu này",
-        "donation_unavailable": "Nguồn tài trợ không còn đủ",
-        "new_allocation": "Phân bổ mới",
-        "handover": "Sổ bàn giao thiết bị",
-        "reallocated": "Phân bổ lại",
-        "officer_override": "Điều chỉnh của cán bộ phụ trách",
-        "officer_excluded": "Cán bộ phụ trách loại khỏi danh sách",
-        "officer_released": "Cán bộ phụ trách thu hồi nhu cầu hỗ trợ",
-        # rejected rows carry their first error rule; duplicate rows the duplicate rule
-        "duplicate_in_sheet": "Trùng với dòng khác trong cùng trang tính",
-        "name_present": "Thiếu họ và tên",
-        "date_valid": "Ngày sinh không đọc được",
-        "grade_valid": "Lớp không đọc được",
-        "commune_in_district": "Xã không thuộc huyện",
-        "need_marked": "Chưa đánh dấu nhu cầu",
-        "missing_column": "Thiếu cột bắt buộc",
-        "no_table": "Không tìm thấy bảng danh sách",
-        "unreadable_file": "Không đọc được tệp",
-    },
-    "need": {"device": "Thiết bị", "internet": "Internet"},
-    "item": {
-        "desktop": "Máy tính để bàn",
-        "laptop": "Máy tính xách tay",
-        "tablet": "Máy tính bảng",
-        "smartphone": "Điện thoại thông minh",
-        "internet_package": "Gói cước Internet",
-        "cash": "Tiền mặt",
-        "budget": "Ngân sách nhà nước",
-    },
-    "category": {
-        "poor": "Hộ nghèo",
-        "near_poor": "Hộ cận nghèo",
-        "covid_orphan": "Con có bố/mẹ tử vong do COVID-19",
-        "none": "Hoàn cảnh khó khăn khác",
-    },
-    "severity": {"error": "Lỗi", "warning": "Cảnh báo"},
-    "source_status": {"ok": "Đã đọc", "stale": "Dùng bản cũ", "failed": "Lỗi"},
-    "source_kind": {
-        "students": "Danh sách học sinh",
-        "donations": "Nguồn tài trợ",
-        "connectivity": "Phủ sóng thôn",
-        "handover": "Bàn giao",
-        "follow_up": "Theo dõi sử dụng",
-        "decisions": "Kết luận trùng lặp",
-        "overrides": "Điều chỉnh phân bổ",
-    },
-    "donation_status": {"received": "Đã nhận", "pledged": "Cam kết"},
-    "device_state": {"in_use": "Đang sử dụng", "broken": "Hỏng", "lost": "Mất"},
-    "override_action": {"exclude": "Loại khỏi danh sách", "release": "Thu hồi", "assign": "Giao thiết bị"},
-    "override_result": {"applied": "Đã áp dụng", "unserved": "Chưa có thiết bị loại này để giao",
-                        "not_listed": "Không có học sinh trong danh sách lần này",
-                        "not_eligible": "Học sinh không đủ điều kiện", "handed_over": "Đã bàn giao, không thay đổi",
-                        "superseded": "Đã được thay bằng điều chỉnh sau", "pending": "Chưa đến ngày áp dụng",
-                        "invalid": "Không hợp lệ"},
-    "sex": {"M": "Nam", "F": "Nữ"},
-}
-
-SHEETS = {
-    "summary": "Tổng hợp",
-    "allocated": "Danh sách phân bổ",
-    "waitlist": "Danh sách chờ",
-    "excluded": "Không đủ điều kiện",
-    "review": "Cần xem xét",
-    "issues": "Lỗi dữ liệu",
-    "donations": "Nguồn tài trợ",
-    "infrastructure": "Hạ tầng",
-    "progress": "Tiến độ",
-    "sources": "Nguồn dữ liệu",
-    "feedback": "Phản hồi",
-    "students": "Danh sách",
-}
 
 HEADER_ROW = 6  # 0-based row of every sheet's (first) table header: Excel row 7, under the document heading
 _QUOC_HIEU = "CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM"
 _TIEU_NGU = "Độc lập - Tự do - Hạnh phúc"
 _STREAM_ROWS = 5000  # workbooks with more data rows than this are written in xlsxwriter's constant-memory mode
+_NUMERIC = ("stt", "int", "money", "pct", "date")
+_GROW = 1.5  # a text column grows to fit its longest value up to this many times its planned width, then wraps
+_PRINT_WIDTH_PT = (11.69 - 0.5 - 0.4) * 72  # A4 landscape between the margins
+
+
+def page_setup(ws: Any) -> None:
+    """How every sheet prints: A4 landscape, as wide as the page, centred, page numbers in the footer."""
+    ws.set_paper(9)
+    ws.set_landscape()
+    ws.fit_to_pages(1, 0)
+    ws.set_margins(left=0.5, right=0.4, top=0.6, bottom=0.6)
+    ws.center_horizontally()
+    ws.set_footer('&C&"Times New Roman,Regular"&10Trang &P/&N')
 
 
 def label(group: str, code: object) -> str:
@@ -209,41 +120,56 @@ class Book:
             created = created.astimezone(dt.timezone.utc).replace(tzinfo=None)
         self.wb.set_properties({"title": title, "subject": info.programme, "author": info.issuing_unit,
                                 "company": info.parent_unit, "created": created})
-        f = self.wb.add_format
         cell = {"border": 1, "valign": "vcenter"}
-        self.fmt = {
-            "unit": f({"align": "center_across", "font_size": 13}),
-            "unit_bold": f({"align": "center_across", "font_size": 13, "bold": True}),
-            "nation": f({"align": "center_across", "font_size": 13, "bold": True}),
-            "motto": f({"align": "center_across", "font_size": 13, "bold": True, "underline": 1}),
-            "place": f({"align": "center_across", "font_size": 13, "italic": True}),
-            "title": f({"align": "center_across", "font_size": 14, "bold": True}),
-            "subtitle": f({"align": "center_across", "italic": True}),
-            "section": f({"bold": True, "font_size": 13}),
-            "note": f({"italic": True}),
-            "th": f({**cell, "bold": True, "align": "center", "text_wrap": True, "bg_color": "#D9D9D9"}),
-            "text": f(cell),
-            "center": f({**cell, "align": "center"}),
-            "wrap": f({**cell, "text_wrap": True}),
-            "stt": f({**cell, "align": "center", "num_format": "0"}),
-            "int": f({**cell, "num_format": "#,##0"}),
-            "money": f({**cell, "num_format": "#,##0"}),
-            "date": f({**cell, "align": "center", "num_format": "dd/mm/yyyy"}),
-            "pct": f({**cell, "num_format": "0.0%"}),
-            "total_text": f({**cell, "bold": True, "align": "center"}),
-            "total_int": f({**cell, "bold": True, "num_format": "#,##0"}),
-            "total_pct": f({**cell, "bold": True, "num_format": "0.0%"}),
-            "empty": f({**cell, "italic": True}),
-            "sign": f({"align": "center_across", "bold": True, "font_size": 13}),
-            "sign_note": f({"align": "center_across", "italic": True}),
-            "recipients": f({"bold": True, "italic": True}),
-            "small": f({"font_size": 11}),
+        self.sheets: list[Sheet] = []
+        self._variants: dict[str, Any] = {}
+        self.props: dict[str, dict[str, Any]] = {
+            "unit": {"align": "center_across", "font_size": 13},
+            "unit_bold": {"align": "center_across", "font_size": 13, "bold": True},
+            "nation": {"align": "center_across", "font_size": 13, "bold": True},
+            "motto": {"align": "center_across", "font_size": 13, "bold": True, "underline": 1},
+            "place": {"align": "center_across", "font_size": 13, "italic": True},
+            "title": {"align": "center_across", "font_size": 14, "bold": True},
+            "subtitle": {"align": "center_across", "italic": True},
+            "section": {"bold": True, "font_size": 13},
+            "note": {"italic": True},
+            "th": {**cell, "bold": True, "align": "center", "text_wrap": True, "bg_color": "#D9D9D9"},
+            "text": dict(cell),
+            "center": {**cell, "align": "center"},
+            "wrap": {**cell, "text_wrap": True},
+            "stt": {**cell, "align": "center", "num_format": "0"},
+            "int": {**cell, "num_format": "#,##0"},
+            "money": {**cell, "num_format": "#,##0"},
+            "date": {**cell, "align": "center", "num_format": "dd/mm/yyyy"},
+            "pct": {**cell, "num_format": "0.0%"},
+            "total_text": {**cell, "bold": True, "align": "center"},
+            "total_int": {**cell, "bold": True, "num_format": "#,##0"},
+            "total_pct": {**cell, "bold": True, "num_format": "0.0%"},
+            "empty": {**cell, "italic": True},
+            "sign": {"align": "center_across", "bold": True, "font_size": 13},
+            "sign_note": {"align": "center_across", "italic": True},
+            "recipients": {"bold": True, "italic": True},
+            "small": {"font_size": 11},
         }
+        self.fmt = {name: self.wb.add_format(props) for name, props in self.props.items()}
 
     def sheet(self, key: str, title: str, subtitle: str, cols: Sequence[Col]) -> "Sheet":
-        return Sheet(self, SHEETS[key], title, subtitle, cols)
+        sheet = Sheet(self, SHEETS[key], title, subtitle, cols)
+        self.sheets.append(sheet)
+        return sheet
+
+    def wrapping(self, style: str) -> Any:
+        """The format ``style`` with text wrapping on (made once)."""
+        if style not in self._variants:
+            props = self.props[style]
+            if props.get("align") == "center_across":
+                props = {**props, "align": "center"}
+            self._variants[style] = self.wb.add_format({**props, "text_wrap": True, "valign": "vcenter"})
+        return self._variants[style]
 
     def close(self) -> None:
+        for sheet in self.sheets:
+            sheet.finish()
         self.wb.close()
 
 
@@ -255,28 +181,26 @@ class Sheet:
         self.ws = book.wb.add_worksheet(name)
         self.name = name
         self.cols = list(cols)
+        self.widths = [c.width for c in self.cols]  # the columns' widths as printed (the first table fits them)
         self.row = 0
         self.filtered = False
-        ws, fmt = self.ws, book.fmt
+        self.fitted = False
+        self.breaks: list[int] = []
+        ws = self.ws
         for i, c in enumerate(self.cols):
             ws.set_column(i, i, c.width)
-        ws.set_paper(9)
-        ws.set_landscape()
-        ws.fit_to_pages(1, 0)
-        ws.set_margins(left=0.5, right=0.4, top=0.6, bottom=0.6)
-        ws.center_horizontally()
-        ws.set_footer('&C&"Times New Roman,Regular"&10Trang &P/&N')
+        page_setup(ws)
         info = book.data.district.district
         n = len(self.cols)
         split = self._split()
-        self._across(0, 0, split, info.parent_unit.upper(), fmt["unit"])
-        self._across(0, split, n, _QUOC_HIEU, fmt["nation"])
-        self._across(1, 0, split, info.issuing_unit.upper(), fmt["unit_bold"])
-        self._across(1, split, n, _TIEU_NGU, fmt["motto"])
-        self._across(2, split, n, _date_line(info.place_name, book.data.result.as_of), fmt["place"])
+        self._across(0, 0, split, info.parent_unit.upper(), "unit")
+        self._across(0, split, n, _QUOC_HIEU, "nation")
+        self._across(1, 0, split, info.issuing_unit.upper(), "unit_bold")
+        self._across(1, split, n, _TIEU_NGU, "motto")
+        self._across(2, split, n, _date_line(info.place_name, book.data.result.as_of), "place")
         ws.set_row(3, 22)
-        self._across(3, 0, n, title, fmt["title"])
-        self._across(4, 0, n, subtitle, fmt["subtitle"])
+        self._across(3, 0, n, title, "title")
+        self._across(4, 0, n, subtitle, "subtitle")
         self.row = HEADER_ROW
 
     def _split(self) -> int:
@@ -288,9 +212,21 @@ class Sheet:
                 return max(1, min(i + 1, len(widths) - 1))
         return max(1, len(widths) - 1)
 
-    def _across(self, row: int, first: int, last: int, text: str, fmt: Any) -> None:
-        """Text centred across columns [first, last) without merging (works in constant-memory mode)."""
+    def _room(self, first: int, last: int) -> float:
+        """Points of text room across columns [first, last)."""
+        return textfit.column_points(sum(self.widths[first:last]) + (last - first - 1) * 5 / 7)
+
+    def _across(self, row: int, first: int, last: int, text: str, style: str) -> None:
+        """Text centred across columns [first, last) without merging (works in constant-memory mode); text
+        wider than those columns is merged across them and wrapped, its row made tall enough."""
         if last <= first:
+            return
+        props, fmt = self.book.props[style], self.book.fmt[style]
+        size, bold = props.get("font_size", textfit.DEFAULT_SIZE), bool(props.get("bold"))
+        if last - first > 1 and textfit.text_points(text, size, bold) > self._room(first, last):
+            lines = textfit.wrapped_lines(text, sum(self.widths[first:last]), size, bold)
+            self.ws.set_row(row, textfit.row_height(lines, size))
+            self.ws.merge_range(row, first, row, last - 1, text, self.book.wrapping(style))
             return
         self.ws.write_string(row, first, text, fmt)
         for c in range(first + 1, last):
@@ -299,7 +235,8 @@ class Sheet:
     def header(self, cols: Sequence[Col] | None = None, *, freeze: bool = True, repeat: bool = True) -> int:
         cols = list(cols or self.cols)
         r = self.row
-        self.ws.set_row(r, 36)
+        lines = max(textfit.wrapped_lines(col.header, self._width(c), bold=True) for c, col in enumerate(cols))
+        self.ws.set_row(r, max(textfit.row_height(lines), 20))
         for c, col in enumerate(cols):
             self.ws.write_string(r, c, col.header, self.book.fmt["th"])
         if freeze and r == HEADER_ROW:
@@ -309,10 +246,34 @@ class Sheet:
         self.row += 1
         return r
 
+    def _width(self, c: int) -> float:
+        return self.widths[c] if c < len(self.widths) else 8.43
+
+    def _fit(self, rows: list[Sequence[Any]], cols: list[Col]) -> None:
+        """The first table's columns grow to fit their values: numbers and dates always, text up to ``_GROW``
+        times the planned width (longer text wraps); wrapping columns keep their width."""
+        self.fitted = True
+        for c, col in enumerate(cols[:len(self.widths)]):
+            if col.kind == "wrap":
+                continue
+            need = max((textfit.text_points(_shown(r[c], col.kind)) for r in rows if c < len(r)), default=0.0)
+            if need <= textfit.column_points(self.widths[c]):
+                continue
+            width = textfit.points_to_width(need) + 0.5
+            if col.kind not in _NUMERIC:
+                width = min(width, col.width * _GROW)
+            self.widths[c] = round(width, 1)
+            self.ws.set_column(c, c, self.widths[c])
+
     def rows(self, rows: Iterable[Sequence[Any]], cols: Sequence[Col] | None = None, *,
              filter_from: int | None = None, empty: str = "") -> int:
-        """Write data rows; returns how many. ``filter_from``: header row to put the autofilter on."""
+        """Write data rows; returns how many. ``filter_from``: header row to put the autofilter on.
+
+        A value wider than its column wraps (text columns) and its row gets the height of its longest cell."""
         cols = list(cols or self.cols)
+        rows = list(rows)
+        if not self.fitted and rows and cols == self.cols:
+            self._fit(rows, cols)
         ws, fmt = self.ws, self.book.fmt
         writers = []
         for col in cols:
@@ -322,23 +283,39 @@ class Sheet:
                 writers.append((ws.write_datetime, fmt["date"], True))
             else:
                 writers.append((ws.write_string, fmt[col.kind], False))
+        wrapped = [self.book.wrapping(col.kind) if col.kind in ("text", "center", "wrap") else None for col in cols]
+        rooms = [textfit.column_points(self._width(c)) for c in range(len(cols))]
+        widths = [self._width(c) for c in range(len(cols))]
         write_blank, write_string, text_fmt = ws.write_blank, ws.write_string, fmt["center"]
         r = start = self.row
         for values in rows:
+            lines, wraps = 1, False
+            for c, v in enumerate(values):
+                if wrapped[c] is not None and isinstance(v, str) and v:
+                    if cols[c].kind == "wrap":
+                        wraps = True
+                    if textfit.text_points(v) > rooms[c]:
+                        wraps = True
+                        lines = max(lines, textfit.wrapped_lines(v, widths[c]))
+            if wraps:
+                ws.set_row(r, textfit.row_height(lines))
             for c, v in enumerate(values):
                 write, f, is_date = writers[c]
                 if v is None or v == "":
                     write_blank(r, c, None, f)
                 elif is_date and isinstance(v, str):
                     write_string(r, c, v, text_fmt)
+                elif wrapped[c] is not None and isinstance(v, str) and textfit.text_points(v) > rooms[c]:
+                    write_string(r, c, v, wrapped[c])
                 else:
                     write(r, c, v, f)
             r += 1
         count = r - start
-        if count == 0 and empty:
-            write_string(r, 0, empty, fmt["empty"])
-            for c in range(1, len(cols)):
-                write_blank(r, c, None, fmt["empty"])
+        if count == 0 and empty:  # the message spans the table, in a cell of its own
+            if len(cols) > 1:
+                ws.merge_range(r, 0, r, len(cols) - 1, empty, fmt["empty"])
+            else:
+                write_string(r, 0, empty, fmt["empty"])
             r += 1
         if filter_from is not None and not self.filtered:
             ws.autofilter(filter_from, 0, max(r - 1, filter_from), len(cols) - 1)
@@ -359,8 +336,32 @@ class Sheet:
         self.row += 1
 
     def line(self, text: str, style: str = "note") -> None:
-        self.ws.write_string(self.row, 0, text, self.book.fmt[style])
+        """A line of text under the tables; one wider than the table wraps across its columns."""
+        props = self.book.props[style]
+        size, bold = props.get("font_size", textfit.DEFAULT_SIZE), bool(props.get("bold"))
+        n = len(self.cols)
+        if n > 1 and textfit.text_points(text, size, bold) > self._room(0, n):
+            lines = textfit.wrapped_lines(text, sum(self.widths), size, bold)
+            self.ws.set_row(self.row, textfit.row_height(lines, size))
+            self.ws.merge_range(self.row, 0, self.row, n - 1, text, self.book.wrapping(style))
+        else:
+            self.ws.write_string(self.row, 0, text, self.book.fmt[style])
         self.row += 1
+
+    def page_break(self) -> None:
+        """Start a new printed page at the current row. Excel ignores manual breaks on a sheet fitted to the
+        page width, so such a sheet is printed at a fixed scale that fits its columns instead (``finish``)."""
+        self.breaks.append(self.row)
+
+    def finish(self) -> None:
+        """Page set-up that needs the final column widths (called when the book closes)."""
+        if not self.breaks:
+            return
+        self.ws.set_h_pagebreaks(self.breaks)
+        # Columns measured as Excel and LibreOffice draw them in Times New Roman 12: the stored width (xlsxwriter
+        # adds 5/7 of a character) at 8 px a character; 2 % to spare.
+        table = sum((w + 5 / 7) * 8 for w in self.widths) * 0.75
+        self.ws.set_print_scale(max(10, min(100, int(98 * _PRINT_WIDTH_PT / table))))
 
     def skip(self, n: int = 1) -> None:
         self.row += n
@@ -382,9 +383,24 @@ class Sheet:
             elif left_title:
                 text = left_title if i == 0 else "(Ký, ghi rõ họ tên)" if i == 1 else ""
                 if text:
-                    self._across(r, 0, split, text, fmt["sign"] if i == 0 else fmt["sign_note"])
+                    self._across(r, 0, split, text, "sign" if i == 0 else "sign_note")
             if i == 0:
-                self._across(r, split, n, signer, fmt["sign"])
+                self._across(r, split, n, signer, "sign")
             elif i == 1:
-                self._across(r, split, n, "(Ký, ghi rõ họ tên và đóng dấu)", fmt["sign_note"])
+                self._across(r, split, n, "(Ký, ghi rõ họ tên và đóng dấu)", "sign_note")
             self.row += 1
+
+
+def _shown(value: Any, kind: str) -> str:
+    """A value as the cell shows it (for measuring): numbers with thousands separators, dates as dd/mm/yyyy."""
+    if value is None or value == "":
+        return ""
+    if isinstance(value, str):
+        return value
+    if kind == "pct":
+        return f"{value * 100:.1f}%"
+    if kind == "date" or isinstance(value, (dt.date, dt.datetime)):
+        return "00/00/0000"
+    if isinstance(value, (int, float)):
+        return f"{value:,.0f}"
+    return str(value)

@@ -62,7 +62,9 @@ def write_feedback(report: FileReport, path: Path, title: str) -> None:
     rows as sent with the problem cells coloured and noted."""
     import xlsxwriter
 
+    from flows.publishing import textfit
     from flows.publishing.rows_as_sent import write_rows_as_sent
+    from flows.publishing.workbook import page_setup
 
     wb = xlsxwriter.Workbook(str(path), {"strings_to_formulas": False, "strings_to_urls": False,
                                          "strings_to_numbers": False,
@@ -71,14 +73,19 @@ def write_feedback(report: FileReport, path: Path, title: str) -> None:
     th = wb.add_format({"bold": True, "border": 1, "bg_color": "#D9D9D9", "text_wrap": True, "valign": "vcenter"})
     cell = wb.add_format({"border": 1, "text_wrap": True, "valign": "vcenter"})
     ws = wb.add_worksheet("Phản hồi")
+    page_setup(ws)
     ws.write(0, 0, f"PHẢN HỒI DỮ LIỆU - {title}", fmt["section"])
-    for c, (name, width) in enumerate([("STT", 6), ("Trang tính", 16), ("Dòng", 7), ("Cột", 20), ("Mức độ", 10),
-                                       ("Nội dung cần sửa", 90)]):
+    cols = [("STT", 6), ("Trang tính", 16), ("Dòng", 7), ("Cột", 20), ("Mức độ", 10), ("Nội dung cần sửa", 90)]
+    for c, (name, width) in enumerate(cols):
         ws.set_column(c, c, width)
         ws.write(2, c, name, th)
+    ws.repeat_rows(2)
     for i, issue in enumerate(report.issues, 1):
-        ws.write_row(2 + i, 0, [i, issue.source_sheet, "" if issue.source_row is None else issue.source_row,
-                                issue.column, _SEVERITY_VI.get(issue.severity, issue.severity), issue.message], cell)
+        values = [i, issue.source_sheet, "" if issue.source_row is None else issue.source_row,
+                  issue.column, _SEVERITY_VI.get(issue.severity, issue.severity), issue.message]
+        lines = max(textfit.wrapped_lines(str(v), w) for v, (_, w) in zip(values, cols))
+        ws.set_row(2 + i, textfit.row_height(lines))
+        ws.write_row(2 + i, 0, values, cell)
     if not report.issues:
         ws.write(3, 0, "Không có lỗi dữ liệu.", fmt["note"])
     issues = pd.DataFrame([i.__dict__ for i in report.issues],
