@@ -109,6 +109,11 @@ class PublishSettings(_Strict):
     retention: int = Field(14, ge=1)  # run folders kept under the output root (the newest always stays)
 
 
+class NightSettings(_Strict):
+    # how long a night waits for another night on the same ledger or output folder before it stops
+    lock_wait_seconds: float = Field(60, ge=0)
+
+
 class District(_Strict):
     district: DistrictInfo
     phases: list[Phase]
@@ -120,6 +125,7 @@ class District(_Strict):
     cash_internet_share: float = Field(0.0, ge=0, le=1)
     device_preference: list[DevicePreference] = []
     publish: PublishSettings = PublishSettings()
+    night: NightSettings = NightSettings()
     communes: list[Commune]
     schools: list[School]
 

@@ -171,11 +171,30 @@ def run_night(
     step: Step = _direct,
     offline: bool = False,
     replay_run: str | None = None,
+    lock_wait: float | None = None,
 ) -> tuple[RunResult, Path]:
     """Run every stage once and publish; returns the result and the published run folder.
 
     ``step(name, fn, *args)`` runs one stage; the Prefect flow passes a runner that wraps each stage in a task.
+    One night at a time per ledger and output folder: another night running makes this one wait up to
+    ``lock_wait`` seconds (default ``night.lock_wait_seconds``), then raise ``NightLocked``. Holding the locks,
+    the night first clears what a killed night left: its ``<run>.partial`` folder, its run marked ``failed``.
     """
+    from flows.adapters.night_lock import night_lock
+    from flows.publishing import run_folder
+
+    out_root.mkdir(parents=True, exist_ok=True)
+    url = ledger_url or default_ledger_url(out_root)
+    wait = cfg.district.night.lock_wait_seconds if lock_wait is None else lock_wait
+    with night_lock(url, out_root, wait_seconds=wait):
+        removed = run_folder.remove_leftovers(out_root)
+        if removed:
+            log.warning("removed %d leftover(s) of an interrupted night under the output folder", removed)
+        return _locked_night(sources_dir, cfg, out_root, as_of, url, progress, step, offline, replay_run)
+
+
+def _locked_night(sources_dir: Path | None, cfg: AppConfig, out_root: Path, as_of: dt.date | None, ledger_url: str,
+                  progress: Progress, step: Step, offline: bool, replay_run: str | None) -> tuple[RunResult, Path]:
     from flows.publishing.rows_as_sent import rows_as_sent
     from flows.adapters.ledger import Ledger
     from flows.publishing.publish import publish
@@ -183,13 +202,15 @@ def run_night(
 
     started = dt.datetime.now(dt.timezone.utc)
     as_of = as_of or started.astimezone(TIMEZONE).date()
-    out_root.mkdir(parents=True, exist_ok=True)
     run_id = make_run_id(started, as_of, out_root)
 
     # The ledger opens first: the sources stage reads and stores Google Sheets snapshots there.
-    ledger = Ledger(ledger_url or default_ledger_url(out_root))
+    ledger = Ledger(ledger_url)
     try:
         ledger.migrate()
+        interrupted = ledger.fail_unfinished_runs()
+        if interrupted:
+            log.warning("%d run(s) of an interrupted night marked failed", interrupted)
         ledger.begin_run(run_id, as_of)
         progress("Đọc nguồn dữ liệu")
         sources = step("sources", fetch_sources, sources_dir, cfg, ledger, run_id, offline, replay_run)
@@ -378,6 +399,7 @@ def nightly_consolidation(
     ledger_url: str | None = None,
     offline: bool = False,
     replay_run: str | None = None,
+    lock_wait: float | None = None,
 ) -> dict:
     """Pull, validate, merge, allocate and publish; returns the run id, folder and counts (no personal data)."""
     logger = get_run_logger()
@@ -387,7 +409,7 @@ def nightly_consolidation(
     day = dt.date.fromisoformat(as_of) if as_of else None
     result, run_dir = run_night(Path(sources_dir) if sources_dir else None, cfg, Path(out_dir), day, ledger_url,
                                 progress=PROGRESS["callback"], step=_as_task, offline=offline,
-                                replay_run=replay_run)
+                                replay_run=replay_run, lock_wait=lock_wait)
     logger.info("run %s: %s", result.run_id, ", ".join(f"{k}={v}" for k, v in result.counts.items()))
     return {"run_id": result.run_id, "run_dir": str(run_dir), "counts": result.counts,
             "sources": [{"source": s.source, "status": s.status, "rows": s.rows} for s in result.sources]}
