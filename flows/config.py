@@ -277,9 +277,22 @@ class LocalPattern(_Strict):
     unit_type: Literal["school", "commune"] | None = None
 
 
+class SourceLimits(_Strict):
+    """What one source file may hold before it is refused (one ``unreadable_file`` issue), so that a hostile or
+    broken file cannot exhaust memory. School lists are a few thousand rows of a few dozen columns."""
+
+    max_file_bytes: int = Field(50_000_000, ge=1)  # the file as stored
+    max_uncompressed_bytes: int = Field(300_000_000, ge=1)  # an xlsx/ods (zip): every member unpacked
+    max_compression_ratio: float = Field(500, ge=1)  # one zip member: unpacked / packed (zip bombs: 1000+)
+    max_rows: int = Field(50_000, ge=1)  # per sheet
+    max_columns: int = Field(500, ge=1)  # per sheet
+    max_cell_chars: int = Field(32_767, ge=1)  # Excel's own limit for one cell
+
+
 class LocalSources(_Strict):
     default_dir: str | None = None
     patterns: list[LocalPattern] = []
+    limits: SourceLimits = SourceLimits()
 
 
 def spreadsheet_key(value: str) -> str:
