@@ -58,6 +58,9 @@ def run(
                                  help="Google Sheets from the stored snapshots only (no network)."),
     replay_run: Optional[str] = typer.Option(None, "--replay-run",
                                              help="Google Sheets as a past run read them (its snapshots)."),
+    wait: Optional[float] = typer.Option(None, "--wait", min=0,
+                                         help="Seconds to wait for another night on the same ledger or output "
+                                              "folder (default: night.lock_wait_seconds in district.yaml)."),
 ) -> None:
     """Run the nightly consolidation once and publish the workbooks."""
     _setup_logging(verbose)
@@ -74,8 +77,11 @@ def run(
         console.print(f"[red]--sources {sources}: folder not found[/red]")
         raise typer.Exit(2)
     from flows import nightly
+    from flows.adapters.night_lock import NightLocked
+    from flows.ephemeral_server import start_for_this_process
 
     started = time.monotonic()
+    start_for_this_process()  # the temporary Prefect server, if any, dies with this process (even on SIGKILL)
     with console.status("Đang chạy tổng hợp...", spinner="dots") as status:
         def progress(stage: str) -> None:
             console.print(f"  [dim]{time.monotonic() - started:6.1f}s[/dim] {stage}")
@@ -85,7 +91,10 @@ def run(
         try:
             outcome = nightly.nightly_consolidation(
                 sources_dir=str(sources) if sources else None, config_dir=str(cfg.config_dir), out_dir=str(out),
-                as_of=as_of, ledger_url=ledger, offline=offline, replay_run=replay_run)
+                as_of=as_of, ledger_url=ledger, offline=offline, replay_run=replay_run, lock_wait=wait)
+        except NightLocked as exc:
+            console.print(f"[red]{exc}[/red]")
+            raise typer.Exit(3) from None
         finally:
             nightly.PROGRESS["callback"] = nightly._quiet
     _print_summary(outcome, out, time.monotonic() - started)

@@ -109,6 +109,11 @@ class PublishSettings(_Strict):
     retention: int = Field(14, ge=1)  # run folders kept under the output root (the newest always stays)
 
 
+class NightSettings(_Strict):
+    # how long a night waits for another night on the same ledger or output folder before it stops
+    lock_wait_seconds: float = Field(60, ge=0)
+
+
 class District(_Strict):
     district: DistrictInfo
     phases: list[Phase]
@@ -120,6 +125,7 @@ class District(_Strict):
     cash_internet_share: float = Field(0.0, ge=0, le=1)
     device_preference: list[DevicePreference] = []
     publish: PublishSettings = PublishSettings()
+    night: NightSettings = NightSettings()
     communes: list[Commune]
     schools: list[School]
 
@@ -218,6 +224,7 @@ class Rules(_Strict):
 REQUIRED_RULES = {
     "name_present", "date_valid", "grade_valid", "grade_in_range", "category_in_domain", "commune_in_district",
     "need_marked", "duplicate_in_sheet", "unknown_column", "missing_column", "no_table", "unreadable_file",
+    "formula_in_name",
 }
 
 
@@ -270,9 +277,22 @@ class LocalPattern(_Strict):
     unit_type: Literal["school", "commune"] | None = None
 
 
+class SourceLimits(_Strict):
+    """What one source file may hold before it is refused (one ``unreadable_file`` issue), so that a hostile or
+    broken file cannot exhaust memory. School lists are a few thousand rows of a few dozen columns."""
+
+    max_file_bytes: int = Field(50_000_000, ge=1)  # the file as stored
+    max_uncompressed_bytes: int = Field(300_000_000, ge=1)  # an xlsx/ods (zip): every member unpacked
+    max_compression_ratio: float = Field(500, ge=1)  # one zip member: unpacked / packed (zip bombs: 1000+)
+    max_rows: int = Field(50_000, ge=1)  # per sheet
+    max_columns: int = Field(500, ge=1)  # per sheet
+    max_cell_chars: int = Field(32_767, ge=1)  # Excel's own limit for one cell
+
+
 class LocalSources(_Strict):
     default_dir: str | None = None
     patterns: list[LocalPattern] = []
+    limits: SourceLimits = SourceLimits()
 
 
 def spreadsheet_key(value: str) -> str:

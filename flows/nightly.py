@@ -19,9 +19,8 @@ from zoneinfo import ZoneInfo
 import pandas as pd
 
 from flows.config import AppConfig, load_config
-from flows.frames import (
-    ISSUE_COLUMNS, STUDENT_EXPORT_COLUMNS, Issue, RunResult, SourceData, SourceReport,
-)
+from flows.frames import Issue, RunResult, SourceData
+from flows.night_results import cite_column, issue_frame, night_counts, source_reports, student_export
 
 TIMEZONE = ZoneInfo("Asia/Ho_Chi_Minh")
 log = logging.getLogger(__name__)
@@ -172,11 +171,30 @@ def run_night(
     step: Step = _direct,
     offline: bool = False,
     replay_run: str | None = None,
+    lock_wait: float | None = None,
 ) -> tuple[RunResult, Path]:
     """Run every stage once and publish; returns the result and the published run folder.
 
     ``step(name, fn, *args)`` runs one stage; the Prefect flow passes a runner that wraps each stage in a task.
+    One night at a time per ledger and output folder: another night running makes this one wait up to
+    ``lock_wait`` seconds (default ``night.lock_wait_seconds``), then raise ``NightLocked``. Holding the locks,
+    the night first clears what a killed night left: its ``<run>.partial`` folder, its run marked ``failed``.
     """
+    from flows.adapters.night_lock import night_lock
+    from flows.publishing import run_folder
+
+    out_root.mkdir(parents=True, exist_ok=True)
+    url = ledger_url or default_ledger_url(out_root)
+    wait = cfg.district.night.lock_wait_seconds if lock_wait is None else lock_wait
+    with night_lock(url, out_root, wait_seconds=wait):
+        removed = run_folder.remove_leftovers(out_root)
+        if removed:
+            log.warning("removed %d leftover(s) of an interrupted night under the output folder", removed)
+        return _locked_night(sources_dir, cfg, out_root, as_of, url, progress, step, offline, replay_run)
+
+
+def _locked_night(sources_dir: Path | None, cfg: AppConfig, out_root: Path, as_of: dt.date | None, ledger_url: str,
+                  progress: Progress, step: Step, offline: bool, replay_run: str | None) -> tuple[RunResult, Path]:
     from flows.publishing.rows_as_sent import rows_as_sent
     from flows.adapters.ledger import Ledger
     from flows.publishing.publish import publish
@@ -184,13 +202,15 @@ def run_night(
 
     started = dt.datetime.now(dt.timezone.utc)
     as_of = as_of or started.astimezone(TIMEZONE).date()
-    out_root.mkdir(parents=True, exist_ok=True)
     run_id = make_run_id(started, as_of, out_root)
 
     # The ledger opens first: the sources stage reads and stores Google Sheets snapshots there.
-    ledger = Ledger(ledger_url or default_ledger_url(out_root))
+    ledger = Ledger(ledger_url)
     try:
         ledger.migrate()
+        interrupted = ledger.fail_unfinished_runs()
+        if interrupted:
+            log.warning("%d run(s) of an interrupted night marked failed", interrupted)
         ledger.begin_run(run_id, as_of)
         progress("Đọc nguồn dữ liệu")
         sources = step("sources", fetch_sources, sources_dir, cfg, ledger, run_id, offline, replay_run)
@@ -212,7 +232,7 @@ def run_night(
                  len(validation_issues))
         progress("Ghép trùng học sinh")
         dedupe = step("dedupe", link_persons, students, normalized.handover, cfg, ledger, run_id, sources)
-        issues = issues + [_cite_column(i, extraction.headers, cfg) for i in dedupe.issues]
+        issues = issues + [cite_column(i, extraction.headers, cfg) for i in dedupe.issues]
         log.info("dedupe: %d persons, %d new links, %d merged ids, %d pairs to review", len(dedupe.persons),
                  len(dedupe.new_links), len(dedupe.aliases), len(dedupe.review_pairs))
         progress("Phân bổ thiết bị và gói cước")
@@ -220,10 +240,10 @@ def run_night(
                           dedupe.ledger_changes, extraction.headers)
         issues = issues + allocation.issues
 
-        students_out = _student_export(dedupe.students, allocation.person_status, issues, cfg)
-        issues_df = _issue_frame(issues)
-        reports = _source_reports(sources, extraction)
-        counts = _counts(reports, students_out, issues_df, allocation, dedupe.review_pairs)
+        students_out = student_export(dedupe.students, allocation.person_status, issues, cfg)
+        issues_df = issue_frame(issues)
+        reports = source_reports(sources, extraction)
+        counts = night_counts(reports, students_out, issues_df, allocation, dedupe.review_pairs)
         result = RunResult(
             run_id=run_id, as_of=as_of, started_at=started, finished_at=None, sources=reports,
             students=students_out, issues=issues_df, allocations=allocation.allocations,
@@ -339,94 +359,6 @@ def allocate_supports(persons: pd.DataFrame, normalized: Normalized, cfg: AppCon
     return allocation
 
 
-def _cite_column(issue: Issue, headers, cfg: AppConfig) -> Issue:
-    """Issues raised after validation name the column the rule is about, as the school wrote it."""
-    from dataclasses import replace
-
-    from flows.rules.validate import header_label
-
-    field = cfg.rules.rules[issue.rule].column if issue.rule in cfg.rules.rules else ""
-    if issue.column or not field:
-        return issue
-    return replace(issue, column=header_label(headers, cfg, issue.source_file, issue.source_sheet, field))
-
-
-def _issue_frame(issues: list[Issue]) -> pd.DataFrame:
-    df = pd.DataFrame([i.__dict__ for i in issues], columns=ISSUE_COLUMNS)
-    df["source_row"] = pd.array(df["source_row"], dtype="Int64")
-    order = df.sort_values(["source_file", "source_sheet", "source_row", "rule"], na_position="first", kind="stable")
-    return order.reset_index(drop=True)
-
-
-def _student_export(students: pd.DataFrame, person_status: pd.DataFrame, issues: list[Issue],
-                    cfg: AppConfig) -> pd.DataFrame:
-    df = students.copy()
-    status = person_status.set_index("person_id")
-    first_error: dict[tuple[str, str, int], str] = {}
-    for i in issues:
-        if i.severity == "error" and i.source_row is not None:
-            first_error.setdefault((i.source_file, i.source_sheet, i.source_row), i.rule)
-    statuses, reasons, ranks = [], [], []
-    for r in df.itertuples():
-        if r.row_status == "rejected":
-            statuses.append("rejected")
-            reasons.append(first_error.get((r.source_file, r.source_sheet, int(r.source_row)), "rejected"))
-            ranks.append(pd.NA)
-        elif r.person_id and r.person_id in status.index:
-            s = status.loc[r.person_id]
-            statuses.append("duplicate" if r.row_status == "duplicate" else s["status"])
-            reasons.append("duplicate_in_sheet" if r.row_status == "duplicate" else (s["reason"] or ""))
-            ranks.append(s["priority_rank"])
-        else:
-            statuses.append("duplicate" if r.row_status == "duplicate" else "rejected")
-            reasons.append("duplicate_in_sheet" if r.row_status == "duplicate" else "unlinked")
-            ranks.append(pd.NA)
-    df["status"] = statuses
-    df["reason"] = reasons
-    df["priority_rank"] = pd.array(ranks, dtype="Int64")
-    # The contract's columns hold only values in their domain (grade 1-9, phone 0xxxxxxxxx); what the school
-    # wrote otherwise stays beside them, so an excluded grade-11 child still shows why.
-    df["grade_as_listed"] = df["grade"]
-    df["grade"] = df["grade"].where(df["grade"].between(cfg.rules.grade_min, cfg.rules.grade_max))
-    df["phone_as_listed"] = df["phone"]
-    df["phone"] = df["phone"].where(df["phone"].fillna("").str.fullmatch(r"0\d{9}"), "")
-    extras = [c for c in ("list_type", "school_code", "commune_code", "given_name", "family_name", "middle_name",
-                          "birth_year", "grade_as_listed", "phone_as_listed", "national_id", "priority_rank",
-                          "fingerprint") if c in df]
-    return df[STUDENT_EXPORT_COLUMNS + extras]
-
-
-def _source_reports(sources: list[SourceData], extraction: Extraction) -> list[SourceReport]:
-    return [SourceReport(source=s.source_file, id=s.source_id, kind=extraction.kind_by_source.get(s.source_id, ""),
-                         status=s.status, message=s.message, rows=extraction.rows_by_source.get(s.source_id, 0))
-            for s in sources]
-
-
-def _counts(reports, students: pd.DataFrame, issues: pd.DataFrame, allocation, review_pairs) -> dict[str, int]:
-    status = allocation.person_status["status"] if len(allocation.person_status) else pd.Series(dtype=object)
-    alloc = allocation.allocations
-    return {
-        "sources": len(reports),
-        "sources_stale": sum(r.status == "stale" for r in reports),
-        "sources_failed": sum(r.status == "failed" for r in reports),
-        "student_rows": len(students),
-        "rows_rejected": int((students["status"] == "rejected").sum()),
-        "rows_duplicate": int((students["status"] == "duplicate").sum()),
-        "issues": len(issues),
-        "issues_error": int((issues["severity"] == "error").sum()),
-        "persons": int(len(allocation.person_status)),
-        "allocated": int((status == "allocated").sum()),
-        "waitlisted": int((status == "waitlisted").sum()),
-        "excluded": int((status == "excluded").sum()),
-        "devices_allocated": int(((alloc["need"] == "device") & alloc["status"].isin(["allocated", "handed_over"])).sum()),
-        "internet_allocated": int(((alloc["need"] == "internet") & alloc["status"].isin(["allocated", "handed_over"])).sum()),
-        "review_pairs": len(review_pairs),
-        "changes": len(allocation.changes),
-        "handovers": int((alloc["status"] == "handed_over").sum()),
-        "overrides_applied": int((allocation.override_log["result"] == "applied").sum()),
-    }
-
-
 # ---------------------------------------------------------------------------------------------------------------
 # Prefect
 
@@ -467,6 +399,7 @@ def nightly_consolidation(
     ledger_url: str | None = None,
     offline: bool = False,
     replay_run: str | None = None,
+    lock_wait: float | None = None,
 ) -> dict:
     """Pull, validate, merge, allocate and publish; returns the run id, folder and counts (no personal data)."""
     logger = get_run_logger()
@@ -476,7 +409,7 @@ def nightly_consolidation(
     day = dt.date.fromisoformat(as_of) if as_of else None
     result, run_dir = run_night(Path(sources_dir) if sources_dir else None, cfg, Path(out_dir), day, ledger_url,
                                 progress=PROGRESS["callback"], step=_as_task, offline=offline,
-                                replay_run=replay_run)
+                                replay_run=replay_run, lock_wait=lock_wait)
     logger.info("run %s: %s", result.run_id, ", ".join(f"{k}={v}" for k, v in result.counts.items()))
     return {"run_id": result.run_id, "run_dir": str(run_dir), "counts": result.counts,
             "sources": [{"source": s.source, "status": s.status, "rows": s.rows} for s in result.sources]}

@@ -142,3 +142,25 @@ def as_text(value: object) -> str:
     if isinstance(value, (dt.date, pd.Timestamp)):
         return value.isoformat()[:10]
     return str(value).strip()
+
+
+# A spreadsheet opening a CSV runs a cell that begins with one of these (OWASP, "CSV Injection").
+FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
+# What follows a leading + or - in a formula rather than in a listed name ("- Nguyễn Văn An"): a number, a
+# bracket, another operator, a function call ("+SUM(") or a cell reference ("-A1").
+_SIGNED_FORMULA = re.compile(r"[+\-]\s*(?:[\d(=+\-@]|[A-Za-z_][\w.]*\s*\(|[A-Za-z]{1,3}\$?\d)")
+
+
+def csv_safe(text: str) -> str:
+    """``text`` as a CSV cell no spreadsheet runs: a leading single quote when it begins with = + - @, a tab or
+    a carriage return (OWASP); anything else unchanged."""
+    return "'" + text if text.startswith(FORMULA_TRIGGERS) else text
+
+
+def is_formula(text: str) -> bool:
+    """Whether ``text`` (as the school wrote it) is a spreadsheet formula rather than words: it begins with
+    ``=`` or ``@``, or with ``+``/``-`` followed by a number, bracket, operator, function or cell reference."""
+    stripped = text.strip()
+    if len(stripped) < 2:
+        return False
+    return stripped[0] in "=@" or bool(_SIGNED_FORMULA.match(stripped))

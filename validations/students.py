@@ -13,7 +13,7 @@ import great_expectations as gx
 import pandas as pd
 
 from flows.config import AppConfig
-from flows.text import as_text, fold, is_missing
+from flows.text import as_text, fold, is_formula, is_missing
 
 TEXT_FIELDS = ["full_name", "guardian_name", "village", "school", "commune", "category", "note", "phone",
                "national_id"]
@@ -49,6 +49,11 @@ def check_frame(df: pd.DataFrame, cfg: AppConfig, as_of: dt.date) -> pd.DataFram
     out = pd.DataFrame(index=df.index)
     out["row_key"] = range(len(df))
     out["full_name"] = _blank_to_none(df["full_name"])
+    # A formula is not a child ("=1+1", "@SUM(A1)"): the row is rejected by that rule alone, so the name's
+    # shape (name_plausible) and the formula warning (formula_like_text) are not repeated on it.
+    name_formula = _raw(df, "full_name").map(lambda v: v is not None and is_formula(v))
+    out["name_formula"] = name_formula.map(lambda f: "formula" if f else None).tolist()
+    out["name_shape"] = out["full_name"].where(~name_formula.to_numpy(), None)
     raw_dob = _raw(df, "date_of_birth")
     has_dob = df["date_of_birth"].fillna("") != ""
     has_year = df["birth_year"].notna()
@@ -83,7 +88,10 @@ def check_frame(df: pd.DataFrame, cfg: AppConfig, as_of: dt.date) -> pd.DataFram
     for field in TEXT_FIELDS:
         out[f"text_{field}"] = _raw(df, field)
     formula = df["formula_like"] if "formula_like" in df else pd.Series([[]] * len(df), index=df.index)
-    out["formula_field"] = formula.map(lambda fs: fs[0] if isinstance(fs, (list, tuple)) and fs else None)
+    out["formula_field"] = [
+        next((f for f in fs if not (named and f == "full_name")), None) if isinstance(fs, (list, tuple)) else None
+        for fs, named in zip(formula, name_formula)
+    ]
     return out.reset_index(drop=True)
 
 
@@ -98,9 +106,10 @@ def build_suite(cfg: AppConfig) -> gx.ExpectationSuite:
 
     expectations = [
         E.ExpectColumnValuesToNotBeNull(column="full_name", meta=meta("name_present", "full_name")),
-        E.ExpectColumnValueLengthsToBeBetween(column="full_name", min_value=r.name_min_length,
+        E.ExpectColumnValuesToBeNull(column="name_formula", meta=meta("formula_in_name", "full_name")),
+        E.ExpectColumnValueLengthsToBeBetween(column="name_shape", min_value=r.name_min_length,
                                               max_value=r.name_max_length, meta=meta("name_plausible", "full_name")),
-        E.ExpectColumnValuesToNotMatchRegex(column="full_name", regex=r"[0-9@#$%^&*_=+<>{}\[\]|\\]",
+        E.ExpectColumnValuesToNotMatchRegex(column="name_shape", regex=r"[0-9@#$%^&*_=+<>{}\[\]|\\]",
                                             meta=meta("name_plausible", "full_name")),
         E.ExpectColumnValuesToBeInSet(column="date_status", value_set=["ok", "year", "blank"],
                                       meta=meta("date_valid", "date_of_birth")),

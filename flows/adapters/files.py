@@ -20,7 +20,8 @@ from xml.etree import ElementTree as ET
 
 from python_calamine import CalamineWorkbook
 
-from flows.config import AppConfig, LocalPattern
+from flows.adapters.file_limits import HostileFile, cell_too_long, check_file, check_shape, check_text, clean_cell
+from flows.config import AppConfig, LocalPattern, SourceLimits
 from flows.frames import SheetGrid, SourceData
 
 SPREADSHEET_SUFFIXES = {".xlsx", ".xlsm", ".xlsb", ".xls", ".ods", ".csv"}
@@ -65,7 +66,7 @@ def read_local(sources_dir: Path, cfg: AppConfig) -> list[SourceData]:
             modified=dt.datetime.fromtimestamp(path.stat().st_mtime, dt.timezone.utc),
         )
         try:
-            source.sheets = read_grids(path)
+            source.sheets = read_grids(path, cfg.sources.local.limits)
         except Exception as exc:  # a broken file is data, not a crash
             source.status = "failed"
             source.message = _describe_failure(path, exc)
@@ -73,13 +74,16 @@ def read_local(sources_dir: Path, cfg: AppConfig) -> list[SourceData]:
     return out
 
 
-def read_grids(path: Path) -> list[SheetGrid]:
-    """All sheets of one spreadsheet file as grids (row 0 = row 1 as the school sees it)."""
+def read_grids(path: Path, limits: SourceLimits | None = None) -> list[SheetGrid]:
+    """All sheets of one spreadsheet file as grids (row 0 = row 1 as the school sees it), within ``limits``
+    (default ``SourceLimits()``; ``HostileFile`` beyond them); text cells without control characters."""
+    limits = limits or SourceLimits()
     suffix = path.suffix.lower()
-    if suffix == ".csv":
-        return [SheetGrid(name="", rows=_read_csv(path.read_bytes()))]
     if suffix not in SPREADSHEET_SUFFIXES:
         raise ValueError(f"unsupported file type {suffix or '(none)'}")
+    check_file(path, limits)
+    if suffix == ".csv":
+        return [SheetGrid(name="", rows=_read_csv(path.read_bytes(), limits))]
     hidden = (_xlsx_hidden(path) if suffix in {".xlsx", ".xlsm"} else _ods_hidden(path) if suffix == ".ods"
               else _xls_hidden(path) if suffix == ".xls" else {})
     with open(path, "rb") as fh:
@@ -87,8 +91,9 @@ def read_grids(path: Path) -> list[SheetGrid]:
         grids = []
         for meta in wb.sheets_metadata:
             sheet = wb.get_sheet_by_name(meta.name)
-            rows = [list(r) for r in sheet.to_python(skip_empty_area=False)]
-            rows = [[None if v == "" else v for v in r] for r in rows]
+            check_shape(sheet.total_height, sheet.total_width, limits, meta.name)  # before any cell is built
+            rows = [[None if v == "" else clean_cell(v, limits) for v in r]
+                    for r in sheet.to_python(skip_empty_area=False)]
             merged = []
             for rng in sheet.merged_cell_ranges or []:
                 (r0, c0), (r1, c1) = rng
@@ -100,10 +105,20 @@ def read_grids(path: Path) -> list[SheetGrid]:
     return grids
 
 
-def _read_csv(data: bytes) -> list[list[object]]:
+def _read_csv(data: bytes, limits: SourceLimits) -> list[list[object]]:
     text = _decode(data)
+    check_text(text)
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=_delimiter(text[:20000]))
-    return [[None if c.strip() == "" else c for c in row] for row in reader]
+    rows: list[list[object]] = []
+    try:
+        for row in reader:
+            check_shape(len(rows) + 1, len(row), limits)
+            rows.append([None if c.strip() == "" else clean_cell(c, limits) for c in row])
+    except csv.Error as exc:  # "field larger than field limit": a cell far beyond any real one
+        if "field larger" in str(exc):
+            raise cell_too_long(limits) from None
+        raise
+    return rows
 
 
 def _delimiter(sample: str) -> str:
@@ -268,7 +283,12 @@ def _xls_sheet_hidden(records: Iterable[tuple[int, bytes]]) -> tuple[frozenset[i
 
 def _describe_failure(path: Path, exc: Exception) -> str:
     """Vietnamese reason a school can act on, for a file that could not be read."""
-    data = path.read_bytes() if path.exists() else b""
+    if isinstance(exc, HostileFile):
+        return str(exc)
+    data = b""
+    if path.exists():
+        with path.open("rb") as fh:
+            data = fh.read(16 << 20)  # the start is enough to recognise it; a huge file is never read whole
     head = data[:512]
     suffix = path.suffix.lower()
     if head.lstrip().lower().startswith((b"<!doctype html", b"<html")) or b"<html" in head.lower():

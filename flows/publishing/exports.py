@@ -4,13 +4,17 @@ students.csv, issues.csv and allocations.csv follow the contract in DESIGN.md co
 columns first, in order, then the frame's other columns); changes.csv (the change log against the previous
 night), review_pairs.csv (the review queue), overrides.csv and follow_ups.csv lead with their own columns.
 Cells are formatted as the contract says: true/false, integers without ".0", ISO dates, empty for missing;
-UTF-8 without BOM, LF line ends.
+UTF-8 without BOM, LF line ends. No cell runs when a spreadsheet opens the file (CSV injection, OWASP): text
+beginning with = + - @, a tab or a carriage return is written behind a single quote ("'=1+1"); the stages type
+numbers as numbers (source_row, grade, priority_rank, match_probability), and those are written as they are.
+A line break inside a cell is written as LF.
 """
 
 from __future__ import annotations
 
 import csv
 import datetime as dt
+import numbers
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -18,7 +22,7 @@ from typing import Any
 import pandas as pd
 
 from flows.frames import ALLOCATION_EXPORT_COLUMNS, ISSUE_COLUMNS, STUDENT_EXPORT_COLUMNS, RunResult
-from flows.text import is_missing
+from flows.text import csv_safe, is_missing
 
 
 def write_exports(result: RunResult, folder: Path) -> None:
@@ -55,9 +59,11 @@ def _write_csv(path: Path, df: Any, leading: Sequence[str], *, contract: bool = 
 
 
 def _csv_cell(v: object) -> str:
-    """Contract formatting: true/false, integers without ".0", ISO dates, empty for missing."""
+    """Contract formatting: true/false, integers without ".0", ISO dates, empty for missing; text that a
+    spreadsheet would run (= + - @ tab CR first) behind a single quote. Numbers are typed by the stages, never
+    text, so they stay numbers ("-5")."""
     if type(v) is str:
-        return v
+        return _line_breaks(csv_safe(v))
     if is_missing(v):
         return ""
     if isinstance(v, bool) or type(v).__name__ == "bool_":
@@ -71,4 +77,11 @@ def _csv_cell(v: object) -> str:
         return v.date().isoformat() if v.time() == dt.time() and v.tzinfo is None else v.isoformat()
     if isinstance(v, dt.date):
         return v.isoformat()
-    return str(v)
+    if isinstance(v, numbers.Number):
+        return str(v)
+    return _line_breaks(csv_safe(str(v)))
+
+
+def _line_breaks(text: str) -> str:
+    """Line breaks inside a cell as LF (Excel's own), so that a bare CR never ends a record early."""
+    return text.replace("\r\n", "\n").replace("\r", "\n") if "\r" in text else text

@@ -3,7 +3,8 @@
 ``writing`` gives a fresh ``OUT/<run_id>.partial/`` and removes it again if writing fails, so a half-written run
 is never seen. ``switch`` renames it to ``OUT/<run_id>/`` (replacing a folder of the same run id), points
 ``OUT/latest`` at it (a symlink replaced atomically; ``latest.txt`` where the file system has no symlinks) and
-deletes the oldest run folders beyond the retention.
+deletes the oldest run folders beyond the retention. ``remove_leftovers`` clears what a killed night left
+(the next night calls it under the output folder's night lock).
 """
 
 from __future__ import annotations
@@ -33,6 +34,27 @@ def writing(out_root: Path, run_id: str) -> Iterator[Path]:
     except BaseException:
         shutil.rmtree(partial, ignore_errors=True)
         raise
+
+
+def remove_leftovers(out_root: Path) -> int:
+    """Delete what a killed night left under ``out_root``: ``<run_id>.partial/`` folders, a run folder set aside
+    while being replaced, temporary ``latest`` pointers. Only call it holding the output folder's night lock
+    (``flows.adapters.night_lock``): then no other night is writing there. Returns how many were removed."""
+    if not out_root.is_dir():
+        return 0
+    removed = 0
+    for p in out_root.iterdir():
+        name = p.name
+        if name in {"latest", "latest.txt"}:
+            continue
+        if name.endswith(".partial") and p.is_dir() and not p.is_symlink() or (
+                name.startswith(".") and ".replaced-" in name and p.is_dir() and not p.is_symlink()):
+            shutil.rmtree(p, ignore_errors=True)
+            removed += 1
+        elif name.startswith((".latest.tmp-", ".latest.txt.tmp-")) or (name.startswith(".") and ".replaced-" in name):
+            p.unlink(missing_ok=True)
+            removed += 1
+    return removed
 
 
 def switch(partial: Path, retention: int) -> tuple[Path, int]:

@@ -4,7 +4,8 @@ The validate stage hands over its result as a plain JSON-able dict (``summarize`
 and row index, so the site shows each rule, how many rows it checked and how many failed, and nothing about a
 child: officers find the rows themselves in the issues sheets and ``exports/issues.csv``. ``build`` writes the
 site once per run into the run folder (``<run>/data-docs/index.html``), before the manifest is written, so the
-manifest lists it and the run folder is switched in with it.
+manifest lists it and the run folder is switched in with it. The pages fetch nothing from the internet
+(``flows.rules.offline_docs``).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from flows.config import AppConfig
+from flows.rules.offline_docs import make_offline
 
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
 log = logging.getLogger(__name__)
@@ -79,6 +81,7 @@ def build(summary: dict, cfg: AppConfig, run_id: str, started_at: dt.datetime, f
     )
     ctx.validation_results_store.set(key, result)
     ctx.build_data_docs(site_names=[SITE])
+    make_offline(folder)  # no CDN: the page opens offline and tells no one who reads it
     index = folder / "index.html"
     log.info("data docs: %d expectations written to %s", len(summary["results"]), folder.name)
     return index if index.exists() else None

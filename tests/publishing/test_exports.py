@@ -23,7 +23,7 @@ def test_csv_exports_follow_the_contract(published):
     assert len(rows) == 8
     unreadable = [r for r in rows if r["rule"] == "unreadable_file"][0]
     assert unreadable["source_sheet"] == "" and unreadable["source_row"] == ""
-    assert [r["message"] for r in rows if r["rule"] == "formula_like_text"] == [FORMULA_MESSAGE]
+    assert [r["message"] for r in rows if r["rule"] == "formula_like_text"] == ["'" + FORMULA_MESSAGE]
 
     header, rows = read_csv(published / "exports" / "allocations.csv")
     assert header[: len(ALLOCATION_EXPORT_COLUMNS)] == ALLOCATION_EXPORT_COLUMNS

@@ -80,3 +80,18 @@ def test_retention_defaults_to_the_config(cfg, tmp_path):
     publish(make_result(run_id="run-a", started=dt.datetime(2022, 1, 13, 2)), keep_one, tmp_path)
     publish(make_result(run_id="run-b", started=dt.datetime(2022, 1, 14, 2)), keep_one, tmp_path)
     assert sorted(p.name for p in tmp_path.iterdir() if p.is_dir() and not p.is_symlink()) == ["run-b"]
+
+
+def test_leftovers_of_a_killed_night_are_removed_and_runs_kept(tmp_path):
+    from flows.publishing.run_folder import remove_leftovers
+
+    (tmp_path / "2022-03-01_010000").mkdir()
+    (tmp_path / "2022-03-01_010000" / "manifest.json").write_text("{}")
+    os.symlink("2022-03-01_010000", tmp_path / "latest", target_is_directory=True)
+    (tmp_path / "2022-03-02_010000.partial" / "exports").mkdir(parents=True)
+    (tmp_path / ".2022-03-01_010000.replaced-4242").mkdir()
+    os.symlink("2022-03-01_010000", tmp_path / ".latest.tmp-4242", target_is_directory=True)
+    (tmp_path / "ledger.sqlite").write_text("")
+    assert remove_leftovers(tmp_path) == 3
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["2022-03-01_010000", "latest", "ledger.sqlite"]
+    assert (tmp_path / "latest" / "manifest.json").is_file()

@@ -100,3 +100,17 @@ def test_age_band_comes_from_rules_yaml(cfg):
         update={"age_band": cfg.rules.age_band.model_copy(update={"above": 2})})})
     _, issues = validate_students(rows, {}, strict, AS_OF)
     assert [(i.rule, i.severity) for i in issues] == [("age_grade_consistent", "warning")]
+
+
+def test_a_name_that_is_a_formula_rejects_the_row(cfg):
+    formulas = ["=1+1", '=HYPERLINK("http://x.example","An")', "@SUM(A1)", "+A1*2", "-2+3"]
+    rows = students(*({"full_name": f.title(), "raw_full_name": f, "formula_like": ["full_name"]} for f in formulas),
+                    {"full_name": "Nguyễn Văn An", "raw_full_name": "- Nguyễn Văn An"})  # a list dash, a child
+    df, issues = validate_students(rows, {("truong/a.xlsx", "DS"): {"full_name": "Họ và tên"}}, cfg, AS_OF)
+    formula = [i for i in issues if i.rule == "formula_in_name"]
+    assert [i.source_row for i in formula] == [8, 9, 10, 11, 12]
+    assert {(i.severity, i.column) for i in formula} == {("error", "Họ và tên")}
+    assert "công thức" in formula[0].message and "=1+1" in formula[0].message
+    assert list(df["row_status"]) == ["rejected"] * 5 + ["ok"]
+    # one issue says what is wrong: no "looks like a formula" warning nor "name incomplete" on the same cell
+    assert not [i for i in issues if i.rule in {"formula_like_text", "name_plausible"} and i.source_row < 13]

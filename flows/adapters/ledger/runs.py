@@ -21,6 +21,14 @@ class RunsMixin(LedgerBase):
             conn.execute(sa.insert(runs).values(run_id=run_id, as_of=as_of, started_at=self._now(),
                                                 finished_at=None, counts=None, status="running"))
 
+    def fail_unfinished_runs(self) -> int:
+        """Mark ``failed`` the runs still ``running``: nights that were killed. Call it holding the night lock
+        (``flows.adapters.night_lock``), when no other night can be running; returns how many."""
+        with self.engine.begin() as conn:
+            done = conn.execute(sa.update(runs).where(runs.c.status == "running").values(
+                finished_at=self._now(), status="failed"))
+        return int(done.rowcount or 0)
+
     def finish_run(self, run_id: str, counts: Mapping[str, int] | None = None, status: str = "ok") -> None:
         with self.engine.begin() as conn:
             done = conn.execute(sa.update(runs).where(runs.c.run_id == run_id).values(
