@@ -218,7 +218,7 @@ def run_night(
                  len(dedupe.new_links), len(dedupe.aliases), len(dedupe.review_pairs))
         progress("Phân bổ thiết bị và gói cước")
         allocation = step("allocate", allocate_supports, dedupe.persons, normalized, cfg, ledger, run_id, as_of,
-                          dedupe.ledger_changes, extraction.headers)
+                          dedupe.ledger_changes, extraction.headers, dedupe.review_pairs)
         issues = issues + allocation.issues
 
         students_out = _student_export(dedupe.students, allocation.person_status, issues, cfg)

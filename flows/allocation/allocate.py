@@ -23,15 +23,22 @@ Who gets what
   go elsewhere (left over, they are reported as ``reserved``). Within one of those pools a device need takes
   the item its grade prefers (``district.device_preference``), else units in donation order. What was left
   in the pools the child could draw from, at the child's turn, is recorded (``left_when_turn``).
+- An open review pair is never supported twice: until an officer decides whether the two persons of a pair in
+  ``review_pairs`` (dedupe's "Cần xem xét") are one child, they never both receive the same need, on one night
+  or across nights. The higher-ranked one is served as usual and the other waits (``pending_review``) — unless
+  the other already holds that need (provisional or handed over from an earlier night, or an officer's
+  assignment): this rule never takes a support away, so then the higher-ranked one waits. Once the officer
+  decides, the pair leaves the queue (same child: one person; different: both served by the rules above).
 
 Codes
 - allocations.status: allocated | handed_over | waitlisted | no_coverage.
-- allocations.reason: allocated -> "" or ``earmark``; waitlisted -> ``no_units``; no_coverage -> ``no_signal``
-  or ``coverage_unknown`` (village not in the connectivity lists); handed_over -> "" or, for a child no longer
-  eligible, the exclusion code, or ``not_listed`` for a child absent from tonight's lists.
+- allocations.reason: allocated -> "" or ``earmark``; waitlisted -> ``no_units`` or ``pending_review``;
+  no_coverage -> ``no_signal`` or ``coverage_unknown`` (village not in the connectivity lists); handed_over -> ""
+  or, for a child no longer eligible, the exclusion code, or ``not_listed`` for a child absent from tonight's
+  lists.
 - person_status.status: allocated (at least one support, handed over or not) | waitlisted | excluded; reason:
   the exclusion code (``grade_out_of_range``, ``needs_nothing``, ``outside_district``, ...), or for waitlisted
-  ``no_units`` / ``no_coverage``.
+  ``pending_review`` (a need waits for an officer's decision on a pair), else ``no_units`` / ``no_coverage``.
 - changes.rule / releases.rule: ``new_allocation``, ``earmark`` (new allocations); ``person_absent``, the
   exclusion code, ``need_withdrawn`` (the list no longer marks the need), ``donation_unavailable`` (the unit's
   donation is gone or smaller) for released provisional allocations; ``officer_override`` for allocations
@@ -62,6 +69,8 @@ SUMMARY_COLUMNS = ["item", "received_units", "from_cash_units", "pledged_units",
 CHANGE_COLUMNS = ["person_id", "need", "before", "after", "rule"]
 RELEASE_COLUMNS = ["person_id", "need", "rule", "item", "donation_id"]
 OVERRIDE_RULE = "officer_override"
+PENDING_REVIEW = "pending_review"
+_GIVEN = ("allocated", "handed_over")
 
 
 @dataclass
@@ -101,9 +110,14 @@ def _state(status: str, item: str = "", donation_id: str = "") -> str:
 
 
 def allocate(persons: pd.DataFrame, donations: pd.DataFrame, connectivity: pd.DataFrame, previous: pd.DataFrame,
-             district: District, as_of: dt.date, overrides: pd.DataFrame | None = None) -> Allocation:
-    """Allocate tonight's received units to eligible children (see the module docstring for the rules)."""
+             district: District, as_of: dt.date, overrides: pd.DataFrame | None = None,
+             review_pairs: pd.DataFrame | None = None) -> Allocation:
+    """Allocate tonight's received units to eligible children (see the module docstring for the rules).
+
+    ``review_pairs``: the pairs an officer has not decided on yet (person_id_l, person_id_r, ...: dedupe's
+    ``review_pairs``); none when omitted."""
     lots, donation_rows, cash, pledged_units = donation_lots(donations, district, as_of)
+    partners = _open_pairs(review_pairs)
     people = person_records(persons, district)
     by_id = {p["person_id"]: p for p in people}
     prev = _previous(previous)
@@ -195,6 +209,9 @@ def allocate(persons: pd.DataFrame, donations: pd.DataFrame, connectivity: pd.Da
                 if not covered:
                     state[key] = ("no_coverage", "", "", "coverage_unknown" if covered is None else "no_signal")
                     continue
+            if any(state.get((other, need), ("",))[0] in _GIVEN for other in partners.get(key[0], ())):
+                state[key] = ("waitlisted", "", "", PENDING_REVIEW)
+                continue
             left_when[key] = pools.left_for(need, person)
             lot = pools.take(need, person)
             if lot is None:
@@ -211,6 +228,19 @@ def allocate(persons: pd.DataFrame, donations: pd.DataFrame, connectivity: pd.Da
     return Allocation(allocations=allocations, person_status=person_status, donations=donation_rows,
                       donation_summary=summary, cash=cash, changes=changes, releases=release_rows,
                       override_log=log_frame)
+
+
+def _open_pairs(review_pairs: pd.DataFrame | None) -> dict[str, set[str]]:
+    """person_id -> the persons it is paired with in a review an officer has not decided yet."""
+    partners: dict[str, set[str]] = {}
+    if review_pairs is None or review_pairs.empty:
+        return partners
+    for left, right in zip(review_pairs["person_id_l"], review_pairs["person_id_r"]):
+        a, b = as_text(left), as_text(right)
+        if a and b and a != b:
+            partners.setdefault(a, set()).add(b)
+            partners.setdefault(b, set()).add(a)
+    return partners
 
 
 def _previous(previous: pd.DataFrame | None) -> dict[tuple[str, str], dict]:
@@ -274,7 +304,8 @@ def _person_status(people: list[dict], state: dict, rank: dict[str, int]) -> pd.
             status, reason = "allocated", ""
         else:
             status = "waitlisted"
-            reason = "no_units" if any(s[0] == "waitlisted" for s in mine) else "no_coverage"
+            waits = {s[3] for s in mine if s[0] == "waitlisted"}
+            reason = PENDING_REVIEW if PENDING_REVIEW in waits else "no_units" if waits else "no_coverage"
         rows.append({"person_id": pid, "status": status, "reason": reason, "priority_rank": rank.get(pid)})
     df = pd.DataFrame(rows, columns=PERSON_STATUS_COLUMNS)
     df["priority_rank"] = pd.array(list(df["priority_rank"]), dtype="Int64")

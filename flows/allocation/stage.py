@@ -18,8 +18,8 @@ from flows.text import fold
 
 
 def allocate_supports(persons: pd.DataFrame, normalized, cfg: AppConfig, ledger, run_id: str,
-                      as_of: dt.date, earlier_changes: list[pd.DataFrame], headers: dict | None = None
-                      ) -> Allocation:
+                      as_of: dt.date, earlier_changes: list[pd.DataFrame], headers: dict | None = None,
+                      review_pairs: pd.DataFrame | None = None) -> Allocation:
     """Allocate stage with its ledger I/O: yesterday's active allocations in, tonight's decisions out.
 
     ``normalized``: the normalize stage's frames (``flows.nightly.Normalized``: donations, connectivity, handover,
@@ -28,6 +28,7 @@ def allocate_supports(persons: pd.DataFrame, normalized, cfg: AppConfig, ledger,
     Officer sheets are linked to tonight's persons first (``flows.allocation.officer_sheets``): handover rows that name a child
     without the programme id, overrides (stored for good, then applied by the allocator) and device-use
     follow-ups. Rows that name nobody become warning issues (``allocation.issues``).
+    ``review_pairs``: tonight's undecided pairs, never both supported (``flows.allocation.allocate``).
     """
     issues: list[Issue] = []
     changes = list(earlier_changes)
@@ -56,7 +57,7 @@ def allocate_supports(persons: pd.DataFrame, normalized, cfg: AppConfig, ledger,
 
     previous = ledger.active_allocations()
     allocation = allocate(persons, normalized.donations, normalized.connectivity, previous, cfg.district, as_of,
-                          ledger.overrides())
+                          ledger.overrides(), review_pairs)
     ledger.record_allocations(run_id, allocation.allocations, allocation.releases)
     changes = [c for c in changes if c is not None and len(c)]
     if changes:
