@@ -29,6 +29,9 @@ Who gets what
   the other already holds that need (provisional or handed over from an earlier night, or an officer's
   assignment): this rule never takes a support away, so then the higher-ranked one waits. Once the officer
   decides, the pair leaves the queue (same child: one person; different: both served by the rules above).
+- Every night checks that no donation gives out more than it holds: units allocated from a donation never
+  exceed its units less those handed over (else ``RuntimeError``: a bug); handovers beyond a donation's units
+  are an officer's record to check (``donation_overdrawn`` in ``donation_problems``).
 
 Codes
 - allocations.status: allocated | handed_over | waitlisted | no_coverage.
@@ -44,6 +47,7 @@ Codes
   donation is gone or smaller) for released provisional allocations; ``officer_override`` for allocations
   made or released by an override (``officer_excluded`` for an officer's exclusion).
 - override_log.result: see ``flows.allocation.overrides``.
+- donation_problems.rule: ``duplicate_donation`` (``flows.allocation.units``), ``donation_overdrawn``.
 """
 
 from __future__ import annotations
@@ -56,7 +60,7 @@ import pandas as pd
 from flows.allocation.coverage import coverage, village_key
 from flows.allocation.overrides import OVERRIDE_LOG_COLUMNS, assigned_lot, officer_decisions
 from flows.allocation.priority import person_records, priority_order
-from flows.allocation.units import ITEMS, NEEDS, Lot, Pools, donation_lots
+from flows.allocation.units import ITEMS, NEEDS, PROBLEM_COLUMNS, Lot, Pools, donation_lots
 from flows.config import District
 from flows.frames import ALLOCATION_EXPORT_COLUMNS
 from flows.text import as_text
@@ -89,6 +93,8 @@ class Allocation:
     - releases: person_id, need, rule, item, donation_id — provisional allocations the ledger must release
       (``Ledger.record_allocations(run_id, allocations, releases)``).
     - override_log: ``OVERRIDE_LOG_COLUMNS`` — every override read tonight and what became of it.
+    - donation_problems: ``flows.allocation.units.PROBLEM_COLUMNS`` — donation rows an officer must fix (a
+      repeated donation id, more handed over than received).
     """
 
     allocations: pd.DataFrame
@@ -99,6 +105,7 @@ class Allocation:
     changes: pd.DataFrame
     releases: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=RELEASE_COLUMNS))
     override_log: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=OVERRIDE_LOG_COLUMNS))
+    donation_problems: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=PROBLEM_COLUMNS))
     # filled by the nightly stage wrapper (ledger I/O), not by ``allocate``:
     issues: list = field(default_factory=list)  # officer-sheet rows that could not be used
     follow_ups: pd.DataFrame | None = None  # latest device-use check per person and need
@@ -116,7 +123,8 @@ def allocate(persons: pd.DataFrame, donations: pd.DataFrame, connectivity: pd.Da
 
     ``review_pairs``: the pairs an officer has not decided on yet (person_id_l, person_id_r, ...: dedupe's
     ``review_pairs``); none when omitted."""
-    lots, donation_rows, cash, pledged_units = donation_lots(donations, district, as_of)
+    units = donation_lots(donations, district, as_of)
+    lots = units.lots
     partners = _open_pairs(review_pairs)
     people = person_records(persons, district)
     by_id = {p["person_id"]: p for p in people}
@@ -222,12 +230,13 @@ def allocate(persons: pd.DataFrame, donations: pd.DataFrame, connectivity: pd.Da
 
     allocations = _allocation_frame(state, by_id, rank, prev, district, left_when)
     person_status = _person_status(people, state, rank)
-    summary = _summary(lots, state, pledged_units)
+    summary = _summary(lots, state, units.pledged_units)
     changes, release_rows = _changes(prev, state, releases, new_rule)
     log_frame = pd.DataFrame(override_log, columns=OVERRIDE_LOG_COLUMNS)
-    return Allocation(allocations=allocations, person_status=person_status, donations=donation_rows,
-                      donation_summary=summary, cash=cash, changes=changes, releases=release_rows,
-                      override_log=log_frame)
+    problems = pd.DataFrame(units.problems + _check_units(lots, state), columns=PROBLEM_COLUMNS)
+    return Allocation(allocations=allocations, person_status=person_status, donations=units.donations,
+                      donation_summary=summary, cash=units.cash, changes=changes, releases=release_rows,
+                      override_log=log_frame, donation_problems=problems)
 
 
 def _open_pairs(review_pairs: pd.DataFrame | None) -> dict[str, set[str]]:
@@ -241,6 +250,29 @@ def _open_pairs(review_pairs: pd.DataFrame | None) -> dict[str, set[str]]:
             partners.setdefault(a, set()).add(b)
             partners.setdefault(b, set()).add(a)
     return partners
+
+
+def _check_units(lots: dict[tuple[str, str], Lot], state: dict) -> list[dict]:
+    """Tonight's check that no donation gives out more than it holds. Units allocated beyond what a donation holds
+    less its handovers are our bug (``RuntimeError``, ids only); handovers beyond its units are the officer's
+    record to check: a ``donation_overdrawn`` problem on the donation's row."""
+    given: dict[tuple[str, str], list[int]] = {}  # (donation_id, item) -> [allocated, handed over]
+    for status, item, donation_id, _ in state.values():
+        if status in _GIVEN:
+            given.setdefault((donation_id, item), [0, 0])[status == "handed_over"] += 1
+    problems = []
+    for key, (allocated, handed) in sorted(given.items()):
+        lot = lots.get(key)
+        units = lot.units if lot is not None else 0
+        if allocated and allocated + handed > units:
+            raise RuntimeError(f"donation {key[0]} ({key[1]}): {allocated} allocated and {handed} handed over, "
+                               f"but it holds {units}")
+        if lot is not None and handed > units:
+            problems.append({"rule": "donation_overdrawn", "donation_id": key[0], "item": key[1],
+                             "source_file": lot.place[0], "source_sheet": lot.place[1],
+                             "source_row": lot.place[2] or None, "value": key[0], "other_file": "",
+                             "other_sheet": "", "other_row": None, "handed_over": handed, "units": units})
+    return problems
 
 
 def _previous(previous: pd.DataFrame | None) -> dict[tuple[str, str], dict]:

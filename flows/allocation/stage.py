@@ -11,7 +11,7 @@ import datetime as dt
 import pandas as pd
 
 from flows.allocation.allocate import Allocation, allocate
-from flows.allocation.officer_sheets import link_rows, usable_follow_ups, usable_overrides
+from flows.allocation.officer_sheets import donation_issues, link_rows, usable_follow_ups, usable_overrides
 from flows.config import AppConfig
 from flows.frames import Issue
 from flows.text import fold
@@ -27,7 +27,7 @@ def allocate_supports(persons: pd.DataFrame, normalized, cfg: AppConfig, ledger,
 
     Officer sheets are linked to tonight's persons first (``flows.allocation.officer_sheets``): handover rows that name a child
     without the programme id, overrides (stored for good, then applied by the allocator) and device-use
-    follow-ups. Rows that name nobody become warning issues (``allocation.issues``).
+    follow-ups. Rows that name nobody, and the donations ledger's problems, become issues (``allocation.issues``).
     ``review_pairs``: tonight's undecided pairs, never both supported (``flows.allocation.allocate``).
     """
     issues: list[Issue] = []
@@ -63,7 +63,7 @@ def allocate_supports(persons: pd.DataFrame, normalized, cfg: AppConfig, ledger,
     if changes:
         allocation.changes = pd.concat([*changes, allocation.changes], ignore_index=True)
     ledger.write_change_log(run_id, allocation.changes)
-    allocation.issues = issues
+    allocation.issues = issues + donation_issues(allocation.donation_problems, cfg.rules, headers)
     allocation.follow_ups = ledger.follow_ups(latest_only=True)
     allocation.handovers = ledger.handovers()
     return allocation

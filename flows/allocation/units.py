@@ -2,6 +2,9 @@
 
 How units are counted
 - Only *received* donations count (pledges are reported); a donation dated after ``as_of`` is not yet received.
+- A donation id is counted once: the same id on several rows (in one source or in two) gives the units of one
+  row only — the first received by ``as_of``, else the first, in file, sheet and row order; every other row is a
+  ``duplicate_donation`` problem naming both places, and gives no units (``units`` 0).
 - Device and internet-package donations give ``quantity`` units. Cash and state budget money is pooled in
   donation order (per earmark): ``cash_internet_share`` of each amount buys internet packages and the rest buys
   the first item of ``cash_buys``, at ``unit_prices``. A unit is bought as soon as the pooled money reaches its
@@ -32,6 +35,8 @@ from flows.text import as_text, fold
 NEEDS = ("device", "internet")
 ITEMS = (*DEVICE_ITEMS, "internet_package")
 MONEY_KINDS = ("cash", "budget")
+PROBLEM_COLUMNS = ["rule", "donation_id", "item", "source_file", "source_sheet", "source_row", "value",
+                   "other_file", "other_sheet", "other_row", "handed_over", "units"]
 
 
 @dataclass
@@ -46,10 +51,25 @@ class Lot:
     from_cash: bool = False
     units: int = 0
     left: int = 0
+    place: tuple[str, str, int] = ("", "", 0)  # source file, sheet and row of the donation row that counts
 
     @property
     def earmarked(self) -> bool:
         return bool(self.earmark_school or self.earmark_commune)
+
+
+@dataclass
+class DonationUnits:
+    """What tonight's donations give: ``lots`` keyed by (donation_id, item); ``donations``, the input rows with
+    ``units`` (Int64, after cash conversion; 0 for a repeated id); ``cash`` (received_vnd, pledged_vnd,
+    converted_vnd, carried_vnd); ``pledged_units`` per item; ``problems`` (``PROBLEM_COLUMNS``: repeated donation
+    ids, for the officer)."""
+
+    lots: dict[tuple[str, str], Lot]
+    donations: pd.DataFrame
+    cash: dict[str, int]
+    pledged_units: dict[str, int]
+    problems: list[dict]
 
 
 def _lot_order(date: dt.date | None, donation_id: str) -> tuple:
@@ -57,9 +77,8 @@ def _lot_order(date: dt.date | None, donation_id: str) -> tuple:
     return (date is None, date or dt.date.min, donation_id)
 
 
-def donation_lots(donations: pd.DataFrame, district: District, as_of: dt.date
-                  ) -> tuple[dict[tuple[str, str], Lot], pd.DataFrame, dict[str, int], dict[str, int]]:
-    """Lots keyed by (donation_id, item), the donations frame with ``units``, the cash balance, pledged units."""
+def donation_lots(donations: pd.DataFrame, district: District, as_of: dt.date) -> DonationUnits:
+    """Tonight's lots from the received donations (see the module docstring for the rules)."""
     rows = donations.reset_index(drop=True).copy()
     for col in DONATION_COLUMNS:
         if col not in rows.columns:
@@ -74,6 +93,9 @@ def donation_lots(donations: pd.DataFrame, district: District, as_of: dt.date
     rows["_status"] = [fold(v) for v in rows["status"]]
     rows["_counts"] = [s == "received" and (d is None or d <= as_of) for s, d in zip(rows["_status"], rows["_date"])]
     rows["_order"] = [_lot_order(d, i) for d, i in zip(rows["_date"], rows["_id"])]
+    records = rows.to_dict("records")
+    problems = _repeated_ids(records)
+    repeated = {p["_row"] for p in problems}
     units = [0] * len(rows)
     lots: dict[tuple[str, str], Lot] = {}
     pledged_units = {item: 0 for item in ITEMS}
@@ -85,7 +107,8 @@ def donation_lots(donations: pd.DataFrame, district: District, as_of: dt.date
         lot = lots.get(key)
         if lot is None:
             lot = lots[key] = Lot(r["_id"], item, (*r["_order"], ITEMS.index(item)),
-                                  as_text(r["earmark_school_code"]), as_text(r["earmark_commune_code"]), from_cash)
+                                  as_text(r["earmark_school_code"]), as_text(r["earmark_commune_code"]), from_cash,
+                                  place=_place(records[i]))
         lot.units += n
         lot.left += n
         units[i] += n
@@ -96,6 +119,8 @@ def donation_lots(donations: pd.DataFrame, district: District, as_of: dt.date
     share = Fraction(str(district.cash_internet_share)) if internet_price else Fraction(0)
     balances: dict[tuple[str, str, str], int] = {}  # (earmark school, earmark commune, item) -> pooled VND
     for i in sorted(range(len(rows)), key=lambda j: rows.at[j, "_order"]):
+        if i in repeated:
+            continue
         r = rows.iloc[i]
         kind = r["_kind"]
         if kind in MONEY_KINDS:
@@ -128,7 +153,46 @@ def donation_lots(donations: pd.DataFrame, district: District, as_of: dt.date
         if col not in out.columns:
             out[col] = pd.Series([pd.NA] * len(out), dtype="object")
     out["units"] = pd.array(units, dtype="Int64")
-    return lots, out, cash, pledged_units
+    problems = [{c: p[c] for c in PROBLEM_COLUMNS} for p in sorted(problems, key=_problem_order)]
+    return DonationUnits(lots, out, cash, pledged_units, problems)
+
+
+def _place(row: dict) -> tuple[str, str, int]:
+    return as_text(row.get("source_file")), as_text(row.get("source_sheet")), as_int(row.get("source_row")) or 0
+
+
+def _problem(rule: str, row: dict, **extra: object) -> dict:
+    file, sheet, line = _place(row)
+    return {"rule": rule, "donation_id": row["_id"], "item": "", "source_file": file, "source_sheet": sheet,
+            "source_row": line or None, "value": row["_id"], "other_file": "", "other_sheet": "", "other_row": None,
+            "handed_over": None, "units": None, **extra}
+
+
+def _repeated_ids(records: list[dict]) -> list[dict]:
+    """One ``duplicate_donation`` problem per row repeating a donation id (``_row``: its index), naming the row
+    whose units count: the first received by as_of, else the first, in file, sheet, row (then content) order."""
+    groups: dict[str, list[int]] = {}
+    for i, r in enumerate(records):
+        groups.setdefault(r["_id"], []).append(i)
+    problems = []
+    for members in groups.values():
+        if len(members) < 2:
+            continue
+        order = sorted(members, key=lambda i: (not records[i]["_counts"], _place(records[i]), _content(records[i])))
+        kept = records[order[0]]
+        file, sheet, line = _place(kept)
+        for i in order[1:]:
+            problems.append({**_problem("duplicate_donation", records[i], other_file=file, other_sheet=sheet,
+                                        other_row=line or None), "_row": i})
+    return problems
+
+
+def _content(row: dict) -> tuple:
+    return tuple(as_text(row.get(c)) for c in DONATION_COLUMNS)
+
+
+def _problem_order(p: dict) -> tuple:
+    return (p["source_file"], p["source_sheet"], p["source_row"] or 0, p["rule"], p["donation_id"], p["item"])
 
 
 class Pools:
