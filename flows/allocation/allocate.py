@@ -17,12 +17,16 @@ Who gets what
   higher-priority child never takes a unit that is already allocated.
 - An officer's ``assign`` is served after the handovers and before provisional allocations are kept; an
   officer's ``exclude`` or ``release`` releases provisional units (``flows.allocation.overrides``).
-- Then, in rank order, each need: a device need gets the next device unit, an internet need the next
-  internet package — but only where the child's village has 3G, 4G or fibre (else ``no_coverage``).
-  Units earmarked for the child's school, then commune, are used before general units; earmarked units never
-  go elsewhere (left over, they are reported as ``reserved``). Within one of those pools a device need takes
-  the item its grade prefers (``district.device_preference``), else units in donation order. What was left
-  in the pools the child could draw from, at the child's turn, is recorded (``left_when_turn``).
+- Then, in rank order, each need: a device need gets the next general device unit, an internet need the next
+  general internet package — but only where the child's village has 3G, 4G or fibre (else ``no_coverage``).
+- Earmarks are additional: once district priority has given out the general units, units earmarked for a
+  school, then for a commune, go in rank order to that place's children still waiting. So a place gets its
+  earmarked units on top of what district priority gives it (5 laptops earmarked for a school are 5 more
+  devices for that school while it has 5 children waiting), and earmarked units never go elsewhere (left over,
+  they are reported as ``reserved``). Units earmarked for a place the district does not know are held
+  (``flows.allocation.units``). Within one pool a device need takes the item its grade prefers
+  (``district.device_preference``), else units in donation order. What was left in the pools the child could
+  draw from, at the child's turn, is recorded (``left_when_turn``).
 - An open review pair is never supported twice: until an officer decides whether the two persons of a pair in
   ``review_pairs`` (dedupe's "Cần xem xét") are one child, they never both receive the same need, on one night
   or across nights. The higher-ranked one is served as usual and the other waits (``pending_review``) — unless
@@ -47,7 +51,8 @@ Codes
   donation is gone or smaller) for released provisional allocations; ``officer_override`` for allocations
   made or released by an override (``officer_excluded`` for an officer's exclusion).
 - override_log.result: see ``flows.allocation.overrides``.
-- donation_problems.rule: ``duplicate_donation`` (``flows.allocation.units``), ``donation_overdrawn``.
+- donation_problems.rule: ``duplicate_donation``, ``earmark_unknown`` (``flows.allocation.units``),
+  ``donation_overdrawn``.
 """
 
 from __future__ import annotations
@@ -60,7 +65,7 @@ import pandas as pd
 from flows.allocation.coverage import coverage, village_key
 from flows.allocation.overrides import OVERRIDE_LOG_COLUMNS, assigned_lot, officer_decisions
 from flows.allocation.priority import person_records, priority_order
-from flows.allocation.units import ITEMS, NEEDS, PROBLEM_COLUMNS, Lot, Pools, donation_lots
+from flows.allocation.units import EARMARKED, GENERAL, ITEMS, NEEDS, PROBLEM_COLUMNS, Lot, Pools, donation_lots
 from flows.config import District
 from flows.frames import ALLOCATION_EXPORT_COLUMNS
 from flows.text import as_text
@@ -94,7 +99,7 @@ class Allocation:
       (``Ledger.record_allocations(run_id, allocations, releases)``).
     - override_log: ``OVERRIDE_LOG_COLUMNS`` — every override read tonight and what became of it.
     - donation_problems: ``flows.allocation.units.PROBLEM_COLUMNS`` — donation rows an officer must fix (a
-      repeated donation id, more handed over than received).
+      repeated donation id, an earmark naming an unknown place, more handed over than received).
     """
 
     allocations: pd.DataFrame
@@ -205,28 +210,32 @@ def allocate(persons: pd.DataFrame, donations: pd.DataFrame, connectivity: pd.Da
         if state[key][3] == "override" and key not in prev:
             new_rule[key] = OVERRIDE_RULE
 
-    # 4. new allocations in priority order
+    # 4. new allocations in priority order: general units first, then earmarked units (on top of them)
     pools = Pools(lots.values(), district)
-    for person in ranked:
-        for need in NEEDS:
-            key = (person["person_id"], need)
-            if not person["lacks"][need] or key in state or key in blocked:
-                continue
-            if need == "internet":
-                covered = has_signal.get(village_key(person["commune_code"], person["village"]))
-                if not covered:
-                    state[key] = ("no_coverage", "", "", "coverage_unknown" if covered is None else "no_signal")
+    for kinds in (GENERAL, EARMARKED):
+        for person in ranked:
+            for need in NEEDS:
+                key = (person["person_id"], need)
+                if not person["lacks"][need] or key in blocked:
                     continue
-            if any(state.get((other, need), ("",))[0] in _GIVEN for other in partners.get(key[0], ())):
-                state[key] = ("waitlisted", "", "", PENDING_REVIEW)
-                continue
-            left_when[key] = pools.left_for(need, person)
-            lot = pools.take(need, person)
-            if lot is None:
-                state[key] = ("waitlisted", "", "", "no_units")
-                continue
-            state[key] = ("allocated", lot.item, lot.donation_id, "earmark" if lot.earmarked else "")
-            new_rule[key] = "earmark" if lot.earmarked else "new_allocation"
+                if key in state and (kinds == GENERAL or state[key] != _WAITING):
+                    continue
+                if need == "internet" and kinds == GENERAL:
+                    covered = has_signal.get(village_key(person["commune_code"], person["village"]))
+                    if not covered:
+                        state[key] = ("no_coverage", "", "", "coverage_unknown" if covered is None else "no_signal")
+                        continue
+                if any(state.get((other, need), ("",))[0] in _GIVEN for other in partners.get(key[0], ())):
+                    state[key] = ("waitlisted", "", "", PENDING_REVIEW)
+                    left_when.pop(key, None)
+                    continue
+                left_when[key] = pools.left_for(need, person, kinds)
+                lot = pools.take(need, person, kinds)
+                if lot is None:
+                    state[key] = _WAITING
+                    continue
+                state[key] = ("allocated", lot.item, lot.donation_id, "earmark" if lot.earmarked else "")
+                new_rule[key] = "earmark" if lot.earmarked else "new_allocation"
 
     allocations = _allocation_frame(state, by_id, rank, prev, district, left_when)
     person_status = _person_status(people, state, rank)
@@ -237,6 +246,9 @@ def allocate(persons: pd.DataFrame, donations: pd.DataFrame, connectivity: pd.Da
     return Allocation(allocations=allocations, person_status=person_status, donations=units.donations,
                       donation_summary=summary, cash=units.cash, changes=changes, releases=release_rows,
                       override_log=log_frame, donation_problems=problems)
+
+
+_WAITING = ("waitlisted", "", "", "no_units")
 
 
 def _open_pairs(review_pairs: pd.DataFrame | None) -> dict[str, set[str]]:

@@ -76,17 +76,21 @@ def test_donation_problems_become_issues_naming_both_places_in_the_officers_word
         {**blank, "rule": "duplicate_donation", "donation_id": "TT-01", "value": "TT-01", "source_file":
          "tai-tro/bo sung.csv", "source_sheet": "", "source_row": 4, "other_file": "tai-tro/so.xlsx",
          "other_sheet": "Sổ tài trợ", "other_row": 9},
+        {**blank, "rule": "earmark_unknown", "donation_id": "TT-02", "value": "Trường TH Không Có",
+         "source_file": "tai-tro/so.xlsx", "source_sheet": "Sổ tài trợ", "source_row": 10},
         {**blank, "rule": "donation_overdrawn", "donation_id": "TT-03", "value": "TT-03", "item": "tablet",
          "source_file": "tai-tro/so.xlsx", "source_sheet": "Sổ tài trợ", "source_row": 11, "handed_over": 6,
          "units": 5},
     ], columns=PROBLEM_COLUMNS)
-    headers = {("tai-tro/so.xlsx", "Sổ tài trợ"): {"donation_id": "Mã", "quantity": "SL"},
+    headers = {("tai-tro/so.xlsx", "Sổ tài trợ"): {"donation_id": "Mã", "earmark": "Dành cho", "quantity": "SL"},
                ("tai-tro/bo sung.csv", ""): {"donation_id": "Mã tài trợ"}}
     issues = donation_issues(problems, cfg.rules, headers)
     assert [(i.source_file, i.source_row, i.column, i.severity, i.rule) for i in issues] == [
         ("tai-tro/bo sung.csv", 4, "Mã tài trợ", "error", "duplicate_donation"),
+        ("tai-tro/so.xlsx", 10, "Dành cho", "error", "earmark_unknown"),
         ("tai-tro/so.xlsx", 11, "SL", "warning", "donation_overdrawn")]
     assert "tệp tai-tro/so.xlsx, trang Sổ tài trợ, dòng 9" in issues[0].message
     assert "tệp tai-tro/bo sung.csv, dòng 4" in issues[0].message
-    assert "6" in issues[1].message and "(5)" in issues[1].message
+    assert "Trường TH Không Có" in issues[1].message
+    assert "6" in issues[2].message and "(5)" in issues[2].message
     assert donation_issues(problems.iloc[0:0], cfg.rules, headers) == []

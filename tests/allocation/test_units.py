@@ -117,6 +117,49 @@ def test_a_donation_id_written_twice_is_counted_once_and_both_places_are_named()
     ]
 
 
+def _school_devices(result, school: str) -> int:
+    al = result.allocations
+    return int(((al["school_code"] == school) & (al["need"] == "device") & (al["status"] == "allocated")).sum())
+
+
+def test_earmarked_units_come_on_top_of_what_district_priority_gives_the_place() -> None:
+    here = dict(commune="06388", school="TH-06388")
+    there = dict(commune="06391", school="TH-06391", village="Thôn Cầu Ngầm")
+    persons = persons_frame(
+        *[child(f"HS0{i}", category="poor", **here) for i in (1, 2)],  # the school's top two children
+        *[child(f"HS1{i}", category="near_poor", **there) for i in (1, 2, 3)],
+        *[child(f"HS2{i}", category="none", **here) for i in range(1, 7)])
+    general = donation("G1", "tablet", quantity=4, date="2022-01-01")
+    earmarked = donation("E1", "laptop", quantity=5, date="2022-01-02", commune="06388", school="TH-06388")
+    without = run(persons, donations_frame(general))
+    with_earmark = run(persons, donations_frame(general, earmarked))
+    assert _school_devices(without, "TH-06388") == 2
+    # the 5 laptops are 5 more devices for the school; the other school keeps what district priority gives it
+    assert _school_devices(with_earmark, "TH-06388") == 2 + 5
+    assert _school_devices(with_earmark, "TH-06391") == _school_devices(without, "TH-06391") == 2
+    assert rows_of(with_earmark, "donation_id", "reason")[("HS01", "device")] == ("G1", "")
+    assert [rows_of(with_earmark, "donation_id")[(f"HS2{i}", "device")] for i in range(1, 7)] == [
+        ("E1",)] * 5 + [("",)]
+
+
+def test_an_earmark_naming_a_place_the_district_does_not_know_is_held_and_reported() -> None:
+    persons = persons_frame(child("HS1", category="poor"), child("HS2"))
+    unknown_text = {**donation("E1", "tablet", quantity=2), "earmark_text": "Trường TH Không Có"}
+    unknown_code = donation("E2", "laptop", quantity=1, school="TH-99999")
+    cash = {**donation("E3", "cash", amount=20_000_000), "earmark_text": "Xã Ngoài Huyện"}
+    result = run(persons, donations_frame(unknown_text, unknown_code, cash, donation("G1", "smartphone", quantity=1)))
+    assert rows_of(result, "status", "item") == {("HS1", "device"): ("allocated", "smartphone"),
+                                                  ("HS2", "device"): ("waitlisted", "")}
+    summary = result.donation_summary.set_index("item")
+    assert summary.loc["tablet", ["received_units", "from_cash_units", "reserved"]].tolist() == [2, 4, 6]
+    assert summary.loc["laptop", ["remaining", "reserved"]].tolist() == [1, 1]
+    assert summary.loc["internet_package", ["from_cash_units", "reserved"]].tolist() == [1, 1]
+    problems = result.donation_problems
+    assert problems[["rule", "donation_id", "value"]].values.tolist() == [
+        ["earmark_unknown", "E1", "Trường TH Không Có"], ["earmark_unknown", "E2", "TH-99999"],
+        ["earmark_unknown", "E3", "Xã Ngoài Huyện"]]
+
+
 def test_handovers_beyond_what_a_donation_holds_are_reported_and_nothing_more_is_given() -> None:
     persons = persons_frame(child("HS1"), child("HS2"), child("HS3"), child("HS4"))
     handed = pd.DataFrame([{"person_id": pid, "need": "device", "item": "tablet", "donation_id": "T1",
