@@ -225,6 +225,7 @@ REQUIRED_RULES = {
     "name_present", "date_valid", "grade_valid", "grade_in_range", "category_in_domain", "commune_in_district",
     "need_marked", "duplicate_in_sheet", "unknown_column", "missing_column", "no_table", "unreadable_file",
     "formula_in_name",
+    "duplicate_donation", "earmark_unknown", "donation_overdrawn",
 }
 
 

@@ -197,6 +197,7 @@ def _locked_night(sources_dir: Path | None, cfg: AppConfig, out_root: Path, as_o
                   progress: Progress, step: Step, offline: bool, replay_run: str | None) -> tuple[RunResult, Path]:
     from flows.publishing.rows_as_sent import rows_as_sent
     from flows.adapters.ledger import Ledger
+    from flows.allocation.stage import allocate_supports
     from flows.publishing.publish import publish
     from flows.rules.validate import validate_students_for_docs
 
@@ -237,7 +238,7 @@ def _locked_night(sources_dir: Path | None, cfg: AppConfig, out_root: Path, as_o
                  len(dedupe.new_links), len(dedupe.aliases), len(dedupe.review_pairs))
         progress("Phân bổ thiết bị và gói cước")
         allocation = step("allocate", allocate_supports, dedupe.persons, normalized, cfg, ledger, run_id, as_of,
-                          dedupe.ledger_changes, extraction.headers)
+                          dedupe.ledger_changes, extraction.headers, dedupe.review_pairs)
         issues = issues + allocation.issues
 
         students_out = student_export(dedupe.students, allocation.person_status, issues, cfg)
@@ -308,55 +309,6 @@ def link_persons(students: pd.DataFrame, handover: pd.DataFrame, cfg: AppConfig,
     return dedupe
 
 
-def allocate_supports(persons: pd.DataFrame, normalized: Normalized, cfg: AppConfig, ledger, run_id: str,
-                      as_of: dt.date, earlier_changes: list[pd.DataFrame], headers: dict | None = None):
-    """Allocate stage with its ledger I/O: yesterday's active allocations in, tonight's decisions out.
-
-    Officer sheets are linked to tonight's persons first (``flows.allocation.officer_sheets``): handover rows that name a child
-    without the programme id, overrides (stored for good, then applied by the allocator) and device-use
-    follow-ups. Rows that name nobody become warning issues (``allocation.issues``).
-    """
-    from flows.allocation.allocate import allocate
-    from flows.allocation.officer_sheets import link_rows, usable_follow_ups, usable_overrides
-    from flows.text import fold
-
-    issues: list[Issue] = []
-    changes = list(earlier_changes)
-    handover = normalized.handover
-    if handover is not None and len(handover):
-        ids = handover["person_id"].fillna("").astype(str)
-        unnamed = handover[~ids.isin(ledger.known_person_ids(ids))]  # no id, or one the ledger never issued
-        linked, found = link_rows(unnamed, persons, headers)
-        issues += found
-        if len(linked):
-            changes.append(ledger.record_handovers(run_id, linked))
-    overrides, bad = usable_overrides(normalized.overrides, headers)
-    issues += bad
-    if overrides is not None and len(overrides):
-        linked, found = link_rows(overrides, persons, headers)
-        issues += found
-        ledger.record_overrides(run_id, linked.assign(source=linked["source_file"]))
-    handed = ledger.handovers()
-    serials = {fold(s): pid for s, pid in zip(handed["serial"], handed["person_id"]) if s}
-    follow_up, bad = usable_follow_ups(normalized.follow_up, headers)
-    issues += bad
-    if follow_up is not None and len(follow_up):
-        linked, found = link_rows(follow_up, persons, headers, by_serial=serials)
-        issues += found
-        ledger.record_follow_ups(run_id, linked.assign(source=linked["source_file"]))
-
-    previous = ledger.active_allocations()
-    allocation = allocate(persons, normalized.donations, normalized.connectivity, previous, cfg.district, as_of,
-                          ledger.overrides())
-    ledger.record_allocations(run_id, allocation.allocations, allocation.releases)
-    changes = [c for c in changes if c is not None and len(c)]
-    if changes:
-        allocation.changes = pd.concat([*changes, allocation.changes], ignore_index=True)
-    ledger.write_change_log(run_id, allocation.changes)
-    allocation.issues = issues
-    allocation.follow_ups = ledger.follow_ups(latest_only=True)
-    allocation.handovers = ledger.handovers()
-    return allocation
 
 
 # ---------------------------------------------------------------------------------------------------------------

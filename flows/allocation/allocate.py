@@ -17,26 +17,42 @@ Who gets what
   higher-priority child never takes a unit that is already allocated.
 - An officer's ``assign`` is served after the handovers and before provisional allocations are kept; an
   officer's ``exclude`` or ``release`` releases provisional units (``flows.allocation.overrides``).
-- Then, in rank order, each need: a device need gets the next device unit, an internet need the next
-  internet package — but only where the child's village has 3G, 4G or fibre (else ``no_coverage``).
-  Units earmarked for the child's school, then commune, are used before general units; earmarked units never
-  go elsewhere (left over, they are reported as ``reserved``). Within one of those pools a device need takes
-  the item its grade prefers (``district.device_preference``), else units in donation order. What was left
-  in the pools the child could draw from, at the child's turn, is recorded (``left_when_turn``).
+- Then, in rank order, each need: a device need gets the next general device unit, an internet need the next
+  general internet package — but only where the child's village has 3G, 4G or fibre (else ``no_coverage``).
+- Earmarks are additional: once district priority has given out the general units, units earmarked for a
+  school, then for a commune, go in rank order to that place's children still waiting. So a place gets its
+  earmarked units on top of what district priority gives it (5 laptops earmarked for a school are 5 more
+  devices for that school while it has 5 children waiting), and earmarked units never go elsewhere (left over,
+  they are reported as ``reserved``). Units earmarked for a place the district does not know are held
+  (``flows.allocation.units``). Within one pool a device need takes the item its grade prefers
+  (``district.device_preference``), else units in donation order. What was left in the pools the child could
+  draw from, at the child's turn, is recorded (``left_when_turn``).
+- An open review pair is never supported twice: until an officer decides whether the two persons of a pair in
+  ``review_pairs`` (dedupe's "Cần xem xét") are one child, they never both receive the same need, on one night
+  or across nights. The higher-ranked one is served as usual and the other waits (``pending_review``) — unless
+  the other already holds that need (provisional or handed over from an earlier night, or an officer's
+  assignment): this rule never takes a support away, so then the higher-ranked one waits. Once the officer
+  decides, the pair leaves the queue (same child: one person; different: both served by the rules above).
+- Every night checks that no donation gives out more than it holds: units allocated from a donation never
+  exceed its units less those handed over (else ``RuntimeError``: a bug); handovers beyond a donation's units
+  are an officer's record to check (``donation_overdrawn`` in ``donation_problems``).
 
 Codes
 - allocations.status: allocated | handed_over | waitlisted | no_coverage.
-- allocations.reason: allocated -> "" or ``earmark``; waitlisted -> ``no_units``; no_coverage -> ``no_signal``
-  or ``coverage_unknown`` (village not in the connectivity lists); handed_over -> "" or, for a child no longer
-  eligible, the exclusion code, or ``not_listed`` for a child absent from tonight's lists.
+- allocations.reason: allocated -> "" or ``earmark``; waitlisted -> ``no_units`` or ``pending_review``;
+  no_coverage -> ``no_signal`` or ``coverage_unknown`` (village not in the connectivity lists); handed_over -> ""
+  or, for a child no longer eligible, the exclusion code, or ``not_listed`` for a child absent from tonight's
+  lists.
 - person_status.status: allocated (at least one support, handed over or not) | waitlisted | excluded; reason:
   the exclusion code (``grade_out_of_range``, ``needs_nothing``, ``outside_district``, ...), or for waitlisted
-  ``no_units`` / ``no_coverage``.
+  ``pending_review`` (a need waits for an officer's decision on a pair), else ``no_units`` / ``no_coverage``.
 - changes.rule / releases.rule: ``new_allocation``, ``earmark`` (new allocations); ``person_absent``, the
   exclusion code, ``need_withdrawn`` (the list no longer marks the need), ``donation_unavailable`` (the unit's
   donation is gone or smaller) for released provisional allocations; ``officer_override`` for allocations
   made or released by an override (``officer_excluded`` for an officer's exclusion).
 - override_log.result: see ``flows.allocation.overrides``.
+- donation_problems.rule: ``duplicate_donation``, ``earmark_unknown`` (``flows.allocation.units``),
+  ``donation_overdrawn``.
 """
 
 from __future__ import annotations
@@ -49,7 +65,7 @@ import pandas as pd
 from flows.allocation.coverage import coverage, village_key
 from flows.allocation.overrides import OVERRIDE_LOG_COLUMNS, assigned_lot, officer_decisions
 from flows.allocation.priority import person_records, priority_order
-from flows.allocation.units import ITEMS, NEEDS, Lot, Pools, donation_lots
+from flows.allocation.units import EARMARKED, GENERAL, ITEMS, NEEDS, PROBLEM_COLUMNS, Lot, Pools, donation_lots
 from flows.config import District
 from flows.frames import ALLOCATION_EXPORT_COLUMNS
 from flows.text import as_text
@@ -62,6 +78,8 @@ SUMMARY_COLUMNS = ["item", "received_units", "from_cash_units", "pledged_units",
 CHANGE_COLUMNS = ["person_id", "need", "before", "after", "rule"]
 RELEASE_COLUMNS = ["person_id", "need", "rule", "item", "donation_id"]
 OVERRIDE_RULE = "officer_override"
+PENDING_REVIEW = "pending_review"
+_GIVEN = ("allocated", "handed_over")
 
 
 @dataclass
@@ -80,6 +98,8 @@ class Allocation:
     - releases: person_id, need, rule, item, donation_id — provisional allocations the ledger must release
       (``Ledger.record_allocations(run_id, allocations, releases)``).
     - override_log: ``OVERRIDE_LOG_COLUMNS`` — every override read tonight and what became of it.
+    - donation_problems: ``flows.allocation.units.PROBLEM_COLUMNS`` — donation rows an officer must fix (a
+      repeated donation id, an earmark naming an unknown place, more handed over than received).
     """
 
     allocations: pd.DataFrame
@@ -90,6 +110,7 @@ class Allocation:
     changes: pd.DataFrame
     releases: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=RELEASE_COLUMNS))
     override_log: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=OVERRIDE_LOG_COLUMNS))
+    donation_problems: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=PROBLEM_COLUMNS))
     # filled by the nightly stage wrapper (ledger I/O), not by ``allocate``:
     issues: list = field(default_factory=list)  # officer-sheet rows that could not be used
     follow_ups: pd.DataFrame | None = None  # latest device-use check per person and need
@@ -101,9 +122,15 @@ def _state(status: str, item: str = "", donation_id: str = "") -> str:
 
 
 def allocate(persons: pd.DataFrame, donations: pd.DataFrame, connectivity: pd.DataFrame, previous: pd.DataFrame,
-             district: District, as_of: dt.date, overrides: pd.DataFrame | None = None) -> Allocation:
-    """Allocate tonight's received units to eligible children (see the module docstring for the rules)."""
-    lots, donation_rows, cash, pledged_units = donation_lots(donations, district, as_of)
+             district: District, as_of: dt.date, overrides: pd.DataFrame | None = None,
+             review_pairs: pd.DataFrame | None = None) -> Allocation:
+    """Allocate tonight's received units to eligible children (see the module docstring for the rules).
+
+    ``review_pairs``: the pairs an officer has not decided on yet (person_id_l, person_id_r, ...: dedupe's
+    ``review_pairs``); none when omitted."""
+    units = donation_lots(donations, district, as_of)
+    lots = units.lots
+    partners = _open_pairs(review_pairs)
     people = person_records(persons, district)
     by_id = {p["person_id"]: p for p in people}
     prev = _previous(previous)
@@ -183,34 +210,81 @@ def allocate(persons: pd.DataFrame, donations: pd.DataFrame, connectivity: pd.Da
         if state[key][3] == "override" and key not in prev:
             new_rule[key] = OVERRIDE_RULE
 
-    # 4. new allocations in priority order
+    # 4. new allocations in priority order: general units first, then earmarked units (on top of them)
     pools = Pools(lots.values(), district)
-    for person in ranked:
-        for need in NEEDS:
-            key = (person["person_id"], need)
-            if not person["lacks"][need] or key in state or key in blocked:
-                continue
-            if need == "internet":
-                covered = has_signal.get(village_key(person["commune_code"], person["village"]))
-                if not covered:
-                    state[key] = ("no_coverage", "", "", "coverage_unknown" if covered is None else "no_signal")
+    for kinds in (GENERAL, EARMARKED):
+        for person in ranked:
+            for need in NEEDS:
+                key = (person["person_id"], need)
+                if not person["lacks"][need] or key in blocked:
                     continue
-            left_when[key] = pools.left_for(need, person)
-            lot = pools.take(need, person)
-            if lot is None:
-                state[key] = ("waitlisted", "", "", "no_units")
-                continue
-            state[key] = ("allocated", lot.item, lot.donation_id, "earmark" if lot.earmarked else "")
-            new_rule[key] = "earmark" if lot.earmarked else "new_allocation"
+                if key in state and (kinds == GENERAL or state[key] != _WAITING):
+                    continue
+                if need == "internet" and kinds == GENERAL:
+                    covered = has_signal.get(village_key(person["commune_code"], person["village"]))
+                    if not covered:
+                        state[key] = ("no_coverage", "", "", "coverage_unknown" if covered is None else "no_signal")
+                        continue
+                if any(state.get((other, need), ("",))[0] in _GIVEN for other in partners.get(key[0], ())):
+                    state[key] = ("waitlisted", "", "", PENDING_REVIEW)
+                    left_when.pop(key, None)
+                    continue
+                left_when[key] = pools.left_for(need, person, kinds)
+                lot = pools.take(need, person, kinds)
+                if lot is None:
+                    state[key] = _WAITING
+                    continue
+                state[key] = ("allocated", lot.item, lot.donation_id, "earmark" if lot.earmarked else "")
+                new_rule[key] = "earmark" if lot.earmarked else "new_allocation"
 
     allocations = _allocation_frame(state, by_id, rank, prev, district, left_when)
     person_status = _person_status(people, state, rank)
-    summary = _summary(lots, state, pledged_units)
+    summary = _summary(lots, state, units.pledged_units)
     changes, release_rows = _changes(prev, state, releases, new_rule)
     log_frame = pd.DataFrame(override_log, columns=OVERRIDE_LOG_COLUMNS)
-    return Allocation(allocations=allocations, person_status=person_status, donations=donation_rows,
-                      donation_summary=summary, cash=cash, changes=changes, releases=release_rows,
-                      override_log=log_frame)
+    problems = pd.DataFrame(units.problems + _check_units(lots, state), columns=PROBLEM_COLUMNS)
+    return Allocation(allocations=allocations, person_status=person_status, donations=units.donations,
+                      donation_summary=summary, cash=units.cash, changes=changes, releases=release_rows,
+                      override_log=log_frame, donation_problems=problems)
+
+
+_WAITING = ("waitlisted", "", "", "no_units")
+
+
+def _open_pairs(review_pairs: pd.DataFrame | None) -> dict[str, set[str]]:
+    """person_id -> the persons it is paired with in a review an officer has not decided yet."""
+    partners: dict[str, set[str]] = {}
+    if review_pairs is None or review_pairs.empty:
+        return partners
+    for left, right in zip(review_pairs["person_id_l"], review_pairs["person_id_r"]):
+        a, b = as_text(left), as_text(right)
+        if a and b and a != b:
+            partners.setdefault(a, set()).add(b)
+            partners.setdefault(b, set()).add(a)
+    return partners
+
+
+def _check_units(lots: dict[tuple[str, str], Lot], state: dict) -> list[dict]:
+    """Tonight's check that no donation gives out more than it holds. Units allocated beyond what a donation holds
+    less its handovers are our bug (``RuntimeError``, ids only); handovers beyond its units are the officer's
+    record to check: a ``donation_overdrawn`` problem on the donation's row."""
+    given: dict[tuple[str, str], list[int]] = {}  # (donation_id, item) -> [allocated, handed over]
+    for status, item, donation_id, _ in state.values():
+        if status in _GIVEN:
+            given.setdefault((donation_id, item), [0, 0])[status == "handed_over"] += 1
+    problems = []
+    for key, (allocated, handed) in sorted(given.items()):
+        lot = lots.get(key)
+        units = lot.units if lot is not None else 0
+        if allocated and allocated + handed > units:
+            raise RuntimeError(f"donation {key[0]} ({key[1]}): {allocated} allocated and {handed} handed over, "
+                               f"but it holds {units}")
+        if lot is not None and handed > units:
+            problems.append({"rule": "donation_overdrawn", "donation_id": key[0], "item": key[1],
+                             "source_file": lot.place[0], "source_sheet": lot.place[1],
+                             "source_row": lot.place[2] or None, "value": key[0], "other_file": "",
+                             "other_sheet": "", "other_row": None, "handed_over": handed, "units": units})
+    return problems
 
 
 def _previous(previous: pd.DataFrame | None) -> dict[tuple[str, str], dict]:
@@ -274,7 +348,8 @@ def _person_status(people: list[dict], state: dict, rank: dict[str, int]) -> pd.
             status, reason = "allocated", ""
         else:
             status = "waitlisted"
-            reason = "no_units" if any(s[0] == "waitlisted" for s in mine) else "no_coverage"
+            waits = {s[3] for s in mine if s[0] == "waitlisted"}
+            reason = PENDING_REVIEW if PENDING_REVIEW in waits else "no_units" if waits else "no_coverage"
         rows.append({"person_id": pid, "status": status, "reason": reason, "priority_rank": rank.get(pid)})
     df = pd.DataFrame(rows, columns=PERSON_STATUS_COLUMNS)
     df["priority_rank"] = pd.array(list(df["priority_rank"]), dtype="Int64")

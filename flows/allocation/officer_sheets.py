@@ -4,12 +4,16 @@ Officers list children by the programme id when they have it, otherwise by name,
 schools wrote them. ``link_rows`` fills ``person_id`` from tonight's persons; a row that names nobody (or more
 than one child) becomes a warning issue citing the row, and is left out — the officer fixes it and the next
 night picks it up. Follow-up rows may also be linked by the serial of a handed-over device.
+
+The donations ledger's problems the allocator found (``Allocation.donation_problems``) become issues with
+``donation_issues``, worded by ``config/rules.yaml``.
 """
 
 from __future__ import annotations
 
 import pandas as pd
 
+from flows.config import Rules
 from flows.frames import Issue
 from flows.text import as_text, fold
 
@@ -89,3 +93,31 @@ def usable_follow_ups(rows: pd.DataFrame, headers: dict | None = None) -> tuple[
     ok = [bool(as_text(s)) for s in rows["state"]]
     bad = rows[[not x for x in ok]]
     return rows[ok], [_issue(r, "follow_up_state_unknown", headers or {}) for r in bad.to_dict("records")]
+
+
+def donation_issues(problems: pd.DataFrame | None, rules: Rules, headers: dict | None = None) -> list[Issue]:
+    """One issue per donation problem (``flows.allocation.units.PROBLEM_COLUMNS``), citing the donation row; a
+    repeated donation id names the row whose units count too."""
+    if problems is None or problems.empty:
+        return []
+    headers = headers or {}
+    issues = []
+    for p in problems.to_dict("records"):
+        rule = p["rule"]
+        file, sheet, row = as_text(p["source_file"]), as_text(p["source_sheet"]), _row(p["source_row"])
+        params = {k: as_text(p[k]) for k in ("value", "handed_over", "units")}
+        message = rules.message(rule, **params, place=_place(file, sheet, row),
+                                other=_place(as_text(p["other_file"]), as_text(p["other_sheet"]), _row(p["other_row"])))
+        column = headers.get((file, sheet), {}).get(rules.rules[rule].column, "")
+        issues.append(Issue(file, sheet, row, column, rules.severity(rule), rule, message))
+    return issues
+
+
+def _row(value: object) -> int | None:
+    return None if value is None or pd.isna(value) else int(value)
+
+
+def _place(file: str, sheet: str, row: int | None) -> str:
+    """Where a row is, as an officer finds it: "tệp tai-tro/so.xlsx, trang Sổ tài trợ, dòng 12"."""
+    parts = [f"tệp {file}" if file else "", f"trang {sheet}" if sheet else "", f"dòng {row}" if row else ""]
+    return ", ".join(x for x in parts if x)

@@ -112,7 +112,8 @@ def _read(overrides: pd.DataFrame | None, as_of: dt.date) -> tuple[list[dict], l
 
 def assigned_lot(lots: dict[tuple[str, str], Lot], order: dict, previous: dict | None) -> Lot | None:
     """The unit an officer assigned: from the named donation, else the child's own provisional unit if it is of
-    that item, else the first lot of the item in use order (earmarks do not bind an officer)."""
+    that item, else the first lot of the item in use order (earmarks do not bind an officer; units held for an
+    earmark naming an unknown place are only given when the officer names their donation)."""
     item = order["item"]
     if order["donation_id"]:
         lot = lots.get((order["donation_id"], item))
@@ -121,5 +122,6 @@ def assigned_lot(lots: dict[tuple[str, str], Lot], order: dict, previous: dict |
         lot = lots.get((previous["donation_id"], item))
         if lot is not None and lot.left > 0:
             return lot
-    candidates = sorted((lot for lot in lots.values() if lot.item == item and lot.left > 0), key=lambda x: x.order)
+    candidates = sorted((lot for lot in lots.values() if lot.item == item and lot.left > 0 and not lot.held),
+                        key=lambda x: x.order)
     return candidates[0] if candidates else None

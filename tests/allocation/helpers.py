@@ -50,8 +50,14 @@ def donations_frame(*rows: dict) -> pd.DataFrame:
 
 
 def run(persons: pd.DataFrame, donations: pd.DataFrame, previous: pd.DataFrame = NO_PREVIOUS,
-        connectivity: pd.DataFrame = COVERED, district=DISTRICT):
-    return allocate(persons, donations, connectivity, previous, district, AS_OF)
+        connectivity: pd.DataFrame = COVERED, district=DISTRICT, review_pairs: pd.DataFrame | None = None):
+    return allocate(persons, donations, connectivity, previous, district, AS_OF, review_pairs=review_pairs)
+
+
+def review_pairs(*pairs: tuple[str, str]) -> pd.DataFrame:
+    """Pairs of persons an officer has not decided on yet (the dedupe stage's ``review_pairs``)."""
+    rows = [{"person_id_l": a, "person_id_r": b, "pair_key": f"{a.lower():0>16}-{b.lower():0>16}"} for a, b in pairs]
+    return pd.DataFrame(rows, columns=["person_id_l", "person_id_r", "pair_key"])
 
 
 def rows_of(result, *cols: str) -> dict:

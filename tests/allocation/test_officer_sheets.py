@@ -5,7 +5,8 @@ from __future__ import annotations
 import pandas as pd
 
 from flows.intake.normalize import normalize_follow_up, normalize_overrides
-from flows.allocation.officer_sheets import link_rows, usable_follow_ups, usable_overrides
+from flows.allocation.officer_sheets import donation_issues, link_rows, usable_follow_ups, usable_overrides
+from flows.allocation.units import PROBLEM_COLUMNS
 from flows.text import fold
 
 
@@ -67,3 +68,29 @@ def test_rows_link_by_id_or_name_birth_date_and_school_and_the_rest_are_issues()
     assert all(i.source_file == "dc.xlsx" and i.source_row == 7 for i in issues)
     none, nothing = link_rows(rows.iloc[:0], PERSONS)
     assert none.empty and "person_id" in none and nothing == []
+
+
+def test_donation_problems_become_issues_naming_both_places_in_the_officers_words(cfg):
+    blank = dict.fromkeys(PROBLEM_COLUMNS)
+    problems = pd.DataFrame([
+        {**blank, "rule": "duplicate_donation", "donation_id": "TT-01", "value": "TT-01", "source_file":
+         "tai-tro/bo sung.csv", "source_sheet": "", "source_row": 4, "other_file": "tai-tro/so.xlsx",
+         "other_sheet": "Sổ tài trợ", "other_row": 9},
+        {**blank, "rule": "earmark_unknown", "donation_id": "TT-02", "value": "Trường TH Không Có",
+         "source_file": "tai-tro/so.xlsx", "source_sheet": "Sổ tài trợ", "source_row": 10},
+        {**blank, "rule": "donation_overdrawn", "donation_id": "TT-03", "value": "TT-03", "item": "tablet",
+         "source_file": "tai-tro/so.xlsx", "source_sheet": "Sổ tài trợ", "source_row": 11, "handed_over": 6,
+         "units": 5},
+    ], columns=PROBLEM_COLUMNS)
+    headers = {("tai-tro/so.xlsx", "Sổ tài trợ"): {"donation_id": "Mã", "earmark": "Dành cho", "quantity": "SL"},
+               ("tai-tro/bo sung.csv", ""): {"donation_id": "Mã tài trợ"}}
+    issues = donation_issues(problems, cfg.rules, headers)
+    assert [(i.source_file, i.source_row, i.column, i.severity, i.rule) for i in issues] == [
+        ("tai-tro/bo sung.csv", 4, "Mã tài trợ", "error", "duplicate_donation"),
+        ("tai-tro/so.xlsx", 10, "Dành cho", "error", "earmark_unknown"),
+        ("tai-tro/so.xlsx", 11, "SL", "warning", "donation_overdrawn")]
+    assert "tệp tai-tro/so.xlsx, trang Sổ tài trợ, dòng 9" in issues[0].message
+    assert "tệp tai-tro/bo sung.csv, dòng 4" in issues[0].message
+    assert "Trường TH Không Có" in issues[1].message
+    assert "6" in issues[2].message and "(5)" in issues[2].message
+    assert donation_issues(problems.iloc[0:0], cfg.rules, headers) == []

@@ -64,3 +64,15 @@ def test_officer_overrides_are_applied_by_rule_and_logged() -> None:
     fourth = allocate(persons, donations, COVERED, handed, DISTRICT, AS_OF, undo)
     assert fourth.override_log["result"].tolist() == ["handed_over"]
     assert rows_of(fourth, "status")[("HS4", "device")] == ("handed_over",)
+
+
+def test_units_held_for_an_unknown_earmark_go_only_where_an_officer_names_their_donation() -> None:
+    persons = persons_frame(child("HS1"), child("HS2"))
+    held = {**donation("E1", "tablet", quantity=2), "earmark_text": "Trường TH Không Có"}
+    overrides = pd.DataFrame([override("HS1", "assign", item="tablet", oid="O1"),
+                              override("HS2", "assign", item="tablet", donation_id="E1", oid="O2")],
+                             columns=OVERRIDE_COLUMNS)
+    result = allocate(persons, donations_frame(held), COVERED, as_previous(run(persons, donations_frame())),
+                      DISTRICT, AS_OF, overrides)
+    assert result.override_log.set_index("override_id")["result"].to_dict() == {"O1": "unserved", "O2": "applied"}
+    assert rows_of(result, "status", "donation_id")[("HS2", "device")] == ("allocated", "E1")

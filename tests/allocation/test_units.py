@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pandas as pd
+
 from tests.allocation.helpers import DISTRICT, child, donation, donations_frame, persons_frame, rows_of, run
 
 
@@ -85,3 +87,84 @@ def test_device_type_follows_the_grade_preference_from_config() -> None:
                                    donation("L1", "laptop", quantity=1, date="2022-01-01"))
     assert rows_of(run(persons, older_tablet, district=no_preference), "item")[("HS2", "device")] == ("tablet",)
     assert rows_of(run(persons, older_tablet), "item")[("HS2", "device")] == ("laptop",)
+
+
+def _at(row: dict, source_file: str, source_sheet: str, source_row: int) -> dict:
+    return {**row, "source_file": source_file, "source_sheet": source_sheet, "source_row": source_row}
+
+
+def test_a_donation_id_written_twice_is_counted_once_and_both_places_are_named() -> None:
+    ledger, extra = ("tai-tro/so-tai-tro.xlsx", "Sổ tài trợ"), ("tai-tro/bo-sung.csv", "")
+    laptops = donation("L1", "laptop", quantity=2)
+    cash = donation("C1", "cash", amount=9_000_000)
+    rows = [_at(laptops, *ledger, 7), _at(laptops, *extra, 3), _at(laptops, *ledger, 12),  # twice in one source
+            _at(cash, *ledger, 8), _at({**cash, "status": "pledged"}, *extra, 2)]  # the received row counts
+    donations = donations_frame(*rows).assign(**{k: [r[k] for r in rows]
+                                                 for k in ("source_file", "source_sheet", "source_row")})
+    persons = persons_frame(*[child(f"HS{i}", category="poor", grade=8) for i in range(1, 7)])
+    result = run(persons, donations)
+    given = result.allocations[result.allocations["status"] == "allocated"]
+    assert sorted(given["item"]) == ["laptop", "laptop", "tablet"]  # 2 laptops, and 8.1M of cash buys 1 tablet
+    assert result.donations["units"].tolist() == [0, 2, 0, 1, 0]  # only the counted row of each id gives units
+    assert result.cash["received_vnd"] == 9_000_000 and result.cash["pledged_vnd"] == 0
+    laptop = result.donation_summary.set_index("item").loc["laptop"]
+    assert laptop[["received_units", "allocated", "remaining"]].tolist() == [2, 2, 0]
+    problems = result.donation_problems
+    assert problems[["rule", "donation_id", "source_file", "source_row", "other_file", "other_row"]].values.tolist() == [
+        ["duplicate_donation", "C1", "tai-tro/bo-sung.csv", 2, "tai-tro/so-tai-tro.xlsx", 8],
+        ["duplicate_donation", "L1", "tai-tro/so-tai-tro.xlsx", 7, "tai-tro/bo-sung.csv", 3],
+        ["duplicate_donation", "L1", "tai-tro/so-tai-tro.xlsx", 12, "tai-tro/bo-sung.csv", 3],
+    ]
+
+
+def _school_devices(result, school: str) -> int:
+    al = result.allocations
+    return int(((al["school_code"] == school) & (al["need"] == "device") & (al["status"] == "allocated")).sum())
+
+
+def test_earmarked_units_come_on_top_of_what_district_priority_gives_the_place() -> None:
+    here = dict(commune="06388", school="TH-06388")
+    there = dict(commune="06391", school="TH-06391", village="Thôn Cầu Ngầm")
+    persons = persons_frame(
+        *[child(f"HS0{i}", category="poor", **here) for i in (1, 2)],  # the school's top two children
+        *[child(f"HS1{i}", category="near_poor", **there) for i in (1, 2, 3)],
+        *[child(f"HS2{i}", category="none", **here) for i in range(1, 7)])
+    general = donation("G1", "tablet", quantity=4, date="2022-01-01")
+    earmarked = donation("E1", "laptop", quantity=5, date="2022-01-02", commune="06388", school="TH-06388")
+    without = run(persons, donations_frame(general))
+    with_earmark = run(persons, donations_frame(general, earmarked))
+    assert _school_devices(without, "TH-06388") == 2
+    # the 5 laptops are 5 more devices for the school; the other school keeps what district priority gives it
+    assert _school_devices(with_earmark, "TH-06388") == 2 + 5
+    assert _school_devices(with_earmark, "TH-06391") == _school_devices(without, "TH-06391") == 2
+    assert rows_of(with_earmark, "donation_id", "reason")[("HS01", "device")] == ("G1", "")
+    assert [rows_of(with_earmark, "donation_id")[(f"HS2{i}", "device")] for i in range(1, 7)] == [
+        ("E1",)] * 5 + [("",)]
+
+
+def test_an_earmark_naming_a_place_the_district_does_not_know_is_held_and_reported() -> None:
+    persons = persons_frame(child("HS1", category="poor"), child("HS2"))
+    unknown_text = {**donation("E1", "tablet", quantity=2), "earmark_text": "Trường TH Không Có"}
+    unknown_code = donation("E2", "laptop", quantity=1, school="TH-99999")
+    cash = {**donation("E3", "cash", amount=20_000_000), "earmark_text": "Xã Ngoài Huyện"}
+    result = run(persons, donations_frame(unknown_text, unknown_code, cash, donation("G1", "smartphone", quantity=1)))
+    assert rows_of(result, "status", "item") == {("HS1", "device"): ("allocated", "smartphone"),
+                                                  ("HS2", "device"): ("waitlisted", "")}
+    summary = result.donation_summary.set_index("item")
+    assert summary.loc["tablet", ["received_units", "from_cash_units", "reserved"]].tolist() == [2, 4, 6]
+    assert summary.loc["laptop", ["remaining", "reserved"]].tolist() == [1, 1]
+    assert summary.loc["internet_package", ["from_cash_units", "reserved"]].tolist() == [1, 1]
+    problems = result.donation_problems
+    assert problems[["rule", "donation_id", "value"]].values.tolist() == [
+        ["earmark_unknown", "E1", "Trường TH Không Có"], ["earmark_unknown", "E2", "TH-99999"],
+        ["earmark_unknown", "E3", "Xã Ngoài Huyện"]]
+
+
+def test_handovers_beyond_what_a_donation_holds_are_reported_and_nothing_more_is_given() -> None:
+    persons = persons_frame(child("HS1"), child("HS2"), child("HS3"), child("HS4"))
+    handed = pd.DataFrame([{"person_id": pid, "need": "device", "item": "tablet", "donation_id": "T1",
+                            "status": "handed_over"} for pid in ("HS1", "HS2", "HS3")])
+    result = run(persons, donations_frame(donation("T1", "tablet", quantity=2)), handed)
+    assert rows_of(result, "status")[("HS4", "device")] == ("waitlisted",)
+    assert result.donation_problems[["rule", "donation_id", "item", "handed_over", "units"]].values.tolist() == [
+        ["donation_overdrawn", "T1", "tablet", 3, 2]]
