@@ -1,0 +1,89 @@
+"""The night's result tables as the exports contract shapes them (DESIGN.md, "Contracts other tools rely on"):
+students (one row per extracted source row, with its child's status), issues, the source reports and the counts
+the manifest and the log carry. ``flows.nightly`` builds them after allocation; publish writes them.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from flows.config import AppConfig
+from flows.frames import ISSUE_COLUMNS, STUDENT_EXPORT_COLUMNS, Issue, SourceData, SourceReport
+
+
+def issue_frame(issues: list[Issue]) -> pd.DataFrame:
+    df = pd.DataFrame([i.__dict__ for i in issues], columns=ISSUE_COLUMNS)
+    df["source_row"] = pd.array(df["source_row"], dtype="Int64")
+    order = df.sort_values(["source_file", "source_sheet", "source_row", "rule"], na_position="first", kind="stable")
+    return order.reset_index(drop=True)
+
+
+def student_export(students: pd.DataFrame, person_status: pd.DataFrame, issues: list[Issue],
+                   cfg: AppConfig) -> pd.DataFrame:
+    """One row per extracted source row (``exports/students.csv``): the contract's columns, then extras."""
+    df = students.copy()
+    status = person_status.set_index("person_id")
+    first_error: dict[tuple[str, str, int], str] = {}
+    for i in issues:
+        if i.severity == "error" and i.source_row is not None:
+            first_error.setdefault((i.source_file, i.source_sheet, i.source_row), i.rule)
+    statuses, reasons, ranks = [], [], []
+    for r in df.itertuples():
+        if r.row_status == "rejected":
+            statuses.append("rejected")
+            reasons.append(first_error.get((r.source_file, r.source_sheet, int(r.source_row)), "rejected"))
+            ranks.append(pd.NA)
+        elif r.person_id and r.person_id in status.index:
+            s = status.loc[r.person_id]
+            statuses.append("duplicate" if r.row_status == "duplicate" else s["status"])
+            reasons.append("duplicate_in_sheet" if r.row_status == "duplicate" else (s["reason"] or ""))
+            ranks.append(s["priority_rank"])
+        else:
+            statuses.append("duplicate" if r.row_status == "duplicate" else "rejected")
+            reasons.append("duplicate_in_sheet" if r.row_status == "duplicate" else "unlinked")
+            ranks.append(pd.NA)
+    df["status"] = statuses
+    df["reason"] = reasons
+    df["priority_rank"] = pd.array(ranks, dtype="Int64")
+    # The contract's columns hold only values in their domain (grade 1-9, phone 0xxxxxxxxx); what the school
+    # wrote otherwise stays beside them, so an excluded grade-11 child still shows why.
+    df["grade_as_listed"] = df["grade"]
+    df["grade"] = df["grade"].where(df["grade"].between(cfg.rules.grade_min, cfg.rules.grade_max))
+    df["phone_as_listed"] = df["phone"]
+    df["phone"] = df["phone"].where(df["phone"].fillna("").str.fullmatch(r"0\d{9}"), "")
+    extras = [c for c in ("list_type", "school_code", "commune_code", "given_name", "family_name", "middle_name",
+                          "birth_year", "grade_as_listed", "phone_as_listed", "national_id", "priority_rank",
+                          "fingerprint") if c in df]
+    return df[STUDENT_EXPORT_COLUMNS + extras]
+
+
+def source_reports(sources: list[SourceData], kind_by_source: dict[str, str],
+                   rows_by_source: dict[str, int]) -> list[SourceReport]:
+    return [SourceReport(source=s.source_file, id=s.source_id, kind=kind_by_source.get(s.source_id, ""),
+                         status=s.status, message=s.message, rows=rows_by_source.get(s.source_id, 0))
+            for s in sources]
+
+
+def run_counts(reports, students: pd.DataFrame, issues: pd.DataFrame, allocation, review_pairs) -> dict[str, int]:
+    status = allocation.person_status["status"] if len(allocation.person_status) else pd.Series(dtype=object)
+    alloc = allocation.allocations
+    return {
+        "sources": len(reports),
+        "sources_stale": sum(r.status == "stale" for r in reports),
+        "sources_failed": sum(r.status == "failed" for r in reports),
+        "student_rows": len(students),
+        "rows_rejected": int((students["status"] == "rejected").sum()),
+        "rows_duplicate": int((students["status"] == "duplicate").sum()),
+        "issues": len(issues),
+        "issues_error": int((issues["severity"] == "error").sum()),
+        "persons": int(len(allocation.person_status)),
+        "allocated": int((status == "allocated").sum()),
+        "waitlisted": int((status == "waitlisted").sum()),
+        "excluded": int((status == "excluded").sum()),
+        "devices_allocated": int(((alloc["need"] == "device") & alloc["status"].isin(["allocated", "handed_over"])).sum()),
+        "internet_allocated": int(((alloc["need"] == "internet") & alloc["status"].isin(["allocated", "handed_over"])).sum()),
+        "review_pairs": len(review_pairs),
+        "changes": len(allocation.changes),
+        "handovers": int((alloc["status"] == "handed_over").sum()),
+        "overrides_applied": int((allocation.override_log["result"] == "applied").sum()),
+    }
