@@ -219,7 +219,7 @@ def run_night(
                           dedupe.ledger_changes, extraction.headers)
         issues = issues + allocation.issues
 
-        students_out = student_export(dedupe.students, allocation.person_status, issues, cfg)
+        students_out = student_export(dedupe.students, dedupe.persons, allocation.person_status, issues, cfg)
         issues_df = issue_frame(issues)
         reports = source_reports(sources, extraction.kind_by_source, extraction.rows_by_source)
         counts = run_counts(reports, students_out, issues_df, allocation, dedupe.review_pairs)

@@ -56,6 +56,7 @@ VI: dict[str, dict[str, str]] = {
     },
     "reason": {
         "grade_out_of_range": "Không thuộc lớp 1-9",
+        "grade_unknown": "Không xác định được lớp (danh sách không ghi lớp và năm sinh)",
         "needs_nothing": "Đã có thiết bị và Internet",
         "outside_district": "Không thuộc địa bàn huyện",
         "already_supported": "Đã được hỗ trợ trước đây",
@@ -130,6 +131,9 @@ VI: dict[str, dict[str, str]] = {
                         "superseded": "Đã được thay bằng điều chỉnh sau", "pending": "Chưa đến ngày áp dụng",
                         "invalid": "Không hợp lệ"},
     "sex": {"M": "Nam", "F": "Nữ"},
+    # where a child's class comes from when the row did not write it (flows.rules.grades)
+    "grade_source": {"list": "Lớp theo danh sách", "school_record": "Lớp theo danh sách của trường",
+                     "birth_year": "Lớp suy ra từ năm sinh", "": "Chưa xác định được lớp"},
 }
 
 SHEETS = {
@@ -145,6 +149,7 @@ SHEETS = {
     "sources": "Nguồn dữ liệu",
     "feedback": "Phản hồi",
     "students": "Danh sách",
+    "grades": "Lớp chưa ghi",
 }
 
 HEADER_ROW = 6  # 0-based row of every sheet's (first) table header: Excel row 7, under the document heading
@@ -1184,6 +1189,41 @@ def _write_list_sheets(book: _Book, data: _Data, al: pd.DataFrame, persons: pd.D
     h = sh.header()
     sh.rows(_excluded_rows(persons), filter_from=h, empty="Không có học sinh nào")
     sh.signature(left_title="NGƯỜI LẬP BIỂU")
+    _write_grade_sheet(book, data, persons, sub)
+
+
+_GRADE_COLS = [
+    _Col("STT", 6, "stt"), _Col("Mã HS", 14, "center"), _Col("Họ và tên", 26), _Col("Ngày sinh", 12, "date"),
+    _Col("Xã", 20), _Col("Thôn", 16), _Col("Lớp", 6, "int"), _Col("Lớp lấy theo", 24, "wrap"),
+    _Col("Trạng thái", 16), _Col("Lý do", 28, "wrap"), _Col("Nguồn dữ liệu", 36, "wrap"),
+]
+
+
+def _write_grade_sheet(book: _Book, data: _Data, persons: pd.DataFrame, sub: str) -> None:
+    """Children whose lists did not write their class (commune lists drawn from the household register): the class
+    the night used and where it came from, for the commune to confirm. Only written when there are such children."""
+    st = data.students
+    if "grade_source" not in st or not len(persons):
+        return
+    source = st["grade_source"].map(as_text)
+    unwritten = st[(st["person_id"] != "") & (source != "list") & (st["status"] != "rejected")]
+    kids = persons[persons["person_id"].isin(set(unwritten["person_id"]))]
+    if kids.empty:
+        return
+    first = unwritten.drop_duplicates("person_id").set_index("person_id")
+    kids = _sorted(kids, "_commune_order", "commune", "village", "_name_rank")
+    rows = []
+    for i, r in enumerate(kids.itertuples(index=False), 1):
+        row = first.loc[r.person_id]
+        grade = _int(row.get("grade_resolved"))
+        rows.append([i, r.person_id, r.full_name, _date_value(r.date_of_birth, r.birth_year), r.commune, r.village,
+                     grade if grade is not None and grade >= 1 else None, label("grade_source", as_text(row["grade_source"])),
+                     label("status", r.status), label("reason", r.reason) if r.reason else "", r.sources])
+    sh = book.sheet("grades", "HỌC SINH DANH SÁCH KHÔNG GHI LỚP: LỚP ĐÃ DÙNG ĐỂ XÉT HỖ TRỢ", sub, _GRADE_COLS)
+    h = sh.header()
+    sh.rows(rows, filter_from=h)
+    sh.line("Lớp theo danh sách của trường khi em có trong danh sách của trường; nếu không, lớp suy ra từ năm sinh "
+            "(vào lớp 1 năm em tròn 6 tuổi). Nếu lớp của em khác, hãy ghi lớp vào danh sách gửi lại.")
 
 
 def _write_issue_sheet(book: _Book, data: _Data, iss: pd.DataFrame, where: str) -> None:
