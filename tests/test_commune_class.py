@@ -174,3 +174,84 @@ def test_the_second_night_gives_the_same_answer(nights):
     for name in ("students.csv", "issues.csv", "allocations.csv"):
         first, second = _read(nights["run1"], name), _read(nights["run2"], name)
         pd.testing.assert_frame_equal(first, second)
+
+
+# --- A generated district whose commune lists lost their class column ------------------------------------------
+_CLASS_HEADERS = {"lớp", "khối lớp", "lớp học", "khối", "học lớp"}
+
+
+def blank_class_columns(folder: Path) -> int:
+    """Blank the class column (header and cells) of every commune list in ``folder``: as a commune that does not
+    know its children's classes would send them. Returns how many columns were blanked."""
+    from openpyxl.cell.cell import MergedCell
+
+    blanked = 0
+    for path in sorted(folder.glob("*.xlsx")):
+        wb = openpyxl.load_workbook(path)
+        for ws in wb.worksheets:
+            for row in ws.iter_rows(min_row=1, max_row=15):
+                for cell in row:
+                    if isinstance(cell, MergedCell) or not isinstance(cell.value, str) \
+                            or " ".join(cell.value.lower().split()) not in _CLASS_HEADERS:
+                        continue
+                    for r in range(cell.row, ws.max_row + 1):
+                        below = ws.cell(row=r, column=cell.column)
+                        if not isinstance(below, MergedCell):
+                            below.value = None
+                    blanked += 1
+        wb.save(path)
+    return blanked
+
+
+@pytest.fixture(scope="module")
+def district(tmp_path_factory, cfg):
+    """The sample district as generated, and the same district with no class in any commune list; one night each
+    (the second twice)."""
+    import shutil
+
+    from samples.generate import generate
+
+    base = tmp_path_factory.mktemp("no-class-district")
+    generate(base / "with", seed=2021, scale=0.1)
+    shutil.copytree(base / "with", base / "without")
+    assert blank_class_columns(base / "without" / "xa") >= 20
+    runs = {}
+    for name in ("with", "without"):
+        _, runs[name] = run_night(base / name, cfg, base / f"out-{name}", AS_OF, ledger_url=f"sqlite:///{base}/{name}.db")
+    _, runs["again"] = run_night(base / "without", cfg, base / "out-without", AS_OF,
+                                 ledger_url=f"sqlite:///{base}/without.db")
+    return runs
+
+
+def test_a_district_without_classes_in_its_commune_lists_loses_no_child(district):
+    with_class, without = _read(district["with"], "students.csv"), _read(district["without"], "students.csv")
+    key = ["source_file", "source_sheet", "source_row"]
+    both = with_class.merge(without, on=key, suffixes=("_with", "_without"))
+    assert len(both) == len(with_class) == len(without)
+    # the same rows rejected: only for what is wrong with them, never for a class the commune did not write
+    assert set(both.loc[both["status_without"] == "rejected", "reason_without"]) <= {
+        "name_present", "date_valid", "need_marked", "commune_in_district", "commune_missing"}
+    assert (both["status_with"] == "rejected").sum() == (both["status_without"] == "rejected").sum()
+    # the same children: every commune record joins the school record it joined when the class was written
+    pairs = both[both["person_id_with"] != ""]
+    assert pairs.groupby("person_id_with")["person_id_without"].nunique().max() == 1
+    assert pairs.groupby("person_id_without")["person_id_with"].nunique().max() == 1
+    commune = both[both["source_file"].str.startswith("xa/") & (both["status_without"] != "rejected")]
+    assert set(commune["grade_source_without"]) <= {"school_record", "birth_year"}
+    assert (commune["grade_source_without"] == "school_record").mean() > 0.5
+    # a commune-only child keeps its class when its birth year says it (the generator makes 4 % late)
+    only = commune[commune["grade_source_without"] == "birth_year"]
+    assert (only["grade_without"] == only["grade_with"]).mean() > 0.9
+    # eligible with the class, not eligible without it: only a child whose birth year puts it outside 1-9
+    lost = both[both["status_with"].isin(["allocated", "waitlisted"]) & (both["status_without"] == "excluded")]
+    assert set(lost["reason_without"]) <= {"grade_out_of_range"}
+    assert set(lost["grade_source_without"]) <= {"birth_year"}
+    issues = _read(district["without"], "issues.csv")
+    warned = set(zip(issues.loc[issues["rule"] == "grade_inferred_out_of_range", "source_file"],
+                     issues.loc[issues["rule"] == "grade_inferred_out_of_range", "source_row"]))
+    assert set(zip(lost["source_file"], lost["source_row"])) <= warned
+
+
+def test_the_district_without_classes_gives_the_same_answer_the_next_night(district):
+    for name in ("students.csv", "issues.csv", "allocations.csv"):
+        pd.testing.assert_frame_equal(_read(district["without"], name), _read(district["again"], name))
