@@ -47,9 +47,23 @@ COMMUNE_ROWS = [
 PLAIN_HEADER = ["TT", "Họ tên", "Năm sinh", "Thôn", "Phụ huynh", "Hộ nghèo", "Hộ cận nghèo", "Chưa có máy tính",
                 "Chưa có mạng"]
 PLAIN_ROWS = [
-    [1, "Hà Văn Long", 2009, "Khuôn Nang", "Hà Văn Dũng", "x", None, "x", "x"],  # grade 7
+    [1, "Hà Văn Lộc", 2009, "Khuôn Nang", "Hà Văn Tiến", "x", None, "x", "x"],  # grade 7
     [2, "Mông Thị Hiền", 2014, "Cầu Ngầm", "Mông Văn Lợi", None, "x", "x", None],  # grade 2
 ]
+
+
+# Xã Quyết Thắng keeps its list by household: the household's row (head, village, category, needs), then its
+# children; one household writes its two children in one cell.
+HOUSEHOLD_HEADER = ["STT", "Họ tên chủ hộ", "Họ tên con", "Ngày sinh", "Thôn", "Diện hộ", "Chưa có thiết bị",
+                    "Chưa có Internet"]
+HOUSEHOLD_ROWS = [
+    [1, "Hà Văn Dũng", None, None, "Nà Lừa", "Hộ nghèo", "x", "x"],
+    [None, None, "Hà Văn Long", "15/06/2012", None, None, None, None],  # on the school's list: class 4A
+    [None, None, "Hà Thị Lan", "20/10/2016", None, None, None, None],  # not yet at school
+    [2, "Mông Văn Lợi", "Mông Thị Huyền\nMông Văn Hải", "01/02/2008\n03/03/2013", "Bến Lường", "Hộ cận nghèo", "x",
+     None],
+]
+QUYET_THANG_SCHOOL = [[1, "Hà Văn Long", "15/06/2012", "4A", "Nà Lừa", "Hà Văn Dũng", None, "Hộ nghèo", "x", "x"]]
 
 
 def write_list(path: Path, title: list[str], header: list[str], rows: list[list]) -> Path:
@@ -76,6 +90,10 @@ def build_district(src: Path) -> Path:
                COMMUNE_HEADER, COMMUNE_ROWS)
     write_list(src / "xa" / "UBND xa Yen Binh.xlsx", ["UBND XÃ YÊN BÌNH", "DANH SÁCH HỌC SINH CẦN HỖ TRỢ"],
                PLAIN_HEADER, PLAIN_ROWS)
+    write_list(src / "truong" / "TH Quyet Thang.xlsx", ["TRƯỜNG TH QUYẾT THẮNG", "DANH SÁCH HỌC SINH"], SCHOOL_HEADER,
+               QUYET_THANG_SCHOOL)
+    write_list(src / "xa" / "UBND xa Quyet Thang - theo ho.xlsx", ["UBND XÃ QUYẾT THẮNG", "DANH SÁCH THEO HỘ"],
+               HOUSEHOLD_HEADER, HOUSEHOLD_ROWS)
     return src
 
 
@@ -121,13 +139,29 @@ def test_each_class_comes_from_the_school_record_else_the_birth_year(nights):
     assert got["Đinh Thị Mơ"] == ("", "", "", "excluded", "grade_unknown")
     plain = _rows(nights["run1"], "xa/UBND xa Yen Binh.xlsx")
     assert {r["full_name"]: (r["grade"], r["grade_source"], r["status"]) for r in plain.values()} == {
-        "Hà Văn Long": ("7", "birth_year", "waitlisted"), "Mông Thị Hiền": ("2", "birth_year", "waitlisted")}
+        "Hà Văn Lộc": ("7", "birth_year", "waitlisted"), "Mông Thị Hiền": ("2", "birth_year", "waitlisted")}
     school = _rows(nights["run1"], "truong/TH Huu Lien.xlsx")
     assert {r["grade_source"] for r in school.values()} == {"list"}
     # one child per pair of rows: the commune record is linked to the school's on name, birth, parent, village
     st = _read(nights["run1"], "students.csv")
     for name in ("Hoàng Văn Minh", "Lương Thị Hoa", "Vi Văn Tú"):
         assert st.loc[st["full_name"] == name, "person_id"].nunique() == 1
+
+
+def test_a_list_kept_by_household_gives_one_row_per_child(nights):
+    st = _read(nights["run1"], "students.csv")
+    mine = st[st["source_file"] == "xa/UBND xa Quyet Thang - theo ho.xlsx"]
+    got = [(int(r["source_row"]), r["full_name"], r["guardian_name"], r["village"], r["category"], r["grade"],
+            r["grade_source"], r["status"]) for r in mine.to_dict("records")]
+    assert got == [
+        (6, "Hà Văn Long", "Hà Văn Dũng", "Thôn Nà Lừa", "poor", "4", "school_record", "waitlisted"),
+        (7, "Hà Thị Lan", "Hà Văn Dũng", "Thôn Nà Lừa", "poor", "", "birth_year", "excluded"),
+        (8, "Mông Thị Huyền", "Mông Văn Lợi", "Thôn Bến Lường", "near_poor", "8", "birth_year", "waitlisted"),
+        (8, "Mông Văn Hải", "Mông Văn Lợi", "Thôn Bến Lường", "near_poor", "3", "birth_year", "waitlisted"),
+    ]
+    # the head of household is nobody's child here, and the commune's child is the school's
+    assert "Hà Văn Dũng" not in set(st["full_name"]) and "Mông Văn Lợi" not in set(st["full_name"])
+    assert st.loc[st["full_name"] == "Hà Văn Long", "person_id"].nunique() == 1
 
 
 def test_the_commune_is_asked_to_confirm_a_class_only_where_it_matters(nights):
@@ -156,7 +190,7 @@ def test_workbooks_say_where_the_class_came_from(nights):
     assert table["Đinh Thị Mơ"][7] == "Chưa xác định được lớp"
     assert "Không xác định được lớp" in table["Đinh Thị Mơ"][9]
     assert table["Triệu Văn Sáng"][6:10] == (10, "Lớp suy ra từ năm sinh", "Không đủ điều kiện", "Không thuộc lớp 1-9")
-    assert all(n not in table for n in ("Hà Văn Long", "Mông Thị Hiền"))  # another commune's children
+    assert all(n not in table for n in ("Hà Văn Lộc", "Mông Thị Hiền"))  # another commune's children
     # the school's workbook has no such sheet: its list wrote every class
     (school_book,) = (run / "schools").glob("TH-06388*.xlsx")
     assert "Lớp chưa ghi" not in openpyxl.load_workbook(school_book, read_only=True).sheetnames
