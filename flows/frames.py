@@ -80,8 +80,9 @@ STUDENT_COLUMNS = [
 ]
 
 # validate adds to the students frame: row_status ("ok" | "rejected" | "duplicate"), duplicate_of (source_row
-# of the row repeated in the same sheet) and exclusion ("" or grade_out_of_range, needs_nothing,
-# outside_district); dedupe then adds fingerprint and person_id.
+# of the row repeated in the same sheet), exclusion ("" or grade_out_of_range, needs_nothing, outside_district)
+# and grade_by_birth_year (a row without a class: the class its birth year gives); dedupe then adds fingerprint
+# and person_id, and its persons carry grade_source (flows.rules.grades) and may be excluded grade_unknown.
 
 STUDENT_EXPORT_COLUMNS = [
     "source_file", "source_sheet", "source_row", "school", "commune", "village", "full_name", "date_of_birth",

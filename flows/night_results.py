@@ -7,6 +7,7 @@ import pandas as pd
 
 from flows.config import AppConfig
 from flows.frames import ISSUE_COLUMNS, STUDENT_EXPORT_COLUMNS, Issue, SourceData, SourceReport
+from flows.rules.grades import row_grades
 
 
 def cite_column(issue: Issue, headers, cfg: AppConfig) -> Issue:
@@ -28,8 +29,8 @@ def issue_frame(issues: list[Issue]) -> pd.DataFrame:
     return order.reset_index(drop=True)
 
 
-def student_export(students: pd.DataFrame, person_status: pd.DataFrame, issues: list[Issue],
-                    cfg: AppConfig) -> pd.DataFrame:
+def student_export(students: pd.DataFrame, persons: pd.DataFrame, person_status: pd.DataFrame,
+                   issues: list[Issue], cfg: AppConfig) -> pd.DataFrame:
     df = students.copy()
     status = person_status.set_index("person_id")
     first_error: dict[tuple[str, str, int], str] = {}
@@ -56,12 +57,16 @@ def student_export(students: pd.DataFrame, person_status: pd.DataFrame, issues: 
     df["priority_rank"] = pd.array(ranks, dtype="Int64")
     # The contract's columns hold only values in their domain (grade 1-9, phone 0xxxxxxxxx); what the school
     # wrote otherwise stays beside them, so an excluded grade-11 child still shows why.
+    # A row that wrote no class shows its child's (from the school's list or the birth year), and says where it
+    # came from (grade_source: list | school_record | birth_year | "" unknown).
     df["grade_as_listed"] = df["grade"]
-    df["grade"] = df["grade"].where(df["grade"].between(cfg.rules.grade_min, cfg.rules.grade_max))
+    df["grade_resolved"], df["grade_source"] = row_grades(df, persons)
+    df["grade"] = df["grade_resolved"].where(df["grade_resolved"].between(cfg.rules.grade_min, cfg.rules.grade_max))
     df["phone_as_listed"] = df["phone"]
     df["phone"] = df["phone"].where(df["phone"].fillna("").str.fullmatch(r"0\d{9}"), "")
     extras = [c for c in ("list_type", "school_code", "commune_code", "given_name", "family_name", "middle_name",
-                          "birth_year", "grade_as_listed", "phone_as_listed", "national_id", "priority_rank",
+                          "birth_year", "grade_source", "grade_resolved", "grade_as_listed", "phone_as_listed",
+                          "national_id", "priority_rank",
                           "fingerprint") if c in df]
     return df[STUDENT_EXPORT_COLUMNS + extras]
 

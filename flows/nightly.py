@@ -241,7 +241,7 @@ def _locked_night(sources_dir: Path | None, cfg: AppConfig, out_root: Path, as_o
                           dedupe.ledger_changes, extraction.headers, dedupe.review_pairs)
         issues = issues + allocation.issues
 
-        students_out = student_export(dedupe.students, allocation.person_status, issues, cfg)
+        students_out = student_export(dedupe.students, dedupe.persons, allocation.person_status, issues, cfg)
         issues_df = issue_frame(issues)
         reports = source_reports(sources, extraction)
         counts = night_counts(reports, students_out, issues_df, allocation, dedupe.review_pairs)

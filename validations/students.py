@@ -13,15 +13,11 @@ import great_expectations as gx
 import pandas as pd
 
 from flows.config import AppConfig
+from flows.rules.grades import school_year_start
 from flows.text import as_text, fold, is_formula, is_missing
 
 TEXT_FIELDS = ["full_name", "guardian_name", "village", "school", "commune", "category", "note", "phone",
                "national_id"]
-
-
-def school_year_start(as_of: dt.date) -> int:
-    """The calendar year in which the current school year began (September)."""
-    return as_of.year if as_of.month >= 9 else as_of.year - 1
 
 
 def _raw(df: pd.DataFrame, field: str) -> pd.Series:
@@ -67,9 +63,14 @@ def check_frame(df: pd.DataFrame, cfg: AppConfig, as_of: dt.date) -> pd.DataFram
     in_range = grade.between(cfg.rules.grade_min, cfg.rules.grade_max)
     out["age_gap"] = ((start - pd.to_numeric(df["birth_year"], errors="coerce")) - (grade + 5)).where(in_range)
     out["grade"] = grade
+    # A class left blank (or written as "chưa rõ", "?") is no error: the night takes the child's class from the
+    # school's list or the birth year (flows.rules.grades). A school's own row should say it (a warning).
+    unknown = {fold(w) or w.strip() for w in cfg.headers.vocabulary("grade_unknown")}
+    raw_grade = [None if r is None or (fold(r) or r.strip()) in unknown else r for r in _raw(df, "grade")]
     out["grade_read"] = [None if r is None and pd.isna(g) else ("ok" if not pd.isna(g) else "bad")
-                         for r, g in zip(_raw(df, "grade"), grade)]
-    out["grade_present"] = grade.map(lambda g: None if pd.isna(g) else "ok")
+                         for r, g in zip(raw_grade, grade)]
+    out["grade_missing"] = ["missing" if pd.isna(g) and r is None and lt == "school" else None
+                            for g, r, lt in zip(grade, raw_grade, df["list_type"].fillna(""))]
     out["category_text"] = _raw(df, "category").map(lambda v: None if v is None else fold(v))
     raw_commune = _raw(df, "commune")
     missing = df["commune_code"].fillna("") == ""
@@ -117,7 +118,7 @@ def build_suite(cfg: AppConfig) -> gx.ExpectationSuite:
         E.ExpectColumnValuesToBeBetween(column="age_gap", min_value=-r.age_band.below, max_value=r.age_band.above,
                                         meta=meta("age_grade_consistent", "date_of_birth")),
         E.ExpectColumnValuesToBeInSet(column="grade_read", value_set=["ok"], meta=meta("grade_valid", "grade")),
-        E.ExpectColumnValuesToNotBeNull(column="grade_present", meta=meta("grade_valid", "grade")),
+        E.ExpectColumnValuesToBeNull(column="grade_missing", meta=meta("grade_missing", "grade")),
         E.ExpectColumnValuesToBeBetween(column="grade", min_value=r.grade_min, max_value=r.grade_max,
                                         meta=meta("grade_in_range", "grade")),
         E.ExpectColumnValuesToBeInSet(column="category_text", value_set=category_vocabulary(cfg),

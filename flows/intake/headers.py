@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 from functools import lru_cache
 from typing import Any, Iterable, Sequence
 
@@ -30,6 +31,13 @@ NOT_OUTPUT = ("stt",)  # fields used to read the layout but not passed on
 # "Họ và tên" over "Họ đệm" | "Tên", "Ngày sinh" over "Ngày" | "Tháng" | "Năm".
 JOINED = {"full_name": " ", "date_of_birth": "/"}
 SEX_MARKS = ("sex_male", "sex_female")
+# A household's row may name several children, each in a group of columns ("Con thứ nhất" | "Con thứ hai" over
+# "Họ và tên" | "Năm sinh" | "Lớp", or "Họ tên con 1" | "Năm sinh con 1" | "Họ tên con 2" ...): these fields,
+# when repeated, belong to the child whose name column comes before them. A field written once (the village,
+# the category, the needs) is the household's, shared by its children.
+CHILD_FIELDS = ("full_name", "date_of_birth", "sex", "grade", "school", "national_id", "lacks_device",
+                "lacks_internet")
+_HOUSEHOLD_DETAIL = "_household_detail"  # "Chủ hộ" over "Năm sinh": the head's own details, not used
 
 
 # --- Matching header text against the aliases -----------------------------------------------------------------
@@ -128,6 +136,7 @@ class Header:
     columns: list[Column]
     fields: dict[str, list[int]]  # field -> column indexes (several only for a split full name)
     unknown: list[Column]
+    slots: list[dict[str, list[int]]] = dataclass_field(default_factory=list)  # the 2nd, 3rd... child of a row
 
     def labels(self) -> dict[str, str]:
         """Header text of each field passed on, as the school wrote it, in the sheet's column order ("Đối tượng /
@@ -245,8 +254,10 @@ class _SheetView:
         return cols
 
 
-def _map_columns(aliases: _Aliases, columns: list[Column]) -> tuple[dict[str, list[int]], list[Column], float]:
-    """Fields of the header columns; unknown columns; a penalty for children that look like data."""
+def _map_columns(aliases: _Aliases, columns: list[Column]
+                 ) -> tuple[dict[str, list[int]], list[Column], float, list[dict[str, list[int]]]]:
+    """Fields of the header columns; unknown columns; a penalty for children that look like data; the column
+    groups of the further children a household's row names (``CHILD_FIELDS``)."""
     assigned: list[tuple[Column, str | None, tuple[int, int] | None]] = []
     sex_split: dict[int, str] = {}
     penalty = 0.0
@@ -269,8 +280,10 @@ def _map_columns(aliases: _Aliases, columns: list[Column]) -> tuple[dict[str, li
                 # "Ngày, tháng, năm sinh" over "Nam | Nữ": the date is written in the child's sex column
                 fld, group = f_parent, parent_span
                 sex_split[col.index] = f_child
-            elif f_child == "full_name" and f_parent == "guardian_name":
-                fld = "guardian_name"
+            elif f_child == "full_name" and f_parent in ("guardian_name", "household_head"):
+                fld = f_parent
+            elif f_parent == "household_head" and f_child:
+                fld = _HOUSEHOLD_DETAIL
             elif not f_child and f_parent and (parent_span[0] == parent_span[1] or f_parent in JOINED):
                 fld, group = f_parent, parent_span
                 if parent_span[0] == parent_span[1] and not is_column_number(child):
@@ -279,7 +292,10 @@ def _map_columns(aliases: _Aliases, columns: list[Column]) -> tuple[dict[str, li
     fields: dict[str, list[int]] = {}
     groups: dict[str, tuple[int, int] | None] = {}
     unknown: list[Column] = []
+    repeats: list[tuple[str, Column]] = []
     for col, fld, group in assigned:
+        if fld == _HOUSEHOLD_DETAIL:
+            continue
         if fld is None:
             if col.levels and not all(is_column_number(t) for t in col.levels):
                 unknown.append(col)
@@ -290,11 +306,40 @@ def _map_columns(aliases: _Aliases, columns: list[Column]) -> tuple[dict[str, li
         elif fld in JOINED and group is not None and group == groups[fld] and group[0] < group[1]:
             fields[fld].append(col.index)  # "Họ và tên" merged over "Họ đệm" | "Tên"
         else:
-            unknown.append(col)  # a second column for the same field is not used
+            repeats.append((fld, col))
+    slots, unused = _child_slots(fields, repeats)
+    unknown = sorted([*unknown, *unused], key=lambda c: c.index)  # a second column for the same field is not used
     for index, sex_field in sex_split.items():
         if index in fields.get("date_of_birth", []):
             fields.setdefault(sex_field, [index])
-    return fields, unknown, penalty
+    return fields, unknown, penalty, slots
+
+
+def _child_slots(fields: dict[str, list[int]], repeats: list[tuple[str, Column]]
+                 ) -> tuple[list[dict[str, list[int]]], list[Column]]:
+    """When the child's name is repeated, a household's row names several children: the repeated ``CHILD_FIELDS``
+    columns are dealt to the child whose name column precedes them (``fields`` keeps the first child's); returns
+    the further children's columns and the repeated columns left unused."""
+    names = [c.index for f, c in repeats if f == "full_name"]
+    if not names or "full_name" not in fields or len(fields["full_name"]) != 1:
+        return [], [c for _, c in repeats]
+    per_child = {f for f, _ in repeats if f in CHILD_FIELDS} | {"full_name"}
+    starts = sorted([fields["full_name"][0], *names])
+    slots: list[dict[str, list[int]]] = [{} for _ in starts]
+    unused = []
+    columns = [(f, cols) for f, cols in fields.items() if f in per_child]
+    columns += [(f, [c.index]) for f, c in repeats if f in per_child]
+    for f, cols in sorted(columns, key=lambda fc: fc[1][0]):
+        k = max((i for i, s in enumerate(starts) if s <= cols[0]), default=0)
+        if f in slots[k]:
+            unused.append(cols[0])
+        else:
+            slots[k][f] = cols
+    for f in per_child:
+        fields.pop(f, None)
+    fields.update(slots[0])
+    unknown = [c for f, c in repeats if f not in per_child or c.index in unused]
+    return slots[1:], unknown
 
 
 def _score(kind: str, fields: dict[str, list[int]], penalty: float) -> float:
@@ -320,14 +365,14 @@ def _best_header(view: _SheetView, aliases: dict[str, _Aliases], kinds: Iterable
                 continue
             columns = view.columns(first, last)
             for order, kind in enumerate(kinds):
-                fields, unknown, penalty = _map_columns(aliases[kind], columns)
+                fields, unknown, penalty, slots = _map_columns(aliases[kind], columns)
                 score = _score(kind, fields, penalty)
                 if score <= 0:
                     continue
                 key = (score, -depth, -first, -order)
                 if best_key is None or key > best_key:
                     best_key = key
-                    best = Header(kind, first, last, score, columns, fields, unknown)
+                    best = Header(kind, first, last, score, columns, fields, unknown, slots)
     return best
 
 

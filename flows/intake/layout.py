@@ -27,6 +27,7 @@ from flows.config import AppConfig
 from flows.frames import PROVENANCE, Issue, SheetGrid, SourceData
 from flows.intake.cells import data_like, display_text, is_column_number, is_empty
 from flows.intake.headers import JOINED, KINDS, NOT_OUTPUT, OFFICER_KINDS, SEX_MARKS, Header, find_header
+from flows.intake.households import SLOTS, read_households
 from flows.intake.legacy_fonts import to_unicode
 from flows.text import fold, strip_tones
 
@@ -257,7 +258,8 @@ def _extract_rows(grid: SheetGrid, header: Header, markers: _Markers,
     stt_col = fields.get("stt", [None])[0]
     dob_cols = fields.get("date_of_birth", [])
     dob_by_sex = len(dob_cols) > 1 and any(fields.get(m, [None])[0] in dob_cols for m in SEX_MARKS)
-    mapped = [c for f, cols in fields.items() for c in cols]
+    mapped = [c for f, cols in fields.items() for c in cols] + [c for slot in header.slots for cols in slot.values()
+                                                                for c in cols]
     leaf_labels = {c.index: _header_key(c.levels[-1]) for c in header.columns if c.levels}
     rows = _fill_vertical_merges(grid, header.last_row + 1)
     out: list[tuple[int, dict[str, Any]]] = []
@@ -305,12 +307,17 @@ def _extract_rows(grid: SheetGrid, header: Header, markers: _Markers,
         if name_cols and _is_group_title(record.get("full_name"), cfg):
             continue
         has_name = bool(name_cols) and _name_like(record.get("full_name"))
-        others = any(not is_empty(v) for f, v in record.items() if f != "full_name")
+        # a household's row naming further children in their own columns (flows.intake.households)
+        slots = [{f: _raw_value(cells[cols[0]]) for f, cols in slot.items()} for slot in header.slots]
+        others = any(not is_empty(v) for f, v in record.items() if f != "full_name") or any(
+            not is_empty(v) for slot in slots for v in slot.values())
         if not has_name and not others:
             continue  # only STT, a section title ("Lớp 3A") or a note
         if not has_name and not _numbered(row, stt_col) and _only_counts(record):
             continue  # column totals without a "Cộng" label
         seen_data = True
+        if slots:
+            record[SLOTS] = slots
         out.append((r + 1, record))
     return out
 
@@ -375,7 +382,12 @@ def extract(source: SourceData, cfg: AppConfig) -> Extracted:
                 order.append(f)
         if sheet_grade:
             labels["grade"] = grid.name
-        for source_row, record in _extract_rows(grid, header, markers, cfg):
+        rows = _extract_rows(grid, header, markers, cfg)
+        if kind == "students":  # lists kept by household: one row per child, the head as guardian
+            rows = read_households(rows, cfg)
+            if any("household_head" in record for _, record in rows) and "household_head" not in order:
+                order.append("household_head")
+        for source_row, record in rows:
             if sheet_grade:
                 record["grade"] = sheet_grade
             records.setdefault(kind, []).append({

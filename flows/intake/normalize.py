@@ -128,7 +128,8 @@ def normalize_students(raw: pd.DataFrame, cfg: AppConfig) -> pd.DataFrame:
             "birth_year": year,
             "sex": vocab.sex(row),
             "grade": grade,
-            "guardian_name": clean_name(row.get("guardian_name")),
+            # a list kept by household names the head of household: the children's guardian
+            "guardian_name": clean_name(row.get("guardian_name")) or clean_name(row.get("household_head")),
             "phone": parse_phone(row.get("phone")),
             "national_id": parse_national_id(row.get("national_id")),
             "category": vocab.category(row),

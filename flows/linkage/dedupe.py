@@ -18,6 +18,7 @@ import pandas as pd
 from flows.linkage.clustering import Linkage, link
 from flows.config import AppConfig
 from flows.frames import Issue
+from flows.rules.grades import grade_issues, person_grade
 from flows.text import as_text, fold, is_missing
 
 
@@ -211,7 +212,7 @@ def _id_order(pid: str) -> tuple[int, str]:
 
 
 PERSON_COLUMNS = ["person_id", "full_name", "family_name", "middle_name", "given_name", "date_of_birth",
-                  "birth_year", "sex", "grade", "school_code", "school", "commune_code", "commune", "village",
+                  "birth_year", "sex", "grade", "grade_source", "school_code", "school", "commune_code", "commune", "village",
                   "guardian_name", "category", "lacks_device", "lacks_internet", "exclusion", "records"]
 
 
@@ -243,10 +244,14 @@ def _persons(df: pd.DataFrame, cfg: AppConfig) -> tuple[pd.DataFrame, list[Issue
                     else "warning", rule="category_conflict",
                     message=rules.message("category_conflict", other=district.tier_label(category)),
                 ))
-        grade = _first(r["grade"] for r in school_rows + group)
+        # the class a list wrote (the school's first), else the birth year's (flows.rules.grades)
+        grade, grade_source = person_grade(school_rows, group)
+        issues += grade_issues(group, grade, grade_source, cfg)
         lacks_device = any(bool(r["lacks_device"]) for r in group)
         lacks_internet = any(bool(r["lacks_internet"]) for r in group)
-        if grade is None or not rules.grade_min <= int(grade) <= rules.grade_max:
+        if grade is None:
+            exclusion = "grade_unknown"
+        elif not rules.grade_min <= int(grade) <= rules.grade_max:
             exclusion = "grade_out_of_range"
         elif not rep["commune_code"]:
             exclusion = "outside_district"
@@ -259,7 +264,7 @@ def _persons(df: pd.DataFrame, cfg: AppConfig) -> tuple[pd.DataFrame, list[Issue
             "middle_name": rep["middle_name"], "given_name": rep["given_name"],
             "date_of_birth": _first(r["date_of_birth"] for r in group) or "",
             "birth_year": _first(r["birth_year"] for r in group),
-            "sex": _first(r["sex"] for r in group) or "", "grade": grade,
+            "sex": _first(r["sex"] for r in group) or "", "grade": grade, "grade_source": grade_source,
             "school_code": rep["school_code"], "school": rep["school"],
             "commune_code": rep["commune_code"], "commune": rep["commune"],
             "village": _first(r["village"] for r in group) or "",

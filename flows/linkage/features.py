@@ -111,11 +111,15 @@ def _digits(value: object) -> str | None:
     return text or None
 
 
+def _grade(text: str) -> int | None:
+    return int(float(text)) if text.replace(".", "", 1).isdigit() else None
+
+
 def features(records: pd.DataFrame) -> pd.DataFrame:
     """Comparison columns of ``records`` (full_name, date_of_birth ISO or "", birth_year, sex, guardian_name,
-    village, commune_code, school_code, grade, phone, national_id, address, source_list; missing columns are
-    empty). ``source_list`` names the list a record was read from (a file and sheet): records of one list are
-    never joined by the model (see ``flows.linkage.rules``)."""
+    village, commune_code, school_code, grade (else grade_by_birth_year), phone, national_id, address, source_list;
+    missing columns are empty). ``source_list`` names the list a record was read from (a file and sheet): records
+    of one list are never joined by the model (see ``flows.linkage.rules``)."""
     n = len(records)
 
     def col(name: str) -> list[str]:
@@ -147,8 +151,11 @@ def features(records: pd.DataFrame) -> pd.DataFrame:
         "village": [_village_key(v) for v in col("village")],
         "commune": folded("commune_code"),
         "school": folded("school_code"),
-        "grade": pd.array([int(float(g)) if g.replace(".", "", 1).isdigit() else None for g in col("grade")],
-                          dtype="Int64"),
+        # a list that does not know the class (a commune's, from the household register) compares by the class its
+        # birth year gives (``grade_by_birth_year``, flows.rules.grades), as a school would have written it: a
+        # missing class is otherwise read like a sibling's class in the same school
+        "grade": pd.array([_grade(g) if _grade(g) is not None else _grade(b)
+                           for g, b in zip(col("grade"), col("grade_by_birth_year"))], dtype="Int64"),
         "phone": [_digits(v) for v in col("phone")],
         "national_id": [_digits(v) for v in col("national_id")],
         "address": folded("address"),

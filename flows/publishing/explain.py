@@ -100,7 +100,7 @@ def explain_student(query: str, run_dir: Path) -> str:
         lines.append(f"  Đối tượng: {label('category', first['category'])}"
                      + (f" (nhóm ưu tiên {tier})" if tier else "")
                      + (f"; hạng ưu tiên {rank}" if rank else "")
-                     + f"; lớp {first['grade'] or '?'}; chưa có thiết bị: {_yes(first['lacks_device'])}; "
+                     + f"; {_grade(first, rows)}; chưa có thiết bị: {_yes(first['lacks_device'])}; "
                      f"chưa có Internet: {_yes(first['lacks_internet'])}")
         for a in mine.to_dict("records"):
             outcome = label("status", a["status"]).lower()
@@ -154,6 +154,19 @@ def _decisions(pid: str, changes: pd.DataFrame, overrides: pd.DataFrame) -> list
             out.append(f"{need}{_state(c['before'])} → {_state(c['after'])} "
                        f"(căn cứ: {label('reason', c['rule'])})")
     return out
+
+
+def _grade(first: pd.Series, rows: pd.DataFrame) -> str:
+    """The child's class; when a row did not write it, the class the night used and where it came from ("lớp 5
+    (lớp suy ra từ năm sinh)", "lớp 4 (lớp theo danh sách của trường)")."""
+    if "grade_source" in rows:
+        unwritten = rows[(rows["grade_source"] != "list") & (rows["status"] != "rejected")]
+        if len(unwritten):
+            row = unwritten.iloc[0]
+            if not row["grade_source"]:
+                return "lớp chưa xác định được (danh sách không ghi lớp và năm sinh)"
+            return f"lớp {row['grade_resolved']} ({label('grade_source', row['grade_source']).lower()})"
+    return f"lớp {first['grade'] or '?'}"
 
 
 def _yes(value: str) -> str:

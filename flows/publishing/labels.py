@@ -15,6 +15,7 @@ VI: dict[str, dict[str, str]] = {
     },
     "reason": {
         "grade_out_of_range": "Không thuộc lớp 1-9",
+        "grade_unknown": "Không xác định được lớp (danh sách không ghi lớp và năm sinh)",
         "needs_nothing": "Đã có thiết bị và Internet",
         "outside_district": "Không thuộc địa bàn huyện",
         "already_supported": "Đã được hỗ trợ trước đây",
@@ -89,6 +90,9 @@ VI: dict[str, dict[str, str]] = {
                         "superseded": "Đã được thay bằng điều chỉnh sau", "pending": "Chưa đến ngày áp dụng",
                         "invalid": "Không hợp lệ"},
     "sex": {"M": "Nam", "F": "Nữ"},
+    # where a child's class comes from when the row did not write it (flows.rules.grades)
+    "grade_source": {"list": "Lớp theo danh sách", "school_record": "Lớp theo danh sách của trường",
+                     "birth_year": "Lớp suy ra từ năm sinh", "": "Chưa xác định được lớp"},
 }
 
 SHEETS = {
@@ -104,4 +108,5 @@ SHEETS = {
     "sources": "Nguồn dữ liệu",
     "feedback": "Phản hồi",
     "students": "Danh sách",
+    "grades": "Lớp chưa ghi",
 }

@@ -10,6 +10,7 @@ from typing import Any
 
 import pandas as pd
 
+from flows.publishing.grades import write_grade_sheet
 from flows.publishing.prepared import GIVEN, WAITING, Prepared, as_int, ordered, sorted_issues
 from flows.publishing.workbook import Book, Col, date_value, label, tier_label
 from flows.text import as_text
@@ -52,6 +53,7 @@ def write_list_sheets(book: Book, data: Prepared, al: pd.DataFrame, persons: pd.
     h = sh.header()
     sh.rows(_excluded_rows(persons), filter_from=h, empty="Không có học sinh nào")
     sh.signature(left_title="NGƯỜI LẬP BIỂU")
+    write_grade_sheet(book, data, persons, sub)
 
 
 def write_allocated_sheet(book: Book, data: Prepared, al: pd.DataFrame, sub: str) -> None:

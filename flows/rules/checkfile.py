@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import pandas as pd
@@ -28,7 +28,8 @@ def check_file(path: Path, cfg: AppConfig, as_of: dt.date) -> FileReport:
     from flows.intake.layout import Extracted, extract
     from flows.intake.normalize import normalize_students
     from flows.adapters.files import _describe_failure, read_grids
-    from flows.rules.validate import validate_students
+    from flows.rules.grades import rows_alone
+    from flows.rules.validate import header_label, validate_students
 
     source = SourceData(source_id=path.name, source_file=path.name)
     try:
@@ -46,6 +47,10 @@ def check_file(path: Path, cfg: AppConfig, as_of: dt.date) -> FileReport:
     normalized = normalize_students(raw, cfg) if raw is not None and not raw.empty else pd.DataFrame(
         columns=STUDENT_COLUMNS)
     students, issues = validate_students(normalized, extraction.headers, cfg, as_of)
+    if len(students):  # rows without a class: the class their birth year gives, as the night would alone
+        students["exclusion"], grade_issues = rows_alone(students, cfg)
+        issues += [replace(i, column=header_label(extraction.headers, cfg, i.source_file, i.source_sheet,
+                                                  cfg.rules.rules[i.rule].column)) for i in grade_issues]
     all_issues = sorted(extraction.issues + issues,
                         key=lambda i: (i.source_sheet, -1 if i.source_row is None else i.source_row, i.rule))
     return FileReport(rows=len(normalized), issues=all_issues, students=students,

@@ -18,6 +18,7 @@ import pandas as pd
 from flows.config import AppConfig
 from validations import quiet_gx_loggers
 from flows.frames import Issue
+from flows.rules.grades import birth_year_grades
 from flows.text import as_text, fold
 
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
@@ -88,7 +89,8 @@ def header_label(headers: HeaderMap, cfg: AppConfig, source_file: str, sheet: st
 def validate_students(
     students: pd.DataFrame, headers: HeaderMap, cfg: AppConfig, as_of: dt.date
 ) -> tuple[pd.DataFrame, list[Issue]]:
-    """Return the rows with ``row_status``, ``duplicate_of`` and ``exclusion`` added, and the issues found."""
+    """Return the rows with ``row_status``, ``duplicate_of``, ``exclusion`` and ``grade_by_birth_year`` (the class
+    the birth year gives a row that wrote none, ``flows.rules.grades``) added, and the issues found."""
     df, issues, _ = validate_students_for_docs(students, headers, cfg, as_of)
     return df, issues
 
@@ -106,6 +108,7 @@ def validate_students_for_docs(
     if df.empty:
         for col, default in (("row_status", "ok"), ("duplicate_of", pd.NA), ("exclusion", "")):
             df[col] = pd.Series(dtype=object if col != "duplicate_of" else "Int64")
+        df["grade_by_birth_year"] = pd.Series(dtype="Int64")
         return df, issues, {}
     frame = check_frame(df, cfg, as_of)
     result = run_suite(frame, build_suite(cfg), "students")
@@ -141,6 +144,7 @@ def validate_students_for_docs(
     df["duplicate_of"] = pd.array([pd.NA] * len(df), dtype="Int64")
     issues.extend(_mark_duplicates(df, headers, cfg))
     df["exclusion"] = _exclusions(df, flagged)
+    df["grade_by_birth_year"] = birth_year_grades(df, as_of)
     return df, issues, summarize(result)
 
 
