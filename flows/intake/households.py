@@ -103,7 +103,7 @@ def _names_a_child(record: dict[str, Any]) -> bool:
 def _head_row(record: dict[str, Any], relation: str, words: _Words) -> str:
     """The head's name when the row is the household's own row (not a child): "Chủ hộ" in the relation column, or
     a name cell written as a household title ("Hộ ông Hoàng Văn Tuấn")."""
-    name = _text(record.get("full_name"))
+    name = " ".join(_text(record.get("full_name")).split())
     if relation and relation in words.head:
         return _bare(name, words)
     lowered = _lower(name)

@@ -132,12 +132,16 @@ def assign_persons(
             person_ids[i] = pid
     new_links = {fingerprints[i]: person_ids[i] for i in usable if known_links.get(fingerprints[i]) != person_ids[i]}
 
-    # repeated rows inside one sheet carry the person_id of the row they repeat
+    # repeated rows inside one sheet carry the person_id of the row they repeat (of the same identity first: a
+    # household's row may name several children)
     first = {(records[i]["source_id"], records[i]["source_sheet"], int(records[i]["source_row"])): person_ids[i]
              for i in usable}
+    same = {(records[i]["source_id"], records[i]["source_sheet"], int(records[i]["source_row"]), fingerprints[i]):
+            person_ids[i] for i in usable}
     for i, r in enumerate(records):
         if r["row_status"] == "duplicate":
-            person_ids[i] = first.get((r["source_id"], r["source_sheet"], int(r["duplicate_of"])), "")
+            key = (r["source_id"], r["source_sheet"], int(r["duplicate_of"]))
+            person_ids[i] = same.get((*key, fingerprints[i])) or first.get(key, "")
     df["fingerprint"] = fingerprints
     df["person_id"] = person_ids
 

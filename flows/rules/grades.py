@@ -12,7 +12,7 @@ this order, from:
 Where the class comes from is ``grade_source``: ``list`` (the row itself, or another list of the child, wrote it),
 ``school_record`` (taken from the child's school list), ``birth_year`` (inferred), or "" (unknown: the child is
 excluded with ``grade_unknown``). A class inferred outside grades 1–9 is a warning on the rows that did not write
-one, so the commune confirms it (a child may have started late or repeated a year).
+one, so the commune confirms it (a child may have started early or late, or repeated a year).
 """
 
 from __future__ import annotations
@@ -25,9 +25,6 @@ import pandas as pd
 from flows.config import AppConfig
 from flows.frames import Issue
 from flows.text import as_text, is_missing
-
-SOURCES = ("list", "school_record", "birth_year")
-
 
 def school_year_start(as_of: dt.date) -> int:
     """The calendar year in which the school year of ``as_of`` began (September)."""
@@ -112,8 +109,7 @@ def rows_alone(students: pd.DataFrame, cfg: AppConfig) -> tuple[list[str], list[
 
 def row_grades(students: pd.DataFrame, persons: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
     """Per row of the night: the class the night settled on and where it came from. A row that wrote a class keeps
-    it (``list``); a row without one carries its child's class and source; a row of no child (rejected) has its
-    birth year's class only as a hint: none, source ""."""
+    it (``list``); a row without one carries its child's class and source; a rejected row (no child) has none."""
     by_person = {}
     if len(persons) and "grade_source" in persons:
         by_person = {as_text(p): (g, as_text(s)) for p, g, s in

@@ -213,3 +213,12 @@ def test_the_provision_command_works_from_config_alone(cfg, fake, key, tmp_path,
     again = CliRunner().invoke(app, ["provision", "--config", str(conf)])
     assert again.exit_code == 0 and f"Tạo mới 0, cập nhật {n}, lỗi 0" in again.output
     assert "không thay đổi" in again.output and len(fake.spreadsheets) == n + 1
+
+
+def test_a_communes_guide_says_the_class_may_be_left_blank(cfg) -> None:
+    from flows.adapters.google.provision import guide_lines
+
+    by_type = {u.unit_type: u for u in units(cfg)}
+    commune, school = guide_lines(by_type["commune"], cfg), guide_lines(by_type["school"], cfg)
+    assert any("không biết em học lớp nào" in line and "năm sinh" in line for line in commune)
+    assert not any("không biết em học lớp nào" in line for line in school)

@@ -63,3 +63,18 @@ def test_a_missing_class_is_compared_as_the_birth_years_class():
     # past recipients (the ledger) carry no birth-year class: their grade as it was
     assert [None if pd.isna(g) else int(g) for g in features(records.drop(columns="grade_by_birth_year"))["grade"]] \
         == [3, None, None]
+
+
+def test_a_row_repeating_one_child_of_a_household_row_takes_that_childs_id(cfg):
+    household = {**COMMUNE, "source_row": 8, "guardian_name": "Lục Văn Hải", "village": "Thôn Hố Cát",
+                 "school_code": "", "school": ""}
+    rows = students(
+        {**household, "full_name": "Lục Thị Ngọc Ánh", "date_of_birth": "2011-10-20", "birth_year": 2011},
+        {**household, "full_name": "Lục Văn Bình", "date_of_birth": "2014-05-05", "birth_year": 2014},
+        {**household, "full_name": "Lục Thị Ngọc Ánh", "date_of_birth": "2011-10-20", "birth_year": 2011,
+         "source_row": 12},  # the commune copied the first child again further down
+    )
+    df, _ = validate_students(rows, {}, cfg, AS_OF)
+    assert list(df["row_status"]) == ["ok", "ok", "duplicate"] and int(df["duplicate_of"].iloc[2]) == 8
+    st = assign_persons(df, cfg, allocate_ids=lambda n: [f"HS{i:06d}" for i in range(1, n + 1)]).students
+    assert st["person_id"].iloc[2] == st["person_id"].iloc[0] != st["person_id"].iloc[1]

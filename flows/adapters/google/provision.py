@@ -89,7 +89,10 @@ def guide_lines(unit: Unit, cfg: AppConfig) -> list[str]:
         "Có/Không từ danh sách thả xuống.",
         "4. Diện ưu tiên: hộ nghèo, hộ cận nghèo, con có bố/mẹ tử vong do COVID-19, hoàn cảnh khó khăn khác.",
         "5. Mỗi đêm hệ thống tự tổng hợp; trang “Phản hồi” (nếu có) liệt kê các dòng cần sửa.",
-    ]
+    ] + ([  # a commune's list comes from the household register: the class may not be known (flows.rules.grades)
+        "6. Nếu không biết em học lớp nào, trường nào, hãy để trống và ghi đủ ngày sinh (hoặc năm sinh): hệ thống "
+        "lấy lớp theo danh sách của trường, nếu không có thì suy ra từ năm sinh.",
+    ] if unit.unit_type == "commune" else [])
 
 
 def template_requests(unit: Unit, cfg: AppConfig, sheets: dict[str, int], protected: list[int],
