@@ -86,13 +86,18 @@ def link(records: pd.DataFrame, model: dict | None = None, *, must_link: list[tu
     return Linkage(labels=labels, review=review, pairs_scored=len(pairs))
 
 
-def identity_weight(row: dict) -> float:
+# a record fits two children "about as well" when its match weights to them are this many bits apart or fewer
+TORN_MARGIN = 5.0
+NAME_COMPARISONS = ("given", "family", "middle")
+
+
+def identity_weight(row: dict, comparisons=IDENTITY_COMPARISONS) -> float:
     """The match weight (bits) of a scored pair's identity comparisons alone: name, birth, sex, national id
     (+inf for a pair scored without its comparisons' weights: nothing then speaks against it)."""
-    if not any(f"mw_{name}" in row for name in IDENTITY_COMPARISONS):
+    if not any(f"mw_{name}" in row for name in comparisons):
         return math.inf
     total = 0.0
-    for name in IDENTITY_COMPARISONS:
+    for name in comparisons:
         for col in (f"mw_{name}", f"mw_tf_adj_{name}"):
             value = row.get(col)
             if value is not None and not (isinstance(value, float) and math.isnan(value)):
@@ -156,7 +161,10 @@ def cluster(recs: list[dict], pairs: pd.DataFrame, *, must_link=(), cannot=(),
     scored = pairs.to_dict("records") if len(pairs) else []
     against = {(min(int(r["unique_id_l"]), int(r["unique_id_r"])), max(int(r["unique_id_l"]), int(r["unique_id_r"])))
                for r in scored if identity_weight(r) <= 0}
-    rows = [r for r in scored if identity_weight(r) > 0 and r["match_probability"] >= review_threshold]
+    # a pair is a candidate when its identity, and its names on their own, speak for it: a birth date alone does
+    # not make "Nguyễn Văn" (a family name and a particle) the same child as "Nguyễn Vân"
+    rows = [r for r in scored if identity_weight(r) > 0 and identity_weight(r, NAME_COMPARISONS) > 0
+            and r["match_probability"] >= review_threshold]
     rows.sort(key=lambda r: (-r["match_probability"], r["unique_id_l"], r["unique_id_r"]))
     strong = [r for r in rows if r["match_probability"] >= match_threshold]
     # records that fit two children who cannot be one: hold them back
@@ -165,9 +173,13 @@ def cluster(recs: list[dict], pairs: pd.DataFrame, *, must_link=(), cannot=(),
         i, j = int(r["unique_id_l"]), int(r["unique_id_r"])
         partners.setdefault(i, []).append(j)
         partners.setdefault(j, []).append(i)
+    weight = {(int(r["unique_id_l"]), int(r["unique_id_r"])): float(r.get("match_weight") or 0) for r in strong}
     torn = set()
     for i, js in partners.items():
         js = [j for j in js if not cannot_link(recs[i], recs[j])]
+        # only children it fits about as well as its best match are contenders (within TORN_MARGIN bits)
+        w = {j: weight.get((min(i, j), max(i, j)), 0.0) for j in js}
+        js = [j for j in js if w[j] >= max(w.values(), default=0.0) - TORN_MARGIN]
         if len(js) > 1 and not recs[i]["dob"]:
             if any(cannot_link(recs[x], recs[y]) for k, x in enumerate(js) for y in js[k + 1:]):
                 torn.add(i)

@@ -41,8 +41,12 @@ def train_on(feats, seed: int = SEED, max_pairs: float = 2e6, label_column: str 
         for level in comp["comparison_levels"]:
             if level.get("is_null_level"):
                 continue
-            if "m_probability" not in level or "u_probability" not in level:  # never seen: no evidence either way
-                level["m_probability"] = level["u_probability"] = level.get("u_probability", PROBABILITY_FLOOR)
+            if "u_probability" not in level:  # never seen: no evidence either way
+                level["m_probability"] = level["u_probability"] = PROBABILITY_FLOOR
+            elif "m_probability" not in level:
+                # counted on labelled true pairs and never seen among them: rare in a match; estimated by EM and
+                # never reached: no evidence either way
+                level["m_probability"] = PROBABILITY_FLOOR if label_column else level["u_probability"]
             for key in ("m_probability", "u_probability"):
                 if key in level:  # 10 significant digits: DuckDB's parallel sums differ in the last bits
                     level[key] = float(f"{max(level[key], PROBABILITY_FLOOR):.10g}")

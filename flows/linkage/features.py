@@ -115,6 +115,9 @@ def _grade(text: str) -> int | None:
     return int(float(text)) if text.replace(".", "", 1).isdigit() else None
 
 
+_PARTICLE_SEX = {"thi": "F", "van": "M"}
+
+
 def features(records: pd.DataFrame) -> pd.DataFrame:
     """Comparison columns of ``records`` (full_name, date_of_birth ISO or "", birth_year, sex, guardian_name,
     village, commune_code, school_code, grade (else grade_by_birth_year), phone, national_id, address, source_list;
@@ -146,7 +149,8 @@ def features(records: pd.DataFrame) -> pd.DataFrame:
         "dob": [d or None for d in dobs],
         "dob_swap": [_swap(d) if d else None for d in dobs],
         "birth_year": pd.array(years, dtype="Int64"),
-        "sex": [s or None for s in col("sex")],
+        # "Thị" is written for girls and "Văn" for boys: the particle tells the sex a list left out
+        "sex": [s or _PARTICLE_SEX.get(p["particle"]) for s, p in zip(col("sex"), names)],
         "guardian": [_given_first(v) for v in col("guardian_name")],
         "village": [_village_key(v) for v in col("village")],
         "commune": folded("commune_code"),

@@ -7,8 +7,9 @@ Documented, reproducible procedure (nothing is set by hand):
 3. u probabilities by random sampling (2 million pairs, seed 2021);
 4. m probabilities counted on the set's true pairs (it knows who is who; EM would take its twins and siblings,
    who share a household and a class, for one child);
-5. a level never observed gets m = u (no evidence either way); m and u probabilities floored at 0.001, so no
-   level of one field vetoes a match alone: the evidence of every field is weighed together.
+5. a level never seen among the true pairs gets the floor m = 0.001 (rare in a match: another commune, another
+   sex); m and u probabilities floored at 0.001, so no level of one field vetoes a match alone: the evidence of
+   every field is weighed together.
 At night the prior is estimated on the night's data; the u probabilities are sampled from it with the same seed
 from 1,000 records on, and the m probabilities too from 5,000 records on (``flows.linkage.scoring.score``); term
 frequencies always come from the data being linked.

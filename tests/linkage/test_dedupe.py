@@ -16,6 +16,10 @@ def test_name_key_ignores_tones_case_particles_and_order():
     assert name_key("Nguyễn Thị Ánh") != name_key("Nguyễn Thị Anh Thư")
 
 
+# a row of another list than the school's (the helpers' rows all come from one school list by default)
+COMMUNE_LIST = {"source_id": "xa/huu-lien.xlsx", "source_file": "xa/huu-lien.xlsx", "source_sheet": "DS"}
+
+
 def test_same_child_spelled_differently_links_twins_do_not():
     records = pd.DataFrame([
         {"full_name": "Nguyễn Thị Ánh", "date_of_birth": "2013-04-07", "commune_code": "06388"},
@@ -63,7 +67,8 @@ def test_assign_persons_reuses_ids_merges_and_category_from_commune(cfg):
 
 def test_two_known_ids_in_one_cluster_keep_the_oldest(cfg):
     rows = validated(students({"full_name": "Trần Văn Cường"},
-                        {"full_name": "Tran Cuong", "source_row": 30, "date_of_birth": "", "birth_year": 2014}))
+                        {"full_name": "Tran Cuong", "source_row": 30, "date_of_birth": "", "birth_year": 2014,
+                         **COMMUNE_LIST}))
     known = {fingerprint(rows.iloc[0]): "HS000020", fingerprint(rows.iloc[1]): "HS000005"}
     result = assign_persons(rows, cfg, known_links=known, allocate_ids=lambda n: [])
     assert set(result.students["person_id"]) == {"HS000005"}
@@ -140,7 +145,7 @@ def test_ambiguous_records_reach_the_review_queue(cfg):
     rows = validated(students(
         {"full_name": "Nguyễn Văn Nam", "date_of_birth": "2013-03-21", "birth_year": 2013},
         {"full_name": "Nguyễn Văn Nam", "date_of_birth": "2013-11-17", "birth_year": 2013},
-        {"full_name": "Nguyễn Văn Nam", "date_of_birth": "", "birth_year": None, "list_type": "commune"},
+        {"full_name": "Nguyễn Văn Nam", "date_of_birth": "", "birth_year": None, "list_type": "commune", **COMMUNE_LIST},
     ))
     result = assign_persons(rows, cfg, allocate_ids=lambda n: [f"HS{i:06d}" for i in range(1, n + 1)])
     assert result.students["person_id"].nunique() == 3

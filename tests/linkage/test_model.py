@@ -44,9 +44,23 @@ def test_vietnamese_synthetic_set_quality_and_twins_never_merged():
     assert frame["true_person"].nunique() == 1500 and len(frame) > 2000
     result = link(identity_frame(frame))
     q = pairwise_quality(result.labels, frame["true_person"])
-    assert q["f1"] >= 0.98, q
+    # the set also names the other parent and writes given names first since the vetoes went: recall is what
+    # those records cost; precision and twins are what must not give
+    assert q["f1"] >= 0.975, q
     assert q["precision"] >= 0.995, q
     assert twins_merged(frame, result.labels) == 0
+
+
+def test_held_out_vietnamese_set_keeps_its_twins_apart_and_links_most_pairs():
+    """The independent generator's lists (``samples/linkage_holdout.py``), as a district would send them: no
+    list column, so twins are known by being written together or by one family with two names."""
+    from samples.linkage_holdout import generate as held_out
+
+    frame = held_out(1200, seed=31).drop(columns=["list_id"])
+    result = link(identity_frame(frame))
+    q = pairwise_quality(result.labels, frame["true_person"])
+    assert q["precision"] >= 0.98 and q["recall"] >= 0.85, q
+    assert twins_merged(frame, result.labels) <= 2
 
 
 def test_synthetic_set_holds_the_hard_negatives_and_corruptions_it_promises():
@@ -115,7 +129,7 @@ def test_one_list_never_names_one_child_twice():
 
 
 def test_rows_written_together_without_a_list_are_twins_even_when_only_a_tone_differs():
-    home = {"date_of_birth": "2014-05-18", "village": "Khuôn Pò", "guardian_name": "Nông Văn Tư"}
+    home = {"date_of_birth": "2014-05-18", "village": "Khuôn Pò", "guardian_name": "Nông Văn Tư", "commune_code": "06385"}
     recs = _recs({"full_name": "Nông Thị Thủy", **home}, {"full_name": "Nông Thị Thúy", **home},
                  *[{"full_name": f"Hoàng Văn {g}"} for g in ("An", "Bình", "Cường")],
                  {"full_name": "Nông Thị Thúy", **home})
@@ -384,11 +398,12 @@ def test_bcubed_quality_weighs_every_record_alike():
 
 
 def test_bench_sets_include_every_febrl_set_without_ids_and_the_held_out_set():
-    sets = dict(dedupe_datasets(vn_children=60))
+    sets = dict(dedupe_datasets(vn_children=600))
     for n in range(1, 5):
         assert (sets[f"febrl{n} without ids"]["national_id"] == "").all()
         assert (sets[f"febrl{n}"]["national_id"] != "").any()
     held_out = next(frame for name, frame in sets.items() if "held out" in name)
     assert "list_id" not in held_out and {"true_person", "twin_group"} <= set(held_out)
+    assert (held_out["twin_group"] != "").any()
     assert twins_merged(held_out, list(range(len(held_out)))) == 0  # every record alone: no twins merged
     assert twins_merged(held_out, [0] * len(held_out)) > 0
