@@ -15,6 +15,7 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from flows.operations import MorningMessage, Retries
 from flows.text import fold
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -120,6 +121,7 @@ class District(_Strict):
     cash_internet_share: float = Field(0.0, ge=0, le=1)
     device_preference: list[DevicePreference] = []
     publish: PublishSettings = PublishSettings()
+    morning_message: MorningMessage = MorningMessage()  # the officers' e-mail after each night
     communes: list[Commune]
     schools: list[School]
 
@@ -344,6 +346,7 @@ class GoogleSettings(_Strict):
 class Sources(_Strict):
     local: LocalSources = LocalSources()
     google: GoogleSettings = GoogleSettings()
+    retries: Retries = Retries()  # the Google pull and the ledger connection, on failures that may pass
 
 
 class AppConfig(BaseModel):
