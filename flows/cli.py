@@ -17,16 +17,6 @@ app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Sóng và máy tính cho em — nightly consolidation of school and commune sheets.")
 console = Console(stderr=False, highlight=False, soft_wrap=True)
 
-SUMMARY_LABELS = [
-    ("sources", "Nguồn đã đọc"), ("sources_stale", "Nguồn dùng bản lưu (không đọc được tối nay)"),
-    ("sources_failed", "Nguồn lỗi"), ("student_rows", "Dòng học sinh"),
-    ("rows_rejected", "Dòng bị loại (lỗi)"), ("rows_duplicate", "Dòng lặp"), ("issues", "Vấn đề dữ liệu"),
-    ("persons", "Học sinh (sau ghép trùng)"), ("allocated", "Được phân bổ"), ("waitlisted", "Danh sách chờ"),
-    ("excluded", "Không đủ điều kiện"), ("devices_allocated", "Thiết bị đã phân bổ"),
-    ("internet_allocated", "Gói Internet đã phân bổ"), ("review_pairs", "Cặp hồ sơ cần xem xét"),
-    ("handovers", "Đã bàn giao"), ("overrides_applied", "Điều chỉnh của cán bộ đã áp dụng"),
-    ("changes", "Thay đổi phân bổ so với lần trước"),
-]
 
 
 def _setup_logging(verbose: bool) -> None:
@@ -74,6 +64,7 @@ def run(
         console.print(f"[red]--sources {sources}: folder not found[/red]")
         raise typer.Exit(2)
     from flows import nightly
+    from flows.failures import StageFailure
 
     started = time.monotonic()
     with console.status("Đang chạy tổng hợp...", spinner="dots") as status:
@@ -86,17 +77,22 @@ def run(
             outcome = nightly.nightly_consolidation(
                 sources_dir=str(sources) if sources else None, config_dir=str(cfg.config_dir), out_dir=str(out),
                 as_of=as_of, ledger_url=ledger, offline=offline, replay_run=replay_run)
+        except StageFailure as exc:
+            console.print(f"[red]Không hoàn thành (failed):[/red] {exc}")
+            raise typer.Exit(1) from None
         finally:
             nightly.PROGRESS["callback"] = nightly._quiet
     _print_summary(outcome, out, time.monotonic() - started)
 
 
 def _print_summary(outcome: dict, out: Path, seconds: float) -> None:
+    from flows.publishing.night_report import COUNT_LABELS
+
     counts = outcome["counts"]
     table = Table(title=f"Kết quả tổng hợp — {outcome['run_id']}", show_header=True)
     table.add_column("Chỉ tiêu")
     table.add_column("Số lượng", justify="right")
-    for key, label in SUMMARY_LABELS:
+    for key, label in COUNT_LABELS:
         if key in counts:
             table.add_row(label, f"{counts[key]:,}".replace(",", "."))
     console.print(table)

@@ -41,3 +41,13 @@ def key(fake):
     from tests.fake_google import service_account
 
     return service_account(fake)
+
+
+@pytest.fixture
+def smtp():
+    """A real SMTP server (aiosmtpd) on a free local port; ``smtp.messages`` holds what it received, parsed."""
+    from tests.nights import SmtpSink
+
+    sink = SmtpSink().start()
+    yield sink
+    sink.stop()
