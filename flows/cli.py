@@ -1,4 +1,4 @@
-"""Command line: ``songmaytinh run | serve | provision | validate | dedupe | explain | bench``."""
+"""Command line: ``songmaytinh run | serve | status | provision | validate | dedupe | explain | bench``."""
 
 from __future__ import annotations
 
@@ -255,6 +255,40 @@ def explain(
         console.print(f"[red]{exc}[/red]")
         raise typer.Exit(2) from None
     typer.echo(text)
+
+
+@app.command()
+def status(
+    out: Path = typer.Option(Path("outputs"), "--out", help="Output root (its ledger.sqlite is the default ledger)."),
+    ledger: Optional[str] = typer.Option(None, "--ledger", help="Ledger database URL (default: "
+                                         "SONGMAYTINH_LEDGER_URL, else OUT/ledger.sqlite)."),
+    last: int = typer.Option(10, "--last", "-n", min=1, help="How many nights, newest first."),
+) -> None:
+    """The last nights from the ledger: run id, as-of, duration, sources ok / stale / failed, changes."""
+    from flows.pipeline import default_ledger_url
+
+    url = ledger or default_ledger_url(out)
+    if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).is_file():
+        console.print(f"[red]Chưa có sổ cái (no ledger yet): {url.removeprefix('sqlite:///')}[/red]")
+        raise typer.Exit(2)
+    from flows.adapters.ledger import Ledger
+    from flows.publishing.night_report import history
+
+    with Ledger(url) as led:
+        rows = history(led.runs(), last)
+    from rich import box
+
+    table = Table(title=f"{len(rows)} lần chạy gần nhất (mới nhất trước)", box=box.SIMPLE_HEAD, show_edge=False)
+    table.add_column("Lần chạy", no_wrap=True)
+    table.add_column("Số liệu\nngày", no_wrap=True)
+    table.add_column("Thời\ngian", justify="right", no_wrap=True)
+    table.add_column("Nguồn đọc được\n/ bản lưu / lỗi", justify="center", no_wrap=True)
+    table.add_column("Thay\nđổi", justify="right", no_wrap=True)
+    table.add_column("Trạng\nthái", no_wrap=True)
+    for r in rows:
+        table.add_row(r["run_id"], r["as_of"], r["duration"],
+                      f"{r['sources_ok']} / {r['sources_stale']} / {r['sources_failed']}", r["changes"], r["status"])
+    console.print(table)
 
 
 @app.command()

@@ -1,5 +1,5 @@
 """After each night: the Prefect artifacts (counts, sources needing attention, links), the officers' morning
-e-mail (received by a real local SMTP server) — two nights through the CLI, the
+e-mail (received by a real local SMTP server) and ``songmaytinh status`` — two nights through the CLI, the
 second with a broken file and a school's new error. No child's name or phone number in any of them."""
 
 from __future__ import annotations
@@ -137,3 +137,19 @@ def test_the_morning_message_has_the_counts_what_needs_attention_and_the_workboo
     # the school whose list got a bad birth date is named (official name), with only its new error
     lines = [line for line in attention.splitlines() if line.startswith("- Có lỗi mới: Trường ")]
     assert len(lines) == 1 and lines[0].endswith("(1 lỗi)"), attention
+
+
+def test_status_prints_the_last_nights_from_the_ledger(nights):
+    result = CliRunner().invoke(app, ["status", "--out", str(nights["out"])])
+    assert result.exit_code == 0, result.output
+    first, second = (json.loads((p / "manifest.json").read_text(encoding="utf-8")) for p in nights["runs"])
+    lines = result.output.splitlines()
+    rows = {line.split()[0]: line for line in lines if re.match(r"\s*2022-03-1\d_", line)}
+    assert list(rows) == [second["run_id"], first["run_id"]]  # newest first
+    c1, c2 = first["counts"], second["counts"]
+    assert re.search(rf"15/03/2022\s+\d+:\d\d\s+{c1['sources']} / 0 / 0\s+{c1['changes']}\s+ok",
+                     rows[first["run_id"]])
+    assert re.search(rf"16/03/2022\s+\d+:\d\d\s+{c2['sources'] - 1} / 0 / 1\s+{c2['changes']}\s+ok",
+                     rows[second["run_id"]])
+    one = CliRunner().invoke(app, ["status", "--out", str(nights["out"]), "--last", "1"])
+    assert second["run_id"] in one.output and first["run_id"] not in one.output
