@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Callable
 
 from flows.config import AppConfig, load_config
-from flows.failures import StageFailure, classify, google_transient, ledger_transient
+from flows.failures import StageFailure, classify, google_transient, ledger_transient, where
 from flows.operations import Retries, RetryPolicy
 from flows.pipeline import Progress, _quiet, run_night
 
@@ -130,17 +130,22 @@ def nightly_consolidation(
                                     replay_run=replay_run, on_run=lambda rid, d: run.update(run_id=rid, as_of=d))
     except Exception as exc:
         failure = classify("night", exc)
+        logger.error("night failed: %s", failure.describe())
         report = report_for_failure(Path(out_dir), failure.describe(), run.get("run_id"), run.get("as_of") or day,
                                     runner.retried)
-        create_markdown_artifact(sources_markdown(report), key="night-failure",
-                                 description=f"Lần chạy {report.run_id or ''} không hoàn thành")
+        _best_effort("failure artifact", logger, lambda: create_markdown_artifact(
+            sources_markdown(report), key="night-failure",
+            description=f"Lần chạy {report.run_id or ''} không hoàn thành"))
         _send_morning_message(cfg, report, logger)
-        logger.error("night failed: %s", failure.describe())
         raise failure from None
     logger.info("run %s: %s", result.run_id, ", ".join(f"{k}={v}" for k, v in result.counts.items()))
-    report = report_for_run(run_dir, runner.retried)
-    _publish_artifacts(report)
-    mailed = _send_morning_message(cfg, report, logger)
+    # The night's work is published: what follows tells people about it and must not turn it into a failure.
+    report = _best_effort("night report", logger, lambda: report_for_run(run_dir, runner.retried))
+    if report is not None:
+        _best_effort("artifacts", logger, lambda: _publish_artifacts(report))
+        mailed = _send_morning_message(cfg, report, logger)
+    else:
+        mailed = "không gửi được (báo cáo lỗi)"
     outcome = {"run_id": result.run_id, "run_dir": str(run_dir), "counts": result.counts,
                "sources": [{"source": s.source, "status": s.status, "message": s.message, "rows": s.rows}
                            for s in result.sources],
@@ -159,6 +164,15 @@ def _completed_message(run_id: str, counts: dict, retried: dict[str, int], maile
     else:
         text += "; không cần thử lại"
     return f"{text}; thư buổi sáng: {mailed}"
+
+
+def _best_effort(what: str, logger, fn: Callable):
+    """``fn()``, or None with a warning (type only) when it fails: telling about a night never fails it."""
+    try:
+        return fn()
+    except Exception as exc:
+        logger.warning("%s not made: %s at %s", what, type(exc).__name__, where(exc))
+        return None
 
 
 def _publish_artifacts(report) -> None:
@@ -184,9 +198,9 @@ def _send_morning_message(cfg: AppConfig, report, logger) -> str:
     from flows.adapters.notify import send
     from flows.publishing.night_report import morning_message
 
-    subject, body = morning_message(report, settings.subject_prefix, cfg.district.district.name)
     started = time.monotonic()
     try:
+        subject, body = morning_message(report, settings.subject_prefix, cfg.district.district.name)
         send(settings, subject, body)
     except Exception as exc:  # the night's work is done (or failed) already: report, do not raise
         logger.warning("morning message not sent: %s", type(exc).__name__)
