@@ -11,6 +11,8 @@ os.environ["PREFECT_HOME"] = str(_PREFECT_HOME)
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
+# each test process starts its own temporary Prefect server once; on a loaded 2-core machine that can take minutes
+os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "300")
 os.environ.pop("SONGMAYTINH_LEDGER_URL", None)
 
 import pytest  # noqa: E402
