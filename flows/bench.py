@@ -19,7 +19,7 @@ def _rss_mib() -> float:
 def bench_district(scale: float, console: Console) -> dict[str, float]:
     """Generate the sample district at ``scale`` and time each stage of one night (no Prefect server)."""
     from flows.config import load_config
-    from flows.nightly import run_night
+    from flows.pipeline import run_night
     from samples.generate import generate
 
     cfg = load_config()

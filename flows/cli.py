@@ -1,4 +1,4 @@
-"""Command line: ``songmaytinh run | serve | provision | validate | dedupe | explain | bench``."""
+"""Command line: ``songmaytinh run | serve | status | provision | validate | dedupe | explain | bench``."""
 
 from __future__ import annotations
 
@@ -17,16 +17,6 @@ app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Sóng và máy tính cho em — nightly consolidation of school and commune sheets.")
 console = Console(stderr=False, highlight=False, soft_wrap=True)
 
-SUMMARY_LABELS = [
-    ("sources", "Nguồn đã đọc"), ("sources_stale", "Nguồn dùng bản lưu (không đọc được tối nay)"),
-    ("sources_failed", "Nguồn lỗi"), ("student_rows", "Dòng học sinh"),
-    ("rows_rejected", "Dòng bị loại (lỗi)"), ("rows_duplicate", "Dòng lặp"), ("issues", "Vấn đề dữ liệu"),
-    ("persons", "Học sinh (sau ghép trùng)"), ("allocated", "Được phân bổ"), ("waitlisted", "Danh sách chờ"),
-    ("excluded", "Không đủ điều kiện"), ("devices_allocated", "Thiết bị đã phân bổ"),
-    ("internet_allocated", "Gói Internet đã phân bổ"), ("review_pairs", "Cặp hồ sơ cần xem xét"),
-    ("handovers", "Đã bàn giao"), ("overrides_applied", "Điều chỉnh của cán bộ đã áp dụng"),
-    ("changes", "Thay đổi phân bổ so với lần trước"),
-]
 
 
 def _setup_logging(verbose: bool) -> None:
@@ -79,6 +69,7 @@ def run(
     from flows import nightly
     from flows.adapters.night_lock import NightLocked
     from flows.ephemeral_server import start_for_this_process
+    from flows.failures import StageFailure
 
     started = time.monotonic()
     start_for_this_process()  # the temporary Prefect server, if any, dies with this process (even on SIGKILL)
@@ -95,17 +86,22 @@ def run(
         except NightLocked as exc:
             console.print(f"[red]{exc}[/red]")
             raise typer.Exit(3) from None
+        except StageFailure as exc:
+            console.print(f"[red]Không hoàn thành (failed):[/red] {exc}")
+            raise typer.Exit(1) from None
         finally:
             nightly.PROGRESS["callback"] = nightly._quiet
     _print_summary(outcome, out, time.monotonic() - started)
 
 
 def _print_summary(outcome: dict, out: Path, seconds: float) -> None:
+    from flows.publishing.night_report import COUNT_LABELS
+
     counts = outcome["counts"]
     table = Table(title=f"Kết quả tổng hợp — {outcome['run_id']}", show_header=True)
     table.add_column("Chỉ tiêu")
     table.add_column("Số lượng", justify="right")
-    for key, label in SUMMARY_LABELS:
+    for key, label in COUNT_LABELS:
         if key in counts:
             table.add_row(label, f"{counts[key]:,}".replace(",", "."))
     console.print(table)
@@ -268,6 +264,40 @@ def explain(
         console.print(f"[red]{exc}[/red]")
         raise typer.Exit(2) from None
     typer.echo(text)
+
+
+@app.command()
+def status(
+    out: Path = typer.Option(Path("outputs"), "--out", help="Output root (its ledger.sqlite is the default ledger)."),
+    ledger: Optional[str] = typer.Option(None, "--ledger", help="Ledger database URL (default: "
+                                         "SONGMAYTINH_LEDGER_URL, else OUT/ledger.sqlite)."),
+    last: int = typer.Option(10, "--last", "-n", min=1, help="How many nights, newest first."),
+) -> None:
+    """The last nights from the ledger: run id, as-of, duration, sources ok / stale / failed, changes."""
+    from flows.pipeline import default_ledger_url
+
+    url = ledger or default_ledger_url(out)
+    if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).is_file():
+        console.print(f"[red]Chưa có sổ cái (no ledger yet): {url.removeprefix('sqlite:///')}[/red]")
+        raise typer.Exit(2)
+    from flows.adapters.ledger import Ledger
+    from flows.publishing.night_report import history
+
+    with Ledger(url) as led:
+        rows = history(led.runs(), last)
+    from rich import box
+
+    table = Table(title=f"{len(rows)} lần chạy gần nhất (mới nhất trước)", box=box.SIMPLE_HEAD, show_edge=False)
+    table.add_column("Lần chạy", no_wrap=True)
+    table.add_column("Số liệu\nngày", no_wrap=True)
+    table.add_column("Thời\ngian", justify="right", no_wrap=True)
+    table.add_column("Nguồn đọc được\n/ bản lưu / lỗi", justify="center", no_wrap=True)
+    table.add_column("Thay\nđổi", justify="right", no_wrap=True)
+    table.add_column("Trạng\nthái", no_wrap=True)
+    for r in rows:
+        table.add_row(r["run_id"], r["as_of"], r["duration"],
+                      f"{r['sources_ok']} / {r['sources_stale']} / {r['sources_failed']}", r["changes"], r["status"])
+    console.print(table)
 
 
 @app.command()

@@ -15,6 +15,7 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from flows.operations import MorningMessage, Retries
 from flows.text import fold
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -126,6 +127,7 @@ class District(_Strict):
     device_preference: list[DevicePreference] = []
     publish: PublishSettings = PublishSettings()
     night: NightSettings = NightSettings()
+    morning_message: MorningMessage = MorningMessage()  # the officers' e-mail after each night
     communes: list[Commune]
     schools: list[School]
 
@@ -365,6 +367,7 @@ class GoogleSettings(_Strict):
 class Sources(_Strict):
     local: LocalSources = LocalSources()
     google: GoogleSettings = GoogleSettings()
+    retries: Retries = Retries()  # the Google pull and the ledger connection, on failures that may pass
 
 
 class AppConfig(BaseModel):

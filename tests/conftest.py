@@ -11,6 +11,8 @@ os.environ["PREFECT_HOME"] = str(_PREFECT_HOME)
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
+# each test process starts its own temporary Prefect server once; on a loaded 2-core machine that can take minutes
+os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "300")
 os.environ.pop("SONGMAYTINH_LEDGER_URL", None)
 
 import pytest  # noqa: E402
@@ -41,3 +43,13 @@ def key(fake):
     from tests.fake_google import service_account
 
     return service_account(fake)
+
+
+@pytest.fixture
+def smtp():
+    """A real SMTP server (aiosmtpd) on a free local port; ``smtp.messages`` holds what it received, parsed."""
+    from tests.nights import SmtpSink
+
+    sink = SmtpSink().start()
+    yield sink
+    sink.stop()

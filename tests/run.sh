@@ -19,6 +19,7 @@ exports=$(bash tests/pg_server.sh start "$STATE_DIR") || { echo "run.sh: Postgre
 eval "$exports"
 export SONGMAYTINH_TEST_PG_URL
 
-python -m pytest -n 2 "$@"  # the project venv: make runs this through `uv run`
+# loadgroup: tests marked xdist_group (the Prefect server tests) share one worker and so one server
+python -m pytest -n 2 --dist loadgroup "$@"  # the project venv: make runs this through `uv run`
 status=$?
 exit $status

@@ -9,7 +9,7 @@ from pathlib import Path
 import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
-STAGES = {"sources", "layout", "normalize", "validate", "dedupe", "allocate", "publish"}
+STAGES = {"ledger", "sources", "layout", "normalize", "validate", "dedupe", "allocate", "publish"}
 
 
 def test_prefect_yaml_deploys_the_nightly_flow_at_one_in_the_morning():
@@ -63,7 +63,7 @@ def test_night_with_the_ledger_in_postgresql_is_stable(tmp_path, postgres_url, c
     import pandas as pd
 
     from flows.adapters.ledger import Ledger
-    from flows.nightly import run_night
+    from flows.pipeline import run_night
     from samples.generate import generate
 
     src = tmp_path / "src"

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from flows.adapters.ledger import Ledger
-from flows.nightly import run_night
+from flows.pipeline import run_night
 from samples.generate import OFFICER_FILES, generate
 
 

@@ -96,7 +96,7 @@ def test_provision_creates_one_template_per_unit_and_a_second_run_changes_nothin
 
 
 def test_a_provisioned_sheet_filled_by_a_school_is_read_by_the_night(cfg, fake, key, tmp_path) -> None:
-    from flows.nightly import extract_tables, normalize_tables
+    from flows.stages import extract_tables, normalize_tables
 
     base = small_district(cfg, schools=1)
     pcfg = with_google(base, fake)

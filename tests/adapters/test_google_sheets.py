@@ -224,6 +224,27 @@ def test_the_drive_listing_failing_makes_every_spreadsheet_stale_from_its_snapsh
     assert fake.count() == 3 and fake.count("sheets.get") == 0
 
 
+def test_a_pull_that_will_be_tried_again_raises_on_a_passing_listing_failure_but_never_on_a_refusal(
+        cfg, fake, key, clock, ledger) -> None:
+    """``fallback=False`` (not the flow's last attempt): a listing that fails with 5xx raises before anything is
+    read or stored, so the whole pull can run again; 403 (not shared, not passing) falls back at once."""
+    book = fake.add_spreadsheet("Trường A", [student_sheet()])
+    gcfg = google_cfg(cfg, fake, [book.id], quota={"max_retries": 1})
+    pull_google(gcfg, ledger, "n1", client=client_for(gcfg, key, clock))
+    fake.touch(book.id)
+    fake.faults.append(Fault(status=503, match="GET /drive/v3/files", times=2))
+    fake.reset_log()
+    with pytest.raises(GoogleUnavailable) as err:
+        pull_google(gcfg, ledger, "n2", client=client_for(gcfg, key, clock), fallback=False)
+    assert err.value.status == 503 and err.value.transient
+    assert fake.count() == 2 and fake.count("sheets.get") == 0  # the listing and its one retry, no read
+    again = pull_google(gcfg, ledger, "n2", client=client_for(gcfg, key, clock), fallback=False)
+    assert [s.status for s in again.sources] == ["ok"] and again.changed == 1
+    fake.faults.append(Fault(status=403, match="GET /drive/v3/files", times=1))
+    refused = pull_google(gcfg, ledger, "n3", client=client_for(gcfg, key, clock), fallback=False)
+    assert [s.status for s in refused.sources] == ["stale"]
+
+
 def test_without_a_key_the_night_uses_snapshots_and_says_why(cfg, fake, key, clock, ledger, monkeypatch) -> None:
     books = [fake.add_spreadsheet(f"Trường {i}", [student_sheet()]) for i in range(2)]
     gcfg = google_cfg(cfg, fake, [b.id for b in books])
@@ -330,7 +351,7 @@ def test_the_sources_stage_records_what_it_read_so_a_registry_night_replays_offl
         cfg, fake, key, ledger, tmp_path, monkeypatch) -> None:
     import json
 
-    from flows.nightly import fetch_sources
+    from flows.stages import fetch_sources
 
     a = fake.add_spreadsheet("Trường A", [student_sheet()])
     registry = fake.add_spreadsheet("Sổ đăng ký", [FakeSheet(0, "Nguồn", rows=[
@@ -366,7 +387,7 @@ def test_the_source_object_lists_and_fetches_through_the_same_client(cfg, fake, 
 
 
 def test_spreadsheets_with_the_same_title_stay_apart(cfg, fake, key, clock, ledger) -> None:
-    from flows.nightly import extract_tables
+    from flows.stages import extract_tables
 
     a = fake.add_spreadsheet("DS học sinh thiếu thiết bị", [student_sheet(names=("Nguyễn Văn An",))])
     b = fake.add_spreadsheet("DS học sinh thiếu thiết bị", [student_sheet(names=("Lò Thị Bình", "Hà Văn Cư"))])

@@ -240,7 +240,7 @@ def test_decisions_are_read_from_a_sheet_with_issues_for_bad_rows(cfg):
 
 def test_decisions_sheet_is_applied_every_night(tmp_path, cfg):
     from flows.adapters.ledger import Ledger
-    from flows.nightly import run_night
+    from flows.pipeline import run_night
     from samples.generate import generate
 
     src = tmp_path / "src"
@@ -269,7 +269,7 @@ def test_decisions_sheet_is_applied_every_night(tmp_path, cfg):
 
 # --- nightly quality on the bundled sample, and the saved model ----------------------------------------------
 def test_nightly_linkage_quality_on_the_sample_district(tmp_path, cfg):
-    from flows.nightly import run_night
+    from flows.pipeline import run_night
     from samples.generate import generate
 
     src, truth = tmp_path / "src", tmp_path / "truth.csv"

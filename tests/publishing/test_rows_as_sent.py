@@ -10,7 +10,7 @@ import openpyxl
 import pytest
 
 from flows.publishing.rows_as_sent import SHEET_NAME
-from flows.nightly import run_night
+from flows.pipeline import run_night
 from tests.fixtures.real_world import build
 
 RED, YELLOW = "FFC7CE", "FFEB9C"

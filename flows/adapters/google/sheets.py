@@ -46,6 +46,7 @@ READ_SCOPES = ["https://www.googleapis.com/auth/spreadsheets.readonly",
 WRITE_SCOPES = ["https://www.googleapis.com/auth/spreadsheets", "https://www.googleapis.com/auth/drive"]
 GOOGLE_HOSTS = ("https://sheets.googleapis.com", "https://www.googleapis.com")
 RETRY_STATUSES = {429, 500, 502, 503, 504}
+TRANSIENT_STATUSES = RETRY_STATUSES | {0, 408}  # worth a later try of the whole pull (flows.failures)
 FEEDBACK_SHEET = "Phản hồi"
 METADATA_FIELDS = ("spreadsheetId,properties(title),sheets(properties(sheetId,title,index,hidden),merges,"
                    "data(rowMetadata(hiddenByUser),columnMetadata(hiddenByUser)))")
@@ -88,6 +89,11 @@ class GoogleUnavailable(Exception):
         super().__init__(f"{status}: {detail}")
         self.status = status
         self.detail = detail
+
+    @property
+    def transient(self) -> bool:
+        """Google may answer later: a timeout or dropped connection (0), 408, 429 or 5xx."""
+        return self.status in TRANSIENT_STATUSES
 
 
 @dataclass
@@ -399,11 +405,14 @@ def _source(entry: GoogleSource, title: str, sheets: list[SheetGrid], modified: 
 
 
 def pull_google(cfg: AppConfig, store: SnapshotStore, run_id: str | None = None, *, client: Client | None = None,
-                offline: bool = False, replay: dict[str, Any] | None = None) -> GooglePull:
+                offline: bool = False, replay: dict[str, Any] | None = None, fallback: bool = True) -> GooglePull:
     """Fetch every registered spreadsheet that changed since its snapshot; reuse snapshots for the rest.
 
     ``offline`` (or no credentials) reads only stored snapshots; ``replay`` (source id -> snapshot, from
     ``Ledger.run_snapshots``) replays the spreadsheets one past night read. Never raises for one bad spreadsheet.
+    When the Drive listing fails for a reason that may pass (``GoogleUnavailable.transient``), ``fallback=False``
+    raises it (the caller tries the pull again later: nothing has been read or stored yet); ``fallback=True`` goes
+    on with the stored snapshots, marked stale.
     """
     from flows.adapters.ledger import Snapshot
 
@@ -424,6 +433,9 @@ def pull_google(cfg: AppConfig, store: SnapshotStore, run_id: str | None = None,
         try:
             listing = list_modified(client)
         except GoogleUnavailable as exc:
+            if not fallback and exc.transient:
+                log.warning("google: Drive listing failed (HTTP %s); the pull will be tried again", exc.status)
+                raise
             unavailable = _failure_message(exc)
             online = False
             log.warning("google: Drive listing failed (HTTP %s); using stored snapshots", exc.status)
@@ -529,5 +541,6 @@ class GoogleSheetSource:
         return title, grids
 
     def pull(self, run_id: str | None = None, *, offline: bool = False,
-             replay: dict[str, Any] | None = None) -> GooglePull:
-        return pull_google(self.cfg, self.store, run_id, client=self.client, offline=offline, replay=replay)
+             replay: dict[str, Any] | None = None, fallback: bool = True) -> GooglePull:
+        return pull_google(self.cfg, self.store, run_id, client=self.client, offline=offline, replay=replay,
+                           fallback=fallback)

@@ -1,0 +1,166 @@
+"""The nightly consolidation as a plain pipeline: every stage once, in order, then publish.
+
+``run_night`` is testable without Prefect; ``flows.nightly.nightly_consolidation`` is the Prefect flow that runs it
+with one task per stage (``step``). Logs carry counts and ids only.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+from pathlib import Path
+from typing import Callable
+from zoneinfo import ZoneInfo
+
+
+from flows.config import AppConfig
+from flows.allocation.stage import allocate_supports
+from flows.frames import RunResult
+from flows.night_results import cite_column, issue_frame, night_counts, source_reports, student_export
+from flows.stages import extract_tables, fetch_sources, link_persons, normalize_tables, open_ledger, send_feedback
+
+TIMEZONE = ZoneInfo("Asia/Ho_Chi_Minh")
+log = logging.getLogger(__name__)
+
+Progress = Callable[[str], None]
+
+
+def _quiet(_: str) -> None:
+    return None
+
+
+def default_ledger_url(out_root: Path) -> str:
+    """SONGMAYTINH_LEDGER_URL (PostgreSQL in production) or a SQLite file beside the run outputs."""
+    return os.environ.get("SONGMAYTINH_LEDGER_URL") or f"sqlite:///{(out_root / 'ledger.sqlite').resolve()}"
+
+
+def make_run_id(started: dt.datetime, as_of: dt.date, out_root: Path) -> str:
+    base = f"{as_of:%Y-%m-%d}_{started.astimezone(TIMEZONE):%H%M%S}"
+    run_id, n = base, 1
+    while (out_root / run_id).exists():
+        n += 1
+        run_id = f"{base}-{n}"
+    return run_id
+
+
+Step = Callable[..., object]
+
+
+def _direct(name: str, fn: Callable, *args):
+    return fn(*args)
+
+
+def run_night(
+    sources_dir: Path | None,
+    cfg: AppConfig,
+    out_root: Path,
+    as_of: dt.date | None = None,
+    ledger_url: str | None = None,
+    progress: Progress = _quiet,
+    step: Step = _direct,
+    offline: bool = False,
+    replay_run: str | None = None,
+    on_run: Callable[[str, dt.date], None] | None = None,
+    lock_wait: float | None = None,
+) -> tuple[RunResult, Path]:
+    """Run every stage once and publish; returns the result and the published run folder.
+
+    ``step(name, fn, *args)`` runs one stage; the Prefect flow passes a runner that wraps each stage in a task
+    (and retries the steps that may meet a passing failure: ``ledger``, ``sources``). ``on_run(run_id, as_of)`` is
+    told the run id before the first step, so a caller can name the run in a failure report.
+
+    One night at a time per ledger and output folder: another night running makes this one wait up to
+    ``lock_wait`` seconds (default ``night.lock_wait_seconds``), then raise ``NightLocked``. Holding the locks,
+    the night first clears what a killed night left: its ``<run>.partial`` folder, its run marked ``failed``.
+    """
+    from flows.adapters.night_lock import night_lock
+    from flows.publishing import run_folder
+
+    out_root.mkdir(parents=True, exist_ok=True)
+    url = ledger_url or default_ledger_url(out_root)
+    wait = cfg.district.night.lock_wait_seconds if lock_wait is None else lock_wait
+    with night_lock(url, out_root, wait_seconds=wait):
+        removed = run_folder.remove_leftovers(out_root)
+        if removed:
+            log.warning("removed %d leftover(s) of an interrupted night under the output folder", removed)
+        return _locked_night(sources_dir, cfg, out_root, as_of, url, progress, step, offline, replay_run, on_run)
+
+
+def _locked_night(sources_dir: Path | None, cfg: AppConfig, out_root: Path, as_of: dt.date | None, ledger_url: str,
+                  progress: Progress, step: Step, offline: bool, replay_run: str | None,
+                  on_run: Callable[[str, dt.date], None] | None) -> tuple[RunResult, Path]:
+    from flows.publishing.rows_as_sent import rows_as_sent
+    from flows.publishing.publish import publish
+    from flows.rules.validate import validate_students_for_docs
+
+    started = dt.datetime.now(dt.timezone.utc)
+    as_of = as_of or started.astimezone(TIMEZONE).date()
+    out_root.mkdir(parents=True, exist_ok=True)
+    run_id = make_run_id(started, as_of, out_root)
+
+    if on_run is not None:
+        on_run(run_id, as_of)
+
+    # The ledger opens first: the sources stage reads and stores Google Sheets snapshots there.
+    progress("Kết nối sổ cái")
+    ledger = step("ledger", open_ledger, ledger_url, run_id, as_of)
+    try:
+        progress("Đọc nguồn dữ liệu")
+        sources = step("sources", fetch_sources, sources_dir, cfg, ledger, run_id, offline, replay_run)
+        log.info("run %s: %d sources (%d stale, %d failed)", run_id, len(sources),
+                 sum(s.status == "stale" for s in sources), sum(s.status == "failed" for s in sources))
+        progress("Nhận dạng bảng")
+        extraction = step("layout", extract_tables, sources, cfg)
+        log.info("layout: %s; %d sheet-level issues",
+                 ", ".join(f"{k}={len(v)}" for k, v in extraction.tables.items()), len(extraction.issues))
+        progress("Chuẩn hoá dữ liệu")
+        normalized = step("normalize", normalize_tables, extraction, cfg)
+        progress("Kiểm tra dữ liệu (Great Expectations)")
+        students, validation_issues, validation = step("validate", validate_students_for_docs,
+                                                       normalized.students, extraction.headers, cfg, as_of)
+        issues = extraction.issues + validation_issues
+        log.info("validate: %d rows, %d rejected, %d duplicate, %d issues", len(students),
+                 int((students.get("row_status") == "rejected").sum()) if len(students) else 0,
+                 int((students.get("row_status") == "duplicate").sum()) if len(students) else 0,
+                 len(validation_issues))
+        progress("Ghép trùng học sinh")
+        dedupe = step("dedupe", link_persons, students, normalized.handover, cfg, ledger, run_id, sources)
+        issues = issues + [cite_column(i, extraction.headers, cfg) for i in dedupe.issues]
+        log.info("dedupe: %d persons, %d new links, %d merged ids, %d pairs to review", len(dedupe.persons),
+                 len(dedupe.new_links), len(dedupe.aliases), len(dedupe.review_pairs))
+        progress("Phân bổ thiết bị và gói cước")
+        allocation = step("allocate", allocate_supports, dedupe.persons, normalized, cfg, ledger, run_id, as_of,
+                          dedupe.ledger_changes, extraction.headers, dedupe.review_pairs)
+        issues = issues + allocation.issues
+
+        students_out = student_export(dedupe.students, dedupe.persons, allocation.person_status, issues, cfg)
+        issues_df = issue_frame(issues)
+        reports = source_reports(sources, extraction)
+        counts = night_counts(reports, students_out, issues_df, allocation, dedupe.review_pairs)
+        result = RunResult(
+            run_id=run_id, as_of=as_of, started_at=started, finished_at=None, sources=reports,
+            students=students_out, issues=issues_df, allocations=allocation.allocations,
+            donations=allocation.donations, donation_summary=allocation.donation_summary,
+            connectivity=normalized.connectivity, review_pairs=dedupe.review_pairs, changes=allocation.changes,
+            cash=allocation.cash, counts=counts,
+            rows_as_sent=rows_as_sent(extraction.tables.get("students"), extraction.headers),
+            headers=extraction.headers, validation=validation,
+        )
+        result.override_log = allocation.override_log  # extras publish shows (Tiến độ, explain)
+        result.follow_ups = allocation.follow_ups
+        result.handovers = allocation.handovers
+        progress("Xuất bảng tính")
+        result.finished_at = dt.datetime.now(dt.timezone.utc)
+        run_dir = step("publish", publish, result, cfg, out_root)
+        if cfg.sources.google.feedback and not offline and not replay_run:
+            progress("Gửi phản hồi vào Google Sheets")
+            step("feedback", send_feedback, sources, issues_df, cfg, ledger, run_id)
+        ledger.finish_run(run_id, counts, status="ok")
+        log.info("run %s published: %s", run_id, ", ".join(f"{k}={v}" for k, v in counts.items()))
+        return result, run_dir
+    except Exception:
+        ledger.finish_run(run_id, {}, status="failed")
+        raise
+    finally:
+        ledger.close()

@@ -1,0 +1,183 @@
+"""The stages as the night calls them: plain functions over DataFrames, with their ledger I/O at the edge.
+
+``flows.pipeline.run_night`` calls each through a ``step`` (the Prefect flow in ``flows.nightly`` wraps each in a
+task). The ledger is opened here too (``open_ledger``), so that connecting to it is one step the flow can retry.
+Nothing here knows Prefect; logs carry counts and ids only.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import traceback
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from flows.config import AppConfig
+from flows.frames import Issue, SourceData
+
+log = logging.getLogger(__name__)
+
+
+def fetch_sources(sources_dir: Path | None, cfg: AppConfig, ledger=None, run_id: str | None = None,
+                  offline: bool = False, replay_run: str | None = None, *,
+                  google_fallback: bool = True) -> list[SourceData]:
+    """Local files, then the registered Google spreadsheets (changed ones fetched, the rest from snapshots).
+
+    ``ledger`` stores the snapshots; ``offline`` reads only stored snapshots; ``replay_run`` reads the snapshots
+    that run read. ``google_fallback=False``: a Drive listing that fails for a reason that may pass raises
+    (``GoogleUnavailable``) instead of falling back to the snapshots, so the step can be tried again; the flow
+    passes ``True`` on its last attempt.
+    """
+    from flows.adapters.files import read_local
+
+    sources: list[SourceData] = []
+    if sources_dir is not None:
+        sources.extend(read_local(sources_dir, cfg))
+    if cfg.sources.google.configured and ledger is not None:
+        from flows.adapters.google.sheets import GoogleSheetSource
+
+        replay = ledger.run_snapshots(replay_run) if replay_run else None
+        pull = GoogleSheetSource(cfg, ledger).pull(run_id, offline=offline, replay=replay,
+                                                   fallback=google_fallback)
+        if run_id is not None:
+            ledger.record_run_sources(run_id, [(key, pull.snapshot_ids.get(key), status, message)
+                                               for key, (status, message) in pull.statuses.items()])
+        if pull.registry_problems:
+            log.warning("google registry: %d problem(s): %s", len(pull.registry_problems),
+                        "; ".join(pull.registry_problems[:5]))
+        sources.extend(pull.sources)
+    return sources
+
+
+@dataclass
+class Extraction:
+    tables: dict[str, pd.DataFrame]
+    headers: dict[tuple[str, str], dict[str, str]]
+    issues: list[Issue]
+    rows_by_source: dict[str, int] = field(default_factory=dict)
+    kind_by_source: dict[str, str] = field(default_factory=dict)
+
+
+def extract_tables(sources: list[SourceData], cfg: AppConfig) -> Extraction:
+    from flows.intake.layout import extract
+
+    tables: dict[str, list[pd.DataFrame]] = {}
+    headers: dict[tuple[str, str], dict[str, str]] = {}
+    issues: list[Issue] = []
+    rows_by_source: dict[str, int] = {}
+    kind_by_source: dict[str, str] = {}
+    for source in sources:
+        kind_by_source[source.source_id] = source.kind or ""
+        if source.status != "failed":
+            try:
+                result = extract(source, cfg)
+            except Exception as exc:  # our bug, but one file must never stop the night: report and go on
+                # type and place only: an exception message may quote a cell, and logs never hold personal data
+                frame = traceback.extract_tb(exc.__traceback__)[-1]
+                log.error("layout failed for source %s: %s at %s:%d", source.source_id, type(exc).__name__,
+                          Path(frame.filename).name, frame.lineno)
+                source.status, source.message = "failed", f"lỗi xử lý: {type(exc).__name__}"
+        if source.status == "failed":
+            issues.append(Issue(source.source_file, "", None, "", cfg.rules.severity("unreadable_file"),
+                                "unreadable_file", cfg.rules.message("unreadable_file", detail=source.message)))
+            continue
+        headers.update(result.headers)
+        issues.extend(result.issues)
+        sizes = {kind: len(table) for kind, table in result.tables.items() if len(table)}
+        for kind in sizes:
+            tables.setdefault(kind, []).append(result.tables[kind])
+        rows_by_source[source.source_id] = sum(sizes.values())
+        if sizes and not source.kind:  # inferred from the headers: the kind most of its rows are
+            kind_by_source[source.source_id] = max(sizes, key=sizes.get)
+    merged = {k: pd.concat(v, ignore_index=True) for k, v in tables.items()}
+    return Extraction(merged, headers, issues, rows_by_source, kind_by_source)
+
+
+@dataclass
+class Normalized:
+    students: pd.DataFrame
+    donations: pd.DataFrame
+    connectivity: pd.DataFrame
+    handover: pd.DataFrame
+    follow_up: pd.DataFrame | None = None
+    overrides: pd.DataFrame | None = None
+
+
+def normalize_tables(extraction: Extraction, cfg: AppConfig) -> Normalized:
+    from flows.intake import normalize as n
+    from flows.frames import CONNECTIVITY_COLUMNS, DONATION_COLUMNS, HANDOVER_COLUMNS, STUDENT_COLUMNS
+
+    def run(kind: str, fn, columns: list[str]) -> pd.DataFrame:
+        raw = extraction.tables.get(kind)
+        if raw is None or raw.empty:
+            return pd.DataFrame(columns=columns)
+        return fn(raw, cfg)
+
+    return Normalized(
+        students=run("students", n.normalize_students, STUDENT_COLUMNS),
+        donations=run("donations", n.normalize_donations, DONATION_COLUMNS),
+        connectivity=run("connectivity", n.normalize_connectivity, CONNECTIVITY_COLUMNS),
+        handover=run("handover", n.normalize_handover, HANDOVER_COLUMNS),
+        follow_up=run("follow_up", n.normalize_follow_up, n.FOLLOW_UP_COLUMNS),
+        overrides=run("overrides", n.normalize_overrides, n.OVERRIDE_SOURCE_COLUMNS),
+    )
+
+
+def send_feedback(sources: list[SourceData], issues: pd.DataFrame, cfg: AppConfig, ledger, run_id: str) -> dict:
+    """Write each student-list spreadsheet's issues into its "Phản hồi" sheet (only when they changed)."""
+    from flows.adapters.google.feedback import write_feedback
+
+    outcome = write_feedback(sources, issues, cfg, ledger, run_id)
+    log.info("feedback: %s", ", ".join(f"{k}={v}" for k, v in outcome.items()))
+    return outcome
+
+
+def link_persons(students: pd.DataFrame, handover: pd.DataFrame, cfg: AppConfig, ledger, run_id: str,
+                 sources: list[SourceData] = ()):
+    """Dedupe stage with its ledger I/O: officer decisions read from the sources and kept in the ledger (all of
+    them applied every night), stable ids from stored fingerprints, merges recorded as aliases."""
+    from flows.linkage.dedupe import assign_persons
+    from flows.linkage.decisions import read_decisions
+
+    decided, decision_issues = read_decisions(list(sources), cfg)
+    stored = ledger.add_decisions(decided)
+    log.info("dedupe: %d officer decisions read, %d new or changed", len(decided), stored)
+    dedupe = assign_persons(students, cfg, known_links=ledger.person_for_fingerprints(),
+                            allocate_ids=ledger.next_person_ids, past_recipients=ledger.past_recipients(),
+                            decisions=ledger.decisions())
+    dedupe.issues = decision_issues + dedupe.issues
+    ledger.link_fingerprints(dedupe.new_links, run_id=run_id)
+    changes = []
+    if dedupe.aliases:
+        changes.append(ledger.merge_persons(dedupe.aliases, run_id=run_id))
+    if not handover.empty:  # rows naming an id the ledger issued; the others are linked by name at allocate
+        ids = handover["person_id"].fillna("").astype(str)
+        named = handover[ids.isin(ledger.known_person_ids(ids))]
+        if len(named):
+            changes.append(ledger.record_handovers(run_id, named))
+    dedupe.ledger_changes = [c for c in changes if c is not None and len(c)]
+    return dedupe
+
+
+def open_ledger(url: str, run_id: str, as_of: dt.date):
+    """Connect to the ledger, bring its schema up to date and record the start of the run.
+
+    A server that refuses the connection raises here, before any stage has read or written anything, so the
+    whole step can be tried again (``flows.adapters.transient.ledger_transient`` says which errors may pass).
+    """
+    from flows.adapters.ledger import Ledger
+
+    ledger = Ledger(url)
+    try:
+        ledger.migrate()
+        interrupted = ledger.fail_unfinished_runs()  # runs a killed night left open (this night holds the lock)
+        if interrupted:
+            log.warning("%d run(s) of an interrupted night marked failed", interrupted)
+        ledger.begin_run(run_id, as_of)
+    except BaseException:
+        ledger.close()
+        raise
+    return ledger
