@@ -14,7 +14,8 @@ from flows.adapters.files import read_local
 from flows.adapters.ledger import Ledger
 from flows.allocation.allocate import allocate
 from flows.config import DEVICE_ITEMS
-from flows.nightly import extract_tables, normalize_tables, run_night
+from flows.pipeline import run_night
+from flows.stages import extract_tables, normalize_tables
 from samples.generate import generate
 from tests.allocation.helpers import (AS_OF, COVERED, child, donation, donations_frame, persons_frame, review_pairs,
                                       rows_of)

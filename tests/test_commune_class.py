@@ -15,7 +15,7 @@ import openpyxl
 import pandas as pd
 import pytest
 
-from flows.nightly import run_night
+from flows.pipeline import run_night
 
 AS_OF = dt.date(2022, 3, 15)  # school year 2021-2022
 SCHOOL_HEADER = ["STT", "Họ và tên", "Ngày sinh", "Lớp", "Thôn", "Họ tên phụ huynh", "Số điện thoại", "Đối tượng",

@@ -16,7 +16,7 @@ import pytest
 
 from flows.adapters.ledger import Ledger
 from flows.adapters.night_lock import NightLocked
-from flows.nightly import run_night
+from flows.pipeline import run_night
 from tests.pg import postgres_url  # noqa: F401  (module-scoped fixture: a fresh PostgreSQL database)
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -26,7 +26,7 @@ HANGING_NIGHT = """
 import datetime as dt, pathlib, sys, time
 import flows.publishing.publish as publish
 from flows.config import load_config
-from flows.nightly import run_night
+from flows.pipeline import run_night
 
 def hang(*args, **kwargs):
     pathlib.Path(sys.argv[4]).write_text("publishing")

@@ -22,7 +22,7 @@ def allocate_supports(persons: pd.DataFrame, normalized, cfg: AppConfig, ledger,
                       review_pairs: pd.DataFrame | None = None) -> Allocation:
     """Allocate stage with its ledger I/O: yesterday's active allocations in, tonight's decisions out.
 
-    ``normalized``: the normalize stage's frames (``flows.nightly.Normalized``: donations, connectivity, handover,
+    ``normalized``: the normalize stage's frames (``flows.stages.Normalized``: donations, connectivity, handover,
     follow_up, overrides); ``ledger``: a ``flows.adapters.ledger.Ledger``.
 
     Officer sheets are linked to tonight's persons first (``flows.allocation.officer_sheets``): handover rows that name a child

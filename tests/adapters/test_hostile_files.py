@@ -15,7 +15,7 @@ from flows.adapters.files import read_grids, read_local
 from flows.config import SourceLimits
 from flows.frames import SheetGrid, SourceData
 from flows.intake.layout import extract
-from flows.nightly import extract_tables
+from flows.stages import extract_tables
 
 HEADER = "Họ và tên,Ngày sinh,Lớp,Chưa có thiết bị\n"
 

@@ -12,7 +12,7 @@ import shutil
 
 import pytest
 
-from flows.nightly import run_night
+from flows.pipeline import run_night
 from samples.generate import generate
 from tests.pg import postgres_url  # noqa: F401  (module-scoped fixture: a fresh PostgreSQL database)
 
