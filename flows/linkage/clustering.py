@@ -88,7 +88,6 @@ def link(records: pd.DataFrame, model: dict | None = None, *, must_link: list[tu
 
 # a record fits two children "about as well" when its match weights to them are this many bits apart or fewer
 TORN_MARGIN = 5.0
-NAME_COMPARISONS = ("given", "family", "middle")
 
 
 def identity_weight(row: dict, comparisons=IDENTITY_COMPARISONS) -> float:
@@ -161,10 +160,7 @@ def cluster(recs: list[dict], pairs: pd.DataFrame, *, must_link=(), cannot=(),
     scored = pairs.to_dict("records") if len(pairs) else []
     against = {(min(int(r["unique_id_l"]), int(r["unique_id_r"])), max(int(r["unique_id_l"]), int(r["unique_id_r"])))
                for r in scored if identity_weight(r) <= 0}
-    # a pair is a candidate when its identity, and its names on their own, speak for it: a birth date alone does
-    # not make "Nguyễn Văn" (a family name and a particle) the same child as "Nguyễn Vân"
-    rows = [r for r in scored if identity_weight(r) > 0 and identity_weight(r, NAME_COMPARISONS) > 0
-            and r["match_probability"] >= review_threshold]
+    rows = [r for r in scored if identity_weight(r) > 0 and r["match_probability"] >= review_threshold]
     rows.sort(key=lambda r: (-r["match_probability"], r["unique_id_l"], r["unique_id_r"]))
     strong = [r for r in rows if r["match_probability"] >= match_threshold]
     # records that fit two children who cannot be one: hold them back
