@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 from typing import Callable
 
+from flows.adapters.night_lock import NightLocked
 from flows.config import AppConfig, load_config
 from flows.failures import StageFailure, classify, google_transient, ledger_transient, where
 from flows.operations import Retries, RetryPolicy
@@ -92,6 +93,8 @@ class StageRunner:
             extra = {_LAST_ATTEMPT_KEYWORD[name]: n >= most} if name in _LAST_ATTEMPT_KEYWORD else {}
             try:
                 return fn(*stage_args, **extra)
+            except NightLocked:
+                raise  # another night holds the ledger: not a failure of this one, nothing to retry
             except Exception as exc:  # type and place only: the message may quote a school's cell
                 raise classify(name, exc, attempts=n, retry_on=retry_on, max_attempts=most) from None
 
@@ -117,7 +120,6 @@ def nightly_consolidation(
 
     ``lock_wait``: how long to wait for another night on the same ledger or outputs (``NightLocked`` after it: not
     a failure of this night, nothing is reported or mailed)."""
-    from flows.adapters.night_lock import NightLocked
     import datetime as dt
 
     from flows.publishing.night_report import report_for_failure, report_for_run, sources_markdown

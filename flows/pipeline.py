@@ -74,37 +74,50 @@ def run_night(
     ``lock_wait`` seconds (default ``night.lock_wait_seconds``), then raise ``NightLocked``. Holding the locks,
     the night first clears what a killed night left: its ``<run>.partial`` folder, its run marked ``failed``.
     """
-    from flows.adapters.night_lock import night_lock
-    from flows.publishing import run_folder
-
     out_root.mkdir(parents=True, exist_ok=True)
     url = ledger_url or default_ledger_url(out_root)
     wait = cfg.district.night.lock_wait_seconds if lock_wait is None else lock_wait
-    with night_lock(url, out_root, wait_seconds=wait):
+    started = dt.datetime.now(dt.timezone.utc)
+    as_of = as_of or started.astimezone(TIMEZONE).date()
+    run_id = make_run_id(started, as_of, out_root)
+    if on_run is not None:
+        on_run(run_id, as_of)
+    # The ledger opens first (the sources stage reads and stores Google Sheets snapshots there), under the night's
+    # locks: taking them connects to the ledger too, so a server that refuses is tried again as one step.
+    progress("Kết nối sổ cái")
+    lock, ledger = step("ledger", _open_night, url, out_root, wait, run_id, as_of)
+    try:
+        return _locked_night(sources_dir, cfg, out_root, as_of, ledger, progress, step, offline, replay_run,
+                             started, run_id)
+    finally:
+        lock.__exit__(None, None, None)
+
+
+def _open_night(url: str, out_root: Path, wait: float, run_id: str, as_of: dt.date):
+    """The night's locks (``flows.adapters.night_lock``) entered, what a killed night left cleared, and the ledger
+    open (``open_ledger``); the caller releases the locks. ``NightLocked`` when another night holds them."""
+    from flows.adapters.night_lock import night_lock
+    from flows.publishing import run_folder
+
+    lock = night_lock(url, out_root, wait_seconds=wait)
+    lock.__enter__()
+    try:
         removed = run_folder.remove_leftovers(out_root)
         if removed:
             log.warning("removed %d leftover(s) of an interrupted night under the output folder", removed)
-        return _locked_night(sources_dir, cfg, out_root, as_of, url, progress, step, offline, replay_run, on_run)
+        return lock, open_ledger(url, run_id, as_of)
+    except BaseException:
+        lock.__exit__(None, None, None)
+        raise
 
 
-def _locked_night(sources_dir: Path | None, cfg: AppConfig, out_root: Path, as_of: dt.date | None, ledger_url: str,
+def _locked_night(sources_dir: Path | None, cfg: AppConfig, out_root: Path, as_of: dt.date, ledger,
                   progress: Progress, step: Step, offline: bool, replay_run: str | None,
-                  on_run: Callable[[str, dt.date], None] | None) -> tuple[RunResult, Path]:
+                  started: dt.datetime, run_id: str) -> tuple[RunResult, Path]:
     from flows.publishing.rows_as_sent import rows_as_sent
     from flows.publishing.publish import publish
     from flows.rules.validate import validate_students_for_docs
 
-    started = dt.datetime.now(dt.timezone.utc)
-    as_of = as_of or started.astimezone(TIMEZONE).date()
-    out_root.mkdir(parents=True, exist_ok=True)
-    run_id = make_run_id(started, as_of, out_root)
-
-    if on_run is not None:
-        on_run(run_id, as_of)
-
-    # The ledger opens first: the sources stage reads and stores Google Sheets snapshots there.
-    progress("Kết nối sổ cái")
-    ledger = step("ledger", open_ledger, ledger_url, run_id, as_of)
     try:
         progress("Đọc nguồn dữ liệu")
         sources = step("sources", fetch_sources, sources_dir, cfg, ledger, run_id, offline, replay_run)

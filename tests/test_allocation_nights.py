@@ -50,12 +50,16 @@ def _extra_donations(src, cfg) -> tuple[str, dict[str, int]]:
     return "\n".join(lines) + "\n", {r["donation_id"]: int(r["quantity"]) for r in copies}
 
 
-def _pair_sheet(name: str) -> str:
+def _pair_sheet(name: str, second: bool) -> str:
+    """The same girl as a school's two supplementary sheets write her: the second with the birth year only, the
+    other parent and another village, so that linkage leaves the pair to an officer."""
     head = ("\"DANH SÁCH HỌC SINH TRƯỜNG TH YÊN VƯỢNG CHƯA CÓ THIẾT BỊ HỌC TRỰC TUYẾN, CHƯA CÓ KẾT NỐI INTERNET\""
             ",,,,,,,,,,,\n"
             "STT,Họ và tên học sinh,Ngày tháng năm sinh,Giới tính,,Lớp,Thôn/bản,Họ tên bố/mẹ,SĐT phụ huynh,Diện,"
             "Nhu cầu hỗ trợ học trực tuyến,\n"
             ",,,Nam,Nữ,,,,,,Chưa có máy tính,Chưa có kết nối Internet\n")
+    if second:
+        return head + f"1,{name},2011,,x,5A,Thôn Đồng Tâm,Lương Thị Hoa,,Nghèo,x,x\n"
     return head + f"1,{name},15/01/2011,,x,5A,Thôn Trung Tâm,Hoàng Văn Sơn,0912345678,Nghèo,x,x\n"
 
 
@@ -66,8 +70,8 @@ def nights(tmp_path_factory, cfg):
     generate(src, seed=7, scale=0.05)
     text, repeated = _extra_donations(src, cfg)
     (src / EXTRA).write_text(text, encoding="utf-8")
-    for path, name in zip(PAIR_FILES, PAIR):  # sent twice (a second sheet of the same school): a review pair
-        (src / path).write_text(_pair_sheet(name), encoding="utf-8-sig")
+    for k, (path, name) in enumerate(zip(PAIR_FILES, PAIR)):  # sent twice (two sheets of one school): a review pair
+        (src / path).write_text(_pair_sheet(name, second=k == 1), encoding="utf-8-sig")
     url = f"sqlite:///{base / 'ledger.sqlite'}"
     results = []
     for _ in range(3):  # the same sheets, replayed as of the same day, three nights in a row

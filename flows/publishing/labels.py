@@ -16,6 +16,7 @@ VI: dict[str, dict[str, str]] = {
     "reason": {
         "grade_out_of_range": "Không thuộc lớp 1-9",
         "grade_unknown": "Không xác định được lớp (danh sách không ghi lớp và năm sinh)",
+        "pending_review": "Chờ cán bộ xác định hai hồ sơ là một hay hai học sinh",
         "needs_nothing": "Đã có thiết bị và Internet",
         "outside_district": "Không thuộc địa bàn huyện",
         "already_supported": "Đã được hỗ trợ trước đây",
