@@ -25,6 +25,7 @@ import json
 import logging
 import os
 import socket
+import zlib
 import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
@@ -101,11 +102,13 @@ class _PostgresLock:
             "application_name": app, "keepalives": 1, "keepalives_idle": 30, "keepalives_interval": 10,
             "keepalives_count": 3})
         self._conn: sa.Connection | None = None
+        # advisory locks belong to the whole server: the key names this ledger's database, so two ledgers on one
+        # server (districts, test databases) never wait for each other
+        self.key = {"a": _PG_KEY[0], "b": zlib.crc32(f"{_PG_KEY[1]}:{url.database}".encode()) & 0x7FFFFFFF}
 
     def try_acquire(self) -> bool:
         conn = self.engine.connect()
-        got = conn.execute(sa.text("SELECT pg_try_advisory_lock(:a, :b)"),
-                           {"a": _PG_KEY[0], "b": _PG_KEY[1]}).scalar()
+        got = conn.execute(sa.text("SELECT pg_try_advisory_lock(:a, :b)"), self.key).scalar()
         if got:
             self._conn = conn
             return True
@@ -117,7 +120,7 @@ class _PostgresLock:
             row = conn.execute(sa.text(
                 "SELECT a.application_name, a.backend_start FROM pg_locks l JOIN pg_stat_activity a "
                 "ON a.pid = l.pid WHERE l.locktype = 'advisory' AND l.granted AND l.classid = :a AND l.objid = :b"
-            ), {"a": _PG_KEY[0], "b": _PG_KEY[1]}).first()
+            ), self.key).first()
         if row is None or not (row[0] or "").startswith(_PG_APP):
             return None
         pid, _, host = row[0].removeprefix(_PG_APP).strip().partition("@")
@@ -127,7 +130,7 @@ class _PostgresLock:
     def release(self) -> None:
         if self._conn is not None:
             try:
-                self._conn.execute(sa.text("SELECT pg_advisory_unlock(:a, :b)"), {"a": _PG_KEY[0], "b": _PG_KEY[1]})
+                self._conn.execute(sa.text("SELECT pg_advisory_unlock(:a, :b)"), self.key)
             finally:
                 self._conn.close()
                 self._conn = None
