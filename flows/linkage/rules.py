@@ -146,11 +146,3 @@ def _close_birth(a: dict, b: dict) -> bool:
     if a["dob"] and b["dob"]:
         return a["dob"] == b["dob"] or a["dob"] == b["dob_swap"] or _edits(a["dob"], b["dob"]) <= 1
     return a["birth_year"] is not None and b["birth_year"] is not None and abs(a["birth_year"] - b["birth_year"]) <= 1
-
-
-def _same_birth(a: dict, b: dict) -> bool:
-    if a["dob"] and b["dob"]:
-        return a["dob"] == b["dob"]
-    return a["birth_year"] is not None and a["birth_year"] == b["birth_year"]
-
-
