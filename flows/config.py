@@ -444,3 +444,12 @@ def load_config(config_dir: Path | str | None = None) -> AppConfig:
     sources_path = path / "sources.yaml"
     sources = _validate(Sources, sources_path, _load_yaml(sources_path)) if sources_path.exists() else Sources()
     return AppConfig(config_dir=path, district=district, rules=rules, headers=headers, sources=sources)
+
+
+def built_for(cache: dict, cfg: "AppConfig", build):
+    """``build(cfg)``, made once per config object and kept in ``cache`` (lookups every row of a night uses)."""
+    entry = cache.get(id(cfg))
+    if entry is None or entry[0] is not cfg:
+        entry = (cfg, build(cfg))
+        cache[id(cfg)] = entry
+    return entry[1]

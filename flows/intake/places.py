@@ -9,7 +9,7 @@ import difflib
 import re
 from typing import Iterable
 
-from flows.config import AppConfig
+from flows.config import AppConfig, built_for
 from flows.text import clean_spaces, fold, title_name
 
 _VILLAGE_PREFIXES = ("thon", "khu pho", "khu", "xom", "ban", "to dan pho", "tdp")  # not "làng": "Thôn Làng Mới"
@@ -144,8 +144,4 @@ _PLACES: dict[int, tuple[AppConfig, Places]] = {}
 
 def places(cfg: AppConfig) -> Places:
     """The place lookups of ``cfg``, built on first use."""
-    entry = _PLACES.get(id(cfg))
-    if entry is None or entry[0] is not cfg:
-        entry = (cfg, Places(cfg))
-        _PLACES[id(cfg)] = entry
-    return entry[1]
+    return built_for(_PLACES, cfg, Places)

@@ -15,7 +15,7 @@ import math
 import re
 from typing import Any, Iterable
 
-from flows.config import AppConfig
+from flows.config import AppConfig, built_for
 from flows.intake.legacy_fonts import to_unicode
 from flows.text import clean_spaces, fold, is_missing, strip_tones, title_name
 
@@ -420,8 +420,4 @@ _VOCABULARIES: dict[int, tuple[AppConfig, Vocabularies]] = {}
 
 def vocabularies(cfg: AppConfig) -> Vocabularies:
     """The lookups of ``cfg``, built on first use."""
-    entry = _VOCABULARIES.get(id(cfg))
-    if entry is None or entry[0] is not cfg:
-        entry = (cfg, Vocabularies(cfg))
-        _VOCABULARIES[id(cfg)] = entry
-    return entry[1]
+    return built_for(_VOCABULARIES, cfg, Vocabularies)
