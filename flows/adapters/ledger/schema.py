@@ -20,7 +20,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from flows.frames import CHANGE_COLUMNS
+from flows.frames import CHANGE_COLUMNS  # noqa: F401 - the change log's columns, with its table
 from flows.text import as_text
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
