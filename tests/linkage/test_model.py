@@ -60,9 +60,10 @@ def test_held_out_vietnamese_set_keeps_its_twins_apart_and_links_most_pairs():
     result = link(identity_frame(frame))
     q = pairwise_quality(result.labels, frame["true_person"])
     # a guard against regressions on a set no threshold was chosen on, not the target (when written: precision
-    # 0.98, recall 0.83, 4 twin pairs merged; the target is 0)
-    assert q["precision"] >= 0.97 and q["recall"] >= 0.8, q
-    assert twins_merged(frame, result.labels) <= 6
+    # 0.98, recall 0.83, 4 twin pairs merged; since the twins rule spares a name mistyped into another syllable and
+    # the data trains its own model from 1,000 records: precision 0.992, recall 0.943, 4 twins; the target is 0)
+    assert q["precision"] >= 0.98 and q["recall"] >= 0.92, q
+    assert twins_merged(frame, result.labels) <= 5
 
 
 def test_synthetic_set_holds_the_hard_negatives_and_corruptions_it_promises():
