@@ -119,6 +119,19 @@ def test_hard_rules_are_only_what_the_lists_prove():
     namesakes = _recs({"full_name": "Tô Minh Minh", "date_of_birth": "2008-10-21", "school_code": "THCS Đồng Tiến"},
                       {"full_name": "Tô Minh Minh", "date_of_birth": "2007-09-12", "school_code": "THCS Đồng Tiến"})
     assert cannot_link(*namesakes) == SAME_LIST
+    # from two lists, a given name mistyped into another syllable that is no one's name ("Giang" / "Gang",
+    # "Hùng" / "Hùn") is weighed by the model; two names in common use one letter apart are twins
+    for a, b in (("Lý Thị Giang", "Lý Thị Gang"), ("Đặng Văn Hùng", "Đặng Văn Hùn")):
+        far_apart = _recs({"full_name": a, **home}, *[{"full_name": "Trần Văn X"}] * 5, {"full_name": b, **home})
+        assert cannot_link(far_apart[0], far_apart[-1]) == "", (a, b)
+    for a, b in (("Trần Thị Oanh", "Trần Thị Anh"), ("Hoàng Văn Quân", "Hoàng Văn Quang"),
+                 ("Nguyễn Đức Bình", "Nguyễn Văn Minh")):
+        far_apart = _recs({"full_name": a, **home}, *[{"full_name": "Trần Văn X"}] * 5, {"full_name": b, **home})
+        assert cannot_link(far_apart[0], far_apart[-1]) == TWINS, (a, b)
+    # another sex or another middle name makes two names one letter apart two children too
+    far_apart = _recs({"full_name": "Trần Thị Giang", **home}, *[{"full_name": "Trần Văn X"}] * 5,
+                      {"full_name": "Trần Văn Gang", **home})
+    assert cannot_link(far_apart[0], far_apart[-1]) == TWINS
     # names of another language are not Vietnamese syllables: "Malskai" is a slip for "Malakai"
     assert cannot_link(*_recs({"full_name": "Mcvey Malskai", **home}, {"full_name": "Mcvey Malakai", **home})) == ""
 
