@@ -90,6 +90,10 @@ STUDENT_EXPORT_COLUMNS = [
     "status", "reason",
 ]
 
+# The change log (ledger table change_log, exports/changes.csv): one row per allocation that changed tonight.
+# ``other_person_id`` names the other child of a merge (the survivor on the released row, the merged-away id on
+# the row that moved), so the log alone shows which two ids were found to be one child.
+CHANGE_COLUMNS = ["person_id", "need", "before", "after", "rule", "other_person_id"]
 ALLOCATION_EXPORT_COLUMNS = [
     "person_id", "need", "full_name", "commune", "school", "grade", "category", "priority_rank", "item",
     "donation_id", "status", "reason",

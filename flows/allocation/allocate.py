@@ -67,7 +67,7 @@ from flows.allocation.overrides import OVERRIDE_LOG_COLUMNS, assigned_lot, offic
 from flows.allocation.priority import person_records, priority_order
 from flows.allocation.units import EARMARKED, GENERAL, ITEMS, NEEDS, PROBLEM_COLUMNS, Lot, Pools, donation_lots
 from flows.config import District
-from flows.frames import ALLOCATION_EXPORT_COLUMNS
+from flows.frames import ALLOCATION_EXPORT_COLUMNS, CHANGE_COLUMNS
 from flows.text import as_text
 
 ALLOCATION_COLUMNS = [*ALLOCATION_EXPORT_COLUMNS, "commune_code", "school_code", "village", "date_of_birth",
@@ -75,7 +75,6 @@ ALLOCATION_COLUMNS = [*ALLOCATION_EXPORT_COLUMNS, "commune_code", "school_code",
 PERSON_STATUS_COLUMNS = ["person_id", "status", "reason", "priority_rank"]
 SUMMARY_COLUMNS = ["item", "received_units", "from_cash_units", "pledged_units", "allocated", "handed_over",
                    "remaining", "reserved"]
-CHANGE_COLUMNS = ["person_id", "need", "before", "after", "rule"]
 RELEASE_COLUMNS = ["person_id", "need", "rule", "item", "donation_id"]
 OVERRIDE_RULE = "officer_override"
 PENDING_REVIEW = "pending_review"

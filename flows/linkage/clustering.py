@@ -161,7 +161,9 @@ def cluster(recs: list[dict], pairs: pd.DataFrame, *, must_link=(), cannot=(),
     against = {(min(int(r["unique_id_l"]), int(r["unique_id_r"])), max(int(r["unique_id_l"]), int(r["unique_id_r"])))
                for r in scored if identity_weight(r) <= 0}
     rows = [r for r in scored if identity_weight(r) > 0 and r["match_probability"] >= review_threshold]
-    rows.sort(key=lambda r: (-r["match_probability"], r["unique_id_l"], r["unique_id_r"]))
+    # strongest first by match weight: probabilities saturate at 1.0, and a tie there would fall back to row order
+    rows.sort(key=lambda r: (-float(r.get("match_weight") or 0), -r["match_probability"], r["unique_id_l"],
+                             r["unique_id_r"]))
     strong = [r for r in rows if r["match_probability"] >= match_threshold]
     # records that fit two children who cannot be one: hold them back
     partners: dict[int, list[int]] = {}

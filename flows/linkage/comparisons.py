@@ -15,7 +15,7 @@ MODEL_PATH = Path(__file__).resolve().parents[2] / "config" / "linkage_model.jso
 SEED = 2021
 # No m or u probability is ever estimated below this (a level never seen would otherwise be a certainty).
 PROBABILITY_FLOOR = 1e-3
-SELF_TRAIN_MIN_RECORDS = 5000  # from this many records on, u and m are estimated on the data being linked
+SELF_TRAIN_MIN_RECORDS = 1000  # from this many records on, u and m are estimated on the data being linked
 TF_MIN_RECORDS = 1000  # name frequencies are taken from the data itself from this many records on
 MATCH_THRESHOLD = 0.95  # link at or above
 REVIEW_THRESHOLD = 0.30  # an officer looks at pairs between the two
@@ -43,7 +43,10 @@ COMPARISONS = [
          _null("given"),
          _lvl("same, marks agree", '"given_l" = "given_r" AND ("given_marked_l" IS NULL OR "given_marked_r" IS NULL '
               'OR "given_marked_l" = "given_marked_r")', tf_adjustment_column="given", tf_adjustment_weight=1.0),
-         _lvl("same letters, different tone", '"given_l" = "given_r"'),
+         # one name written with other marks is as common as the name: the same frequency adjustment as the level
+         # above, or a common name's other spelling would outweigh its exact agreement
+         _lvl("same letters, different tone", '"given_l" = "given_r"', tf_adjustment_column="given",
+              tf_adjustment_weight=1.0),
          _lvl("written in the other order", f'({SWAPPED_SQL}) OR "name_key_l" = "name_key_r"'),
          _lvl("one typo", 'damerau_levenshtein("given_l", "given_r") <= 1'),
          _lvl("similar", 'jaro_winkler_similarity("given_l", "given_r") >= 0.88'),
@@ -144,7 +147,13 @@ BLOCKING_RULES = [
     'l.family = r.family AND l.birth_year = r.birth_year AND l.commune = r.commune',
     'l.family = r.family AND l.school = r.school AND l.grade = r.grade',
     'l.given = r.given AND l.commune = r.commune',
-    'l.family = r.family AND l.village = r.village AND l.commune = r.commune',
+    # the commune (or postcode) mistyped too: the village alone keeps the family in reach
+    'l.family = r.family AND l.village = r.village',
+    'l.given = r.given AND l.village = r.village',
+    # the same words of a name, whatever else was mistyped (a block too large for a common name is left out)
+    'l.name_key = r.name_key',
+    # one house: the same village and the address's first word (a house number, a hamlet)
+    "l.village = r.village AND split_part(l.address, ' ', 1) = split_part(r.address, ' ', 1)",
     'l.national_id = r.national_id',
     # one digit of the id mistyped leaves one of its halves whole (a half that is a province and birth year,
     # as the first half of a Vietnamese personal id is, is too common a value and is left out by budget)

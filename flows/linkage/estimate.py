@@ -14,9 +14,24 @@ import logging
 from flows.linkage.comparisons import DETERMINISTIC_RECALL, DETERMINISTIC_RULES, PROBABILITY_FLOOR, SEED, settings
 
 
-def train_on(feats, seed: int = SEED, max_pairs: float = 2e6, label_column: str | None = None) -> dict:
+def sampled_u(linker) -> dict[tuple[str, str], float]:
+    """The u probabilities random sampling left on ``linker``, by (comparison, level label): what a caller that
+    falls back to the saved model's m can reuse instead of sampling the same pairs again."""
+    out = {}
+    for comp in linker._settings_obj.comparisons:
+        for level in comp.comparison_levels:
+            seen = [r["probability"] for r in level._trained_u_probabilities
+                    if isinstance(r["probability"], (int, float))]
+            if seen:
+                out[(comp.output_column_name, level.label_for_charts)] = seen[-1]
+    return out
+
+
+def train_on(feats, seed: int = SEED, max_pairs: float = 2e6, label_column: str | None = None,
+             u_found: dict | None = None) -> dict:
     """Steps 2-5 of the procedure on a features frame (``flows.linkage.features.features``); returns the model dict.
 
+    ``u_found``: filled with the sampled u probabilities (``sampled_u``) before EM runs.
     ``label_column``: a column of ``feats`` that names each record's person (the synthetic training set knows who
     is who): m probabilities are then counted on its true pairs instead of estimated by EM. EM on unlabelled
     lists takes twins and siblings, who share a household and a class, for one child and learns that another
@@ -30,6 +45,8 @@ def train_on(feats, seed: int = SEED, max_pairs: float = 2e6, label_column: str 
     linker.training.estimate_probability_two_random_records_match(DETERMINISTIC_RULES,
                                                                    recall=DETERMINISTIC_RECALL)
     linker.training.estimate_u_using_random_sampling(max_pairs=max_pairs, seed=seed)
+    if u_found is not None:  # kept for the caller before EM, which may fail on this data
+        u_found.update(sampled_u(linker))
     if label_column:
         linker.training.estimate_m_from_label_column(label_column)
     else:

@@ -37,12 +37,14 @@ def score(feats: pd.DataFrame, model: dict | None = None, *, min_probability: fl
     if len(feats) < 2:
         return pd.DataFrame(columns=cols)
     own = feats if train_rows is None else feats.iloc[:train_rows]  # tonight's records, not the ledger's copies
+    u_found: dict = {}  # u sampled while training: reused if training fails and the saved model's m stands
     if model is None and len(own) >= SELF_TRAIN_MIN_RECORDS:
         # enough records to learn this data's own parameters, by the same seeded procedure as the saved model
         from flows.linkage.estimate import train_on
 
         try:
-            model = (train or train_on)(own.reset_index(drop=True), max_pairs=1e6)
+            kwargs = {} if train else {"u_found": u_found}
+            model = (train or train_on)(own.reset_index(drop=True), max_pairs=1e6, **kwargs)
             if _households_listed(own):
                 model = _identity_disagreement_from_labels(model)
         except Exception as exc:  # EM can degenerate on some data (Splink refuses an m that underflows): the
@@ -53,7 +55,7 @@ def score(feats: pd.DataFrame, model: dict | None = None, *, min_probability: fl
     own_u = model is None and len(own) >= TF_MIN_RECORDS  # the saved model, on an input large enough to sample
     model = json.loads(json.dumps({k: v for k, v in (model or load_model()).items() if k != "training"}))
     if own_u:
-        _estimate_own_u(own.reset_index(drop=True), model)
+        _estimate_own_u(own.reset_index(drop=True), model, u_found or None)
     model["retain_intermediate_calculation_columns"] = True
     if len(feats) < TF_MIN_RECORDS:  # too few records for name frequencies: the trained u values stand
         for comp in model["comparisons"]:
@@ -121,7 +123,7 @@ def affordable_rules(table, n: int) -> list[str]:
     return kept
 
 
-def _estimate_own_u(feats: pd.DataFrame, model: dict) -> None:
+def _estimate_own_u(feats: pd.DataFrame, model: dict, sampled: dict | None = None) -> None:
     """The saved model's u probabilities (how often two different people agree by chance) replaced, level by
     level, by those of the data being linked, by the same seeded random sampling as ``flows.linkage.train``: how
     often two birth dates agree by chance depends on how many years a data set spans, not on the training set."""
@@ -131,17 +133,20 @@ def _estimate_own_u(feats: pd.DataFrame, model: dict) -> None:
     linker = Linker(DuckDBAPI().register(feats), json.loads(json.dumps(model)), log_level=logging.ERROR)
     _estimate_prior(linker, len(feats), model)
     prior = linker._settings_obj._probability_two_random_records_match
-    linker.training.estimate_u_using_random_sampling(max_pairs=1e6, seed=SEED)
-    for comp, sampled in zip(model["comparisons"], linker._settings_obj.comparisons):
-        for level, estimated in zip(comp["comparison_levels"], sampled.comparison_levels):
+    if sampled is None:  # ``sampled``: the same sampling, already done while training on this data
+        from flows.linkage.estimate import sampled_u
+
+        linker.training.estimate_u_using_random_sampling(max_pairs=1e6, seed=SEED)
+        sampled = sampled_u(linker)
+    for comp in model["comparisons"]:
+        for level in comp["comparison_levels"]:
             if level.get("is_null_level"):
                 continue
-            seen = [r["probability"] for r in estimated._trained_u_probabilities
-                    if isinstance(r["probability"], (int, float))]
+            seen = sampled.get((comp["output_column_name"], level["label_for_charts"]))
             # random pairs include the true pairs (a share ``prior`` of them, agreeing with probability m): on a
             # small input they alone would make a telling agreement look common; take them out. A level no
             # sampled pair fell in is as rare as the floor allows.
-            u = (seen[-1] - prior * level["m_probability"]) / (1 - prior) if seen else 0.0
+            u = (seen - prior * level["m_probability"]) / (1 - prior) if seen is not None else 0.0
             level["u_probability"] = min(max(u, PROBABILITY_FLOOR), 1.0)
 
 

@@ -11,7 +11,7 @@ Documented, reproducible procedure (nothing is set by hand):
    sex); m and u probabilities floored at 0.001, so no level of one field vetoes a match alone: the evidence of
    every field is weighed together.
 At night the prior is estimated on the night's data; the u probabilities are sampled from it with the same seed
-from 1,000 records on, and the m probabilities too from 5,000 records on (``flows.linkage.scoring.score``); term
+from 1,000 records on, and the m probabilities too (EM) from 1,000 records on (``flows.linkage.scoring.score``); term
 frequencies always come from the data being linked.
 """
 

@@ -1,7 +1,8 @@
 """The district's workbook: every sheet of the night, for the district education office.
 
 Tổng hợp, Danh sách phân bổ, Danh sách chờ, Không đủ điều kiện, Cần xem xét (the pairs the linkage left to an
-officer, with an empty decision column), Lỗi dữ liệu, Nguồn tài trợ (donations, balance per item and in cash),
+officer, with an empty decision column), Thay đổi (every change since the night before but a new allocation, with
+its rule and, for two records found to be one child, both ids), Lỗi dữ liệu, Nguồn tài trợ (donations, balance per item and in cash),
 Hạ tầng, Tiến độ and Nguồn dữ liệu (every source read, failed and stale first).
 """
 
@@ -10,6 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from flows.publishing.changes import write_changes_sheet
 from flows.publishing.lists import write_issue_sheet, write_list_sheets
 from flows.publishing.prepared import Prepared, as_int
 from flows.publishing.progress import write_infrastructure_sheet, write_progress_sheet
@@ -45,6 +47,7 @@ def write_district(data: Prepared, path: Path) -> None:
     write_summary(book, data, data.students, data.persons, data.allocations, data.issues, commune=None)
     write_list_sheets(book, data, data.allocations, data.persons, data.issues, info.name)
     _write_review_sheet(book, data)
+    write_changes_sheet(book, data)
     write_issue_sheet(book, data, data.issues, info.name)
     _write_donation_sheet(book, data)
     write_infrastructure_sheet(book, data, data.allocations, None)

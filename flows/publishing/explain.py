@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from flows.publishing.changes import state_words as _state
 from flows.publishing.workbook import label
 from flows.text import fold
 
@@ -52,19 +53,6 @@ def _left(text: str) -> str:
         item, _, n = piece.partition(":")
         parts.append(f"{label('item', item)} {n}")
     return ", ".join(parts)
-
-
-def _state(state: str) -> str:
-    """A change-log state ("provisional:tablet:TT-1") in words."""
-    if not state:
-        return "chưa có"
-    status, _, rest = state.partition(":")
-    item, _, donation = rest.partition(":")
-    words = {"provisional": "đã phân bổ (chưa bàn giao)", "handed_over": "đã bàn giao", "released": "thu hồi",
-             "waitlisted": "chờ phân bổ", "no_coverage": "thôn chưa có sóng"}.get(status, status)
-    if item:
-        words += f" {label('item', item).lower()}" + (f" (khoản {donation})" if donation else "")
-    return words
 
 
 def explain_student(query: str, run_dir: Path) -> str:

@@ -21,7 +21,7 @@ from typing import Any
 
 import pandas as pd
 
-from flows.frames import ALLOCATION_EXPORT_COLUMNS, ISSUE_COLUMNS, STUDENT_EXPORT_COLUMNS, RunResult
+from flows.frames import ALLOCATION_EXPORT_COLUMNS, CHANGE_COLUMNS, ISSUE_COLUMNS, STUDENT_EXPORT_COLUMNS, RunResult
 from flows.text import csv_safe, is_missing
 
 
@@ -30,7 +30,7 @@ def write_exports(result: RunResult, folder: Path) -> None:
     _write_csv(folder / "students.csv", result.students, STUDENT_EXPORT_COLUMNS)
     _write_csv(folder / "issues.csv", result.issues, ISSUE_COLUMNS)
     _write_csv(folder / "allocations.csv", result.allocations, ALLOCATION_EXPORT_COLUMNS)
-    _write_csv(folder / "changes.csv", result.changes, ["person_id", "need", "before", "after", "rule"],
+    _write_csv(folder / "changes.csv", result.changes, CHANGE_COLUMNS,
                contract=False)
     _write_csv(folder / "review_pairs.csv", result.review_pairs,
                ["person_id_l", "person_id_r", "match_probability", "reasons", "pair_key"], contract=False)

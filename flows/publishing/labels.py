@@ -102,6 +102,7 @@ SHEETS = {
     "waitlist": "Danh sách chờ",
     "excluded": "Không đủ điều kiện",
     "review": "Cần xem xét",
+    "changes": "Thay đổi",
     "issues": "Lỗi dữ liệu",
     "donations": "Nguồn tài trợ",
     "infrastructure": "Hạ tầng",

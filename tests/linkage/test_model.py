@@ -60,9 +60,10 @@ def test_held_out_vietnamese_set_keeps_its_twins_apart_and_links_most_pairs():
     result = link(identity_frame(frame))
     q = pairwise_quality(result.labels, frame["true_person"])
     # a guard against regressions on a set no threshold was chosen on, not the target (when written: precision
-    # 0.98, recall 0.83, 4 twin pairs merged; the target is 0)
-    assert q["precision"] >= 0.97 and q["recall"] >= 0.8, q
-    assert twins_merged(frame, result.labels) <= 6
+    # 0.98, recall 0.83, 4 twin pairs merged; since the twins rule spares a name mistyped into another syllable and
+    # the data trains its own model from 1,000 records: precision 0.992, recall 0.943, 4 twins; the target is 0)
+    assert q["precision"] >= 0.98 and q["recall"] >= 0.92, q
+    assert twins_merged(frame, result.labels) <= 5
 
 
 def test_synthetic_set_holds_the_hard_negatives_and_corruptions_it_promises():
@@ -118,6 +119,19 @@ def test_hard_rules_are_only_what_the_lists_prove():
     namesakes = _recs({"full_name": "Tô Minh Minh", "date_of_birth": "2008-10-21", "school_code": "THCS Đồng Tiến"},
                       {"full_name": "Tô Minh Minh", "date_of_birth": "2007-09-12", "school_code": "THCS Đồng Tiến"})
     assert cannot_link(*namesakes) == SAME_LIST
+    # from two lists, a given name mistyped into another syllable that is no one's name ("Giang" / "Gang",
+    # "Hùng" / "Hùn") is weighed by the model; two names in common use one letter apart are twins
+    for a, b in (("Lý Thị Giang", "Lý Thị Gang"), ("Đặng Văn Hùng", "Đặng Văn Hùn")):
+        far_apart = _recs({"full_name": a, **home}, *[{"full_name": "Trần Văn X"}] * 5, {"full_name": b, **home})
+        assert cannot_link(far_apart[0], far_apart[-1]) == "", (a, b)
+    for a, b in (("Trần Thị Oanh", "Trần Thị Anh"), ("Hoàng Văn Quân", "Hoàng Văn Quang"),
+                 ("Nguyễn Đức Bình", "Nguyễn Văn Minh")):
+        far_apart = _recs({"full_name": a, **home}, *[{"full_name": "Trần Văn X"}] * 5, {"full_name": b, **home})
+        assert cannot_link(far_apart[0], far_apart[-1]) == TWINS, (a, b)
+    # another sex or another middle name makes two names one letter apart two children too
+    far_apart = _recs({"full_name": "Trần Thị Giang", **home}, *[{"full_name": "Trần Văn X"}] * 5,
+                      {"full_name": "Trần Văn Gang", **home})
+    assert cannot_link(far_apart[0], far_apart[-1]) == TWINS
     # names of another language are not Vietnamese syllables: "Malskai" is a slip for "Malakai"
     assert cannot_link(*_recs({"full_name": "Mcvey Malskai", **home}, {"full_name": "Mcvey Malakai", **home})) == ""
 

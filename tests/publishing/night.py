@@ -152,8 +152,13 @@ def make_result(run_id="20220115-020000", started=dt.datetime(2022, 1, 15, 2, 0,
         **{f"{f}_r": v for f, v in zip(pair_fields, ["Vi Thị Hoa", "2014-05-06", "Trường TH Hữu Liên", "Xã Hữu Liên",
                                                       "Thôn Bãi Hào", "Phụ Huynh", "UBND-HuuLien.xlsx", 7])},
     }]) if review else pd.DataFrame(columns=["person_id_l", "person_id_r", "match_probability", "reasons"])
-    changes = pd.DataFrame([{"person_id": "P001", "need": "device", "before": "", "after": "allocated",
-                             "rule": "new_allocation"}])
+    changes = pd.DataFrame([
+        {"person_id": "P001", "need": "device", "before": "", "after": "allocated", "rule": "new_allocation"},
+        # tonight found P009 to be P002: its laptop was released, P002 keeps its own (both ids on each line)
+        {"person_id": "P009", "need": "device", "before": "provisional:laptop:D-002", "after": "released",
+         "rule": "merged", "other_person_id": "P002"},
+        {"person_id": "P002", "need": "device", "before": "provisional:tablet:D-001",
+         "after": "provisional:tablet:D-001", "rule": "merged", "other_person_id": "P009"}])
     sources = [
         SourceReport("TH-HuuLien.xlsx", "TH-HuuLien.xlsx", "students", "ok", "", 4),
         SourceReport("THCS-HuuLien.xlsx", "THCS-HuuLien.xlsx", "students", "ok", "", 2),

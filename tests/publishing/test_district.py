@@ -17,7 +17,7 @@ ALLOCATION_HEADERS = ["STT", "Mã HS", "Họ và tên", "Ngày sinh", "Lớp", "
                       "Hạng ưu tiên", "Nhu cầu", "Hỗ trợ", "Mã tài trợ", "Trạng thái", "Số sê-ri", "Ngày bàn giao"]
 ISSUE_HEADERS = ["STT", "Tệp", "Trang tính", "Dòng", "Cột", "Mức độ", "Quy tắc", "Nội dung cần sửa"]
 DISTRICT_SHEETS = ["Tổng hợp", "Danh sách phân bổ", "Danh sách chờ", "Không đủ điều kiện", "Cần xem xét",
-                   "Lỗi dữ liệu", "Nguồn tài trợ", "Hạ tầng", "Tiến độ", "Nguồn dữ liệu"]
+                   "Thay đổi", "Lỗi dữ liệu", "Nguồn tài trợ", "Hạ tầng", "Tiến độ", "Nguồn dữ liệu"]
 
 
 def test_district_workbook_sheets_and_headers(published):
@@ -44,6 +44,22 @@ def test_district_workbook_sheets_and_headers(published):
             c.value for c in sheet[3]], name
     assert [c.value for c in wb["Lỗi dữ liệu"][HEADER_ROW + 1]] == ISSUE_HEADERS
     assert wb["Tổng hợp"]._charts, "the summary carries a chart"
+
+
+def test_changes_sheet_shows_every_change_but_new_allocations_with_both_ids_of_a_merge(published):
+    path = district_path(published)
+    header, rows = table(path, "Thay đổi")
+    assert header == ["STT", "Mã HS", "Họ và tên", "Trường", "Xã", "Nhu cầu", "Trước", "Sau", "Căn cứ",
+                      "Hồ sơ gộp (mã HS)"]
+    assert [(r[1], r[8], r[9]) for r in rows] == [
+        ("P002", "Đã gộp với hồ sơ khác của cùng học sinh", "P009"),
+        ("P009", "Đã gộp với hồ sơ khác của cùng học sinh", "P002")]
+    assert rows[0][2] == "Trần Thị Ánh" and rows[1][6].startswith("đã phân bổ (chưa bàn giao) máy tính xách tay")
+    assert rows[1][7] == "thu hồi"
+    subtitle = " ".join(str(v) for row in cells(path, "Thay đổi")[:HEADER_ROW] for v in row if v)
+    assert "1 phân bổ mới" in subtitle and "2 thay đổi khác" in subtitle
+    _, allocated = table(path, "Danh sách phân bổ")  # the new allocation is listed there, not here
+    assert "P001" in {r[1] for r in allocated}
 
 
 def test_lists_are_complete_sorted_and_in_vietnamese(published):

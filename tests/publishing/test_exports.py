@@ -32,7 +32,8 @@ def test_csv_exports_follow_the_contract(published):
     assert all(r["priority_rank"].isdigit() for r in rows)
 
     header, rows = read_csv(published / "exports" / "changes.csv")
-    assert header[:5] == ["person_id", "need", "before", "after", "rule"] and len(rows) == 1
+    assert header == ["person_id", "need", "before", "after", "rule", "other_person_id"] and len(rows) == 3
+    assert [r["other_person_id"] for r in rows] == ["", "P002", "P009"]  # a merge names the other child
     header, rows = read_csv(published / "exports" / "review_pairs.csv")
     assert header[:2] == ["person_id_l", "person_id_r"] and rows[0]["source_row_l"] == "9"
     raw = (published / "exports" / "students.csv").read_bytes()

@@ -264,15 +264,16 @@ class AllocationsMixin(LedgerBase):
                 conn.execute(sa.update(allocations).where(allocations.c.allocation_id == r["allocation_id"])
                              .values(status="released", released_at=now, released_run=run_id,
                                      release_rule="merged"))
+                other = survivor if r["person_id"] == alias else alias
                 changes.append({"person_id": r["person_id"], "need": need, "before": _state(r),
-                                "after": "released", "rule": "merged"})
+                                "after": "released", "rule": "merged", "other_person_id": other})
             survivor_has = any(r["person_id"] == survivor and r["status"] == "handed_over" for r in mine
                                if r is not keep)
             if keep["person_id"] == alias and not survivor_has:
                 conn.execute(sa.update(allocations).where(allocations.c.allocation_id == keep["allocation_id"])
                              .values(person_id=survivor))
                 changes.append({"person_id": survivor, "need": need, "before": _state(keep),
-                                "after": _state(keep), "rule": "merged"})
+                                "after": _state(keep), "rule": "merged", "other_person_id": alias})
         return changes
 
     # --- change log ----------------------------------------------------------------------------------------

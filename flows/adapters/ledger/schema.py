@@ -20,12 +20,12 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from flows.frames import CHANGE_COLUMNS  # noqa: F401 - the change log's columns, with its table
 from flows.text import as_text
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 DEFAULT_URL = "sqlite:///outputs/ledger.sqlite"
 IDENTITY_FIELDS = ["full_name", "date_of_birth", "commune_code", "school_code", "guardian_name"]
-CHANGE_COLUMNS = ["person_id", "need", "before", "after", "rule"]
 _CHUNK = 500
 
 # Table definitions used for queries; they mirror the migrations (a test compares the two).
@@ -125,6 +125,7 @@ change_log = sa.Table(
     sa.Column("before", sa.String(200), nullable=False, server_default=""),
     sa.Column("after", sa.String(200), nullable=False, server_default=""),
     sa.Column("rule", sa.String(64), nullable=False, server_default=""),
+    sa.Column("other_person_id", sa.String(32), nullable=False, server_default=""),
     sa.Index("ix_change_log_run", "run_id"),
 )
 overrides = sa.Table(

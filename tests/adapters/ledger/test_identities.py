@@ -50,6 +50,12 @@ def test_merging_persons_keeps_the_oldest_id_and_one_support_per_need(ledger: Le
     released = ledger.allocation_history(new)
     assert released.loc[released["need"] == "device", "release_rule"].tolist() == ["merged"]
     assert set(changes["rule"]) == {"merged"} and len(changes) == 2
+    # each row names the other child of the merge: the released laptop the survivor, the moved package the alias
+    states = changes["after"].str.split(":").str[0]
+    assert sorted(zip(changes["person_id"], changes["need"], states, changes["other_person_id"])) == [
+        (old, "internet", "provisional", new), (new, "device", "released", old)]
+    logged = ledger.write_change_log("r2", changes) and ledger.change_log("r2")
+    assert logged["other_person_id"].tolist() == changes["other_person_id"].tolist()
     # merging into a merged id lands on the survivor; merging again changes nothing
     ledger.merge_persons({third: new})
     assert ledger.aliases() == {new: old, third: old}

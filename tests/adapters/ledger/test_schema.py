@@ -15,7 +15,7 @@ from tests.pg import ENV_VAR, server_url
 
 def test_migrate_builds_the_schema_the_code_expects_and_is_repeatable(ledger: Ledger) -> None:
     ledger.migrate()  # second time: nothing to do
-    assert ledger.schema_revision() == ledger.head_revision() == "0003_allocation"
+    assert ledger.schema_revision() == ledger.head_revision() == "0004_change_log_other_person"
     with ledger.engine.connect() as conn:
         diffs = compare_metadata(MigrationContext.configure(conn), schema.metadata)
         tables = set(sa.inspect(conn).get_table_names())
@@ -32,7 +32,7 @@ def test_the_allocation_migration_goes_down_and_up_again(ledger: Ledger) -> None
         columns = {c["name"] for c in sa.inspect(conn).get_columns("allocations")}
     assert not {"overrides", "follow_ups"} & tables and "left_when_turn" not in columns
     ledger.migrate()
-    assert ledger.schema_revision() == "0003_allocation"
+    assert ledger.schema_revision() == "0004_change_log_other_person"
     assert active(ledger) == {("HS000001", "device", "tablet", "D1", "provisional")}  # allocations survive
 
 
