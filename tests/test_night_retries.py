@@ -49,6 +49,7 @@ def test_a_refusing_ledger_and_a_failing_google_listing_are_retried_and_the_nigh
         entries, _ = upload_folder(fake, sources, load_config(cfg_probe))
         key = tmp_path / "key.json"
         key.write_text(json.dumps(service_account(fake)), encoding="utf-8")
+        key.chmod(0o600)  # a key others can read is refused
         monkeypatch.setenv("SONGMAYTINH_GOOGLE_KEY", str(key))
         google = {"endpoint": fake.url, "spreadsheets": entries,
                   "quota": {"reads_per_minute": 100000, "project_reads_per_minute": 100000, "max_retries": 0,
