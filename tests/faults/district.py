@@ -13,12 +13,27 @@ import json
 import shutil
 from pathlib import Path
 
+import pandas as pd
+import sqlalchemy as sa
+
 OFFICE = ["ban-giao", "dieu-chinh", "ha-tang", "tai-tro", "theo-doi"]
 NIGHT_A = ["truong/Copy of Danh sách học sinh TH Minh Hòa.xlsx", "truong/DS HS thieu thiet bi - THCS Minh Sơn.csv",
            "truong/Danh sach TH Ho Son (1).xlsx", "xa/Xa Minh Son - DS hoc sinh can ho tro.xlsx",
            "xa/Danh sach Xa Hoa Lac (gui PGD).xlsx"]
 NIGHT_B_MORE = ["truong/Danh sách HS chưa có thiết bị - Trường THCS Hòa Lạc.xlsx",
                 "truong/DSHS chua co may tinh - THCS Minh Hoa.xlsx"]
+
+# Ledger tables that name the run that wrote a row, and the column that does.
+RUN_COLUMNS = {"allocations": ["run_id", "released_run"], "change_log": ["run_id"], "record_links": ["run_id"],
+               "persons": ["created_run"], "person_aliases": ["run_id"], "handovers": ["run_id"],
+               "overrides": ["run_id"], "follow_ups": ["run_id"], "source_snapshots": ["run_id"],
+               "run_sources": ["run_id"], "sheet_feedback": ["run_id"]}
+# What a killed night may leave once the next night has recovered (runs.py): the facts it read and stored, never
+# an allocation decision or a change-log line.
+KEPT_FACTS = {"record_links", "persons", "person_aliases", "handovers", "overrides", "follow_ups",
+              "source_snapshots", "run_sources"}
+# The data exports two nights that decided the same must publish alike.
+EXPORTS = ["students.csv", "allocations.csv", "issues.csv", "changes.csv"]
 
 
 def small_district(root: Path) -> tuple[Path, Path]:
@@ -67,3 +82,23 @@ def session_processes(session: int) -> list[tuple[int, str]]:
         if int(fields[3]) == session and fields[0] not in {"Z", "X"}:
             found.append((int(entry.name), cmdline.strip()))
     return found
+
+
+def left_by(url: str, run_id: str) -> dict[str, int]:
+    """Rows each ledger table holds that name ``run_id``."""
+    found = {}
+    engine = sa.create_engine(url)
+    try:
+        with engine.connect() as conn:
+            for table, columns in RUN_COLUMNS.items():
+                where = " OR ".join(f"{c} = :run" for c in columns)
+                n = conn.execute(sa.text(f"SELECT count(*) FROM {table} WHERE {where}"), {"run": run_id}).scalar()
+                if n:
+                    found[table] = n
+    finally:
+        engine.dispose()
+    return found
+
+
+def exports(run_dir: Path) -> dict[str, pd.DataFrame]:
+    return {name: pd.read_csv(run_dir / "exports" / name, dtype=str, keep_default_na=False) for name in EXPORTS}

@@ -22,26 +22,16 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-import sqlalchemy as sa
 
 from flows.adapters.ledger import Ledger
 from flows.pipeline import run_night
-from tests.faults.district import complete_run, session_processes, small_district
+from tests.faults.district import EXPORTS, KEPT_FACTS, complete_run, exports, left_by, session_processes
 
-pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="fork and /proc are Linux's")
+pytestmark = [pytest.mark.skipif(not sys.platform.startswith("linux"), reason="fork and /proc are Linux's"),
+              pytest.mark.xdist_group("fault-nights")]
 
 AS_OF = dt.date(2022, 3, 1)
 STAGES = ["sources", "layout", "normalize", "validate", "dedupe", "allocate", "publish"]
-# Ledger tables that name the run that wrote a row, and the column that does.
-RUN_COLUMNS = {"allocations": ["run_id", "released_run"], "change_log": ["run_id"], "record_links": ["run_id"],
-               "persons": ["created_run"], "person_aliases": ["run_id"], "handovers": ["run_id"],
-               "overrides": ["run_id"], "follow_ups": ["run_id"], "source_snapshots": ["run_id"],
-               "run_sources": ["run_id"], "sheet_feedback": ["run_id"]}
-# What a killed night may leave once the next night has recovered (runs.py): the facts it read and stored, never
-# an allocation decision or a change-log line.
-KEPT_FACTS = {"record_links", "persons", "person_aliases", "handovers", "overrides", "follow_ups",
-              "source_snapshots", "run_sources"}
-EXPORTS = ["students.csv", "allocations.csv", "issues.csv", "changes.csv"]
 
 
 def _killer(stage: str, out: Path):
@@ -79,37 +69,9 @@ def _killed_night(sources: Path, cfg, out: Path, url: str, stage: str) -> int:
     return pid
 
 
-def _left_by(url: str, run_id: str) -> dict[str, int]:
-    """Rows each ledger table holds that name ``run_id``."""
-    found = {}
-    engine = sa.create_engine(url)
-    try:
-        with engine.connect() as conn:
-            for table, columns in RUN_COLUMNS.items():
-                where = " OR ".join(f"{c} = :run" for c in columns)
-                n = conn.execute(sa.text(f"SELECT count(*) FROM {table} WHERE {where}"), {"run": run_id}).scalar()
-                if n:
-                    found[table] = n
-    finally:
-        engine.dispose()
-    return found
-
-
-def _exports(run_dir: Path) -> dict[str, pd.DataFrame]:
-    return {name: pd.read_csv(run_dir / "exports" / name, dtype=str, keep_default_na=False) for name in EXPORTS}
-
-
-@pytest.fixture(scope="module")
-def district(tmp_path_factory):
-    return small_district(tmp_path_factory.mktemp("district"))
-
-
-def test_a_night_killed_in_each_stage_loses_nothing_and_the_next_completes(tmp_path, district, cfg, tally):
+def test_a_night_killed_in_each_stage_loses_nothing_and_the_next_completes(tmp_path, district, reference, cfg,
+                                                                           tally):
     night_a, night_b = district
-    reference_out = tmp_path / "reference"
-    reference_url = f"sqlite:///{reference_out / 'ledger.sqlite'}"
-    run_night(night_a, cfg, reference_out, AS_OF, reference_url)
-    reference, reference_dir = run_night(night_b, cfg, reference_out, AS_OF, reference_url)
 
     out = tmp_path / "out"
     url = f"sqlite:///{out / 'ledger.sqlite'}"
@@ -129,11 +91,11 @@ def test_a_night_killed_in_each_stage_loses_nothing_and_the_next_completes(tmp_p
             runs = ledger.runs()
         (run_id,) = set(runs["run_id"]) - {first.run_id, *killed}
         assert list(runs.loc[runs["run_id"] == run_id, "status"]) == ["running"]
-        left = _left_by(url, run_id)
+        left = left_by(url, run_id)
         if STAGES.index(stage) <= STAGES.index("dedupe"):
             assert left == {}, (stage, left)  # nothing is written before the dedupe stage
         if killed:  # this night, on opening, recovered the one killed before it
-            assert set(_left_by(url, killed[-1])) <= KEPT_FACTS, (stage, _left_by(url, killed[-1]))
+            assert set(left_by(url, killed[-1])) <= KEPT_FACTS, (stage, left_by(url, killed[-1]))
             assert f"{killed[-1]}.partial" not in {p.name for p in out.iterdir()}
         if stage == "publish":
             assert f"{run_id}.partial" in {p.name for p in out.iterdir()} - before  # it was half written
@@ -148,9 +110,9 @@ def test_a_night_killed_in_each_stage_loses_nothing_and_the_next_completes(tmp_p
         runs = ledger.runs().set_index("run_id")["status"]
     assert [runs[r] for r in killed] == ["failed"] * len(STAGES) and runs[last.run_id] == "ok"
     for run_id in killed:
-        assert set(_left_by(url, run_id)) <= KEPT_FACTS, (run_id, _left_by(url, run_id))
+        assert set(left_by(url, run_id)) <= KEPT_FACTS, (run_id, left_by(url, run_id))
 
-    got, expected = _exports(last_dir), _exports(reference_dir)
+    got, expected = exports(last_dir), reference.exports
     for name in EXPORTS:
         pd.testing.assert_frame_equal(got[name], expected[name], obj=name)
     assert len(expected["changes.csv"]) > 0  # night B changed something, and the last night reported it

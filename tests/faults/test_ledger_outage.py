@@ -15,18 +15,13 @@ import pytest
 
 from flows.adapters.ledger import Ledger
 from flows.pipeline import run_night
-from tests.faults.district import complete_run, small_district
+from tests.faults.district import EXPORTS, KEPT_FACTS, complete_run, exports, left_by
 from tests.faults.pg_outage import PrivatePostgres
-from tests.faults.test_crash_each_stage import EXPORTS, KEPT_FACTS, _exports, _left_by
 from tests.nights import config_copy
 
 AS_OF = dt.date(2022, 3, 1)
 ATTEMPTS = 2
-
-
-@pytest.fixture(scope="module")
-def district(tmp_path_factory):
-    return small_district(tmp_path_factory.mktemp("district"))
+pytestmark = pytest.mark.xdist_group("fault-nights")
 
 
 @pytest.fixture
@@ -39,7 +34,7 @@ def server(tmp_path):
 
 
 def test_the_ledger_server_going_away_fails_the_night_cleanly_and_the_next_is_correct(
-        tmp_path, district, server, cfg, monkeypatch, tally):
+        tmp_path, district, reference, server, cfg, monkeypatch, tally):
     from flows.nightly import nightly_consolidation
 
     night_a, night_b = district
@@ -82,13 +77,9 @@ def test_the_ledger_server_going_away_fails_the_night_cleanly_and_the_next_is_co
         runs = ledger.runs().set_index("run_id")["status"]
     (failed,) = [r for r, s in runs.items() if s == "failed"]
     assert runs[first.run_id] == runs[last.run_id] == "ok"
-    assert set(_left_by(url, failed)) <= KEPT_FACTS
+    assert set(left_by(url, failed)) <= KEPT_FACTS
 
-    reference_out = tmp_path / "reference"
-    reference_url = f"sqlite:///{reference_out / 'ledger.sqlite'}"
-    run_night(night_a, cfg, reference_out, AS_OF, reference_url)
-    reference, reference_dir = run_night(night_b, cfg, reference_out, AS_OF, reference_url)
-    got, expected = _exports(last_dir), _exports(reference_dir)
+    got, expected = exports(last_dir), reference.exports
     for name in EXPORTS:
         pd.testing.assert_frame_equal(got[name], expected[name], obj=name)
     assert last.counts == reference.counts

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
+import shutil
 from pathlib import Path
 
 import pandas as pd
@@ -20,9 +21,9 @@ import pytest
 from typer.testing import CliRunner
 
 from flows.cli import app
-from tests.faults.district import small_district
 from tests.faults.test_hostile_workbooks import hostile_workbooks
 
+pytestmark = pytest.mark.xdist_group("fault-nights")  # the two tests share the nights (a module fixture)
 TEXT_SUFFIXES = {".json", ".txt", ".md", ".log", ".html", ".csv", ".yaml", ".yml"}
 
 
@@ -74,10 +75,11 @@ def _run_folder_texts(run_dir: Path) -> list[str]:
             if p.is_file() and p.suffix.lower() in TEXT_SUFFIXES and "exports" not in p.relative_to(run_dir).parts]
 
 
-@pytest.fixture(scope="module")
-def nights(tmp_path_factory):
+@pytest.fixture(scope="session")  # not module: xdist may run another module's test between the two
+def nights(tmp_path_factory, district):
     base = tmp_path_factory.mktemp("privacy")
-    sources, _ = small_district(base / "district")
+    sources = base / "sources"
+    shutil.copytree(district[0], sources)  # its own copy: hostile workbooks join its schools
     hostile = hostile_workbooks(sources / "truong", base / "scratch")
     out = base / "out"
     records: list[logging.LogRecord] = []
