@@ -111,3 +111,54 @@ def test_each_hostile_workbook_is_one_issue_naming_it_and_the_rest_is_read(tmp_p
     students = extraction.tables["students"]
     assert len(students) == 2 * (len(STUDENTS) - 1)  # both readable lists, every row
     tally.rows_lost(2 * (len(STUDENTS) - 1) - len(students))
+
+
+def test_external_links_are_never_followed_the_values_saved_with_the_file_are_read(tmp_path, cfg, tally):
+    """A list whose names come from another workbook on a server (a formula linking to it, with an external-link
+    part as Excel writes): the night reads the values saved in the file and never asks that server anything."""
+    import http.server
+    import threading
+
+    hits: list[str] = []
+
+    class Count(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802 (the stdlib's name)
+            hits.append(self.path)
+            self.send_response(404)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Count)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        link = f"http://127.0.0.1:{server.server_port}/ds.xlsx"
+        path = tmp_path / "truong" / "lien-ket.xlsx"
+        path.parent.mkdir()
+        wb = xlsxwriter.Workbook(str(path))
+        ws = wb.add_worksheet("DS")
+        ws.write_row(0, 0, STUDENTS[0])
+        for r, row in enumerate(STUDENTS[1:], 1):
+            ws.write_formula(r, 0, f"='{link[:-7]}[ds.xlsx]DS'!A{r + 1}", None, row[0])
+            ws.write_row(r, 1, row[1:])
+        wb.close()
+        rels = ('<?xml version="1.0" encoding="UTF-8" standalone="yes"?><Relationships xmlns="http://schemas.'
+                'openxmlformats.org/package/2006/relationships"><Relationship Id="rId1" Type="http://schemas.'
+                'openxmlformats.org/officeDocument/2006/relationships/externalLinkPath" Target="' + link +
+                '" TargetMode="External"/></Relationships>')
+        _with_member(path, "xl/externalLinks/_rels/externalLink1.xml.rels", rels.encode())
+        _with_member(path, "xl/externalLinks/externalLink1.xml", b'<externalLink xmlns="http://schemas.openxmlformats'
+                     b'.org/spreadsheetml/2006/main"><externalBook r:id="rId1" xmlns:r="http://schemas.openxmlformats'
+                     b'.org/officeDocument/2006/relationships"/></externalLink>')
+        tally.injected()  # not refused (a link is no reason to refuse a list), so not counted as reported
+        (source,) = read_local(tmp_path, cfg)
+        extraction = extract_tables([source], cfg)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert hits == []  # nothing was fetched
+    assert source.status == "ok"
+    assert sorted(extraction.tables["students"]["full_name"]) == sorted(r[0] for r in STUDENTS[1:])
+    tally.rows_lost(len(STUDENTS) - 1 - len(extraction.tables["students"]))
+    tally.survived()
