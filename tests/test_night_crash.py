@@ -67,7 +67,7 @@ def _wait_for(predicate, what: str, proc: subprocess.Popen, seconds: float = 600
 
 
 def test_a_killed_night_is_cleaned_up_by_the_next_and_keeps_others_out_while_alive(tmp_path, sources, ledger_url,
-                                                                                    cfg):
+                                                                                    cfg, tally):
     out, marker = tmp_path / "out", tmp_path / "publishing"
     night = subprocess.Popen([sys.executable, "-c", HANGING_NIGHT, str(sources), str(out), ledger_url, str(marker)],
                              cwd=ROOT)
@@ -78,6 +78,7 @@ def test_a_killed_night_is_cleaned_up_by_the_next_and_keeps_others_out_while_ali
             run_night(sources, cfg, out, AS_OF, ledger_url, lock_wait=0)
         assert partial.is_dir()  # the night that stopped touched nothing
     finally:
+        tally.injected()
         os.kill(night.pid, signal.SIGKILL)
         night.wait()
 
@@ -90,6 +91,7 @@ def test_a_killed_night_is_cleaned_up_by_the_next_and_keeps_others_out_while_ali
     killed = runs[runs["run_id"] == partial.name.removesuffix(".partial")]
     assert list(killed["status"]) == ["failed"]
     assert list(runs.loc[runs["run_id"] == result.run_id, "status"]) == ["ok"]
+    tally.survived()
 
 
 def _children(pid: int) -> list[tuple[int, str]]:
