@@ -56,7 +56,8 @@ def smtp():
 
 
 # --- The fault tests' tally (issue 15): each records what it injected and what it checked through ``tally``; the
-# run ends with one line summing them (from the reports, so it also works across pytest-xdist workers).
+# run ends with one line summing them, read from the test reports' user_properties (which pytest-xdist carries
+# from its workers to the controller).
 _TALLY = "songmaytinh_tally"
 _TALLY_KEYS = ("injected", "survived", "hostile_tried", "hostile_reported", "rows_lost", "personal_data")
 
@@ -108,7 +109,11 @@ def tally_totals(reports) -> dict[str, int]:
     return totals
 
 
-def pytest_terminal_summary(terminalreporter) -> None:
+def pytest_unconfigure(config) -> None:
+    """The tally's line, last in the output (after pytest's own "N passed" line), on the controller only."""
+    terminalreporter = config.pluginmanager.get_plugin("terminalreporter")
+    if terminalreporter is None or hasattr(config, "workerinput"):
+        return
     reports = [r for rs in terminalreporter.stats.values() for r in rs if hasattr(r, "user_properties")]
     if not any(name == _TALLY for r in reports for name, _ in r.user_properties):
         return  # no fault test ran

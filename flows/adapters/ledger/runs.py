@@ -6,7 +6,9 @@ its provisional allocations deleted, its releases undone, its change log dropped
 again and reports every change in its own change log. What it read and stored stays (person ids and links,
 merges, officer decisions, handovers, overrides, follow-ups, snapshots): facts the next night reads the same. The
 change-log lines of a handover or merge it recorded stay under its run (the ledger's history; the next night
-does not see them as changes again).
+does not see them as changes again). A night killed after it published but before its run was marked ``ok``
+(while writing feedback into the schools' sheets) is voided as well: the next night decides the same again and
+its change log repeats those changes.
 """
 
 from __future__ import annotations
