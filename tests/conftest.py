@@ -65,7 +65,8 @@ _TALLY_KEYS = ("injected", "survived", "hostile_tried", "hostile_reported", "row
 class FaultTally:
     """``injected()`` a fault, ``survived()`` once the test checked the night came through it; ``hostile_tried()``
     a hostile file, ``hostile_reported()`` once its one clear issue was seen; ``rows_lost(n)`` and
-    ``personal_data(n)`` what the test measured (it asserts 0 too)."""
+    ``personal_data(n)`` (names, birth dates, phones, or a secret such as a key, found where they must not be)
+    what the test measured (it asserts 0 too)."""
 
     def __init__(self, node: pytest.Item) -> None:
         self._node = node

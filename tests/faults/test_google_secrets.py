@@ -5,6 +5,7 @@ the token requests the test server received show."""
 from __future__ import annotations
 
 import json
+import logging
 import stat
 
 import pytest
@@ -34,8 +35,10 @@ def key_file(tmp_path, key, cfg, monkeypatch):
 
 
 @pytest.mark.parametrize("mode", [0o644, 0o640, 0o604, 0o660])
-def test_a_key_file_others_can_read_or_change_is_refused_and_never_used(cfg, fake, key_file, ledger, mode, tally):
+def test_a_key_file_others_can_read_or_change_is_refused_and_never_used(cfg, fake, key, key_file, ledger, mode,
+                                                                       tally, caplog):
     tally.injected()
+    caplog.set_level(logging.DEBUG)
     book = fake.add_spreadsheet("Trường TH Minh Sơn", [student_sheet()])
     gcfg = google_cfg(cfg, fake, [book.id])
     key_file.chmod(mode)
@@ -49,6 +52,9 @@ def test_a_key_file_others_can_read_or_change_is_refused_and_never_used(cfg, fak
     key_file.chmod(0o600)  # fixed as the message says: the next night reads the sheet
     (source,) = fetch_sources(None, gcfg, ledger, "n2")
     assert source.status == "ok" and source.sheets
+    secret = [line for line in key["private_key"].splitlines() if "PRIVATE KEY" not in line]
+    assert caplog.records and not [line for line in secret if line in caplog.text]  # no part of the key logged
+    tally.personal_data(sum(line in caplog.text for line in secret))
     tally.survived()
 
 
