@@ -128,7 +128,7 @@ def cause(exc: BaseException) -> str:
     orig = getattr(exc, "orig", None)
     name = f"{type(exc).__name__}/{type(orig).__name__}" if orig is not None else type(exc).__name__
     if orig is not None and ledger_transient(exc):  # a database error: the ledger's server, not Google
-        return f"mất kết nối cơ sở dữ liệu sổ cái: {name}"
+        return f"cơ sở dữ liệu sổ cái: {name}"
     return name
 
 

@@ -96,8 +96,8 @@ def test_a_ledger_that_keeps_refusing_fails_the_night_after_the_configured_attem
     finally:
         gate.stop()
     assert state.is_failed()
-    assert ("Bước ledger (kết nối sổ cái): lỗi tạm thời (mất kết nối cơ sở dữ liệu sổ cái: OperationalError/"
-            "OperationalError), đã thử 2 lần — hết số lần thử") in state.message
+    assert ("Bước ledger (kết nối sổ cái): lỗi tạm thời (cơ sở dữ liệu sổ cái: OperationalError/OperationalError), "
+            "đã thử 2 lần — hết số lần thử") in state.message
     assert gate.connections == 2
     (mail,) = smtp.messages
     assert mail.subject.startswith("[Sóng và máy tính cho em] LỖI: tổng hợp Huyện Hữu Lũng ngày 15/03/2022")

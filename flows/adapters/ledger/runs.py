@@ -23,8 +23,9 @@ from flows.adapters.ledger.schema import LedgerBase, runs
 
 
 class RunsMixin(LedgerBase):
-    _void_decisions: Callable[[sa.Connection, str], int]  # the allocations part's
     """The runs: begun, finished (with their counts), listed; ``_run_day`` for the other parts."""
+
+    _void_decisions: Callable[[sa.Connection, str], int]  # the allocations part's
 
     def begin_run(self, run_id: str, as_of: dt.date) -> None:
         """Record the start of a run (a rerun of the same id starts it again)."""
