@@ -120,12 +120,16 @@ def google_transient(exc: BaseException) -> bool:
 
 
 def cause(exc: BaseException) -> str:
-    """The exception's type, and for Google its HTTP status (no message: it could quote data)."""
+    """The exception's type, and for Google its HTTP status, for the ledger's database that it was the ledger's
+    (no message: it could quote data)."""
     status = getattr(exc, "status", None)
     if isinstance(status, int) and type(exc).__name__ == "GoogleUnavailable":
         return f"Google HTTP {status}" if status else "Google không phản hồi"
     orig = getattr(exc, "orig", None)
-    return f"{type(exc).__name__}/{type(orig).__name__}" if orig is not None else type(exc).__name__
+    name = f"{type(exc).__name__}/{type(orig).__name__}" if orig is not None else type(exc).__name__
+    if orig is not None and ledger_transient(exc):  # a database error: the ledger's server, not Google
+        return f"cơ sở dữ liệu sổ cái: {name}"
+    return name
 
 
 def where(exc: BaseException, frames: int = 3) -> str:

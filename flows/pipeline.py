@@ -173,7 +173,10 @@ def _locked_night(sources_dir: Path | None, cfg: AppConfig, out_root: Path, as_o
         log.info("run %s published: %s", run_id, ", ".join(f"{k}={v}" for k, v in counts.items()))
         return result, run_dir
     except Exception:
-        ledger.finish_run(run_id, {}, status="failed")
+        try:
+            ledger.finish_run(run_id, {}, status="failed")
+        except Exception as exc:  # the ledger itself went away: the next night finds the run open and fails it
+            log.warning("run %s not marked failed: %s; the next night will", run_id, type(exc).__name__)
         raise
     finally:
         ledger.close()

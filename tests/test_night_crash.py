@@ -67,7 +67,7 @@ def _wait_for(predicate, what: str, proc: subprocess.Popen, seconds: float = 600
 
 
 def test_a_killed_night_is_cleaned_up_by_the_next_and_keeps_others_out_while_alive(tmp_path, sources, ledger_url,
-                                                                                    cfg):
+                                                                                    cfg, tally):
     out, marker = tmp_path / "out", tmp_path / "publishing"
     night = subprocess.Popen([sys.executable, "-c", HANGING_NIGHT, str(sources), str(out), ledger_url, str(marker)],
                              cwd=ROOT)
@@ -78,6 +78,7 @@ def test_a_killed_night_is_cleaned_up_by_the_next_and_keeps_others_out_while_ali
             run_night(sources, cfg, out, AS_OF, ledger_url, lock_wait=0)
         assert partial.is_dir()  # the night that stopped touched nothing
     finally:
+        tally.injected()
         os.kill(night.pid, signal.SIGKILL)
         night.wait()
 
@@ -90,6 +91,7 @@ def test_a_killed_night_is_cleaned_up_by_the_next_and_keeps_others_out_while_ali
     killed = runs[runs["run_id"] == partial.name.removesuffix(".partial")]
     assert list(killed["status"]) == ["failed"]
     assert list(runs.loc[runs["run_id"] == result.run_id, "status"]) == ["ok"]
+    tally.survived()
 
 
 def _children(pid: int) -> list[tuple[int, str]]:
@@ -115,23 +117,48 @@ def _alive(pid: int) -> bool:
     return state not in {"Z", "X"}
 
 
+# ``songmaytinh run`` (the Prefect flow, its temporary server) SIGKILLing itself on entering the dedupe stage.
+CLI_KILLED_IN_DEDUPE = """
+import os, signal, sys
+import flows.pipeline
+from flows.cli import app
+
+def killed(*args, **kwargs):
+    os.kill(os.getpid(), signal.SIGKILL)
+
+flows.pipeline.link_persons = killed
+sys.argv[0] = "songmaytinh"
+app()
+"""
+
+
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the parent-death signal is Linux's")
-def test_the_temporary_prefect_server_dies_with_a_killed_night(tmp_path, sources):
+def test_a_night_killed_inside_a_prefect_task_leaves_no_process_and_no_server(tmp_path, sources, tally):
+    """The CLI night (Prefect flow, one task per stage, temporary server) killed in its dedupe task: the server
+    it started dies with it, nothing of the night's session is left running, nothing was published."""
+    from tests.faults.district import session_processes
+
     env = {k: v for k, v in os.environ.items() if k != "PREFECT_API_URL"}
-    cli = subprocess.Popen([sys.executable, "-m", "flows.cli", "run", "--sources", str(sources), "--out",
-                            str(tmp_path / "out"), "--as-of", "2022-03-01"], cwd=ROOT, env=env,
+    out = tmp_path / "out"
+    tally.injected()
+    cli = subprocess.Popen([sys.executable, "-c", CLI_KILLED_IN_DEDUPE, "run", "--sources", str(sources), "--out",
+                            str(out), "--as-of", "2022-03-01"], cwd=ROOT, env=env, start_new_session=True,
                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     server = None
     try:
         servers = _wait_for(lambda: [p for p, cmd in _children(cli.pid) if "prefect.server.api.server" in cmd],
                             "the temporary Prefect server started", cli, seconds=300)
         (server,) = servers
-        os.kill(cli.pid, signal.SIGKILL)
-        cli.wait()
+        assert cli.wait(timeout=600) == -signal.SIGKILL  # it killed itself in the dedupe task
         deadline = time.monotonic() + 30
-        while _alive(server) and time.monotonic() < deadline:
+        while session_processes(cli.pid) and time.monotonic() < deadline:
             time.sleep(0.2)
         assert not _alive(server), "the temporary Prefect server outlived the killed night"
+        assert session_processes(cli.pid) == [], "processes of the killed night are still running"
+        assert not (out / "latest").exists()
+        with Ledger(f"sqlite:///{out / 'ledger.sqlite'}") as ledger:
+            assert list(ledger.runs()["status"]) == ["running"]  # the next night marks it failed (above)
+        tally.survived()
     finally:
         if cli.poll() is None:
             cli.kill()

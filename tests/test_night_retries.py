@@ -38,7 +38,7 @@ def sources(tmp_path_factory):
 
 
 def test_a_refusing_ledger_and_a_failing_google_listing_are_retried_and_the_night_completes(
-        tmp_path, sources, postgres_url, smtp, monkeypatch):  # noqa: F811
+        tmp_path, sources, postgres_url, smtp, monkeypatch, tally):  # noqa: F811
     fake = FakeGoogle()
     fake.serve()
     gate = None
@@ -49,6 +49,7 @@ def test_a_refusing_ledger_and_a_failing_google_listing_are_retried_and_the_nigh
         entries, _ = upload_folder(fake, sources, load_config(cfg_probe))
         key = tmp_path / "key.json"
         key.write_text(json.dumps(service_account(fake)), encoding="utf-8")
+        key.chmod(0o600)  # a key others can read is refused
         monkeypatch.setenv("SONGMAYTINH_GOOGLE_KEY", str(key))
         google = {"endpoint": fake.url, "spreadsheets": entries,
                   "quota": {"reads_per_minute": 100000, "project_reads_per_minute": 100000, "max_retries": 0,
@@ -58,6 +59,7 @@ def test_a_refusing_ledger_and_a_failing_google_listing_are_retried_and_the_nigh
         url = fresh_schema(postgres_url)
         gate = RefusingGate(target(url), refuse=2)
         fake.faults.append(Fault(status=503, match="GET /drive", times=1))
+        tally.injected(2)  # a ledger refusing twice, Google's listing answering 503 once
 
         state = nightly_consolidation(config_dir=str(conf), out_dir=str(tmp_path / "out"), as_of=AS_OF,
                                       ledger_url=gated(url, gate), return_state=True)
@@ -74,6 +76,7 @@ def test_a_refusing_ledger_and_a_failing_google_listing_are_retried_and_the_nigh
         assert "hoàn thành" in mail.subject
         assert "Đã thử lại sau lỗi tạm thời: bước ledger thêm 2 lần, bước sources thêm 1 lần." in mail.body
         assert not [v for v in personal_values(tmp_path / "out" / "latest") if v in mail.body]
+        tally.survived(2)
     finally:
         if gate is not None:
             gate.stop()
@@ -81,7 +84,8 @@ def test_a_refusing_ledger_and_a_failing_google_listing_are_retried_and_the_nigh
 
 
 def test_a_ledger_that_keeps_refusing_fails_the_night_after_the_configured_attempts(
-        tmp_path, sources, postgres_url, smtp):  # noqa: F811
+        tmp_path, sources, postgres_url, smtp, tally):  # noqa: F811
+    tally.injected()
     url = fresh_schema(postgres_url)
     gate = RefusingGate(target(url), refuse=10**6)
     try:
@@ -92,12 +96,13 @@ def test_a_ledger_that_keeps_refusing_fails_the_night_after_the_configured_attem
     finally:
         gate.stop()
     assert state.is_failed()
-    assert "Bước ledger (kết nối sổ cái): lỗi tạm thời (OperationalError/OperationalError), đã thử 2 lần — " \
-           "hết số lần thử" in state.message
+    assert ("Bước ledger (kết nối sổ cái): lỗi tạm thời (cơ sở dữ liệu sổ cái: OperationalError/OperationalError), "
+            "đã thử 2 lần — hết số lần thử") in state.message
     assert gate.connections == 2
     (mail,) = smtp.messages
     assert mail.subject.startswith("[Sóng và máy tính cho em] LỖI: tổng hợp Huyện Hữu Lũng ngày 15/03/2022")
     assert "KHÔNG hoàn thành" in mail.body and "đã thử 2 lần" in mail.body
+    tally.survived()  # failed as configured, and said so
 
 
 def test_a_bug_in_a_stage_fails_the_night_at_once_without_a_retry(tmp_path, sources, smtp, monkeypatch):

@@ -1,7 +1,11 @@
 """Stage 1 — sources: list tonight's spreadsheets and fetch them as raw cell grids with provenance.
 
 ``read_local`` reads a folder of xlsx/xlsm/xlsb/xls/ods/csv files with python-calamine (CSV with the csv module).
-A file that cannot be read becomes a ``failed`` SourceData with a message; it never raises.
+A file that cannot be read becomes a ``failed`` SourceData with a message; it never raises. Refused before any
+cell is read: a file beyond the limits (``flows.adapters.file_limits``) and a workbook that carries macros (a VBA
+project, Excel 4.0 macro sheets): the night never runs them, and it does not take code-carrying files from a
+shared folder either; the school saves the list as a plain .xlsx. A password-protected file, or a zip whose
+members unpack to more than they declare, cannot be read and says so.
 """
 
 from __future__ import annotations
@@ -82,6 +86,7 @@ def read_grids(path: Path, limits: SourceLimits | None = None) -> list[SheetGrid
     if suffix not in SPREADSHEET_SUFFIXES:
         raise ValueError(f"unsupported file type {suffix or '(none)'}")
     check_file(path, limits)
+    _refuse_macros(path, suffix)
     if suffix == ".csv":
         return [SheetGrid(name="", rows=_read_csv(path.read_bytes(), limits))]
     hidden = (_xlsx_hidden(path) if suffix in {".xlsx", ".xlsm"} else _ods_hidden(path) if suffix == ".ods"
@@ -103,6 +108,33 @@ def read_grids(path: Path, limits: SourceLimits | None = None) -> list[SheetGrid
             grids.append(SheetGrid(name=meta.name, rows=rows, merged=merged, hidden_rows=hrows,
                                    hidden_cols=hcols, hidden=not visible))
     return grids
+
+
+_MACRO_MEMBER = re.compile(r"(^|/)vbaProject\.bin$|^xl/macrosheets/|^xl/dialogsheets/", re.IGNORECASE)
+MACROS = ("tệp có macro (VBA): vì an toàn, tệp chứa macro không được đọc; hãy lưu lại dạng Excel Workbook (.xlsx) "
+          "(File > Save As > Excel Workbook) rồi gửi lại")
+
+
+def _refuse_macros(path: Path, suffix: str) -> None:
+    """``HostileFile`` for a workbook with macros: a VBA project or Excel 4.0 macro/dialog sheets in an
+    xlsx/xlsm/xlsb, a VBA storage in an .xls. Only the zip directory or the OLE directory is read."""
+    if suffix in {".xlsx", ".xlsm", ".xlsb"} and zipfile.is_zipfile(path):
+        with zipfile.ZipFile(path) as zf:
+            found = any(_MACRO_MEMBER.search(name) for name in zf.namelist())
+    elif suffix == ".xls":
+        import olefile
+
+        if not olefile.isOleFile(str(path)):
+            return
+        try:
+            with olefile.OleFileIO(str(path)) as ole:
+                found = any(entry[0].upper() in {"_VBA_PROJECT_CUR", "MACROS"} for entry in ole.listdir(storages=True))
+        except OSError:
+            return  # not readable as OLE: the reader says what is wrong with it
+    else:
+        return
+    if found:
+        raise HostileFile(MACROS)
 
 
 def _read_csv(data: bytes, limits: SourceLimits) -> list[list[object]]:
@@ -300,6 +332,9 @@ def _describe_failure(path: Path, exc: Exception) -> str:
             return "tệp không phải định dạng .xlsx (có thể là .xls đổi tên)"
     if suffix in {".xlsx", ".xlsm", ".xlsb", ".ods"} and not zipfile.is_zipfile(path):
         return "tệp bị hỏng (không giải nén được) hoặc không phải bảng tính"
+    if "larger than its declared" in str(exc):  # the zip reader stops a member that inflates past its size
+        return ("tệp nén khai sai kích thước giải nén (có thể là tệp độc hại); hãy mở bằng Excel, sao chép danh "
+                "sách sang tệp mới và gửi lại")
     if "detect file format" in str(exc):
         return "không nhận ra định dạng tệp (cần Excel .xlsx/.xls, .ods hoặc .csv)"
     if "password" in str(exc).lower() or "encrypt" in str(exc).lower():

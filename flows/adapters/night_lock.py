@@ -131,8 +131,14 @@ class _PostgresLock:
         if self._conn is not None:
             try:
                 self._conn.execute(sa.text("SELECT pg_advisory_unlock(:a, :b)"), self.key)
+            except sa.exc.DBAPIError as exc:  # the server went away: the lock went with the session
+                log.warning("night lock: the ledger server dropped the session holding the lock (%s)",
+                            type(exc.orig).__name__ if exc.orig is not None else type(exc).__name__)
             finally:
-                self._conn.close()
+                try:
+                    self._conn.close()
+                except sa.exc.DBAPIError:
+                    pass
                 self._conn = None
         self.engine.dispose()
 
@@ -188,5 +194,6 @@ def night_lock(ledger_url: str, out_root: Path, *, wait_seconds: float, poll_sec
     try:
         yield
     finally:
-        for lock in reversed(locks):
-            lock.release()
+        with ExitStack() as releasing:  # every lock is released, even when releasing one fails
+            for lock in locks:
+                releasing.callback(lock.release)

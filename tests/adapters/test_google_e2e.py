@@ -38,6 +38,7 @@ def world(tmp_path_factory):
     key = tmp / "secret" / "service-account.json"
     key.parent.mkdir()
     key.write_text(json.dumps(service_account(fake)))
+    key.chmod(0o600)  # a key others can read is refused
     yield {"tmp": tmp, "fake": fake, "conf": conf, "paths": paths, "key": key, "entries": entries}
     fake.stop()
 

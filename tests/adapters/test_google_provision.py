@@ -202,6 +202,7 @@ def test_the_provision_command_works_from_config_alone(cfg, fake, key, tmp_path,
     assert missing.exit_code == 2 and "SONGMAYTINH_GOOGLE_KEY" in missing.output
 
     (tmp_path / "key.json").write_text(json.dumps(key))
+    (tmp_path / "key.json").chmod(0o600)  # a key others can read is refused
     monkeypatch.setenv("SONGMAYTINH_GOOGLE_KEY", str(tmp_path / "key.json"))
     done = CliRunner().invoke(app, ["provision", "--config", str(conf)])
     assert done.exit_code == 0, done.output

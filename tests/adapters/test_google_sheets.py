@@ -7,6 +7,7 @@ for quotas and backoff goes through a fake clock, so waits cost nothing.
 from __future__ import annotations
 
 import datetime as dt
+import os
 import random
 
 import pytest
@@ -259,6 +260,7 @@ def test_without_a_key_the_night_uses_snapshots_and_says_why(cfg, fake, key, clo
         path = ledger.url.database + ".key.json"
         with open(path, "w", encoding="utf-8") as fh:
             fh.write(broken)
+        os.chmod(path, 0o600)  # private, but broken
         monkeypatch.setenv("SONGMAYTINH_GOOGLE_KEY", path)
         assert [s.status for s in pull_google(fresh, ledger, "n3").sources] == ["stale", "stale", "failed"]
 
@@ -358,6 +360,7 @@ def test_the_sources_stage_records_what_it_read_so_a_registry_night_replays_offl
         ["Đơn vị", "Loại", "Cấp", "Khoá / URL"], ["TH-HL", "Học sinh", "Trường", a.id]])])
     gcfg = google_cfg(cfg, fake, [], registry=registry.id)
     (tmp_path / "key.json").write_text(json.dumps(key))
+    (tmp_path / "key.json").chmod(0o600)  # a key others can read is refused
     monkeypatch.setenv("SONGMAYTINH_GOOGLE_KEY", str(tmp_path / "key.json"))
     night = fetch_sources(None, gcfg, ledger, "n1")
     assert [(s.source_id, s.status) for s in night] == [(a.id, "ok")]

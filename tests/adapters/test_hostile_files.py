@@ -45,7 +45,7 @@ def _failed(path, limits=None):
     return exc.value
 
 
-def test_each_hostile_file_is_one_issue_naming_it_and_the_night_reads_on(tmp_path, cfg):
+def test_each_hostile_file_is_one_issue_naming_it_and_the_night_reads_on(tmp_path, cfg, tally):
     _bomb(tmp_path / "bom-nen.xlsx")
     (tmp_path / "nhi-phan.csv").write_bytes(bytes(range(256)) * 400)
     (tmp_path / "nhieu-cot.csv").write_text(HEADER.strip() + "," + ",".join(f"c{i}" for i in range(20000)) + "\n",
@@ -55,6 +55,7 @@ def test_each_hostile_file_is_one_issue_naming_it_and_the_night_reads_on(tmp_pat
     _xlsx(tmp_path / "nhieu-dong.xlsx", lambda ws: (ws.write(0, 0, "Họ và tên"), ws.write(999_999, 0, "x")))
     _xlsx(tmp_path / "cot-xa.xlsx", lambda ws: (ws.write(0, 0, "Họ và tên"), ws.write(0, 16_000, "x")))
     _good(tmp_path / "tot.csv")
+    tally.hostile_tried(sum(p.name != "tot.csv" for p in tmp_path.iterdir()))
     sources = {s.source_file: s for s in read_local(tmp_path, cfg)}
     assert sources["tot.csv"].status == "ok"
     expected = {"bom-nen.xlsx": "giải nén", "nhi-phan.csv": "nhị phân", "nhieu-cot.csv": "cột",
@@ -66,6 +67,7 @@ def test_each_hostile_file_is_one_issue_naming_it_and_the_night_reads_on(tmp_pat
     unreadable = [i for i in issues if i.rule == "unreadable_file"]
     assert sorted(i.source_file for i in unreadable) == sorted(expected)
     assert all(i.source_row is None and i.source_sheet == "" and i.severity == "error" for i in unreadable)
+    tally.hostile_reported(len(unreadable))
 
 
 def test_limits_come_from_config_and_apply_per_source(tmp_path):

@@ -101,6 +101,7 @@ class FakeGoogle:
     def __init__(self) -> None:
         self.spreadsheets: dict[str, FakeSpreadsheet] = {}
         self.tokens: dict[str, set[str]] = {}
+        self.token_requests: list[frozenset[str]] = []  # the scopes each token request asked for, granted or not
         self.public_keys: dict[str, str] = {}  # service-account email -> public key PEM
         self.faults: list[Fault] = []
         self.errors: list[str] = []
@@ -292,6 +293,7 @@ class FakeGoogle:
             raise _Error(400, "invalid_grant", "unsupported grant type")
         assertion = form["assertion"][0]
         claims = google_jwt.decode(assertion, verify=False)
+        self.token_requests.append(frozenset(claims.get("scope", "").split()))
         pem = self.public_keys.get(claims.get("iss", ""))
         if pem is None:
             raise _Error(400, "invalid_grant", "unknown service account")

@@ -194,11 +194,24 @@ def _api_message(exc: APIError) -> str:
     return str(exc.error.get("status") or exc.error.get("message") or "")[:80]
 
 
+class InsecureKeyFile(ValueError):
+    """The service-account key file may be read or changed by users other than its owner: it is not used. The
+    message (Vietnamese) names the file and the command that fixes it; it holds nothing of the key."""
+
+
 def credentials_info(settings: GoogleSettings) -> dict | None:
-    """The service-account key JSON: from the file named by ``credentials_env`` or a Prefect Secret block."""
+    """The service-account key JSON: from the file named by ``credentials_env`` or a Prefect Secret block.
+
+    A key file that its group or other users can read or write is refused (``InsecureKeyFile``), as ssh refuses
+    a private key: whoever reads it can read every school's list."""
     path = os.environ.get(settings.credentials_env)
     if path:
         with open(path, encoding="utf-8") as fh:
+            mode = os.fstat(fh.fileno()).st_mode & 0o777
+            if os.name == "posix" and mode & 0o077:
+                raise InsecureKeyFile(
+                    f"khoá tài khoản dịch vụ {path} để người khác đọc được (quyền {mode:o}); chương trình không "
+                    f"dùng khoá này. Hãy chạy: chmod 600 {path} (chỉ người chạy chương trình được đọc)")
             return json.load(fh)
     if settings.credentials_secret:
         from prefect.blocks.system import Secret
@@ -422,6 +435,10 @@ def pull_google(cfg: AppConfig, store: SnapshotStore, run_id: str | None = None,
     if client is None and not offline and replay is None:
         try:
             client = connect(settings, READ_SCOPES)
+        except InsecureKeyFile as exc:  # the operator's to fix: say how (the message names the file, not the key)
+            unavailable = str(exc)
+            log.error("google: the key file in %s is readable by others; refused, using stored snapshots",
+                      settings.credentials_env)
         except Exception as exc:  # no key, an unreadable key, a Secret block that cannot be loaded
             unavailable = f"chưa cấu hình được khoá tài khoản dịch vụ ({type(exc).__name__})"
             log.warning("google: no usable credentials (%s, %s); using stored snapshots", settings.credentials_env,

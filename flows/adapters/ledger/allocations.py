@@ -276,6 +276,30 @@ class AllocationsMixin(LedgerBase):
                                 "after": _state(keep), "rule": "merged", "other_person_id": alias})
         return changes
 
+    # --- a night that did not finish: its allocation decisions voided (``RunsMixin``) ---------------------
+    def _void_decisions(self, conn: sa.Connection, run_id: str) -> int:
+        """Undo what run ``run_id`` decided about allocations, in ``conn``'s transaction: the provisional
+        allocations it made are deleted, the ones it released are active again (a release by a merge of two
+        persons stands, as the merge does), its change log is dropped but for the facts that stand (``handover``,
+        ``merged`` lines). What it read and stored — person ids, links, merges, handovers, overrides, follow-ups,
+        snapshots — stays: the next night reads the same again. Returns the allocation rows changed."""
+        made = conn.execute(sa.delete(allocations).where(allocations.c.run_id == run_id,
+                                                         allocations.c.status.in_(("provisional", "released"))))
+        restored = 0
+        released = conn.execute(sa.select(allocations).where(
+            allocations.c.released_run == run_id, allocations.c.status == "released",
+            sa.or_(allocations.c.release_rule.is_(None), allocations.c.release_rule != "merged"))
+            .order_by(allocations.c.allocation_id.desc())).mappings().all()
+        for row in released:
+            if (row["person_id"], row["need"]) in self._active_by_key(conn, [row["person_id"]]):
+                continue  # the person holds another active unit for that need (a handover): keep it released
+            conn.execute(sa.update(allocations).where(allocations.c.allocation_id == row["allocation_id"])
+                         .values(status="provisional", released_at=None, released_run=None, release_rule=None))
+            restored += 1
+        conn.execute(sa.delete(change_log).where(change_log.c.run_id == run_id,
+                                                 change_log.c.rule.notin_(("handover", "merged"))))
+        return int(made.rowcount or 0) + restored
+
     # --- change log ----------------------------------------------------------------------------------------
     def write_change_log(self, run_id: str, changes: pd.DataFrame) -> int:
         """Replace the run's change log with ``changes`` (``CHANGE_COLUMNS``); rerunning a run id rewrites it."""
