@@ -66,6 +66,8 @@ def run(
     if sources is not None and not sources.is_dir():
         console.print(f"[red]--sources {sources}: folder not found[/red]")
         raise typer.Exit(2)
+    if replay_run:
+        _check_replay(replay_run, ledger, out)
     from flows import nightly
     from flows.adapters.night_lock import NightLocked
     from flows.ephemeral_server import start_for_this_process
@@ -94,6 +96,20 @@ def run(
     _print_summary(outcome, out, time.monotonic() - started)
 
 
+def _check_replay(replay_run: str, ledger: Optional[str], out: Path) -> None:
+    """An unknown ``--replay-run`` id stops here, before any night starts (exit 2)."""
+    from flows.adapters.ledger.replay import UnknownRun, replayed_day
+    from flows.pipeline import REPLAY_FOLDER, default_ledger_url
+
+    try:
+        replayed_day(ledger or default_ledger_url(out), replay_run)
+    except UnknownRun as exc:
+        console.print(f"[red]--replay-run {replay_run}: {exc}[/red]")
+        raise typer.Exit(2) from None
+    console.print(f"Chạy lại lần tổng hợp {replay_run} (replay): chỉ đọc sổ cái, không đổi {out / 'latest'}; "
+                  f"kết quả ở {out / REPLAY_FOLDER}")
+
+
 def _print_summary(outcome: dict, out: Path, seconds: float) -> None:
     from flows.publishing.night_report import COUNT_LABELS
 
@@ -112,7 +128,8 @@ def _print_summary(outcome: dict, out: Path, seconds: float) -> None:
     run_dir = Path(outcome["run_dir"])
     district = sorted((run_dir / "district").glob("*.xlsx"))
     console.print(f"Thư mục kết quả (run folder): {run_dir}")
-    console.print(f"Mới nhất (latest): {out / 'latest'}")
+    if run_dir.parent == out:
+        console.print(f"Mới nhất (latest): {out / 'latest'}")
     for wb in district:
         console.print(f"Bảng tổng hợp của huyện (district workbook): [bold]{wb}[/bold]")
     console.print(f"Xã: {run_dir / 'communes'}  ·  Trường: {run_dir / 'schools'}  ·  CSV: {run_dir / 'exports'}")

@@ -31,25 +31,41 @@ def fetch_sources(sources_dir: Path | None, cfg: AppConfig, ledger=None, run_id:
     (``GoogleUnavailable``) instead of falling back to the snapshots, so the step can be tried again; the flow
     passes ``True`` on its last attempt.
     """
-    from flows.adapters.files import read_local
+    from flows.intake.returned import set_aside_returned
 
-    sources: list[SourceData] = []
-    if sources_dir is not None:
-        sources.extend(read_local(sources_dir, cfg))
+    sources, markers, entries = _local_sources(sources_dir, cfg, ledger, run_id, replay_run)
     if cfg.sources.google.configured and ledger is not None:
         from flows.adapters.google.sheets import GoogleSheetSource
 
         replay = ledger.run_snapshots(replay_run) if replay_run else None
         pull = GoogleSheetSource(cfg, ledger).pull(run_id, offline=offline, replay=replay,
                                                    fallback=google_fallback)
-        if run_id is not None:
-            ledger.record_run_sources(run_id, [(key, pull.snapshot_ids.get(key), status, message)
-                                               for key, (status, message) in pull.statuses.items()])
+        entries += [(key, pull.snapshot_ids.get(key), status, message) for key, (status, message) in pull.statuses.items()]
         if pull.registry_problems:
             log.warning("google registry: %d problem(s): %s", len(pull.registry_problems),
                         "; ".join(pull.registry_problems[:5]))
         sources.extend(pull.sources)
-    return sources
+    if run_id is not None and ledger is not None:
+        ledger.record_run_sources(run_id, entries)
+    return set_aside_returned(sources, cfg, markers)
+
+
+def _local_sources(sources_dir: Path | None, cfg: AppConfig, ledger, run_id: str | None, replay_run: str | None):
+    """(sources, published-workbook markers, run-source entries) of the local files: read from ``sources_dir`` and
+    kept as snapshots in the ledger, or — replaying — the snapshots that run kept (today's files are not read)."""
+    from flows.adapters.files import read_local
+    from flows.intake.returned import published_marker
+
+    if replay_run and ledger is not None:
+        sources, markers = ledger.replay_local_sources(replay_run)
+        log.info("replay of run %s: %d local files from its snapshots", replay_run, len(sources))
+        return sources, markers, []
+    if sources_dir is None:
+        return [], {}, []
+    sources = read_local(sources_dir, cfg)
+    markers = {s.source_id: published_marker(sources_dir / s.source_id) for s in sources}
+    entries = ledger.keep_local_sources(sources, markers, run_id) if ledger is not None and run_id else []
+    return sources, {k: v for k, v in markers.items() if v}, entries
 
 
 @dataclass
