@@ -156,7 +156,7 @@ def link_persons(students: pd.DataFrame, handover: pd.DataFrame, cfg: AppConfig,
     """Dedupe stage with its ledger I/O: officer decisions read from the sources and kept in the ledger (all of
     them applied every night), stable ids from stored fingerprints, merges recorded as aliases."""
     from flows.linkage.dedupe import assign_persons
-    from flows.linkage.decisions import read_decisions
+    from flows.linkage.decisions import read_decisions, unmatched_decisions
 
     decided, decision_issues = read_decisions(list(sources), cfg)
     stored = ledger.add_decisions(decided)
@@ -164,7 +164,11 @@ def link_persons(students: pd.DataFrame, handover: pd.DataFrame, cfg: AppConfig,
     dedupe = assign_persons(students, cfg, known_links=ledger.person_for_fingerprints(),
                             allocate_ids=ledger.next_person_ids, past_recipients=ledger.past_recipients(),
                             decisions=ledger.decisions())
-    dedupe.issues = decision_issues + dedupe.issues
+    usable = dedupe.students[dedupe.students["row_status"] == "ok"] if len(dedupe.students) else dedupe.students
+    unmatched = unmatched_decisions(decided, usable.get("fingerprint", pd.Series(dtype=str)))
+    if unmatched:
+        log.warning("dedupe: %d officer decision(s) match no pair of tonight's records", len(unmatched))
+    dedupe.issues = decision_issues + unmatched + dedupe.issues
     ledger.link_fingerprints(dedupe.new_links, run_id=run_id)
     changes = []
     if dedupe.aliases:
