@@ -271,15 +271,28 @@ def dedupe(
 def explain(
     student: str = typer.Argument(..., help="Person id (HS000123), a name, or FILE:SHEET:ROW / FILE:ROW as in students.csv."),
     out: Path = typer.Option(Path("outputs"), "--out"),
+    ledger: Optional[str] = typer.Option(None, "--ledger", help="Ledger database URL (default: "
+                                         "SONGMAYTINH_LEDGER_URL, else OUT/ledger.sqlite); only read."),
 ) -> None:
-    """Explain a child's outcome in the latest run (tier, rank, status, reason, source rows)."""
+    """Explain a child's outcome in the latest run (category and the rule that chose it, tier, rank, status,
+    reason, merged ids and officer decisions, source rows)."""
+    from flows.pipeline import default_ledger_url
     from flows.publishing.explain import explain_student
 
+    url = ledger or default_ledger_url(out)
+    book = None
+    if not url.startswith("sqlite:///") or Path(url.removeprefix("sqlite:///")).is_file():
+        from flows.adapters.ledger import Ledger
+
+        book = Ledger(url)
     try:
-        text = explain_student(student, out / "latest")
+        text = explain_student(student, out / "latest", ledger=book)
     except FileNotFoundError as exc:
         console.print(f"[red]{exc}[/red]")
         raise typer.Exit(2) from None
+    finally:
+        if book is not None:
+            book.close()
     typer.echo(text)
 
 

@@ -38,20 +38,27 @@ def _allocations(run_dir: Path) -> pd.DataFrame:
     return frame.sort_values(KEY).reset_index(drop=True)
 
 
-def _strip_properties(path: Path, target: Path, decide: str | None = None) -> str:
+def _strip_properties(path: Path, target: Path, decide: tuple[str, ...] = ()) -> list[dict]:
     """A copy re-saved through openpyxl with its custom document properties dropped (as some tools do); with
-    ``decide``, the officer's word written in the first pair's decision cell of "Cần xem xét" (its key returned)."""
+    ``decide``, the officer's words written in the decision cells of the first pairs of "Cần xem xét", with who
+    decided and when in two columns the officer adds (the pairs decided are returned: key, ids, row)."""
     wb = openpyxl.load_workbook(path)
     for name in list(wb.custom_doc_props.names):
         del wb.custom_doc_props[name]
-    key = ""
-    if decide is not None:
+    pairs = []
+    if decide:
         ws = wb["Cần xem xét"]
         header = [c.value for c in ws[7]]
-        ws.cell(row=8, column=header.index("Quyết định (cùng/khác)") + 1, value=decide)
-        key = ws.cell(row=8, column=header.index("Mã cặp") + 1).value
+        ws.cell(row=7, column=len(header) + 1, value="Cán bộ xem xét")
+        ws.cell(row=7, column=len(header) + 2, value="Ngày kết luận")
+        for row, word in enumerate(decide, 8):
+            ws.cell(row=row, column=header.index("Quyết định (cùng/khác)") + 1, value=word)
+            ws.cell(row=row, column=len(header) + 1, value="Lan")
+            ws.cell(row=row, column=len(header) + 2, value="16/03/2022")
+            cell = lambda h: ws.cell(row=row, column=header.index(h) + 1).value  # noqa: E731
+            pairs.append({"key": cell("Mã cặp"), "ids": (cell("Mã HS (1)"), cell("Mã HS (2)")), "row": row})
     wb.save(target)
-    return key
+    return pairs
 
 
 @pytest.fixture(scope="module")
@@ -139,29 +146,30 @@ def test_a_copy_saved_again_by_libreoffice_is_recognised(nights, cfg, tmp_path):
 
 @pytest.fixture(scope="module")
 def decided(nights, cfg):
-    """Night 3: an officer's "Khác" in a returned copy (properties lost), and a well-formed key that matches no
-    pair in ``quyet-dinh/``."""
+    """Night 3: an officer's "Khác" and "Cùng" on the first two pairs of a returned copy (properties lost), and a
+    well-formed key that matches no pair in ``quyet-dinh/``."""
     src = nights["src"]
     for name in nights["copies"]:
         (src / name).unlink()
-    key = _strip_properties(nights["district"], src / "tra lai quyet dinh.xlsx", decide="Khác")
+    pairs = _strip_properties(nights["district"], src / "tra lai quyet dinh.xlsx", decide=("Khác", "Cùng"))
     (src / "quyet-dinh").mkdir(exist_ok=True)
     (src / "quyet-dinh" / "ket-luan.csv").write_text(
         "Mã cặp,Quyết định (cùng/khác),Cán bộ xem xét\n"
         "0123456789abcdef-fedcba9876543210,Cùng,Lan\n", encoding="utf-8")
     third, run3 = run_night(src, cfg, nights["out"], dt.date(2022, 3, 17), ledger_url=nights["url"])
-    return {"third": third, "run3": run3, "key": key}
+    return {"third": third, "run3": run3, "split": pairs[0], "merge": pairs[1]}
 
 
 def test_decisions_from_a_returned_copy_and_an_unmatched_key_is_a_warning(nights, decided):
     third = decided["third"]
     with Ledger(nights["url"]) as ledger:
         stored = ledger.decisions()
-    key = tuple(decided["key"].split("-"))
-    assert decided["key"] in set(nights["first"].review_pairs["pair_key"])
-    mine = stored[(stored["fingerprint_a"] == key[0]) & (stored["fingerprint_b"] == key[1])]
-    assert mine["decision"].tolist() == ["different"]
-    assert mine["source"].iloc[0].startswith("tra lai quyet dinh.xlsx:Cần xem xét:")
+    for pair, decision in ((decided["split"], "different"), (decided["merge"], "same")):
+        key = tuple(pair["key"].split("-"))
+        assert pair["key"] in set(nights["first"].review_pairs["pair_key"])
+        mine = stored[(stored["fingerprint_a"] == key[0]) & (stored["fingerprint_b"] == key[1])]
+        assert mine[["decision", "decided_by", "source"]].values.tolist() == [
+            [decision, "Lan", f"tra lai quyet dinh.xlsx:Cần xem xét:{pair['row']}"]]
     assert ("0123456789abcdef", "fedcba9876543210") in set(zip(stored["fingerprint_a"], stored["fingerprint_b"]))
     warned = third.issues[third.issues["rule"] == "unmatched_decision"]
     assert warned[["source_file", "source_sheet", "source_row", "column", "severity"]].values.tolist() == [
@@ -204,3 +212,47 @@ def test_an_unknown_run_id_is_an_error(nights, cfg):
     assert "NO-SUCH-RUN" in result.output and "không có lần tổng hợp" in result.output
     with Ledger(nights["url"]) as ledger:
         assert len(ledger.runs()) == runs  # no night was run
+
+
+# --- explain tells the whole story -----------------------------------------------------------------------------
+def test_explain_resolves_a_merged_id_and_shows_the_officer_decisions(nights, decided):
+    from flows.publishing.explain import explain_student
+
+    run3, merge, split = decided["run3"], decided["merge"], decided["split"]
+    with Ledger(nights["url"]) as ledger:
+        merged = ledger.merged_ids()
+        alias = merged[merged["alias_id"].isin(merge["ids"])]
+        assert len(alias) == 1  # the officer's "Cùng" merged the two ids: the younger is an alias
+        gone, survivor = alias["alias_id"].iloc[0], alias["person_id"].iloc[0]
+        text = explain_student(gone, run3, ledger=ledger)
+        assert f"Mã {gone} đã được gộp vào mã {survivor}" in text
+        assert f"— mã {survivor} —" in text
+        assert "Kết luận của cán bộ (Lan, ngày 16/03/2022)" in text and f"gộp thành mã {survivor}" in text
+        assert f"ghi tại tra lai quyet dinh.xlsx:Cần xem xét:{merge['row']}" in text
+        apart = explain_student(split["ids"][0], run3, ledger=ledger)
+        assert "là hai em khác nhau: tách, không gộp" in apart and f"(mã {split['ids'][1]})" in apart
+        assert "Kết luận của cán bộ (Lan, ngày 16/03/2022)" in apart
+    # without the ledger the run's folder alone does not know the merged id
+    assert "Không tìm thấy" in explain_student(gone, run3)
+    result = CliRunner().invoke(app, ["explain", gone, "--out", str(nights["out"]), "--ledger", nights["url"]])
+    assert result.exit_code == 0 and f"đã được gộp vào mã {survivor}" in result.output
+
+
+def test_explain_shows_the_category_that_ranked_the_child_and_the_rows_that_disagreed(nights, decided):
+    from flows.publishing.explain import explain_student
+    from flows.publishing.workbook import label
+
+    run3 = decided["run3"]
+    students = pd.read_csv(run3 / "exports" / "students.csv", dtype=str, keep_default_na=False)
+    ranked = dict(zip(*pd.read_csv(run3 / "exports" / "allocations.csv", dtype=str,
+                                   keep_default_na=False)[["person_id", "category"]].values.T))
+    usable = students[~students["status"].isin(["rejected", "duplicate"]) & (students["person_id"] != "")]
+    split = [pid for pid, rows in usable.groupby("person_id") if rows["category"].nunique() > 1 and pid in ranked]
+    assert len(split) >= 3
+    for pid in split:
+        rows = usable[usable["person_id"] == pid]
+        text = explain_student(pid, run3)
+        assert f"Đối tượng: {label('category', ranked[pid])}" in text
+        assert "Các dòng khai đối tượng khác nhau; quy tắc chọn: " in text
+        for r in rows[rows["category"] != ranked[pid]].itertuples():
+            assert f"dòng {r.source_row}: {label('category', r.category)}" in text
