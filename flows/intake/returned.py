@@ -60,7 +60,7 @@ def published_marker(path: Path) -> str:
             if zf.getinfo("docProps/custom.xml").file_size > 1 << 20:
                 return ""  # a properties part this large is not ours
             root = ET.fromstring(zf.read("docProps/custom.xml"))
-    except (OSError, zipfile.BadZipFile, ET.ParseError, KeyError):
+    except Exception:  # a broken or hostile file: not ours (the reader reports it as it is)
         return ""
     for prop in root.iter(f"{_CUSTOM_NS}property"):
         if prop.get("name") == MARKER_PROPERTY:

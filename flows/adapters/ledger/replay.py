@@ -15,7 +15,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from flows.adapters.ledger.schema import metadata, runs
+from flows.adapters.ledger.schema import metadata, run_sources, runs
 
 
 class UnknownRun(LookupError):
@@ -46,16 +46,21 @@ def replayed_day(url: str, run_id: str) -> dt.date:
     source = Ledger(url)
     try:
         revision, head = source.schema_revision(), source.head_revision()
-        as_of = None
+        as_of, kept = None, 0
         if revision is not None:
             with source.engine.connect() as conn:
                 as_of = conn.execute(sa.select(runs.c.as_of).where(runs.c.run_id == run_id)).scalar()
+                kept = conn.execute(sa.select(sa.func.count()).select_from(run_sources)
+                                    .where(run_sources.c.run_id == run_id)).scalar()
     except sa.exc.SQLAlchemyError as exc:
         raise UnknownRun(f"không đọc được sổ cái để chạy lại lần tổng hợp {run_id!r} ({type(exc).__name__})") from None
     finally:
         source.close()
     if as_of is None:
         raise UnknownRun(f"không có lần tổng hợp {run_id!r} trong sổ cái (xem `songmaytinh status`)")
+    if not kept:
+        raise UnknownRun(f"lần tổng hợp {run_id!r} không lưu bản chụp nguồn nào (chạy trước khi có bản chụp tệp, "
+                         "hoặc không đọc nguồn nào): không chạy lại được")
     if revision != head:
         raise UnknownRun(f"sổ cái ở phiên bản {revision}, cần {head}: chạy một đêm bình thường trước khi chạy lại")
     return as_of if isinstance(as_of, dt.date) else dt.date.fromisoformat(str(as_of)[:10])

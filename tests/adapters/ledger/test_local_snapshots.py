@@ -50,14 +50,18 @@ def test_a_replay_runs_on_a_copy_and_an_unknown_run_is_refused(ledger, backend_u
     assert replayed_day(backend_url, "r1") == dt.date(2022, 3, 15)
     with pytest.raises(UnknownRun, match="NO-SUCH-RUN"):
         replayed_day(backend_url, "NO-SUCH-RUN")
+    ledger.begin_run("r0", dt.date(2022, 3, 14))  # a night that kept no snapshot cannot be replayed
+    ledger.finish_run("r0", {})
+    with pytest.raises(UnknownRun, match="không lưu bản chụp"):
+        replayed_day(backend_url, "r0")
     scratch = scratch_copy(backend_url, "r1")
     try:
         assert scratch.as_of == dt.date(2022, 3, 15)
         with Ledger(scratch.url) as copy:
-            assert copy.runs()["run_id"].tolist() == ["r1"]
+            assert sorted(copy.runs()["run_id"]) == ["r0", "r1"]
             assert [s.source_id for s in copy.replay_local_sources("r1")[0]] == ["xa/b.csv"]
             copy.begin_run("replay-r1", dt.date(2022, 3, 15))  # the replay writes its copy ...
-        assert ledger.runs()["run_id"].tolist() == ["r1"]  # ... never the ledger
+        assert sorted(ledger.runs()["run_id"]) == ["r0", "r1"]  # ... never the ledger
     finally:
         scratch.remove()
     assert not scratch.folder.exists()
