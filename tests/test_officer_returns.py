@@ -38,14 +38,23 @@ def _allocations(run_dir: Path) -> pd.DataFrame:
     return frame.sort_values(KEY).reset_index(drop=True)
 
 
-def _strip_properties(path: Path, target: Path, decide: tuple[str, ...] = ()) -> list[dict]:
+def _strip_properties(path: Path, target: Path, decide: tuple[str, ...] = (), exclude: bool = False) -> list[dict]:
     """A copy re-saved through openpyxl with its custom document properties dropped (as some tools do); with
     ``decide``, the officer's words written in the decision cells of the first pairs of "Cần xem xét", with who
-    decided and when in two columns the officer adds (the pairs decided are returned: key, ids, row)."""
+    decided and when in two columns the officer adds (the pairs decided are returned: key, ids, row); with
+    ``exclude``, an override column on "Danh sách phân bổ" excluding its first child (returned as ``excluded``)."""
     wb = openpyxl.load_workbook(path)
     for name in list(wb.custom_doc_props.names):
         del wb.custom_doc_props[name]
     pairs = []
+    if exclude:
+        ws = wb["Danh sách phân bổ"]
+        header = [c.value for c in ws[7]]
+        for offset, (title, value) in enumerate((("Điều chỉnh", "Loại khỏi danh sách"), ("Cán bộ", "Lan"),
+                                                 ("Lý do", "Gia đình đã tự mua máy"))):
+            ws.cell(row=7, column=len(header) + 1 + offset, value=title)
+            ws.cell(row=8, column=len(header) + 1 + offset, value=value)
+        pairs.append({"excluded": ws.cell(row=8, column=header.index("Mã HS") + 1).value})
     if decide:
         ws = wb["Cần xem xét"]
         header = [c.value for c in ws[7]]
@@ -130,6 +139,7 @@ def test_a_returned_copy_gives_its_decisions_and_overrides_only(nights, cfg):
     overrides = extraction.tables["overrides"]
     assert overrides["source_row"].tolist() == [8] and overrides["source_file"].tolist() == ["tra-lai.xlsx"]
     assert overrides["action"].tolist() == ["Loại khỏi danh sách"]
+    assert overrides["person_id"].tolist() == [ws.cell(row=8, column=header.index("Mã HS") + 1).value]
 
 
 @pytest.mark.skipif(shutil.which("soffice") is None, reason="LibreOffice is not installed")
@@ -146,18 +156,19 @@ def test_a_copy_saved_again_by_libreoffice_is_recognised(nights, cfg, tmp_path):
 
 @pytest.fixture(scope="module")
 def decided(nights, cfg):
-    """Night 3: an officer's "Khác" and "Cùng" on the first two pairs of a returned copy (properties lost), and a
-    well-formed key that matches no pair in ``quyet-dinh/``."""
+    """Night 3: an officer's "Khác" and "Cùng" on the first two pairs of a returned copy (properties lost) and an
+    override excluding a child in it, and a well-formed key that matches no pair in ``quyet-dinh/``."""
     src = nights["src"]
     for name in nights["copies"]:
         (src / name).unlink()
-    pairs = _strip_properties(nights["district"], src / "tra lai quyet dinh.xlsx", decide=("Khác", "Cùng"))
+    pairs = _strip_properties(nights["district"], src / "tra lai quyet dinh.xlsx", decide=("Khác", "Cùng"),
+                              exclude=True)
     (src / "quyet-dinh").mkdir(exist_ok=True)
     (src / "quyet-dinh" / "ket-luan.csv").write_text(
         "Mã cặp,Quyết định (cùng/khác),Cán bộ xem xét\n"
         "0123456789abcdef-fedcba9876543210,Cùng,Lan\n", encoding="utf-8")
     third, run3 = run_night(src, cfg, nights["out"], dt.date(2022, 3, 17), ledger_url=nights["url"])
-    return {"third": third, "run3": run3, "split": pairs[0], "merge": pairs[1]}
+    return {"third": third, "run3": run3, "excluded": pairs[0]["excluded"], "split": pairs[1], "merge": pairs[2]}
 
 
 def test_decisions_from_a_returned_copy_and_an_unmatched_key_is_a_warning(nights, decided):
@@ -256,3 +267,18 @@ def test_explain_shows_the_category_that_ranked_the_child_and_the_rows_that_disa
         assert "Các dòng khai đối tượng khác nhau; quy tắc chọn: " in text
         for r in rows[rows["category"] != ranked[pid]].itertuples():
             assert f"dòng {r.source_row}: {label('category', r.category)}" in text
+
+
+def test_an_override_written_in_a_returned_copy_is_applied(nights, decided):
+    third, pid = decided["third"], decided["excluded"]
+    log = third.override_log
+    mine = log[log["person_id"] == pid]
+    assert mine[["action", "officer", "reason", "result"]].values.tolist() == [
+        ["exclude", "Lan", "Gia đình đã tự mua máy", "applied"]]
+    status = third.students.loc[third.students["person_id"] == pid, "status"]
+    assert set(status) == {"excluded"}
+    with Ledger(nights["url"]) as ledger:
+        stored = ledger.overrides()
+    assert (stored["person_id"] == pid).sum() == 1
+    cited = third.issues[third.issues["source_file"] == "tra lai quyet dinh.xlsx"]
+    assert cited.empty, cited[["source_sheet", "source_row", "column", "rule"]].values.tolist()

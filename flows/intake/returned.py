@@ -133,8 +133,12 @@ def _overrides_of(source: SourceData, cfg: AppConfig) -> SourceData | None:
         if texts & set(pair_key):
             continue  # "Cần xem xét": pair decisions, read by the decisions stage
         action = header.fields["action"][0]
-        rows = [list(r) if i <= header.last_row or (action < len(r) and as_text(r[action]))
-                else [None] * len(r) for i, r in enumerate(grid.rows)]
+        # the product's own columns an override does not use ("Lớp", "Hạng ưu tiên", ...) are left out, so they
+        # are not reported as unknown columns of the officer's sheet
+        unused = {c.index for c in header.unknown}
+        rows = [[None if c in unused else v for c, v in enumerate(r)]
+                if i <= header.last_row or (action < len(r) and as_text(r[action])) else [None] * len(r)
+                for i, r in enumerate(grid.rows)]
         if any(action < len(r) and as_text(r[action]) for r in rows[header.last_row + 1:]):
             sheets.append(replace(grid, rows=rows))
     if not sheets:
