@@ -40,7 +40,8 @@ def fetch_sources(sources_dir: Path | None, cfg: AppConfig, ledger=None, run_id:
         replay = ledger.run_snapshots(replay_run) if replay_run else None
         pull = GoogleSheetSource(cfg, ledger).pull(run_id, offline=offline, replay=replay,
                                                    fallback=google_fallback)
-        entries += [(key, pull.snapshot_ids.get(key), status, message) for key, (status, message) in pull.statuses.items()]
+        entries += [(key, pull.snapshot_ids.get(key), status, message)
+                    for key, (status, message) in pull.statuses.items()]
         if pull.registry_problems:
             log.warning("google registry: %d problem(s): %s", len(pull.registry_problems),
                         "; ".join(pull.registry_problems[:5]))

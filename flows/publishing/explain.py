@@ -91,6 +91,8 @@ def explain_student(query: str, run_dir: Path, ledger=None) -> str:
             survivor, said = merged
             match = students[students["person_id"] == survivor]
             lines.append(said)
+            if match.empty:
+                return "\n".join(lines + [f"Mã {survivor} không có trong lần tổng hợp {manifest['run_id']}."])
     if match.empty:
         return f"Không tìm thấy học sinh '{query}' trong lần tổng hợp {manifest['run_id']}."
     for _, rows in match.groupby(["person_id", "source_file", "source_row"] if (match["person_id"] == "").any()
