@@ -100,6 +100,17 @@ def test_published_workbooks_carry_a_marker_and_a_copy_without_it_is_known_by_it
     sources = read_local(pristine, cfg)
     assert len(sources) > 50
     assert [s.source_id for s in set_aside_returned(sources, cfg) if s.kind == "returned"] == []
+    # "Cần xem xét" returned alone, in a workbook of its own that kept no property
+    wb = openpyxl.load_workbook(nights["district"])
+    for name in wb.sheetnames:
+        if name != "Cần xem xét":
+            del wb[name]
+    for name in list(wb.custom_doc_props.names):
+        del wb.custom_doc_props[name]
+    (pristine / "quyet-dinh").mkdir()
+    wb.save(pristine / "quyet-dinh" / "can xem xet.xlsx")
+    alone = [s for s in read_local(pristine, cfg) if s.source_id == "quyet-dinh/can xem xet.xlsx"]
+    assert [s.kind for s in set_aside_returned(alone, cfg)] == ["returned"]
 
 
 def test_a_night_fed_its_own_workbooks_allocates_as_the_night_before(nights):

@@ -16,7 +16,7 @@ Recognition, strongest first:
 2. the shape of its sheets, for copies whose properties were lost (saved again by LibreOffice or Google Sheets,
    rebuilt by a script): two or more sheets that bear one of the product's sheet names *and* its document
    heading (the issuing unit and the quốc hiệu in the first rows, "STT" opening the header in row 7), or one
-   such sheet with every other sheet named as the product names its sheets.
+   such sheet with every other sheet named as the product names its sheets, or "Cần xem xét" returned alone.
 
 A school's own list has the quốc hiệu too, but not the education office as issuing unit on two of the product's
 sheets, so it is never taken for one.
@@ -85,7 +85,7 @@ def looks_published(sheets: list[SheetGrid], cfg: AppConfig) -> bool:
     names = _published_sheet_names()
     unit = fold(cfg.district.district.issuing_unit)
     ours = [g for g in sheets if fold(g.name) in names and _bears_heading(g, unit)]
-    if len(ours) >= 2:
+    if len(ours) >= 2 or any(fold(g.name) == fold(SHEETS["review"]) for g in ours):  # "Cần xem xét" alone is ours
         return True
     return len(ours) == 1 and len(sheets) >= 2 and all(fold(g.name) in names for g in sheets)
 
