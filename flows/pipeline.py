@@ -78,7 +78,8 @@ def run_night(
     url = ledger_url or default_ledger_url(out_root)
     scratch = None
     if replay_run:  # read-only: a copy of the ledger, its own output folder (UnknownRun for an unknown id)
-        scratch, url, out_root, as_of = _replay_setup(url, replay_run, out_root, as_of)
+        wait = cfg.district.night.lock_wait_seconds if lock_wait is None else lock_wait
+        scratch, url, out_root, as_of = _replay_setup(url, replay_run, out_root, as_of, wait)
     try:
         return _night(sources_dir, cfg, out_root, as_of, url, progress, step, offline, replay_run, on_run, lock_wait)
     finally:
@@ -89,12 +90,15 @@ def run_night(
 REPLAY_FOLDER = "replays"  # OUT/replays/<run>/: where a replay publishes (``latest`` is never moved)
 
 
-def _replay_setup(url: str, replay_run: str, out_root: Path, as_of: dt.date | None):
-    """A replay's scratch ledger (``flows.adapters.ledger.replay``), its output folder and its day (the replayed
-    run's as-of day unless another is given)."""
-    from flows.adapters.ledger.replay import scratch_copy
+def _replay_setup(url: str, replay_run: str, out_root: Path, as_of: dt.date | None, wait: float):
+    """A replay's scratch ledger (``flows.adapters.ledger.replay``, copied under the real night's locks, so no night
+    writes while it is read), its output folder and its day (the replayed run's as-of day unless another is given)."""
+    from flows.adapters.ledger.replay import replayed_day, scratch_copy
+    from flows.adapters.night_lock import night_lock
 
-    scratch = scratch_copy(url, replay_run)
+    replayed_day(url, replay_run)  # an unknown run is refused before waiting for any lock
+    with night_lock(url, out_root, wait_seconds=wait):
+        scratch = scratch_copy(url, replay_run)
     folder = out_root / REPLAY_FOLDER
     folder.mkdir(exist_ok=True)
     log.warning("replay of run %s: read-only (the ledger is not written, %s/latest is not moved); published under "
