@@ -66,6 +66,8 @@ def run(
     if sources is not None and not sources.is_dir():
         console.print(f"[red]--sources {sources}: folder not found[/red]")
         raise typer.Exit(2)
+    if replay_run:
+        _check_replay(replay_run, ledger, out)
     from flows import nightly
     from flows.adapters.night_lock import NightLocked
     from flows.ephemeral_server import start_for_this_process
@@ -94,6 +96,20 @@ def run(
     _print_summary(outcome, out, time.monotonic() - started)
 
 
+def _check_replay(replay_run: str, ledger: Optional[str], out: Path) -> None:
+    """An unknown ``--replay-run`` id stops here, before any night starts (exit 2)."""
+    from flows.adapters.ledger.replay import UnknownRun, replayed_day
+    from flows.pipeline import REPLAY_FOLDER, default_ledger_url
+
+    try:
+        replayed_day(ledger or default_ledger_url(out), replay_run)
+    except UnknownRun as exc:
+        console.print(f"[red]--replay-run {replay_run}: {exc}[/red]")
+        raise typer.Exit(2) from None
+    console.print(f"Chạy lại lần tổng hợp {replay_run} (replay): chỉ đọc sổ cái, không đổi {out / 'latest'}; "
+                  f"kết quả ở {out / REPLAY_FOLDER}")
+
+
 def _print_summary(outcome: dict, out: Path, seconds: float) -> None:
     from flows.publishing.night_report import COUNT_LABELS
 
@@ -112,7 +128,8 @@ def _print_summary(outcome: dict, out: Path, seconds: float) -> None:
     run_dir = Path(outcome["run_dir"])
     district = sorted((run_dir / "district").glob("*.xlsx"))
     console.print(f"Thư mục kết quả (run folder): {run_dir}")
-    console.print(f"Mới nhất (latest): {out / 'latest'}")
+    if run_dir.parent == out:
+        console.print(f"Mới nhất (latest): {out / 'latest'}")
     for wb in district:
         console.print(f"Bảng tổng hợp của huyện (district workbook): [bold]{wb}[/bold]")
     console.print(f"Xã: {run_dir / 'communes'}  ·  Trường: {run_dir / 'schools'}  ·  CSV: {run_dir / 'exports'}")
@@ -254,15 +271,28 @@ def dedupe(
 def explain(
     student: str = typer.Argument(..., help="Person id (HS000123), a name, or FILE:SHEET:ROW / FILE:ROW as in students.csv."),
     out: Path = typer.Option(Path("outputs"), "--out"),
+    ledger: Optional[str] = typer.Option(None, "--ledger", help="Ledger database URL (default: "
+                                         "SONGMAYTINH_LEDGER_URL, else OUT/ledger.sqlite); only read."),
 ) -> None:
-    """Explain a child's outcome in the latest run (tier, rank, status, reason, source rows)."""
+    """Explain a child's outcome in the latest run (category and the rule that chose it, tier, rank, status,
+    reason, merged ids and officer decisions, source rows)."""
+    from flows.pipeline import default_ledger_url
     from flows.publishing.explain import explain_student
 
+    url = ledger or default_ledger_url(out)
+    book = None
+    if not url.startswith("sqlite:///") or Path(url.removeprefix("sqlite:///")).is_file():
+        from flows.adapters.ledger import Ledger
+
+        book = Ledger(url)
     try:
-        text = explain_student(student, out / "latest")
+        text = explain_student(student, out / "latest", ledger=book)
     except FileNotFoundError as exc:
         console.print(f"[red]{exc}[/red]")
         raise typer.Exit(2) from None
+    finally:
+        if book is not None:
+            book.close()
     typer.echo(text)
 
 

@@ -146,14 +146,16 @@ def nightly_consolidation(
         _best_effort("failure artifact", logger, lambda: create_markdown_artifact(
             sources_markdown(report), key="night-failure",
             description=f"Lần chạy {report.run_id or ''} không hoàn thành"))
-        _send_morning_message(cfg, report, logger)
+        if not replay_run:
+            _send_morning_message(cfg, report, logger)
         raise failure from None
     logger.info("run %s: %s", result.run_id, ", ".join(f"{k}={v}" for k, v in result.counts.items()))
     # The night's work is published: what follows tells people about it and must not turn it into a failure.
     report = _best_effort("night report", logger, lambda: report_for_run(run_dir, runner.retried))
     if report is not None:
         _best_effort("artifacts", logger, lambda: _publish_artifacts(report))
-        mailed = _send_morning_message(cfg, report, logger)
+        # a replay (read-only, its own folder) is an officer's question, not a night to tell everyone about
+        mailed = _send_morning_message(cfg, report, logger) if not replay_run else "không gửi (chạy lại)"
     else:
         mailed = "không gửi được (báo cáo lỗi)"
     outcome = {"run_id": result.run_id, "run_dir": str(run_dir), "counts": result.counts,

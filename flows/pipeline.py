@@ -35,8 +35,8 @@ def default_ledger_url(out_root: Path) -> str:
     return os.environ.get("SONGMAYTINH_LEDGER_URL") or f"sqlite:///{(out_root / 'ledger.sqlite').resolve()}"
 
 
-def make_run_id(started: dt.datetime, as_of: dt.date, out_root: Path) -> str:
-    base = f"{as_of:%Y-%m-%d}_{started.astimezone(TIMEZONE):%H%M%S}"
+def make_run_id(started: dt.datetime, as_of: dt.date, out_root: Path, prefix: str | None = None) -> str:
+    base = f"{prefix or f'{as_of:%Y-%m-%d}'}_{started.astimezone(TIMEZONE):%H%M%S}"
     run_id, n = base, 1
     while (out_root / run_id).exists():
         n += 1
@@ -76,10 +76,43 @@ def run_night(
     """
     out_root.mkdir(parents=True, exist_ok=True)
     url = ledger_url or default_ledger_url(out_root)
+    scratch = None
+    if replay_run:  # read-only: a copy of the ledger, its own output folder (UnknownRun for an unknown id)
+        wait = cfg.district.night.lock_wait_seconds if lock_wait is None else lock_wait
+        scratch, url, out_root, as_of = _replay_setup(url, replay_run, out_root, as_of, wait)
+    try:
+        return _night(sources_dir, cfg, out_root, as_of, url, progress, step, offline, replay_run, on_run, lock_wait)
+    finally:
+        if scratch is not None:
+            scratch.remove()
+
+
+REPLAY_FOLDER = "replays"  # OUT/replays/<run>/: where a replay publishes (``latest`` is never moved)
+
+
+def _replay_setup(url: str, replay_run: str, out_root: Path, as_of: dt.date | None, wait: float):
+    """A replay's scratch ledger (``flows.adapters.ledger.replay``, copied under the real night's locks, so no night
+    writes while it is read), its output folder and its day (the replayed run's as-of day unless another is given)."""
+    from flows.adapters.ledger.replay import replayed_day, scratch_copy
+    from flows.adapters.night_lock import night_lock
+
+    replayed_day(url, replay_run)  # an unknown run is refused before waiting for any lock
+    with night_lock(url, out_root, wait_seconds=wait):
+        scratch = scratch_copy(url, replay_run)
+    folder = out_root / REPLAY_FOLDER
+    folder.mkdir(exist_ok=True)
+    log.warning("replay of run %s: read-only (the ledger is not written, %s/latest is not moved); published under "
+                "%s", replay_run, out_root, folder)
+    return scratch, scratch.url, folder, as_of or scratch.as_of
+
+
+def _night(sources_dir: Path | None, cfg: AppConfig, out_root: Path, as_of: dt.date | None, url: str,
+           progress: Progress, step: Step, offline: bool, replay_run: str | None,
+           on_run: Callable[[str, dt.date], None] | None, lock_wait: float | None) -> tuple[RunResult, Path]:
     wait = cfg.district.night.lock_wait_seconds if lock_wait is None else lock_wait
     started = dt.datetime.now(dt.timezone.utc)
     as_of = as_of or started.astimezone(TIMEZONE).date()
-    run_id = make_run_id(started, as_of, out_root)
+    run_id = make_run_id(started, as_of, out_root, f"replay-{replay_run}" if replay_run else None)
     if on_run is not None:
         on_run(run_id, as_of)
     # The ledger opens first (the sources stage reads and stores Google Sheets snapshots there), under the night's

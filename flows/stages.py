@@ -31,25 +31,42 @@ def fetch_sources(sources_dir: Path | None, cfg: AppConfig, ledger=None, run_id:
     (``GoogleUnavailable``) instead of falling back to the snapshots, so the step can be tried again; the flow
     passes ``True`` on its last attempt.
     """
-    from flows.adapters.files import read_local
+    from flows.intake.returned import set_aside_returned
 
-    sources: list[SourceData] = []
-    if sources_dir is not None:
-        sources.extend(read_local(sources_dir, cfg))
+    sources, markers, entries = _local_sources(sources_dir, cfg, ledger, run_id, replay_run)
     if cfg.sources.google.configured and ledger is not None:
         from flows.adapters.google.sheets import GoogleSheetSource
 
         replay = ledger.run_snapshots(replay_run) if replay_run else None
         pull = GoogleSheetSource(cfg, ledger).pull(run_id, offline=offline, replay=replay,
                                                    fallback=google_fallback)
-        if run_id is not None:
-            ledger.record_run_sources(run_id, [(key, pull.snapshot_ids.get(key), status, message)
-                                               for key, (status, message) in pull.statuses.items()])
+        entries += [(key, pull.snapshot_ids.get(key), status, message)
+                    for key, (status, message) in pull.statuses.items()]
         if pull.registry_problems:
             log.warning("google registry: %d problem(s): %s", len(pull.registry_problems),
                         "; ".join(pull.registry_problems[:5]))
         sources.extend(pull.sources)
-    return sources
+    if run_id is not None and ledger is not None:
+        ledger.record_run_sources(run_id, entries)
+    return set_aside_returned(sources, cfg, markers)
+
+
+def _local_sources(sources_dir: Path | None, cfg: AppConfig, ledger, run_id: str | None, replay_run: str | None):
+    """(sources, published-workbook markers, run-source entries) of the local files: read from ``sources_dir`` and
+    kept as snapshots in the ledger, or — replaying — the snapshots that run kept (today's files are not read)."""
+    from flows.adapters.files import read_local
+    from flows.intake.returned import published_marker
+
+    if replay_run and ledger is not None:
+        sources, markers = ledger.replay_local_sources(replay_run)
+        log.info("replay of run %s: %d local files from its snapshots", replay_run, len(sources))
+        return sources, markers, []
+    if sources_dir is None:
+        return [], {}, []
+    sources = read_local(sources_dir, cfg)
+    markers = {s.source_id: published_marker(sources_dir / s.source_id) for s in sources}
+    entries = ledger.keep_local_sources(sources, markers, run_id) if ledger is not None and run_id else []
+    return sources, {k: v for k, v in markers.items() if v}, entries
 
 
 @dataclass
@@ -140,7 +157,7 @@ def link_persons(students: pd.DataFrame, handover: pd.DataFrame, cfg: AppConfig,
     """Dedupe stage with its ledger I/O: officer decisions read from the sources and kept in the ledger (all of
     them applied every night), stable ids from stored fingerprints, merges recorded as aliases."""
     from flows.linkage.dedupe import assign_persons
-    from flows.linkage.decisions import read_decisions
+    from flows.linkage.decisions import read_decisions, unmatched_decisions
 
     decided, decision_issues = read_decisions(list(sources), cfg)
     stored = ledger.add_decisions(decided)
@@ -148,7 +165,11 @@ def link_persons(students: pd.DataFrame, handover: pd.DataFrame, cfg: AppConfig,
     dedupe = assign_persons(students, cfg, known_links=ledger.person_for_fingerprints(),
                             allocate_ids=ledger.next_person_ids, past_recipients=ledger.past_recipients(),
                             decisions=ledger.decisions())
-    dedupe.issues = decision_issues + dedupe.issues
+    usable = dedupe.students[dedupe.students["row_status"] == "ok"] if len(dedupe.students) else dedupe.students
+    unmatched = unmatched_decisions(decided, usable.get("fingerprint", pd.Series(dtype=str)))
+    if unmatched:
+        log.warning("dedupe: %d officer decision(s) match no pair of tonight's records", len(unmatched))
+    dedupe.issues = decision_issues + unmatched + dedupe.issues
     ledger.link_fingerprints(dedupe.new_links, run_id=run_id)
     changes = []
     if dedupe.aliases:

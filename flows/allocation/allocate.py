@@ -255,7 +255,10 @@ def _open_pairs(review_pairs: pd.DataFrame | None) -> dict[str, set[str]]:
     partners: dict[str, set[str]] = {}
     if review_pairs is None or review_pairs.empty:
         return partners
-    for left, right in zip(review_pairs["person_id_l"], review_pairs["person_id_r"]):
+    pairs = list(zip(review_pairs["person_id_l"], review_pairs["person_id_r"]))
+    for also in review_pairs.get("also_pairs", pd.Series(dtype=str)):  # pairs sharing one shown pair key
+        pairs += [tuple(p.split("~", 1)) for p in as_text(also).split(";") if "~" in p]
+    for left, right in pairs:
         a, b = as_text(left), as_text(right)
         if a and b and a != b:
             partners.setdefault(a, set()).add(b)

@@ -5,12 +5,15 @@ empty "Kết luận" column. The officer either fills that column in a returned 
 key into a decisions sheet of their own; any sheet of any source whose header row has a pair-key column and a
 decision column is read (header aliases and the words for same / different live in ``config/headers.yaml``,
 block ``decisions``). Decisions are stored in the ledger and applied every night: same -> must-link,
-different -> cannot-link, overriding the model. A row that cannot be read becomes a warning issue.
+different -> cannot-link, overriding the model. A row that cannot be read becomes a warning issue; so does a
+well-formed key that matches no pair of tonight's records (``unmatched_decisions``): the decision is kept all the
+same, and applies again if the two records come back.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 
 import pandas as pd
 
@@ -86,8 +89,35 @@ def read_decisions(sources: list[SourceData], cfg: AppConfig) -> tuple[pd.DataFr
                 a, b = sorted((m.group(1), m.group(2)))
                 rows.append({"fingerprint_a": a, "fingerprint_b": b, "decision": decision,
                              "decided_by": cell("decided_by"), "decided_at": _date(row, cols),
-                             "source": f"{source.source_file}:{grid.name}:{r + 1}"})
-    return pd.DataFrame(rows, columns=DECISION_COLUMNS), issues
+                             "source": f"{source.source_file}:{grid.name}:{r + 1}",
+                             "source_file": source.source_file, "source_sheet": grid.name, "source_row": r + 1,
+                             "key_column": as_text(header_row[cols["pair_key"]])})
+    return pd.DataFrame(rows, columns=[*DECISION_COLUMNS, *_CITED]), issues
+
+
+_CITED = ["source_file", "source_sheet", "source_row", "key_column"]  # where a decision was read (for its issues)
+
+
+def unmatched_decisions(decided: pd.DataFrame, fingerprints: Iterable[str]) -> list[Issue]:
+    """A warning for each decision read tonight whose pair key names a record that is not among tonight's
+    (``fingerprints`` of the usable rows), citing the file, sheet, row and key column it was read from."""
+    if decided is None or decided.empty:
+        return []
+    present = set(fingerprints)
+    issues = []
+    for d in decided.to_dict("records"):
+        missing = [fp for fp in (d["fingerprint_a"], d["fingerprint_b"]) if fp not in present]
+        if not missing:
+            continue
+        issues.append(Issue(
+            source_file=as_text(d.get("source_file")), source_sheet=as_text(d.get("source_sheet")),
+            source_row=int(d["source_row"]) if as_text(d.get("source_row")) else None,
+            column=as_text(d.get("key_column")), severity="warning", rule="unmatched_decision",
+            message=(f"Mã cặp {d['fingerprint_a']}-{d['fingerprint_b']} không khớp cặp hồ sơ nào trong danh sách "
+                     f"đêm nay ({'cả hai hồ sơ' if len(missing) == 2 else 'một hồ sơ'} không còn trong danh sách, "
+                     "hoặc mã chép sai): kết luận được giữ lại và sẽ áp dụng khi hai hồ sơ có lại; hãy kiểm tra "
+                     "mã cặp trong bảng \"Cần xem xét\" mới nhất")))
+    return issues
 
 
 def _date(row: list, cols: dict[str, int]):

@@ -191,7 +191,7 @@ def _decision_pairs(decisions: pd.DataFrame | None, fps: list[str]) -> tuple[lis
 REVIEW_FIELDS = ["full_name", "date_of_birth", "sex", "guardian_name", "village", "commune", "school", "grade",
                  "source_file", "source_sheet", "source_row", "fingerprint"]
 REVIEW_COLUMNS = ["person_id_l", "person_id_r", "match_probability", "reasons", "pair_key"] + [
-    f"{f}_{side}" for f in REVIEW_FIELDS for side in ("l", "r")]
+    f"{f}_{side}" for f in REVIEW_FIELDS for side in ("l", "r")]  # then also_pairs (``_one_row_per_key``)
 
 
 def _review_pairs(df: pd.DataFrame, pairs: list[tuple[int, int, float, str]]) -> pd.DataFrame:
@@ -207,7 +207,32 @@ def _review_pairs(df: pd.DataFrame, pairs: list[tuple[int, int, float, str]]) ->
             row[f"{f}_l"], row[f"{f}_r"] = left.get(f, ""), right.get(f, "")
         rows.append(row)
     out = pd.DataFrame(rows, columns=REVIEW_COLUMNS)
-    return out.drop_duplicates(["person_id_l", "person_id_r"]).reset_index(drop=True)
+    out = out[~pd.Series([frozenset(p) for p in zip(out["person_id_l"], out["person_id_r"])], index=out.index,
+                         dtype=object).duplicated()]
+    return _one_row_per_key(out).reset_index(drop=True)
+
+
+def _one_row_per_key(pairs: pd.DataFrame) -> pd.DataFrame:
+    """One row per pair key: records that share a fingerprint (namesakes of one list born the same day) give one
+    key for several pairs of persons, and an officer's decision on the key covers them all. The most probable pair
+    is shown; the others are named in its reasons and kept in ``also_pairs`` ("HS1~HS2;..."), so that no two of
+    their persons are supported twice while the key waits for a decision."""
+    pairs = pairs.copy()
+    pairs["also_pairs"] = ""
+    if pairs.empty or not pairs["pair_key"].duplicated().any():
+        return pairs
+    order = pairs.assign(_p=-pairs["match_probability"].astype(float)).sort_values(["_p"], kind="stable")
+    keep = []
+    for _, group in order.groupby("pair_key", sort=False):
+        first = group.index[0]
+        others = [f"{a}~{b}" for a, b in zip(group["person_id_l"].iloc[1:], group["person_id_r"].iloc[1:])]
+        if others:
+            pairs.at[first, "also_pairs"] = ";".join(others)
+            named = ", ".join(o.replace("~", " – ") for o in others)
+            pairs.at[first, "reasons"] = (f"{pairs.at[first, 'reasons']}; mã cặp này còn khớp {named} (hồ sơ trùng họ "
+                                          "tên, ngày sinh, trường): kết luận áp dụng cho tất cả")
+        keep.append(first)
+    return pairs.loc[sorted(keep)]
 
 
 def _id_order(pid: str) -> tuple[int, str]:

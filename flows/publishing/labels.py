@@ -81,6 +81,7 @@ VI: dict[str, dict[str, str]] = {
         "follow_up": "Theo dõi sử dụng",
         "decisions": "Kết luận trùng lặp",
         "overrides": "Điều chỉnh phân bổ",
+        "returned": "Bảng tính của chương trình gửi lại",
     },
     "donation_status": {"received": "Đã nhận", "pledged": "Cam kết"},
     "device_state": {"in_use": "Đang sử dụng", "broken": "Hỏng", "lost": "Mất"},

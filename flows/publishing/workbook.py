@@ -25,6 +25,10 @@ from flows.publishing.prepared import Prepared, as_int
 from flows.text import as_text
 
 HEADER_ROW = 6  # 0-based row of every sheet's (first) table header: Excel row 7, under the document heading
+# The custom document property that marks a workbook as published here (district | commune | school), so a copy an
+# officer returns among the sources is read only for decisions and overrides (flows.intake.returned).
+PUBLISHED_MARKER = "songmaytinh_workbook"
+_AUDIENCES = {"district": "district", "communes": "commune", "schools": "school"}
 _QUOC_HIEU = "CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM"
 _TIEU_NGU = "Độc lập - Tự do - Hạnh phúc"
 _STREAM_ROWS = 5000  # workbooks with more data rows than this are written in xlsxwriter's constant-memory mode
@@ -120,6 +124,7 @@ class Book:
             created = created.astimezone(dt.timezone.utc).replace(tzinfo=None)
         self.wb.set_properties({"title": title, "subject": info.programme, "author": info.issuing_unit,
                                 "company": info.parent_unit, "created": created})
+        self.wb.set_custom_property(PUBLISHED_MARKER, _AUDIENCES.get(path.parent.name, "district"))
         cell = {"border": 1, "valign": "vcenter"}
         self.sheets: list[Sheet] = []
         self._variants: dict[str, Any] = {}

@@ -137,6 +137,14 @@ class IdentitiesMixin(LedgerBase):
         with self.engine.connect() as conn:
             return dict(conn.execute(sa.select(person_aliases.c.alias_id, person_aliases.c.person_id)).all())
 
+    def merged_ids(self) -> pd.DataFrame:
+        """Every merged-away id: alias_id, the surviving person_id, the run that merged it and when."""
+        cols = ["alias_id", "person_id", "run_id", "merged_at"]
+        with self.engine.connect() as conn:
+            rows = conn.execute(sa.select(*[person_aliases.c[c] for c in cols])
+                                .order_by(person_aliases.c.alias_id)).mappings().all()
+        return pd.DataFrame([dict(r) for r in rows], columns=cols)
+
     @staticmethod
     def _resolve(conn: sa.Connection, ids: set[str]) -> dict[str, str]:
         """alias -> surviving person for those of ``ids`` that are aliases (aliases always point at a root)."""

@@ -1,5 +1,10 @@
 """Source snapshots: every fetched spreadsheet version (raw grids + provenance), which version each run read,
 and the hash of the feedback last written to each sheet — so any night can be replayed offline.
+
+Google spreadsheets are kept per ``modifiedTime``; local files (``keep_local_sources``) are content-addressed: one
+row per file and content (``modified_time`` holds the start of the content's sha256, the source id is the file's
+path with ``local:`` before it), their cells typed (dates stay dates), with how the night read them (kind,
+unit, read failure, published-workbook marker), so ``replay_local_sources`` gives back exactly what a night read.
 """
 
 from __future__ import annotations
@@ -10,10 +15,11 @@ import json
 import zlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from pathlib import PurePosixPath
 from typing import Any
 
 import sqlalchemy as sa
-from flows.adapters.ledger.schema import LedgerBase, run_sources, sheet_feedback, source_snapshots
+from flows.adapters.ledger.schema import LedgerBase, run_sources, runs, sheet_feedback, source_snapshots
 
 
 @dataclass
@@ -26,16 +32,72 @@ class Snapshot:
     sheets: list[dict[str, Any]]
     snapshot_id: int | None = None
     fetched_at: dt.datetime | None = None
+    read: dict[str, Any] | None = None  # local files: how the night read the file (kind, status, marker, ...)
 
     def payload(self) -> dict[str, Any]:
-        return {"source_id": self.source_id, "title": self.title, "modified_time": self.modified_time,
-                "sheets": self.sheets}
+        payload = {"source_id": self.source_id, "title": self.title, "modified_time": self.modified_time,
+                   "sheets": self.sheets}
+        if self.read is not None:
+            payload["read"] = self.read
+        return payload
 
 
 def _snapshot(row: Mapping[str, Any]) -> Snapshot:
     data = json.loads(zlib.decompress(row["grids"]).decode("utf-8"))
     return Snapshot(source_id=row["source_id"], title=row["title"], modified_time=row["modified_time"],
-                    sheets=data["sheets"], snapshot_id=row["snapshot_id"], fetched_at=row["fetched_at"])
+                    sheets=data["sheets"], snapshot_id=row["snapshot_id"], fetched_at=row["fetched_at"],
+                    read=data.get("read"))
+
+
+LOCAL_PREFIX = "local:"  # source ids of local files in the snapshot tables (Google keys never hold a colon)
+_TYPED = {"date": dt.date.fromisoformat, "datetime": dt.datetime.fromisoformat, "time": dt.time.fromisoformat,
+          "timedelta": lambda v: dt.timedelta(seconds=float(v))}
+
+
+def _cell(value: Any) -> Any:
+    """A cell as JSON, its type kept: dates, times and durations tagged (``{"datetime": "..."}``)."""
+    if isinstance(value, dt.datetime):
+        return {"datetime": value.isoformat()}
+    if isinstance(value, dt.date):
+        return {"date": value.isoformat()}
+    if isinstance(value, dt.time):
+        return {"time": value.isoformat()}
+    if isinstance(value, dt.timedelta):
+        return {"timedelta": value.total_seconds()}
+    return value
+
+
+def _uncell(value: Any) -> Any:
+    if isinstance(value, dict) and len(value) == 1:
+        (tag, text), = value.items()
+        return _TYPED[tag](text)
+    return value
+
+
+def _local_snapshot(source: Any, marker: str) -> Snapshot:
+    sheets = [{"name": g.name, "rows": [[_cell(v) for v in r] for r in g.rows], "merged": [list(m) for m in g.merged],
+               "hidden_rows": sorted(g.hidden_rows), "hidden_cols": sorted(g.hidden_cols), "hidden": g.hidden}
+              for g in source.sheets]
+    read = {"file": source.source_file, "kind": source.kind, "unit_type": source.unit_type, "unit": source.unit,
+            "status": source.status, "message": source.message, "marker": marker}
+    body = json.dumps({"sheets": sheets, "read": read}, ensure_ascii=False, separators=(",", ":"), sort_keys=True,
+                      default=str)
+    digest = hashlib.sha256(body.encode("utf-8")).hexdigest()
+    return Snapshot(source_id=LOCAL_PREFIX + source.source_id, title=source.source_file, modified_time=digest[:40],
+                    sheets=sheets, read=read)
+
+
+def _local_source(snapshot: Snapshot) -> Any:
+    from flows.frames import SheetGrid, SourceData
+
+    read = snapshot.read or {}
+    sheets = [SheetGrid(name=s["name"], rows=[[_uncell(v) for v in r] for r in s["rows"]],
+                        merged=[tuple(m) for m in s["merged"]], hidden_rows=frozenset(s["hidden_rows"]),
+                        hidden_cols=frozenset(s["hidden_cols"]), hidden=bool(s["hidden"])) for s in snapshot.sheets]
+    return SourceData(source_id=snapshot.source_id[len(LOCAL_PREFIX):], source_file=read.get("file", snapshot.title),
+                      kind=read.get("kind"), unit_type=read.get("unit_type"), unit=read.get("unit"),
+                      sheets=sheets, status=read.get("status", "ok"),
+                      message=read.get("message", ""))
 
 
 class SnapshotsMixin(LedgerBase):
@@ -83,6 +145,29 @@ class SnapshotsMixin(LedgerBase):
             .where(run_sources.c.run_id == run_id)
         with self.engine.connect() as conn:
             return {row["source_id"]: _snapshot(row) for row in conn.execute(query).mappings()}
+
+    def keep_local_sources(self, sources: list[Any], markers: Mapping[str, str], run_id: str | None = None
+                           ) -> list[tuple[str, int | None, str, str]]:
+        """Store tonight's local files (``SourceData``, as read, failed ones too) as content-addressed snapshots;
+        returns their ``record_run_sources`` entries. ``markers``: source id -> published-workbook marker."""
+        entries = []
+        for source in sources:
+            snapshot = _local_snapshot(source, markers.get(source.source_id, ""))
+            snapshot_id = self.save_snapshot(snapshot, run_id)
+            entries.append((snapshot.source_id, snapshot_id, source.status, source.message))
+        return entries
+
+    def replay_local_sources(self, run_id: str) -> tuple[list[Any], dict[str, str]]:
+        """The local files a past run read (``SourceData``, in the order the night reads files: by path) and their
+        published-workbook markers."""
+        snapshots = [s for key, s in self.run_snapshots(run_id).items() if key.startswith(LOCAL_PREFIX)]
+        snapshots.sort(key=lambda s: PurePosixPath(s.source_id[len(LOCAL_PREFIX):]).parts)
+        sources = [_local_source(s) for s in snapshots]
+        return sources, {src.source_id: (s.read or {}).get("marker", "") for src, s in zip(sources, snapshots)}
+
+    def knows_run(self, run_id: str) -> bool:
+        with self.engine.connect() as conn:
+            return conn.execute(sa.select(runs.c.run_id).where(runs.c.run_id == run_id)).first() is not None
 
     def feedback_hash(self, source_id: str) -> str | None:
         with self.engine.connect() as conn:
