@@ -73,6 +73,10 @@ def run_night(
     One night at a time per ledger and output folder: another night running makes this one wait up to
     ``lock_wait`` seconds (default ``night.lock_wait_seconds``), then raise ``NightLocked``. Holding the locks,
     the night first clears what a killed night left: its ``<run>.partial`` folder, its run marked ``failed``.
+
+    ``replay_run``: replay that past run read-only — every source as that night read it (its snapshots, local files
+    and Google Sheets alike), on a scratch copy of the ledger, published under ``OUT/replays/`` (``OUT/latest`` is
+    not moved), on that run's as-of day unless ``as_of`` is given; ``UnknownRun`` when the ledger has no such run.
     """
     out_root.mkdir(parents=True, exist_ok=True)
     url = ledger_url or default_ledger_url(out_root)
