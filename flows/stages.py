@@ -59,11 +59,16 @@ class Extraction:
     issues: list[Issue]
     rows_by_source: dict[str, int] = field(default_factory=dict)
     kind_by_source: dict[str, str] = field(default_factory=dict)
+    source_keys: dict[str, str] = field(default_factory=dict)  # source id -> its reuse key (``flows.reuse``)
 
 
-def extract_tables(sources: list[SourceData], cfg: AppConfig) -> Extraction:
+def extract_tables(sources: list[SourceData], cfg: AppConfig, reuse=None) -> Extraction:
+    """Each source's tables, header labels and sheet-level issues. ``reuse`` (``flows.reuse.Reuse``): a source
+    whose content, the config and the code are unchanged since a kept night is not laid out again."""
     from flows.intake.layout import extract
+    from flows.reuse.intake import source_keys
 
+    keys = source_keys(sources, cfg) if reuse is not None else {}
     tables: dict[str, list[pd.DataFrame]] = {}
     headers: dict[tuple[str, str], dict[str, str]] = {}
     issues: list[Issue] = []
@@ -72,8 +77,13 @@ def extract_tables(sources: list[SourceData], cfg: AppConfig) -> Extraction:
     for source in sources:
         kind_by_source[source.source_id] = source.kind or ""
         if source.status != "failed":
+            key = keys.get(source.source_id)
+            result = reuse.take("layout", key, source.source_id) if key else None
             try:
-                result = extract(source, cfg)
+                if result is None:
+                    result = extract(source, cfg)
+                    if key:
+                        reuse.keep("layout", key, result, source.source_id)
             except Exception as exc:  # our bug, but one file must never stop the night: report and go on
                 # type and place only: an exception message may quote a cell, and logs never hold personal data
                 frame = traceback.extract_tb(exc.__traceback__)[-1]
@@ -93,7 +103,8 @@ def extract_tables(sources: list[SourceData], cfg: AppConfig) -> Extraction:
         if sizes and not source.kind:  # inferred from the headers: the kind most of its rows are
             kind_by_source[source.source_id] = max(sizes, key=sizes.get)
     merged = {k: pd.concat(v, ignore_index=True) for k, v in tables.items()}
-    return Extraction(merged, headers, issues, rows_by_source, kind_by_source)
+    return Extraction(merged, headers, issues, rows_by_source, kind_by_source,
+                      {sid: key for sid, key in keys.items() if sid in rows_by_source})
 
 
 @dataclass
@@ -106,9 +117,17 @@ class Normalized:
     overrides: pd.DataFrame | None = None
 
 
-def normalize_tables(extraction: Extraction, cfg: AppConfig) -> Normalized:
+def normalize_tables(extraction: Extraction, cfg: AppConfig, reuse=None) -> Normalized:
+    """Typed rows of every kind. ``reuse``: a student list whose layout was kept is not normalized again (student
+    rows are normalized one by one, so a source's rows do not depend on the other sources)."""
     from flows.intake import normalize as n
     from flows.frames import CONNECTIVITY_COLUMNS, DONATION_COLUMNS, HANDOVER_COLUMNS, STUDENT_COLUMNS
+    from flows.reuse.intake import per_source
+
+    def students(raw: pd.DataFrame, cfg: AppConfig) -> pd.DataFrame:
+        if reuse is None or not extraction.source_keys:
+            return n.normalize_students(raw, cfg)
+        return per_source(raw, extraction.source_keys, "normalize", reuse, lambda part: n.normalize_students(part, cfg))
 
     def run(kind: str, fn, columns: list[str]) -> pd.DataFrame:
         raw = extraction.tables.get(kind)
@@ -117,7 +136,7 @@ def normalize_tables(extraction: Extraction, cfg: AppConfig) -> Normalized:
         return fn(raw, cfg)
 
     return Normalized(
-        students=run("students", n.normalize_students, STUDENT_COLUMNS),
+        students=run("students", students, STUDENT_COLUMNS),
         donations=run("donations", n.normalize_donations, DONATION_COLUMNS),
         connectivity=run("connectivity", n.normalize_connectivity, CONNECTIVITY_COLUMNS),
         handover=run("handover", n.normalize_handover, HANDOVER_COLUMNS),
@@ -136,18 +155,21 @@ def send_feedback(sources: list[SourceData], issues: pd.DataFrame, cfg: AppConfi
 
 
 def link_persons(students: pd.DataFrame, handover: pd.DataFrame, cfg: AppConfig, ledger, run_id: str,
-                 sources: list[SourceData] = ()):
+                 sources: list[SourceData] = (), reuse=None):
     """Dedupe stage with its ledger I/O: officer decisions read from the sources and kept in the ledger (all of
-    them applied every night), stable ids from stored fingerprints, merges recorded as aliases."""
+    them applied every night), stable ids from stored fingerprints, merges recorded as aliases. ``reuse``: the
+    partition of records identical to a kept night's is taken, not computed (``flows.reuse.linkage``)."""
+    from flows.linkage.clustering import link
     from flows.linkage.dedupe import assign_persons
     from flows.linkage.decisions import read_decisions
+    from flows.reuse.linkage import linker
 
     decided, decision_issues = read_decisions(list(sources), cfg)
     stored = ledger.add_decisions(decided)
     log.info("dedupe: %d officer decisions read, %d new or changed", len(decided), stored)
     dedupe = assign_persons(students, cfg, known_links=ledger.person_for_fingerprints(),
                             allocate_ids=ledger.next_person_ids, past_recipients=ledger.past_recipients(),
-                            decisions=ledger.decisions())
+                            decisions=ledger.decisions(), linker=linker(reuse) if reuse is not None else link)
     dedupe.issues = decision_issues + dedupe.issues
     ledger.link_fingerprints(dedupe.new_links, run_id=run_id)
     changes = []

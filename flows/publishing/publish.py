@@ -44,6 +44,7 @@ def publish(
     cfg: AppConfig,
     out_root: Path,
     retention: int | None = None,
+    reuse=None,
     *,
     clock: Callable[[], dt.datetime] | None = None,
 ) -> Path:
@@ -51,24 +52,30 @@ def publish(
 
     ``retention`` is how many run folders to keep (the one just written always stays; default: the config's
     ``publish.retention``). ``clock`` gives the
-    finish time recorded in the manifest when ``result.finished_at`` is not set.
+    finish time recorded in the manifest when ``result.finished_at`` is not set. ``reuse`` (``flows.reuse.Reuse``):
+    when the result, the config and the code are those of a kept night, its workbooks and Data Docs are linked
+    from the last run folder instead of written (``flows.reuse.workbooks``); the manifest says what was reused.
     """
+    from flows.reuse import workbooks as kept
+
     started = time.perf_counter()
     out_root = Path(out_root)
     with run_folder.writing(out_root, result.run_id) as partial:
         data = prepare(result, cfg)
         write_exports(result, partial / "exports")
-        write_district(data, partial / "district" / data.district_file)
-        workbooks = 1
-        for code in data.commune_codes:
-            write_commune(data, code, partial / "communes" / data.commune_file(code))
-            workbooks += 1
-        for code in data.school_codes:
-            write_school(data, code, partial / "schools" / data.school_file(code))
-            workbooks += 1
-        _write_data_docs(result, cfg, partial)
+        workbooks = 1 + len(data.commune_codes) + len(data.school_codes)
+        key = kept.workbook_key(result, cfg) if reuse is not None else ""
+        if not kept.link_kept(reuse, key, out_root, partial):
+            write_district(data, partial / "district" / data.district_file)
+            for code in data.commune_codes:
+                write_commune(data, code, partial / "communes" / data.commune_file(code))
+            for code in data.school_codes:
+                write_school(data, code, partial / "schools" / data.school_file(code))
+            _write_data_docs(result, cfg, partial)
+            kept.keep_written(reuse, key, partial)
         finished_at = result.finished_at or (clock or _now_like(result.started_at))()
-        write_manifest(result, data, partial, finished_at, workbooks)
+        write_manifest(result, data, partial, finished_at, workbooks,
+                       reuse=reuse.report() if reuse is not None else None)
     final, pruned = run_folder.switch(
         partial, retention=cfg.district.publish.retention if retention is None else retention)
     log.info("published run %s: %d workbooks, %d student rows, %d issues, %d pruned in %.1fs", final.name,
