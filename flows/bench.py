@@ -40,10 +40,14 @@ def change_one_school(sources: Path) -> str:
 
     path = sorted((sources / "truong").glob("*.xlsx"))[0]
     book = load_workbook(path)
-    sheet = book.worksheets[0]
-    names = [c for row in sheet.iter_rows(min_row=sheet.max_row // 2) for c in row
-             if isinstance(c.value, str) and len(c.value.split()) >= 3 and c.value.split()[0].istitle()]
-    cell = names[0]
+    sheet = max(book.worksheets, key=lambda ws: ws.max_row)  # the list, not an instructions sheet
+    by_column: dict[int, list] = {}
+    for row in sheet.iter_rows(min_row=max(sheet.max_row // 4, 1)):
+        for c in row:
+            if isinstance(c.value, str) and 2 <= len(c.value.split()) <= 5 and not any(ch in c.value for ch in ":,."):
+                by_column.setdefault(c.column, []).append(c)
+    names = max(by_column.values(), key=len)  # the column of the children's (or parents') names
+    cell = names[len(names) // 2]
     cell.value = " ".join(cell.value.split()[:-1] + ["Khánh"])
     book.save(path)
     return path.relative_to(sources).as_posix()
