@@ -69,6 +69,8 @@ def extract_tables(sources: list[SourceData], cfg: AppConfig, reuse=None) -> Ext
     from flows.reuse.intake import source_keys
 
     keys = source_keys(sources, cfg) if reuse is not None else {}
+    if reuse is not None:
+        reuse.source_keys = keys
     tables: dict[str, list[pd.DataFrame]] = {}
     headers: dict[tuple[str, str], dict[str, str]] = {}
     issues: list[Issue] = []
@@ -164,7 +166,9 @@ def link_persons(students: pd.DataFrame, handover: pd.DataFrame, cfg: AppConfig,
     from flows.linkage.decisions import read_decisions
     from flows.reuse.linkage import linker
 
-    decided, decision_issues = read_decisions(list(sources), cfg)
+    from flows.reuse.intake import per_source_call
+
+    decided, decision_issues = read_decisions(list(sources), cfg, per_source_call(reuse, "decisions"))
     stored = ledger.add_decisions(decided)
     log.info("dedupe: %d officer decisions read, %d new or changed", len(decided), stored)
     dedupe = assign_persons(students, cfg, known_links=ledger.person_for_fingerprints(),

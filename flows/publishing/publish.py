@@ -21,6 +21,8 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import os
+import pickle
 import shutil
 import time
 from collections.abc import Callable
@@ -66,11 +68,7 @@ def publish(
         workbooks = 1 + len(data.commune_codes) + len(data.school_codes)
         key = kept.workbook_key(result, cfg) if reuse is not None else ""
         if not kept.link_kept(reuse, key, out_root, partial):
-            write_district(data, partial / "district" / data.district_file)
-            for code in data.commune_codes:
-                write_commune(data, code, partial / "communes" / data.commune_file(code))
-            for code in data.school_codes:
-                write_school(data, code, partial / "schools" / data.school_file(code))
+            write_workbooks(data, partial)
             _write_data_docs(result, cfg, partial)
             kept.keep_written(reuse, key, partial)
         finished_at = result.finished_at or (clock or _now_like(result.started_at))()
@@ -81,6 +79,57 @@ def publish(
     log.info("published run %s: %d workbooks, %d student rows, %d issues, %d pruned in %.1fs", final.name,
              workbooks, len(data.students), len(data.issues), pruned, time.perf_counter() - started)
     return final
+
+
+# Below this many rows, starting worker processes costs more than it saves.
+PARALLEL_MIN_ROWS = 20_000
+_WRITERS = {"district": write_district, "commune": write_commune, "school": write_school}
+_SHARED: dict[str, object] = {}  # a worker process's copy of the night's prepared data
+
+
+def write_workbooks(data, folder: Path, workers: int | None = None) -> int:  # noqa: ANN001 - Prepared
+    """The district, commune and school workbooks into ``folder``; return how many. With ``workers`` > 1 (default:
+    one per core once the night has ``PARALLEL_MIN_ROWS`` rows; ``SONGMAYTINH_PUBLISH_WORKERS`` sets it) they are
+    written by that many processes, each given the prepared data once. A workbook is the same whichever process
+    writes it: its writer reads nothing but the data and its code."""
+    jobs = [("district", "", folder / "district" / data.district_file)]
+    jobs += [("commune", code, folder / "communes" / data.commune_file(code)) for code in data.commune_codes]
+    jobs += [("school", code, folder / "schools" / data.school_file(code)) for code in data.school_codes]
+    if workers is None:
+        env = os.environ.get("SONGMAYTINH_PUBLISH_WORKERS", "")
+        big = len(data.students) + len(data.allocations) >= PARALLEL_MIN_ROWS
+        workers = int(env) if env.isdigit() else (os.cpu_count() or 1) if big else 1
+    workers = min(workers, len(jobs))
+    if workers <= 1:
+        for kind, code, path in jobs:
+            _write_one(data, kind, code, path)
+        return len(jobs)
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    # a fresh process per worker (forkserver), not a fork of this one: the night may run beside threads (Prefect)
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["flows.publishing.publish"])
+    payload = pickle.dumps(data, protocol=pickle.HIGHEST_PROTOCOL)
+    with ProcessPoolExecutor(workers, mp_context=context, initializer=_receive, initargs=(payload,)) as pool:
+        for done in [pool.submit(_write_shared, kind, code, str(path)) for kind, code, path in jobs]:
+            done.result()
+    return len(jobs)
+
+
+def _write_one(data, kind: str, code: str, path: Path) -> None:  # noqa: ANN001
+    if kind == "district":
+        _WRITERS[kind](data, path)
+    else:
+        _WRITERS[kind](data, code, path)
+
+
+def _receive(payload: bytes) -> None:
+    _SHARED["data"] = pickle.loads(payload)
+
+
+def _write_shared(kind: str, code: str, path: str) -> None:
+    _write_one(_SHARED["data"], kind, code, Path(path))
 
 
 def _write_data_docs(result: RunResult, cfg: AppConfig, folder: Path) -> None:

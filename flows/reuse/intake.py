@@ -50,6 +50,25 @@ def per_source(frame: pd.DataFrame, keys: dict[str, str], area: str, reuse: Reus
     return pd.concat([kept[sid] for sid in order], ignore_index=True)
 
 
+def per_source_call(reuse: Reuse | None, area: str):
+    """A ``per_source(source, read)`` for stages that read each source on its own (officer decisions): the
+    source's kept answer when its content (and the config and code) are those of a kept night, else ``read``."""
+    if reuse is None:
+        return None
+
+    def call(source, read):  # noqa: ANN001, ANN202
+        key = reuse.source_keys.get(source.source_id)
+        if key is None:
+            return read(source)
+        got = reuse.take(area, digest(area, key), source.source_id)
+        if got is None:
+            got = read(source)
+            reuse.keep(area, digest(area, key), got, source.source_id)
+        return got
+
+    return call
+
+
 def validate_night(students: pd.DataFrame, headers, cfg, as_of: dt.date, reuse: Reuse | None = None):  # noqa: ANN001
     """``flows.rules.validate.validate_students_for_docs``, taken from the store when tonight's student rows,
     their header labels, the config, the code and the school year of ``as_of`` (the only way the date reaches the

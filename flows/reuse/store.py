@@ -29,6 +29,7 @@ class Reuse:
     full: bool = False
     taken: dict[str, dict[str, str]] = field(default_factory=dict)  # area -> name -> run the piece is from
     rebuilt: dict[str, list[str]] = field(default_factory=dict)  # area -> names computed tonight
+    source_keys: dict[str, str] = field(default_factory=dict)  # source id -> key of its content (set by layout)
     _touched: set[tuple[str, str]] = field(default_factory=set)
 
     @classmethod
