@@ -74,6 +74,15 @@ def _night(src: Path, out: Path, cfg, as_of: dt.date, full: bool = False) -> tup
     return timings, {"counts": result.counts, "reuse": manifest.get("reuse", {})}, _peak_mib(reset)
 
 
+def _rule_engines(src: Path, cfg, day: dt.date) -> dict:
+    """GX against the same rules in pandas on the district's normalized rows (``flows.bench_rules``)."""
+    from flows.bench_rules import compare
+    from flows.stages import extract_tables, fetch_sources, normalize_tables
+
+    extraction = extract_tables(fetch_sources(src, cfg), cfg)
+    return compare(normalize_tables(extraction, cfg).students, cfg, day)
+
+
 def prefect_start_seconds() -> float | None:
     """Seconds for Prefect's temporary server to start and answer (measured in a child process, so that nothing
     of it stays); None when a running server is configured (``PREFECT_API_URL``): then no night starts one."""
@@ -116,6 +125,7 @@ def bench_district(scale: float, console: Console, prefect: bool = True) -> dict
             if changed:
                 console.print(f"changed for the third night: {changed}")
         result_counts = info["counts"]
+        rules = _rule_engines(src, cfg, day)
     table = Table(title=f"bench district (scale {scale}): {result_counts.get('student_rows', 0):,} student rows, "
                         f"{result_counts.get('sources', 0)} sources; sample generated in {generated:.1f} s")
     table.add_column("stage")
@@ -131,6 +141,9 @@ def bench_district(scale: float, console: Console, prefect: bool = True) -> dict
         areas = info.get("areas", {})
         console.print(f"{label}: " + ", ".join(f"{a} {len(r['reused'])} reused / {r['rebuilt']} rebuilt"
                                                 for a, r in areas.items()))
+    console.print(f"rule engine on {rules['rows']:,} rows: Great Expectations {rules['gx']:.2f} s, the same rules in "
+                  f"pandas {rules['pandas']:.2f} s ({rules['gx'] / max(rules['pandas'], 1e-9):.1f}x); same failing rows: "
+                  f"{'yes' if rules['same'] else 'NO'}")
     rows = max(result_counts.get("student_rows", 0), 1)
     console.print(f"throughput (full night): {rows / full:.0f} rows/s; generated: {counts}")
     if prefect:

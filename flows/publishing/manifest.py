@@ -2,8 +2,8 @@
 
 It holds the run id, the as-of date, start and finish times, every source read (ok / stale / failed), the
 counts computed from the published frames together with the counts the stages reported, and the sha256 of
-every other file in the folder. It is written through a temporary file and renamed, so it is there whole or
-not at all.
+every other file in the folder, and (``reuse``) which pieces the night took from earlier nights and since which
+run (``flows.reuse``). It is written through a temporary file and renamed, so it is there whole or not at all.
 """
 
 from __future__ import annotations
