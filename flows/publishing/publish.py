@@ -69,8 +69,11 @@ def publish(
         key = kept.workbook_key(result, cfg) if reuse is not None else ""
         if not kept.link_kept(reuse, key, out_root, partial):
             write_workbooks(data, partial)
-            _write_data_docs(result, cfg, partial)
             kept.keep_written(reuse, key, partial)
+        docs = kept.docs_key(result.validation or {}, cfg) if reuse is not None else ""
+        if not kept.link_kept(reuse, docs, out_root, partial, kept.DOCS_AREA):
+            if _write_data_docs(result, cfg, partial):
+                kept.keep_written(reuse, docs, partial, kept.DOCS_AREA)
         finished_at = result.finished_at or (clock or _now_like(result.started_at))()
         write_manifest(result, data, partial, finished_at, workbooks,
                        reuse=reuse.report() if reuse is not None else None)
@@ -132,8 +135,9 @@ def _write_shared(kind: str, code: str, path: str) -> None:
     _write_one(_SHARED["data"], kind, code, Path(path))
 
 
-def _write_data_docs(result: RunResult, cfg: AppConfig, folder: Path) -> None:
-    """The GX Data Docs site of tonight's validation (flows.rules.datadocs), inside the run folder and its manifest."""
+def _write_data_docs(result: RunResult, cfg: AppConfig, folder: Path) -> bool:
+    """The GX Data Docs site of tonight's validation (flows.rules.datadocs), inside the run folder and its manifest.
+    False when it could not be built (nothing to keep for the next night)."""
     from flows.rules import datadocs
     target = folder / datadocs.FOLDER
     try:
@@ -141,6 +145,8 @@ def _write_data_docs(result: RunResult, cfg: AppConfig, folder: Path) -> None:
     except Exception as exc:  # the officers' detail view must not cost the schools their night's results
         log.warning("data docs not built (%s): %s", type(exc).__name__, str(exc)[:200])
         shutil.rmtree(target, ignore_errors=True)
+        return False
+    return True
 
 
 def _now_like(started: dt.datetime) -> Callable[[], dt.datetime]:

@@ -5,6 +5,8 @@ id and times), the config and the code. When all of these are those of a kept ni
 published are the files a full night would write, save the stamp naming the run that wrote them (the title's run
 id, the file's creation time); they are hard-linked (copied where links are not possible) from the last run
 folder into tonight's, each checked against that folder's manifest. Anything missing or different is written.
+Workbooks print the as-of date, so only a rerun of the same day links them. The Data Docs show only the suite and
+the validation's counts per rule: they are keyed by those and linked whenever the lists gave the same counts.
 The CSV exports and the manifest are always written.
 """
 
@@ -24,8 +26,9 @@ from flows.reuse.store import Reuse
 log = logging.getLogger(__name__)
 
 AREA = "workbooks"
-# the parts of a run folder that are linked when unchanged (exports and manifest are always written)
-LINKED = ("district", "communes", "schools", "data-docs")
+WORKBOOKS = ("district", "communes", "schools")  # the run folder's parts keyed by the whole result
+DOCS_AREA = "data-docs"
+DOCS = ("data-docs",)  # keyed by the validation's summary alone (it shows nothing else of the night)
 _RUN_STAMPS = {"run_id", "started_at", "finished_at"}
 
 
@@ -44,22 +47,25 @@ def workbook_key(result, cfg) -> str:  # noqa: ANN001
     return digest(AREA, result_fingerprint(result), config_fingerprint(cfg), code_version())
 
 
-def link_kept(reuse: Reuse | None, key: str, out_root: Path, folder: Path) -> bool:
+def docs_key(summary: dict, cfg) -> str:  # noqa: ANN001
+    """The Data Docs show the suite (config) and the validation's counts per rule (``summary``)."""
+    return digest(DOCS_AREA, json.dumps(summary, sort_keys=True, default=repr), config_fingerprint(cfg),
+                  code_version())
+
+
+def link_kept(reuse: Reuse | None, key: str, out_root: Path, folder: Path, area: str = AREA) -> bool:
     """Link the files kept under ``key`` from the last run folder into ``folder``; False (nothing linked) when
     they are not all there, unchanged."""
     if reuse is None:
         return False
-    kept = reuse.take(AREA, key, "all")
+    kept = reuse.take(area, key, "all")
     if kept is None:
         return False
     last = _last_run(out_root)
-    if last is None:
-        reuse.taken.get(AREA, {}).pop("all", None)
-        return False
-    listed = _manifest_files(last)
+    listed = _manifest_files(last) if last is not None else {}
     files: dict[str, str] = kept["files"]
-    if any(listed.get(rel) != sha for rel, sha in files.items()) or not all((last / rel).is_file() for rel in files):
-        reuse.taken.get(AREA, {}).pop("all", None)  # pruned or rewritten since: write them
+    if last is None or any(listed.get(rel) != sha or not (last / rel).is_file() for rel, sha in files.items()):
+        reuse.taken.get(area, {}).pop("all", None)  # pruned or rewritten since: write them
         return False
     for rel in sorted(files):
         target = folder / rel
@@ -68,19 +74,20 @@ def link_kept(reuse: Reuse | None, key: str, out_root: Path, folder: Path) -> bo
             os.link(last / rel, target)
         except OSError:
             shutil.copy2(last / rel, target)
-    log.info("publish: %d workbook and Data Docs files linked from run %s", len(files), last.name)
+    log.info("publish: %d %s files linked from run %s", len(files), area, last.name)
     return True
 
 
-def keep_written(reuse: Reuse | None, key: str, folder: Path) -> None:
+def keep_written(reuse: Reuse | None, key: str, folder: Path, area: str = AREA) -> None:
     """Keep the list of files just written (path -> sha256) under ``key`` for the next night."""
     if reuse is None:
         return
     from flows.publishing.manifest import _sha256
 
+    parts = DOCS if area == DOCS_AREA else WORKBOOKS
     files = {p.relative_to(folder).as_posix(): _sha256(p)
-             for part in LINKED if (folder / part).is_dir() for p in sorted((folder / part).rglob("*")) if p.is_file()}
-    reuse.keep(AREA, key, {"files": files}, "all")
+             for part in parts if (folder / part).is_dir() for p in sorted((folder / part).rglob("*")) if p.is_file()}
+    reuse.keep(area, key, {"files": files}, "all")
 
 
 def _last_run(out_root: Path) -> Path | None:

@@ -99,6 +99,13 @@ def test_one_changed_school_list_is_laid_out_again_alone(nights):
     assert _rebuilt(_reuse(nights["runs"][1][0]), "workbooks") == 1  # the next day: the as-of date changed
 
 
+def test_the_data_docs_of_the_same_validation_are_linked_whatever_the_day(nights):
+    (first, _, _), (second, _, _), _, _ = nights["runs"]
+    assert _reuse(second)["areas"]["data-docs"]["reused"] == {"all": first.name}
+    index = second / "data-docs" / "index.html"
+    assert index.is_file() and index.stat().st_ino == (first / "data-docs" / "index.html").stat().st_ino
+
+
 def _edited_config(dest: Path, file: str, edit) -> Path:  # noqa: ANN001
     folder = config_copy(dest)
     data = yaml.safe_load((folder / file).read_text(encoding="utf-8"))
@@ -117,7 +124,7 @@ def test_a_changed_config_or_rule_rebuilds_the_night_and_gives_a_full_nights_res
     changed = load_config(_edited_config(tmp_path / "config", file, edit))
     _, inc = run_night(src, changed, out, DAY + dt.timedelta(days=4))
     report = _reuse(inc)
-    for area in ("layout", "normalize", "validate", "workbooks"):
+    for area in ("layout", "normalize", "validate", "workbooks", "data-docs"):
         assert _reused(report, area) == 0 and _rebuilt(report, area) >= 1, area
     shutil.copytree(nights["base"] / "full", tmp_path / "full", symlinks=True)  # the same ledger history
     _, full = run_night(src, changed, tmp_path / "full", DAY + dt.timedelta(days=4), full=True)
