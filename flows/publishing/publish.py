@@ -88,6 +88,7 @@ def publish(
 PARALLEL_MIN_ROWS = 20_000
 _WRITERS = {"district": write_district, "commune": write_commune, "school": write_school}
 _SHARED: dict[str, object] = {}  # a worker process's copy of the night's prepared data
+WORKER_CPU = {"seconds": 0.0}  # CPU seconds spent by workbook writer processes so far (for ``bench``)
 
 
 def write_workbooks(data, folder: Path, workers: int | None = None) -> int:  # noqa: ANN001 - Prepared
@@ -115,8 +116,10 @@ def write_workbooks(data, folder: Path, workers: int | None = None) -> int:  # n
     context.set_forkserver_preload(["flows.publishing.publish"])
     payload = pickle.dumps(data, protocol=pickle.HIGHEST_PROTOCOL)
     with ProcessPoolExecutor(workers, mp_context=context, initializer=_receive, initargs=(payload,)) as pool:
-        for done in [pool.submit(_write_shared, kind, code, str(path)) for kind, code, path in jobs]:
-            done.result()
+        cpu = sum(done.result() for done in [pool.submit(_write_shared, kind, code, str(path))
+                                              for kind, code, path in jobs])
+    WORKER_CPU["seconds"] += cpu
+    log.info("publish: %d workbooks written by %d processes (%.1f CPU s)", len(jobs), workers, cpu)
     return len(jobs)
 
 
@@ -131,8 +134,10 @@ def _receive(payload: bytes) -> None:
     _SHARED["data"] = pickle.loads(payload)
 
 
-def _write_shared(kind: str, code: str, path: str) -> None:
+def _write_shared(kind: str, code: str, path: str) -> float:
+    started = time.process_time()
     _write_one(_SHARED["data"], kind, code, Path(path))
+    return time.process_time() - started
 
 
 def _write_data_docs(result: RunResult, cfg: AppConfig, folder: Path) -> bool:
