@@ -128,7 +128,8 @@ def _locked_night(sources_dir: Path | None, cfg: AppConfig, out_root: Path, as_o
 
     try:
         progress("Đọc nguồn dữ liệu")
-        sources = step("sources", fetch_sources, sources_dir, cfg, ledger, run_id, offline, replay_run)
+        sources = step("sources", fetch_sources, sources_dir, cfg, ledger, run_id, offline, replay_run,
+                       reuse)
         log.info("run %s: %d sources (%d stale, %d failed)", run_id, len(sources),
                  sum(s.status == "stale" for s in sources), sum(s.status == "failed" for s in sources))
         progress("Nhận dạng bảng")

@@ -22,20 +22,23 @@ log = logging.getLogger(__name__)
 
 
 def fetch_sources(sources_dir: Path | None, cfg: AppConfig, ledger=None, run_id: str | None = None,
-                  offline: bool = False, replay_run: str | None = None, *,
+                  offline: bool = False, replay_run: str | None = None, reuse=None, *,
                   google_fallback: bool = True) -> list[SourceData]:
     """Local files, then the registered Google spreadsheets (changed ones fetched, the rest from snapshots).
 
     ``ledger`` stores the snapshots; ``offline`` reads only stored snapshots; ``replay_run`` reads the snapshots
     that run read. ``google_fallback=False``: a Drive listing that fails for a reason that may pass raises
     (``GoogleUnavailable``) instead of falling back to the snapshots, so the step can be tried again; the flow
-    passes ``True`` on its last attempt.
+    passes ``True`` on its last attempt. ``reuse``: a local file whose bytes are unchanged since a kept night is
+    not parsed again (``flows.reuse.intake.grid_reader``).
     """
     from flows.adapters.files import read_local
 
     sources: list[SourceData] = []
     if sources_dir is not None:
-        sources.extend(read_local(sources_dir, cfg))
+        from flows.reuse.intake import grid_reader
+
+        sources.extend(read_local(sources_dir, cfg, grid_reader(reuse) if reuse is not None else None))
     if cfg.sources.google.configured and ledger is not None:
         from flows.adapters.google.sheets import GoogleSheetSource
 

@@ -17,6 +17,26 @@ from flows.reuse.fingerprints import code_version, config_fingerprint, digest, f
 from flows.reuse.store import Reuse
 
 
+def grid_reader(reuse: Reuse):
+    """A ``read(path, limits)`` for ``flows.adapters.files.read_local``: a file whose bytes (and the reading limits
+    and the code) are those of a kept night is not parsed again; its grids are taken from the store."""
+    import hashlib
+
+    from flows.adapters.files import read_grids
+
+    def read(path, limits):  # noqa: ANN001, ANN202
+        key = digest("grids", hashlib.sha256(path.read_bytes()).hexdigest(), path.suffix.lower(), repr(limits),
+                     code_version())
+        name = path.name
+        got = reuse.take("files", key, name)
+        if got is None:
+            got = read_grids(path, limits)  # a file that cannot be read raises here each night, never kept
+            reuse.keep("files", key, got, name)
+        return got
+
+    return read
+
+
 def source_keys(sources, cfg) -> dict[str, str]:  # noqa: ANN001 - list[SourceData], AppConfig
     """source id -> the key of its layout: its content, the config and the code (failed sources have none)."""
     base = (config_fingerprint(cfg), code_version())

@@ -71,6 +71,7 @@ def test_an_unchanged_night_reuses_every_source_the_validation_and_the_partition
     sources = _rebuilt(first, "layout")
     assert sources > 0 and _reused(first, "layout") == 0
     for report in (second, third):
+        assert _reused(report, "files") == sources and _rebuilt(report, "files") == 0  # not parsed again
         assert _reused(report, "layout") == sources and _rebuilt(report, "layout") == 0
         assert _rebuilt(report, "normalize") == 0 and _reused(report, "normalize") > 0
         assert _reused(report, "validate") == 1 and _rebuilt(report, "validate") == 0
@@ -92,6 +93,7 @@ def test_a_rerun_of_the_same_day_links_the_workbooks_of_the_night_before(nights)
 def test_one_changed_school_list_is_laid_out_again_alone(nights):
     report = _reuse(nights["runs"][3][0])
     sources = _rebuilt(_reuse(nights["runs"][0][0]), "layout")
+    assert _rebuilt(report, "files") == 1 and _reused(report, "files") == sources - 1
     assert _rebuilt(report, "layout") == 1 and _reused(report, "layout") == sources - 1
     assert _rebuilt(report, "normalize") == 1
     assert _rebuilt(report, "validate") == 1 and _rebuilt(report, "linkage") >= 1
@@ -124,7 +126,7 @@ def test_a_changed_config_or_rule_rebuilds_the_night_and_gives_a_full_nights_res
     changed = load_config(_edited_config(tmp_path / "config", file, edit))
     _, inc = run_night(src, changed, out, DAY + dt.timedelta(days=4))
     report = _reuse(inc)
-    for area in ("layout", "normalize", "validate", "workbooks", "data-docs"):
+    for area in ("layout", "normalize", "validate", "workbooks", "data-docs"):  # files: same bytes, same code
         assert _reused(report, area) == 0 and _rebuilt(report, area) >= 1, area
     shutil.copytree(nights["base"] / "full", tmp_path / "full", symlinks=True)  # the same ledger history
     _, full = run_night(src, changed, tmp_path / "full", DAY + dt.timedelta(days=4), full=True)
