@@ -4,8 +4,9 @@
 it is kept) or None; ``keep(area, key, value)`` stores what was just computed, noting tonight's run. After the
 night is published, ``sweep`` deletes the pieces tonight neither took nor kept, so the store holds one night's
 worth. ``full=True`` (``songmaytinh run --full``) takes nothing and keeps everything: a full rebuild that leaves a
-fresh store. The store holds student rows like the run folders beside it, and is read only by the nights.
-Files are written to a temporary name and renamed, so a killed night leaves no half piece.
+fresh store. The store holds student rows like the run folders beside it, as pickles: only the user the nights
+run as may write it (like the ledger beside it). Files are written to a temporary name and renamed, so a killed
+night leaves no half piece; a piece that cannot be written is only a rebuild the next night.
 """
 
 from __future__ import annotations
@@ -67,12 +68,19 @@ class Reuse:
             return
         self._touched.add((area, key))
         path = self._path(area, key)
-        path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-        with tmp.open("wb") as fh:
-            pickle.dump({"format": _FORMAT, "key": key, "since": self.run_id, "value": value}, fh,
-                        protocol=pickle.HIGHEST_PROTOCOL)
-        os.replace(tmp, path)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with tmp.open("wb") as fh:
+                pickle.dump({"format": _FORMAT, "key": key, "since": self.run_id, "value": value}, fh,
+                            protocol=pickle.HIGHEST_PROTOCOL)
+            os.replace(tmp, path)
+        except OSError as exc:  # a full or read-only disk costs the next night its reuse, never this night
+            log.warning("reuse: %s/%s not kept (%s)", area, key[:12], type(exc).__name__)
+            try:
+                tmp.unlink(missing_ok=True)
+            except OSError:
+                pass
 
     def sweep(self) -> int:
         """Delete the pieces tonight neither took nor kept (and leftovers of a killed night); return how many."""

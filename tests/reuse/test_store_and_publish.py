@@ -39,6 +39,14 @@ def test_a_damaged_piece_is_rebuilt_and_a_full_night_takes_nothing(tmp_path):
     assert full.sweep() == 0  # looked for tonight: kept for the next night
 
 
+def test_a_store_that_cannot_be_written_costs_only_the_reuse(tmp_path):
+    (tmp_path / ".reuse").write_text("a file where the store's folder should be")
+    night = Reuse.beside(tmp_path, "night-1")
+    night.keep("layout", "k", [1], "a.xlsx")  # no exception: the night goes on
+    assert night.report()["areas"]["layout"]["rebuilt"] == 1
+    assert Reuse.beside(tmp_path, "night-2").take("layout", "k") is None
+
+
 def test_per_source_gives_the_whole_computation_in_source_order(tmp_path):
     frame = pd.DataFrame({"source_id": ["b", "b", "a", "c", "c"], "x": [1, 2, 3, 4, 5]})
     keys = {"a": "ka", "b": "kb", "c": "kc"}
