@@ -4,8 +4,13 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
+import pickle
+import subprocess
+import sys
 
 import pandas as pd
+import pytest
 
 from flows.pipeline import run_night
 from flows.publishing.prepared import prepare
@@ -77,10 +82,31 @@ def test_keys_tell_types_apart():
     assert frame_fingerprint(a) != frame_fingerprint(a.iloc[::-1].reset_index(drop=True))
 
 
-def test_workbooks_written_by_two_processes_are_the_bytes_one_process_writes(tmp_path, cfg):
-    src = tiny_district(tmp_path / "src")
-    result, _ = run_night(src, cfg, tmp_path / "out", dt.date.fromisoformat(AS_OF))
-    data = prepare(result, cfg)
+@pytest.fixture(scope="module")
+def night(tmp_path_factory, cfg):
+    base = tmp_path_factory.mktemp("publish-reuse")
+    result, _ = run_night(tiny_district(base / "src"), cfg, base / "out", dt.date.fromisoformat(AS_OF))
+    return result
+
+
+def test_a_nights_key_is_the_same_in_another_process(night, cfg, tmp_path):
+    """Keys hold no order that changes between processes (a set's, under another hash seed): tomorrow's night,
+    another process, finds tonight's pieces."""
+    from flows.reuse.workbooks import workbook_key
+
+    path = tmp_path / "result.pickle"
+    path.write_bytes(pickle.dumps(night))
+    code = ("import pickle, sys; from flows.config import load_config; from flows.reuse.workbooks import "
+            "workbook_key; from flows.reuse.fingerprints import frame_fingerprint; "
+            "r = pickle.load(open(sys.argv[1], 'rb')); print(workbook_key(r, load_config())); "
+            "print(frame_fingerprint(r.students))")
+    done = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True, check=True,
+                          env={**os.environ, "PYTHONHASHSEED": "12345"})
+    assert done.stdout.split() == [workbook_key(night, cfg), frame_fingerprint(night.students)]
+
+
+def test_workbooks_written_by_two_processes_are_the_bytes_one_process_writes(night, tmp_path, cfg):
+    data = prepare(night, cfg)
     one, two = tmp_path / "one", tmp_path / "two"
     assert write_workbooks(data, one, workers=1) == write_workbooks(data, two, workers=2) > 3
     files = sorted(p.relative_to(one) for p in one.rglob("*.xlsx"))
