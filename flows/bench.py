@@ -16,41 +16,155 @@ def _rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def bench_district(scale: float, console: Console) -> dict[str, float]:
-    """Generate the sample district at ``scale`` and time each stage of one night (no Prefect server)."""
-    from flows.config import load_config
+def _reset_peak() -> bool:
+    """Start a new peak-RSS measurement (Linux: ``clear_refs`` 5 resets VmHWM); False where not possible."""
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+        return True
+    except OSError:
+        return False
+
+
+def _peak_mib(reset_worked: bool) -> float:
+    if reset_worked:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return _rss_mib()
+
+
+def _cpu_seconds() -> float:
+    """CPU seconds of this process and of the workbook writer processes: a figure that a busy machine inflates
+    less than the wall clock."""
+    from flows.publishing.publish import WORKER_CPU
+
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    return own.ru_utime + own.ru_stime + WORKER_CPU["seconds"]
+
+
+def change_one_school(sources: Path) -> str:
+    """Change one child's name in the first school workbook of the sample (as a school would, fixing a typo);
+    return the file changed. Only cells change: title rows, merged headers and hidden rows stay."""
+    from openpyxl import load_workbook
+
+    path = sorted((sources / "truong").glob("*.xlsx"))[0]
+    book = load_workbook(path)
+    sheet = max(book.worksheets, key=lambda ws: ws.max_row)  # the list, not an instructions sheet
+    by_column: dict[int, list] = {}
+    for row in sheet.iter_rows(min_row=max(sheet.max_row // 4, 1)):
+        for c in row:
+            if isinstance(c.value, str) and 2 <= len(c.value.split()) <= 5 and not any(ch in c.value for ch in ":,."):
+                by_column.setdefault(c.column, []).append(c)
+    names = max(by_column.values(), key=len)  # the column of the children's (or parents') names
+    cell = names[len(names) // 2]
+    cell.value = " ".join(cell.value.split()[:-1] + ["Khánh"])
+    book.save(path)
+    return path.relative_to(sources).as_posix()
+
+
+def _night(src: Path, out: Path, cfg, as_of: dt.date, full: bool = False) -> tuple[dict[str, float], dict, float]:
     from flows.pipeline import run_night
+
+    timings: dict[str, float] = {}
+
+    def step(name, fn, *args):
+        start = time.perf_counter()
+        try:
+            return fn(*args)
+        finally:
+            timings[name] = timings.get(name, 0.0) + time.perf_counter() - start
+
+    reset = _reset_peak()
+    t0, cpu0 = time.perf_counter(), _cpu_seconds()
+    result, run_dir = run_night(src, cfg, out, as_of, step=step, full=full)
+    timings["night total"] = time.perf_counter() - t0
+    timings["night CPU (all processes)"] = _cpu_seconds() - cpu0
+    import json
+    manifest = json.loads((run_dir / "manifest.json").read_text(encoding="utf-8"))
+    return timings, {"counts": result.counts, "reuse": manifest.get("reuse", {})}, _peak_mib(reset)
+
+
+def _rule_engines(src: Path, cfg, day: dt.date) -> dict:
+    """GX against the same rules in pandas on the district's normalized rows (``flows.bench_rules``)."""
+    from flows.bench_rules import compare
+    from flows.stages import extract_tables, fetch_sources, normalize_tables
+
+    extraction = extract_tables(fetch_sources(src, cfg), cfg)
+    return compare(normalize_tables(extraction, cfg).students, cfg, day)
+
+
+def prefect_start_seconds() -> float | None:
+    """Seconds for Prefect's temporary server to start and answer (measured in a child process, so that nothing
+    of it stays); None when a running server is configured (``PREFECT_API_URL``): then no night starts one."""
+    import os
+    import subprocess
+    import sys
+
+    if os.environ.get("PREFECT_API_URL"):
+        return None
+    code = ("import time; t=time.perf_counter(); import flows.nightly; "
+            "from flows.ephemeral_server import start_for_this_process as s; s(); print(time.perf_counter()-t)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    try:
+        return float(done.stdout.strip().splitlines()[-1])
+    except (ValueError, IndexError):
+        return float("nan")
+
+
+def bench_district(scale: float, console: Console, prefect: bool = True) -> dict[str, dict[str, float]]:
+    """Generate the sample district at ``scale`` and time each stage of three nights on one ledger and output
+    folder (no Prefect server): the first (full), the same files again (unchanged), then one school's list
+    changed. Each with its peak RSS and what it reused; then the start of Prefect's temporary server alone."""
+    from flows.config import load_config
     from samples.generate import generate
 
     cfg = load_config()
-    timings: dict[str, float] = {}
+    nights: dict[str, dict[str, float]] = {}
+    peaks: dict[str, float] = {}
+    reused: dict[str, dict] = {}
     with tempfile.TemporaryDirectory(prefix="songmaytinh-bench-") as tmp:
         src, out = Path(tmp) / "sources", Path(tmp) / "out"
         t0 = time.perf_counter()
         counts = generate(src, seed=2021, scale=scale)
-        timings["generate sample"] = time.perf_counter() - t0
-
-        def step(name, fn, *args):
-            start = time.perf_counter()
-            try:
-                return fn(*args)
-            finally:
-                timings[name] = time.perf_counter() - start
-
-        t0 = time.perf_counter()
-        result, _ = run_night(src, cfg, out, dt.date(2022, 3, 1), step=step)
-        timings["night total"] = time.perf_counter() - t0
-    table = Table(title=f"bench district (scale {scale}): {result.counts.get('student_rows', 0):,} student rows, "
-                        f"{result.counts.get('sources', 0)} sources")
+        generated = time.perf_counter() - t0
+        day = dt.date(2022, 3, 1)
+        for label, prepare in (("full", None), ("unchanged", None), ("one school changed", change_one_school)):
+            changed = prepare(src) if prepare else ""
+            nights[label], info, peaks[label] = _night(src, out, cfg, day)
+            reused[label] = info["reuse"]
+            if changed:
+                console.print(f"changed for the third night: {changed}")
+        result_counts = info["counts"]
+        rules = _rule_engines(src, cfg, day)
+    table = Table(title=f"bench district (scale {scale}): {result_counts.get('student_rows', 0):,} student rows, "
+                        f"{result_counts.get('sources', 0)} sources; sample generated in {generated:.1f} s")
     table.add_column("stage")
-    table.add_column("seconds", justify="right")
-    for name, sec in timings.items():
-        table.add_row(name, f"{sec:.2f}")
+    for label in nights:
+        table.add_column(f"{label} (s)", justify="right")
+    for name in nights["full"]:
+        table.add_row(name, *(f"{n.get(name, 0.0):.2f}" for n in nights.values()))
+    full = nights["full"]["night total"]
+    table.add_row("share of the full night", *(f"{n['night total'] / full:.0%}" for n in nights.values()))
+    cpu = nights["full"]["night CPU (all processes)"]
+    table.add_row("share of its CPU", *(f"{n['night CPU (all processes)'] / cpu:.0%}" for n in nights.values()))
+    table.add_row("peak RSS (MiB)", *(f"{peaks[label]:.0f}" for label in nights))
     console.print(table)
-    rows = max(result.counts.get("student_rows", 0), 1)
-    console.print(f"throughput: {rows / timings['night total']:.0f} rows/s; peak RSS {_rss_mib():.0f} MiB; "
-                  f"generated: {counts}")
-    return timings
+    for label, info in reused.items():
+        areas = info.get("areas", {})
+        console.print(f"{label}: " + ", ".join(f"{a} {len(r['reused'])} reused / {r['rebuilt']} rebuilt"
+                                                for a, r in areas.items()))
+    console.print(f"rule engine on {rules['rows']:,} rows: Great Expectations {rules['gx']:.2f} s, the same rules in "
+                  f"pandas {rules['pandas']:.2f} s ({rules['gx'] / max(rules['pandas'], 1e-9):.1f}x); same failing rows: "
+                  f"{'yes' if rules['same'] else 'NO'}")
+    rows = max(result_counts.get("student_rows", 0), 1)
+    console.print(f"throughput (full night): {rows / full:.0f} rows/s; generated: {counts}")
+    if prefect:
+        start = prefect_start_seconds()
+        console.print("Prefect: a running server is configured (PREFECT_API_URL): no temporary server to start"
+                      if start is None else
+                      f"Prefect's temporary server (songmaytinh run without PREFECT_API_URL): {start:.1f} s to start, "
+                      "once per run, on top of the night's work above")
+    return nights
 
 
 def febrl_contract(df):
@@ -192,6 +306,6 @@ def run_bench(what: str, scale: float, console: Console) -> None:
         bench_dedupe(int(100_000 * scale), console)
     elif what == "scale":
         for s in (0.25, 0.5, 1.0, 2.0):
-            bench_district(s * scale, console)
+            bench_district(s * scale, console, prefect=False)
     else:
         raise SystemExit(f"unknown benchmark {what!r}: choose district, dedupe or scale")

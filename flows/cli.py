@@ -51,6 +51,8 @@ def run(
     wait: Optional[float] = typer.Option(None, "--wait", min=0,
                                          help="Seconds to wait for another night on the same ledger or output "
                                               "folder (default: night.lock_wait_seconds in district.yaml)."),
+    full: bool = typer.Option(False, "--full",
+                              help="Rebuild everything: take nothing kept from earlier nights (OUT/.reuse)."),
 ) -> None:
     """Run the nightly consolidation once and publish the workbooks."""
     _setup_logging(verbose)
@@ -84,7 +86,7 @@ def run(
         try:
             outcome = nightly.nightly_consolidation(
                 sources_dir=str(sources) if sources else None, config_dir=str(cfg.config_dir), out_dir=str(out),
-                as_of=as_of, ledger_url=ledger, offline=offline, replay_run=replay_run, lock_wait=wait)
+                as_of=as_of, ledger_url=ledger, offline=offline, replay_run=replay_run, lock_wait=wait, full=full)
         except NightLocked as exc:
             console.print(f"[red]{exc}[/red]")
             raise typer.Exit(3) from None

@@ -115,11 +115,13 @@ def nightly_consolidation(
     offline: bool = False,
     replay_run: str | None = None,
     lock_wait: float | None = None,
+    full: bool = False,
 ):
     """Pull, validate, merge, allocate and publish; returns the run id, folder and counts (no personal data).
 
     ``lock_wait``: how long to wait for another night on the same ledger or outputs (``NightLocked`` after it: not
-    a failure of this night, nothing is reported or mailed)."""
+    a failure of this night, nothing is reported or mailed). ``full``: rebuild every piece, reusing nothing kept
+    from earlier nights (``flows.reuse``)."""
     import datetime as dt
 
     from flows.publishing.night_report import report_for_failure, report_for_run, sources_markdown
@@ -135,7 +137,7 @@ def nightly_consolidation(
         result, run_dir = run_night(Path(sources_dir) if sources_dir else None, cfg, Path(out_dir), day, ledger_url,
                                     progress=PROGRESS["callback"], step=runner, offline=offline,
                                     replay_run=replay_run, on_run=lambda rid, d: run.update(run_id=rid, as_of=d),
-                                    lock_wait=lock_wait)
+                                    lock_wait=lock_wait, full=full)
     except NightLocked:
         raise
     except Exception as exc:

@@ -63,6 +63,7 @@ def run_night(
     replay_run: str | None = None,
     on_run: Callable[[str, dt.date], None] | None = None,
     lock_wait: float | None = None,
+    full: bool = False,
 ) -> tuple[RunResult, Path]:
     """Run every stage once and publish; returns the result and the published run folder.
 
@@ -77,6 +78,8 @@ def run_night(
     ``replay_run``: replay that past run read-only — every source as that night read it (its snapshots, local files
     and Google Sheets alike), on a scratch copy of the ledger, published under ``OUT/replays/`` (``OUT/latest`` is
     not moved), on that run's as-of day unless ``as_of`` is given; ``UnknownRun`` when the ledger has no such run.
+    What did not change since the last night is taken from the store beside the outputs (``flows.reuse``); the
+    result is the same as a full night's. ``full=True`` rebuilds every piece (and refreshes the store).
     """
     out_root.mkdir(parents=True, exist_ok=True)
     url = ledger_url or default_ledger_url(out_root)
@@ -85,7 +88,8 @@ def run_night(
         wait = cfg.district.night.lock_wait_seconds if lock_wait is None else lock_wait
         scratch, url, out_root, as_of = _replay_setup(url, replay_run, out_root, as_of, wait)
     try:
-        return _night(sources_dir, cfg, out_root, as_of, url, progress, step, offline, replay_run, on_run, lock_wait)
+        return _night(sources_dir, cfg, out_root, as_of, url, progress, step, offline, replay_run, on_run, lock_wait,
+                      full)
     finally:
         if scratch is not None:
             scratch.remove()
@@ -112,7 +116,8 @@ def _replay_setup(url: str, replay_run: str, out_root: Path, as_of: dt.date | No
 
 def _night(sources_dir: Path | None, cfg: AppConfig, out_root: Path, as_of: dt.date | None, url: str,
            progress: Progress, step: Step, offline: bool, replay_run: str | None,
-           on_run: Callable[[str, dt.date], None] | None, lock_wait: float | None) -> tuple[RunResult, Path]:
+           on_run: Callable[[str, dt.date], None] | None, lock_wait: float | None,
+           full: bool = False) -> tuple[RunResult, Path]:
     wait = cfg.district.night.lock_wait_seconds if lock_wait is None else lock_wait
     started = dt.datetime.now(dt.timezone.utc)
     as_of = as_of or started.astimezone(TIMEZONE).date()
@@ -125,7 +130,7 @@ def _night(sources_dir: Path | None, cfg: AppConfig, out_root: Path, as_of: dt.d
     lock, ledger = step("ledger", _open_night, url, out_root, wait, run_id, as_of)
     try:
         return _locked_night(sources_dir, cfg, out_root, as_of, ledger, progress, step, offline, replay_run,
-                             started, run_id)
+                             started, run_id, full)
     finally:
         lock.__exit__(None, None, None)
 
@@ -150,32 +155,38 @@ def _open_night(url: str, out_root: Path, wait: float, run_id: str, as_of: dt.da
 
 def _locked_night(sources_dir: Path | None, cfg: AppConfig, out_root: Path, as_of: dt.date, ledger,
                   progress: Progress, step: Step, offline: bool, replay_run: str | None,
-                  started: dt.datetime, run_id: str) -> tuple[RunResult, Path]:
+                  started: dt.datetime, run_id: str, full: bool = False) -> tuple[RunResult, Path]:
     from flows.publishing.rows_as_sent import rows_as_sent
     from flows.publishing.publish import publish
-    from flows.rules.validate import validate_students_for_docs
+    from flows.reuse import Reuse
+    from flows.reuse.intake import validate_night
+
+    # a replay reads the past and writes no store; any other night reuses what did not change (``--full``: nothing)
+    reuse = Reuse(None, run_id) if replay_run else Reuse.beside(out_root, run_id, full=full)
 
     try:
         progress("Đọc nguồn dữ liệu")
-        sources = step("sources", fetch_sources, sources_dir, cfg, ledger, run_id, offline, replay_run)
+        sources = step("sources", fetch_sources, sources_dir, cfg, ledger, run_id, offline, replay_run,
+                       reuse)
         log.info("run %s: %d sources (%d stale, %d failed)", run_id, len(sources),
                  sum(s.status == "stale" for s in sources), sum(s.status == "failed" for s in sources))
         progress("Nhận dạng bảng")
-        extraction = step("layout", extract_tables, sources, cfg)
+        extraction = step("layout", extract_tables, sources, cfg, reuse)
         log.info("layout: %s; %d sheet-level issues",
                  ", ".join(f"{k}={len(v)}" for k, v in extraction.tables.items()), len(extraction.issues))
         progress("Chuẩn hoá dữ liệu")
-        normalized = step("normalize", normalize_tables, extraction, cfg)
+        normalized = step("normalize", normalize_tables, extraction, cfg, reuse)
         progress("Kiểm tra dữ liệu (Great Expectations)")
-        students, validation_issues, validation = step("validate", validate_students_for_docs,
-                                                       normalized.students, extraction.headers, cfg, as_of)
+        students, validation_issues, validation = step("validate", validate_night, normalized.students,
+                                                       extraction.headers, cfg, as_of, reuse)
         issues = extraction.issues + validation_issues
         log.info("validate: %d rows, %d rejected, %d duplicate, %d issues", len(students),
                  int((students.get("row_status") == "rejected").sum()) if len(students) else 0,
                  int((students.get("row_status") == "duplicate").sum()) if len(students) else 0,
                  len(validation_issues))
         progress("Ghép trùng học sinh")
-        dedupe = step("dedupe", link_persons, students, normalized.handover, cfg, ledger, run_id, sources)
+        dedupe = step("dedupe", link_persons, students, normalized.handover, cfg, ledger, run_id, sources,
+                      reuse)
         issues = issues + [cite_column(i, extraction.headers, cfg) for i in dedupe.issues]
         log.info("dedupe: %d persons, %d new links, %d merged ids, %d pairs to review", len(dedupe.persons),
                  len(dedupe.new_links), len(dedupe.aliases), len(dedupe.review_pairs))
@@ -202,7 +213,11 @@ def _locked_night(sources_dir: Path | None, cfg: AppConfig, out_root: Path, as_o
         result.handovers = allocation.handovers
         progress("Xuất bảng tính")
         result.finished_at = dt.datetime.now(dt.timezone.utc)
-        run_dir = step("publish", publish, result, cfg, out_root)
+        run_dir = step("publish", publish, result, cfg, out_root, None, reuse)
+        swept = reuse.sweep()
+        log.info("reuse: %s; %d stale piece(s) dropped", ", ".join(
+            f"{area} {len(r['reused'])} reused/{r['rebuilt']} rebuilt" for area, r in reuse.report()["areas"].items()),
+            swept)
         if cfg.sources.google.feedback and not offline and not replay_run:
             progress("Gửi phản hồi vào Google Sheets")
             step("feedback", send_feedback, sources, issues_df, cfg, ledger, run_id)

@@ -22,18 +22,19 @@ log = logging.getLogger(__name__)
 
 
 def fetch_sources(sources_dir: Path | None, cfg: AppConfig, ledger=None, run_id: str | None = None,
-                  offline: bool = False, replay_run: str | None = None, *,
+                  offline: bool = False, replay_run: str | None = None, reuse=None, *,
                   google_fallback: bool = True) -> list[SourceData]:
     """Local files, then the registered Google spreadsheets (changed ones fetched, the rest from snapshots).
 
     ``ledger`` stores the snapshots; ``offline`` reads only stored snapshots; ``replay_run`` reads the snapshots
     that run read. ``google_fallback=False``: a Drive listing that fails for a reason that may pass raises
     (``GoogleUnavailable``) instead of falling back to the snapshots, so the step can be tried again; the flow
-    passes ``True`` on its last attempt.
+    passes ``True`` on its last attempt. ``reuse``: a local file whose bytes are unchanged since a kept night is
+    not parsed again (``flows.reuse.intake.grid_reader``).
     """
     from flows.intake.returned import set_aside_returned
 
-    sources, markers, entries = _local_sources(sources_dir, cfg, ledger, run_id, replay_run)
+    sources, markers, entries = _local_sources(sources_dir, cfg, ledger, run_id, replay_run, reuse)
     if cfg.sources.google.configured and ledger is not None:
         from flows.adapters.google.sheets import GoogleSheetSource
 
@@ -51,9 +52,11 @@ def fetch_sources(sources_dir: Path | None, cfg: AppConfig, ledger=None, run_id:
     return set_aside_returned(sources, cfg, markers)
 
 
-def _local_sources(sources_dir: Path | None, cfg: AppConfig, ledger, run_id: str | None, replay_run: str | None):
+def _local_sources(sources_dir: Path | None, cfg: AppConfig, ledger, run_id: str | None, replay_run: str | None,
+                   reuse=None):
     """(sources, published-workbook markers, run-source entries) of the local files: read from ``sources_dir`` and
-    kept as snapshots in the ledger, or — replaying — the snapshots that run kept (today's files are not read)."""
+    kept as snapshots in the ledger, or — replaying — the snapshots that run kept (today's files are not read).
+    ``reuse``: a file whose bytes are unchanged since a kept night is not parsed again."""
     from flows.adapters.files import read_local
     from flows.intake.returned import published_marker
 
@@ -63,7 +66,9 @@ def _local_sources(sources_dir: Path | None, cfg: AppConfig, ledger, run_id: str
         return sources, markers, []
     if sources_dir is None:
         return [], {}, []
-    sources = read_local(sources_dir, cfg)
+    from flows.reuse.intake import grid_reader
+
+    sources = read_local(sources_dir, cfg, grid_reader(reuse) if reuse is not None else None)
     markers = {s.source_id: published_marker(sources_dir / s.source_id) for s in sources}
     entries = ledger.keep_local_sources(sources, markers, run_id) if ledger is not None and run_id else []
     return sources, {k: v for k, v in markers.items() if v}, entries
@@ -76,11 +81,18 @@ class Extraction:
     issues: list[Issue]
     rows_by_source: dict[str, int] = field(default_factory=dict)
     kind_by_source: dict[str, str] = field(default_factory=dict)
+    source_keys: dict[str, str] = field(default_factory=dict)  # source id -> its reuse key (``flows.reuse``)
 
 
-def extract_tables(sources: list[SourceData], cfg: AppConfig) -> Extraction:
+def extract_tables(sources: list[SourceData], cfg: AppConfig, reuse=None) -> Extraction:
+    """Each source's tables, header labels and sheet-level issues. ``reuse`` (``flows.reuse.Reuse``): a source
+    whose content, the config and the code are unchanged since a kept night is not laid out again."""
     from flows.intake.layout import extract
+    from flows.reuse.intake import source_keys
 
+    keys = source_keys(sources, cfg) if reuse is not None else {}
+    if reuse is not None:
+        reuse.source_keys = keys
     tables: dict[str, list[pd.DataFrame]] = {}
     headers: dict[tuple[str, str], dict[str, str]] = {}
     issues: list[Issue] = []
@@ -89,8 +101,13 @@ def extract_tables(sources: list[SourceData], cfg: AppConfig) -> Extraction:
     for source in sources:
         kind_by_source[source.source_id] = source.kind or ""
         if source.status != "failed":
+            key = keys.get(source.source_id)
+            result = reuse.take("layout", key, source.source_id) if key else None
             try:
-                result = extract(source, cfg)
+                if result is None:
+                    result = extract(source, cfg)
+                    if key:
+                        reuse.keep("layout", key, result, source.source_id)
             except Exception as exc:  # our bug, but one file must never stop the night: report and go on
                 # type and place only: an exception message may quote a cell, and logs never hold personal data
                 frame = traceback.extract_tb(exc.__traceback__)[-1]
@@ -110,7 +127,8 @@ def extract_tables(sources: list[SourceData], cfg: AppConfig) -> Extraction:
         if sizes and not source.kind:  # inferred from the headers: the kind most of its rows are
             kind_by_source[source.source_id] = max(sizes, key=sizes.get)
     merged = {k: pd.concat(v, ignore_index=True) for k, v in tables.items()}
-    return Extraction(merged, headers, issues, rows_by_source, kind_by_source)
+    return Extraction(merged, headers, issues, rows_by_source, kind_by_source,
+                      {sid: key for sid, key in keys.items() if sid in rows_by_source})
 
 
 @dataclass
@@ -123,9 +141,17 @@ class Normalized:
     overrides: pd.DataFrame | None = None
 
 
-def normalize_tables(extraction: Extraction, cfg: AppConfig) -> Normalized:
+def normalize_tables(extraction: Extraction, cfg: AppConfig, reuse=None) -> Normalized:
+    """Typed rows of every kind. ``reuse``: a student list whose layout was kept is not normalized again (student
+    rows are normalized one by one, so a source's rows do not depend on the other sources)."""
     from flows.intake import normalize as n
     from flows.frames import CONNECTIVITY_COLUMNS, DONATION_COLUMNS, HANDOVER_COLUMNS, STUDENT_COLUMNS
+    from flows.reuse.intake import per_source
+
+    def students(raw: pd.DataFrame, cfg: AppConfig) -> pd.DataFrame:
+        if reuse is None or not extraction.source_keys:
+            return n.normalize_students(raw, cfg)
+        return per_source(raw, extraction.source_keys, "normalize", reuse, lambda part: n.normalize_students(part, cfg))
 
     def run(kind: str, fn, columns: list[str]) -> pd.DataFrame:
         raw = extraction.tables.get(kind)
@@ -134,7 +160,7 @@ def normalize_tables(extraction: Extraction, cfg: AppConfig) -> Normalized:
         return fn(raw, cfg)
 
     return Normalized(
-        students=run("students", n.normalize_students, STUDENT_COLUMNS),
+        students=run("students", students, STUDENT_COLUMNS),
         donations=run("donations", n.normalize_donations, DONATION_COLUMNS),
         connectivity=run("connectivity", n.normalize_connectivity, CONNECTIVITY_COLUMNS),
         handover=run("handover", n.normalize_handover, HANDOVER_COLUMNS),
@@ -153,18 +179,23 @@ def send_feedback(sources: list[SourceData], issues: pd.DataFrame, cfg: AppConfi
 
 
 def link_persons(students: pd.DataFrame, handover: pd.DataFrame, cfg: AppConfig, ledger, run_id: str,
-                 sources: list[SourceData] = ()):
+                 sources: list[SourceData] = (), reuse=None):
     """Dedupe stage with its ledger I/O: officer decisions read from the sources and kept in the ledger (all of
-    them applied every night), stable ids from stored fingerprints, merges recorded as aliases."""
+    them applied every night), stable ids from stored fingerprints, merges recorded as aliases. ``reuse``: the
+    partition of records identical to a kept night's is taken, not computed (``flows.reuse.linkage``)."""
+    from flows.linkage.clustering import link
     from flows.linkage.dedupe import assign_persons
     from flows.linkage.decisions import read_decisions, unmatched_decisions
+    from flows.reuse.linkage import linker
 
-    decided, decision_issues = read_decisions(list(sources), cfg)
+    from flows.reuse.intake import per_source_call
+
+    decided, decision_issues = read_decisions(list(sources), cfg, per_source_call(reuse, "decisions"))
     stored = ledger.add_decisions(decided)
     log.info("dedupe: %d officer decisions read, %d new or changed", len(decided), stored)
     dedupe = assign_persons(students, cfg, known_links=ledger.person_for_fingerprints(),
                             allocate_ids=ledger.next_person_ids, past_recipients=ledger.past_recipients(),
-                            decisions=ledger.decisions())
+                            decisions=ledger.decisions(), linker=linker(reuse) if reuse is not None else link)
     usable = dedupe.students[dedupe.students["row_status"] == "ok"] if len(dedupe.students) else dedupe.students
     unmatched = unmatched_decisions(decided, usable.get("fingerprint", pd.Series(dtype=str)))
     if unmatched:

@@ -57,8 +57,10 @@ def _match_pattern(rel: PurePosixPath, patterns: list[LocalPattern]) -> LocalPat
     return None
 
 
-def read_local(sources_dir: Path, cfg: AppConfig) -> list[SourceData]:
-    """Fetch every local source under ``sources_dir`` (never raises for a bad file)."""
+def read_local(sources_dir: Path, cfg: AppConfig, read=None) -> list[SourceData]:
+    """Fetch every local source under ``sources_dir`` (never raises for a bad file). ``read(path, limits)``: how
+    a file's grids are had (default ``read_grids``; ``flows.reuse.intake.grid_reader`` keeps them by content)."""
+    read = read or read_grids
     out = []
     for path, pattern in list_local(sources_dir, cfg):
         rel = path.relative_to(sources_dir).as_posix()
@@ -70,7 +72,7 @@ def read_local(sources_dir: Path, cfg: AppConfig) -> list[SourceData]:
             modified=dt.datetime.fromtimestamp(path.stat().st_mtime, dt.timezone.utc),
         )
         try:
-            source.sheets = read_grids(path, cfg.sources.local.limits)
+            source.sheets = read(path, cfg.sources.local.limits)
         except Exception as exc:  # a broken file is data, not a crash
             source.status = "failed"
             source.message = _describe_failure(path, exc)

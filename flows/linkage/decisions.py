@@ -46,52 +46,19 @@ def _header(rows: list[list], aliases: dict[str, list[str]]) -> tuple[int, dict[
     return None
 
 
-def read_decisions(sources: list[SourceData], cfg: AppConfig) -> tuple[pd.DataFrame, list[Issue]]:
-    """Decisions found in the sources' sheets (``DECISION_COLUMNS``) and issues for rows that cannot be read."""
-    aliases = cfg.headers.decisions
-    same, different = aliases.get("value_same", []), aliases.get("value_different", [])
+def read_decisions(sources: list[SourceData], cfg: AppConfig,
+                   per_source=None) -> tuple[pd.DataFrame, list[Issue]]:
+    """Decisions found in the sources' sheets (``DECISION_COLUMNS``) and issues for rows that cannot be read.
+    ``per_source(source, read)``: how each source's (rows, issues) are had (``read(source)`` or a kept copy:
+    a source's decisions depend on that source alone)."""
     rows: list[dict] = []
     issues: list[Issue] = []
     for source in sources:
         if source.status == "failed":
             continue
-        for grid in source.sheets:
-            found = _header(grid.rows, aliases) if not grid.hidden else None
-            if found is None:
-                continue
-            first, cols = found
-            header_row = grid.rows[first]
-            for r in range(first + 1, len(grid.rows)):
-                row = grid.rows[r]
-
-                def cell(name: str) -> str:
-                    c = cols.get(name)
-                    return as_text(row[c]) if c is not None and c < len(row) else ""
-
-                key, said = cell("pair_key"), cell("decision")
-                if not said:
-                    continue  # not decided yet
-                if _matches(said, same):
-                    decision = "same"
-                elif _matches(said, different):
-                    decision = "different"
-                else:
-                    decision = ""
-                m = _KEY.match(key.lower())
-                if not m or m.group(1) == m.group(2) or not decision:
-                    column = header_row[cols["decision" if m else "pair_key"]]
-                    issues.append(Issue(
-                        source_file=source.source_file, source_sheet=grid.name, source_row=r + 1,
-                        column=as_text(column), severity="warning", rule="unreadable_decision",
-                        message=("Không đọc được kết luận: ghi \"Cùng một em\" hoặc \"Khác nhau\""
-                                 if m else "Mã cặp không đúng: chép nguyên mã cặp từ bảng \"Cần xem xét\"")))
-                    continue
-                a, b = sorted((m.group(1), m.group(2)))
-                rows.append({"fingerprint_a": a, "fingerprint_b": b, "decision": decision,
-                             "decided_by": cell("decided_by"), "decided_at": _date(row, cols),
-                             "source": f"{source.source_file}:{grid.name}:{r + 1}",
-                             "source_file": source.source_file, "source_sheet": grid.name, "source_row": r + 1,
-                             "key_column": as_text(header_row[cols["pair_key"]])})
+        found, wrong = (per_source or (lambda s, read: read(s)))(source, lambda s: source_decisions(s, cfg))
+        rows.extend(found)
+        issues.extend(wrong)
     return pd.DataFrame(rows, columns=[*DECISION_COLUMNS, *_CITED]), issues
 
 
@@ -118,6 +85,52 @@ def unmatched_decisions(decided: pd.DataFrame, fingerprints: Iterable[str]) -> l
                      "hoặc mã chép sai): kết luận được giữ lại và sẽ áp dụng khi hai hồ sơ có lại; hãy kiểm tra "
                      "mã cặp trong bảng \"Cần xem xét\" mới nhất")))
     return issues
+
+
+def source_decisions(source: SourceData, cfg: AppConfig) -> tuple[list[dict], list[Issue]]:
+    """One source's decision rows (``DECISION_COLUMNS`` as dicts) and unreadable-row issues."""
+    aliases = cfg.headers.decisions
+    same, different = aliases.get("value_same", []), aliases.get("value_different", [])
+    rows: list[dict] = []
+    issues: list[Issue] = []
+    for grid in source.sheets:
+        found = _header(grid.rows, aliases) if not grid.hidden else None
+        if found is None:
+            continue
+        first, cols = found
+        header_row = grid.rows[first]
+        for r in range(first + 1, len(grid.rows)):
+            row = grid.rows[r]
+
+            def cell(name: str) -> str:
+                c = cols.get(name)
+                return as_text(row[c]) if c is not None and c < len(row) else ""
+
+            key, said = cell("pair_key"), cell("decision")
+            if not said:
+                continue  # not decided yet
+            if _matches(said, same):
+                decision = "same"
+            elif _matches(said, different):
+                decision = "different"
+            else:
+                decision = ""
+            m = _KEY.match(key.lower())
+            if not m or m.group(1) == m.group(2) or not decision:
+                column = header_row[cols["decision" if m else "pair_key"]]
+                issues.append(Issue(
+                    source_file=source.source_file, source_sheet=grid.name, source_row=r + 1,
+                    column=as_text(column), severity="warning", rule="unreadable_decision",
+                    message=("Không đọc được kết luận: ghi \"Cùng một em\" hoặc \"Khác nhau\""
+                             if m else "Mã cặp không đúng: chép nguyên mã cặp từ bảng \"Cần xem xét\"")))
+                continue
+            a, b = sorted((m.group(1), m.group(2)))
+            rows.append({"fingerprint_a": a, "fingerprint_b": b, "decision": decision,
+                         "decided_by": cell("decided_by"), "decided_at": _date(row, cols),
+                         "source": f"{source.source_file}:{grid.name}:{r + 1}",
+                         "source_file": source.source_file, "source_sheet": grid.name, "source_row": r + 1,
+                         "key_column": as_text(header_row[cols["pair_key"]])})
+    return rows, issues
 
 
 def _date(row: list, cols: dict[str, int]):

@@ -63,6 +63,7 @@ def assign_persons(
     allocate_ids=None,
     past_recipients: pd.DataFrame | None = None,
     decisions: pd.DataFrame | None = None,
+    linker=link,
 ) -> DedupeResult:
     """Link usable rows into persons and give every person a stable id.
 
@@ -71,6 +72,8 @@ def assign_persons(
     ``past_recipients``: person_id + identity fields of everyone already supported (the ledger); matched to
     tonight's children after these are linked, a child matching one takes that id (support is given once).
     ``decisions``: officer decisions (fingerprint_a, fingerprint_b, decision same|different) that override the model.
+    ``linker``: ``flows.linkage.clustering.link`` or a drop-in for it (``flows.reuse.linkage.linker`` reuses kept
+    partitions).
     """
     known_links = known_links or {}
     df = students.reset_index(drop=True).copy()
@@ -86,7 +89,7 @@ def assign_persons(
     must, cannot = _decision_pairs(decisions, [fingerprints[i] for i in usable])
     # Tonight's rows alone decide who is one child, so the same lists give the same children whatever the ledger
     # holds; the ledger only names them: ids known by fingerprint first, then past recipients found by linkage.
-    result = link(tonight, must_link=must, cannot=cannot) if n_tonight else Linkage(labels=[])
+    result = linker(tonight, must_link=must, cannot=cannot) if n_tonight else Linkage(labels=[])
     labels = list(result.labels)
     clusters: dict[int, list[int]] = {}
     for pos, label in enumerate(labels):
@@ -111,7 +114,7 @@ def assign_persons(
         # a child supported before under another record (moved school, new grade, next phase) keeps the id
         # under which the support was recorded; one past recipient names one child at most
         found: dict[int, set[str]] = {}
-        for pos, pids in _past_matches(tonight, unclaimed, must, cannot).items():
+        for pos, pids in _past_matches(tonight, unclaimed, must, cannot, linker).items():
             found.setdefault(labels[pos], set()).update(pids)
         for label in unnamed:
             ids = sorted(found.get(label, set()) - claimed, key=rank)
@@ -160,12 +163,12 @@ def _survivor_rank(past: pd.DataFrame):
     return lambda pid: (0 if pid in handed else 1 if pid in supported else 2, _id_order(pid))
 
 
-def _past_matches(tonight: pd.DataFrame, past: pd.DataFrame, must, cannot) -> dict[int, set[str]]:
+def _past_matches(tonight: pd.DataFrame, past: pd.DataFrame, must, cannot, linker=link) -> dict[int, set[str]]:
     """Tonight's record position -> ids of past recipients linked with it (past rows appended to tonight's and
     linked together, trained on tonight's rows only)."""
     n = len(tonight)
     both = pd.concat([tonight, past.drop(columns=["needs", "handed_over"], errors="ignore")], ignore_index=True)
-    joint = link(both, must_link=must, cannot=cannot, train_rows=n).labels
+    joint = linker(both, must_link=must, cannot=cannot, train_rows=n).labels
     by_label: dict[int, set[str]] = {}
     for pos in range(n, len(both)):
         by_label.setdefault(joint[pos], set()).add(as_text(past["person_id"].iat[pos - n]))

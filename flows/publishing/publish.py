@@ -21,6 +21,8 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import os
+import pickle
 import shutil
 import time
 from collections.abc import Callable
@@ -44,6 +46,7 @@ def publish(
     cfg: AppConfig,
     out_root: Path,
     retention: int | None = None,
+    reuse=None,
     *,
     clock: Callable[[], dt.datetime] | None = None,
 ) -> Path:
@@ -51,24 +54,29 @@ def publish(
 
     ``retention`` is how many run folders to keep (the one just written always stays; default: the config's
     ``publish.retention``). ``clock`` gives the
-    finish time recorded in the manifest when ``result.finished_at`` is not set.
+    finish time recorded in the manifest when ``result.finished_at`` is not set. ``reuse`` (``flows.reuse.Reuse``):
+    when the result, the config and the code are those of a kept night, its workbooks and Data Docs are linked
+    from the last run folder instead of written (``flows.reuse.workbooks``); the manifest says what was reused.
     """
+    from flows.reuse import workbooks as kept
+
     started = time.perf_counter()
     out_root = Path(out_root)
     with run_folder.writing(out_root, result.run_id) as partial:
         data = prepare(result, cfg)
         write_exports(result, partial / "exports")
-        write_district(data, partial / "district" / data.district_file)
-        workbooks = 1
-        for code in data.commune_codes:
-            write_commune(data, code, partial / "communes" / data.commune_file(code))
-            workbooks += 1
-        for code in data.school_codes:
-            write_school(data, code, partial / "schools" / data.school_file(code))
-            workbooks += 1
-        _write_data_docs(result, cfg, partial)
+        workbooks = 1 + len(data.commune_codes) + len(data.school_codes)
+        key = kept.workbook_key(result, cfg) if reuse is not None else ""
+        if not kept.link_kept(reuse, key, out_root, partial):
+            write_workbooks(data, partial)
+            kept.keep_written(reuse, key, partial)
+        docs = kept.docs_key(result.validation or {}, cfg) if reuse is not None else ""
+        if not kept.link_kept(reuse, docs, out_root, partial, kept.DOCS_AREA):
+            if _write_data_docs(result, cfg, partial):
+                kept.keep_written(reuse, docs, partial, kept.DOCS_AREA)
         finished_at = result.finished_at or (clock or _now_like(result.started_at))()
-        write_manifest(result, data, partial, finished_at, workbooks)
+        write_manifest(result, data, partial, finished_at, workbooks,
+                       reuse=reuse.report() if reuse is not None else None)
     final, pruned = run_folder.switch(
         partial, retention=cfg.district.publish.retention if retention is None else retention)
     log.info("published run %s: %d workbooks, %d student rows, %d issues, %d pruned in %.1fs", final.name,
@@ -76,8 +84,65 @@ def publish(
     return final
 
 
-def _write_data_docs(result: RunResult, cfg: AppConfig, folder: Path) -> None:
-    """The GX Data Docs site of tonight's validation (flows.rules.datadocs), inside the run folder and its manifest."""
+# Below this many rows, starting worker processes costs more than it saves.
+PARALLEL_MIN_ROWS = 20_000
+_WRITERS = {"district": write_district, "commune": write_commune, "school": write_school}
+_SHARED: dict[str, object] = {}  # a worker process's copy of the night's prepared data
+WORKER_CPU = {"seconds": 0.0}  # CPU seconds spent by workbook writer processes so far (for ``bench``)
+
+
+def write_workbooks(data, folder: Path, workers: int | None = None) -> int:  # noqa: ANN001 - Prepared
+    """The district, commune and school workbooks into ``folder``; return how many. With ``workers`` > 1 (default:
+    one per core once the night has ``PARALLEL_MIN_ROWS`` rows; ``SONGMAYTINH_PUBLISH_WORKERS`` sets it) they are
+    written by that many processes, each given the prepared data once. A workbook is the same whichever process
+    writes it: its writer reads nothing but the data and its code."""
+    jobs = [("district", "", folder / "district" / data.district_file)]
+    jobs += [("commune", code, folder / "communes" / data.commune_file(code)) for code in data.commune_codes]
+    jobs += [("school", code, folder / "schools" / data.school_file(code)) for code in data.school_codes]
+    if workers is None:
+        env = os.environ.get("SONGMAYTINH_PUBLISH_WORKERS", "")
+        big = len(data.students) + len(data.allocations) >= PARALLEL_MIN_ROWS
+        workers = int(env) if env.isdigit() else (os.cpu_count() or 1) if big else 1
+    workers = min(workers, len(jobs))
+    if workers <= 1:
+        for kind, code, path in jobs:
+            _write_one(data, kind, code, path)
+        return len(jobs)
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    # a fresh process per worker (forkserver), not a fork of this one: the night may run beside threads (Prefect)
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["flows.publishing.publish"])
+    payload = pickle.dumps(data, protocol=pickle.HIGHEST_PROTOCOL)
+    with ProcessPoolExecutor(workers, mp_context=context, initializer=_receive, initargs=(payload,)) as pool:
+        cpu = sum(done.result() for done in [pool.submit(_write_shared, kind, code, str(path))
+                                              for kind, code, path in jobs])
+    WORKER_CPU["seconds"] += cpu
+    log.info("publish: %d workbooks written by %d processes (%.1f CPU s)", len(jobs), workers, cpu)
+    return len(jobs)
+
+
+def _write_one(data, kind: str, code: str, path: Path) -> None:  # noqa: ANN001
+    if kind == "district":
+        _WRITERS[kind](data, path)
+    else:
+        _WRITERS[kind](data, code, path)
+
+
+def _receive(payload: bytes) -> None:
+    _SHARED["data"] = pickle.loads(payload)
+
+
+def _write_shared(kind: str, code: str, path: str) -> float:
+    started = time.process_time()
+    _write_one(_SHARED["data"], kind, code, Path(path))
+    return time.process_time() - started
+
+
+def _write_data_docs(result: RunResult, cfg: AppConfig, folder: Path) -> bool:
+    """The GX Data Docs site of tonight's validation (flows.rules.datadocs), inside the run folder and its manifest.
+    False when it could not be built (nothing to keep for the next night)."""
     from flows.rules import datadocs
     target = folder / datadocs.FOLDER
     try:
@@ -85,6 +150,8 @@ def _write_data_docs(result: RunResult, cfg: AppConfig, folder: Path) -> None:
     except Exception as exc:  # the officers' detail view must not cost the schools their night's results
         log.warning("data docs not built (%s): %s", type(exc).__name__, str(exc)[:200])
         shutil.rmtree(target, ignore_errors=True)
+        return False
+    return True
 
 
 def _now_like(started: dt.datetime) -> Callable[[], dt.datetime]:

@@ -4,7 +4,8 @@
 is never seen. ``switch`` renames it to ``OUT/<run_id>/`` (replacing a folder of the same run id), points
 ``OUT/latest`` at it (a symlink replaced atomically; ``latest.txt`` where the file system has no symlinks) and
 deletes the oldest run folders beyond the retention. ``remove_leftovers`` clears what a killed night left
-(the next night calls it under the output folder's night lock).
+(the next night calls it under the output folder's night lock). ``OUT/.reuse/`` beside the run folders is the
+store of pieces kept for the next night (``flows.reuse``): never a run, never pruned here.
 """
 
 from __future__ import annotations

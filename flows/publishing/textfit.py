@@ -69,6 +69,7 @@ def points_to_width(points: float) -> float:
     return max(((points + CELL_MARGIN_PT) / 0.75 - COL_PADDING_PX) / PX_PER_CHAR, 1.0)
 
 
+@lru_cache(maxsize=1 << 16)  # the same names and messages fill the district, commune and school workbooks
 def wrapped_lines(text: str, width: float, size: float = DEFAULT_SIZE, bold: bool = False) -> int:
     """How many lines ``text`` takes in a wrapping cell ``width`` characters wide."""
     if not text:

@@ -114,8 +114,10 @@ class Book:
         self.data = data
         self.wb = xlsxwriter.Workbook(str(path), {
             "strings_to_formulas": False, "strings_to_urls": False, "strings_to_numbers": False,
-            # Large workbooks stream rows to temporary files; small ones are faster kept in memory.
+            # Large workbooks stream rows to temporary files; small ones are faster kept in memory, and assembled
+            # there too (``in_memory``: no temporary file per part of the package; it would override streaming).
             "constant_memory": rows > _STREAM_ROWS,
+            "in_memory": rows <= _STREAM_ROWS,
             "default_format_properties": {"font_name": "Times New Roman", "font_size": 12},
         })
         info = data.district.district

@@ -1,0 +1,22 @@
+"""Reuse: a night costs what changed since the last one, and gives exactly what a full night gives.
+
+Every piece of a night that is a pure function of its inputs is kept in a store beside the outputs
+(``OUT/.reuse/``, ``store``) under a key made of those inputs (``fingerprints``): the code's version, the config,
+and the piece's own data. A later night with the same key takes the kept piece instead of computing it again;
+anything else is computed as a full night would, and kept for the next night. Nothing is ever patched: a key
+either matches exactly or the piece is rebuilt.
+
+    source grid ──► layout (per source)        key: source content + config + code            (intake)
+                └─► normalize students (per source)        + the layout's key
+                └─► validate students (per source)         + the school year of the as-of date
+    usable rows ──► linkage partition          key: the records + officer decisions + model   (linkage)
+    night result ─► workbooks                  key: the published frames + config + code      (workbooks)
+
+The ledger stages (person ids, allocation, handovers) always run: they are cheap and they write the ledger.
+``songmaytinh run --full`` reads nothing from the store (every piece rebuilt, the store refreshed). The
+manifest's ``reuse`` part says which pieces were taken and since which run (``Reuse.report``).
+"""
+
+from flows.reuse.store import Reuse
+
+__all__ = ["Reuse"]

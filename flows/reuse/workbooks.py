@@ -1,0 +1,108 @@
+"""Reuse in publish: workbooks (and the Data Docs) whose every input is unchanged are linked, not written again.
+
+A workbook is a function of the night's result (every frame and value ``publish`` is given, except the run's
+id and times), the config and the code. When all of these are those of a kept night, the files that night
+published are the files a full night would write, save the stamp naming the run that wrote them (the title's run
+id, the file's creation time); they are hard-linked (copied where links are not possible) from the last run
+folder into tonight's, each checked against that folder's manifest. Anything missing or different is written.
+Workbooks print the as-of date, so only a rerun of the same day links them. The Data Docs show only the suite and
+the validation's counts per rule: they are keyed by those and linked whenever the lists gave the same counts.
+The CSV exports and the manifest are always written.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+from pathlib import Path
+
+import pandas as pd
+
+from flows.reuse.fingerprints import code_version, config_fingerprint, digest, frame_fingerprint
+from flows.reuse.store import Reuse
+
+log = logging.getLogger(__name__)
+
+AREA = "workbooks"
+WORKBOOKS = ("district", "communes", "schools")  # the run folder's parts keyed by the whole result
+DOCS_AREA = "data-docs"
+DOCS = ("data-docs",)  # keyed by the validation's summary alone (it shows nothing else of the night)
+_RUN_STAMPS = {"run_id", "started_at", "finished_at"}
+
+
+def result_fingerprint(result) -> str:  # noqa: ANN001 - RunResult
+    """Every value of the night's result except the run's id and times (frames value by value)."""
+    parts = []
+    for name in sorted(vars(result)):
+        if name in _RUN_STAMPS:
+            continue
+        value = getattr(result, name)
+        parts.append((name, frame_fingerprint(value) if isinstance(value, pd.DataFrame) else repr(value)))
+    return digest(*parts)
+
+
+def workbook_key(result, cfg) -> str:  # noqa: ANN001
+    return digest(AREA, result_fingerprint(result), config_fingerprint(cfg), code_version())
+
+
+def docs_key(summary: dict, cfg) -> str:  # noqa: ANN001
+    """The Data Docs show the suite (config) and the validation's counts per rule (``summary``)."""
+    return digest(DOCS_AREA, json.dumps(summary, sort_keys=True, default=repr), config_fingerprint(cfg),
+                  code_version())
+
+
+def link_kept(reuse: Reuse | None, key: str, out_root: Path, folder: Path, area: str = AREA) -> bool:
+    """Link the files kept under ``key`` from the last run folder into ``folder``; False (nothing linked) when
+    they are not all there, unchanged."""
+    if reuse is None:
+        return False
+    kept = reuse.take(area, key, "all")
+    if kept is None:
+        return False
+    last = _last_run(out_root)
+    listed = _manifest_files(last) if last is not None else {}
+    files: dict[str, str] = kept["files"]
+    if last is None or any(listed.get(rel) != sha or not (last / rel).is_file() for rel, sha in files.items()):
+        reuse.taken.get(area, {}).pop("all", None)  # pruned or rewritten since: write them
+        return False
+    for rel in sorted(files):
+        target = folder / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            os.link(last / rel, target)
+        except OSError:
+            shutil.copy2(last / rel, target)
+    log.info("publish: %d %s files linked from run %s", len(files), area, last.name)
+    return True
+
+
+def keep_written(reuse: Reuse | None, key: str, folder: Path, area: str = AREA) -> None:
+    """Keep the list of files just written (path -> sha256) under ``key`` for the next night."""
+    if reuse is None:
+        return
+    from flows.publishing.manifest import _sha256
+
+    parts = DOCS if area == DOCS_AREA else WORKBOOKS
+    files = {p.relative_to(folder).as_posix(): _sha256(p)
+             for part in parts if (folder / part).is_dir() for p in sorted((folder / part).rglob("*")) if p.is_file()}
+    reuse.keep(area, key, {"files": files}, "all")
+
+
+def _last_run(out_root: Path) -> Path | None:
+    for pointer in (out_root / "latest",):
+        if pointer.is_dir():
+            return pointer.resolve()
+    text = out_root / "latest.txt"
+    if text.is_file():
+        folder = out_root / text.read_text(encoding="utf-8").strip()
+        return folder if folder.is_dir() else None
+    return None
+
+
+def _manifest_files(folder: Path) -> dict[str, str]:
+    try:
+        return dict(json.loads((folder / "manifest.json").read_text(encoding="utf-8")).get("files") or {})
+    except (OSError, ValueError):
+        return {}

@@ -1,0 +1,149 @@
+"""Incremental nights give what full nights give: several nights in a row on one district, each run twice (reusing
+what did not change, and ``full``), compared export by export and workbook cell by cell; and what a change to a
+school's list, the config, the rules or the linkage model invalidates."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+import yaml
+
+from flows.bench import change_one_school
+from flows.config import load_config
+from flows.pipeline import run_night
+from tests.compare_runs import differences
+from tests.nights import AS_OF, config_copy, tiny_district
+
+DAY = dt.date.fromisoformat(AS_OF)
+
+
+def _reuse(run_dir: Path) -> dict:
+    return json.loads((run_dir / "manifest.json").read_text(encoding="utf-8"))["reuse"]
+
+
+def _reused(report: dict, area: str) -> int:
+    return len(report["areas"].get(area, {}).get("reused", {}))
+
+
+def _rebuilt(report: dict, area: str) -> int:
+    return report["areas"].get(area, {}).get("rebuilt", 0)
+
+
+@pytest.fixture(scope="module")
+def nights(tmp_path_factory, cfg):
+    """Four nights over one district, incremental (``inc``) and full (``full``) side by side: the first, the same
+    lists the next day, again that same day (a rerun), then one school's list changed the day after."""
+    base = tmp_path_factory.mktemp("incremental")
+    src = tiny_district(base / "src", schools=6, communes=2)
+    assert list((src / "truong").glob("*.xlsx")), "the tiny district needs a school workbook to change"
+    runs = []
+    for n in range(4):
+        if n == 3:
+            change_one_school(src)
+        day = DAY + dt.timedelta(days=(0, 1, 1, 2)[n])
+        _, inc = run_night(src, cfg, base / "inc", day)
+        _, full = run_night(src, cfg, base / "full", day, full=True)
+        runs.append((inc, full, differences(inc, full)))
+    return {"base": base, "src": src, "runs": runs}
+
+
+def test_every_night_publishes_what_a_full_night_publishes(nights):
+    for n, (inc, full, found) in enumerate(nights["runs"], 1):
+        assert found == [], f"night {n}: {found}"
+        for csv in sorted((full / "exports").glob("*.csv")):
+            assert (inc / "exports" / csv.name).read_bytes() == csv.read_bytes(), f"night {n}: {csv.name}"
+
+
+def test_a_full_night_reuses_nothing(nights):
+    for _, full, _ in nights["runs"]:
+        report = _reuse(full)
+        assert report["full"] is True
+        assert all(not r["reused"] for r in report["areas"].values())
+        assert _rebuilt(report, "layout") > 0 and _rebuilt(report, "linkage") >= 1
+
+
+def test_an_unchanged_night_reuses_every_source_the_validation_and_the_partition(nights):
+    first, second, third = (_reuse(inc) for inc, _, _ in nights["runs"][:3])
+    sources = _rebuilt(first, "layout")
+    assert sources > 0 and _reused(first, "layout") == 0
+    for report in (second, third):
+        assert _reused(report, "files") == sources and _rebuilt(report, "files") == 0  # not parsed again
+        assert _reused(report, "layout") == sources and _rebuilt(report, "layout") == 0
+        assert _rebuilt(report, "normalize") == 0 and _reused(report, "normalize") > 0
+        assert _reused(report, "validate") == 1 and _rebuilt(report, "validate") == 0
+        assert _reused(report, "linkage") >= 1 and _rebuilt(report, "linkage") == 0
+    # each piece says the night it was computed on
+    assert set(second["areas"]["layout"]["reused"].values()) == {nights["runs"][0][0].name}
+    assert set(third["areas"]["layout"]["reused"].values()) == {nights["runs"][0][0].name}
+
+
+def test_a_rerun_of_the_same_day_links_the_workbooks_of_the_night_before(nights):
+    """Workbooks print the as-of date: only a night with the same date and the same result can link them."""
+    (_, _, _), (second, _, _), (third, _, _), _ = nights["runs"]
+    report = _reuse(third)
+    assert report["areas"]["workbooks"]["reused"] == {"all": second.name}
+    linked = [p for p in (third / "schools").iterdir()]
+    assert linked and all(p.stat().st_ino == (second / "schools" / p.name).stat().st_ino for p in linked)
+
+
+def test_one_changed_school_list_is_laid_out_again_alone(nights):
+    report = _reuse(nights["runs"][3][0])
+    sources = _rebuilt(_reuse(nights["runs"][0][0]), "layout")
+    assert _rebuilt(report, "files") == 1 and _reused(report, "files") == sources - 1
+    assert _rebuilt(report, "layout") == 1 and _reused(report, "layout") == sources - 1
+    assert _rebuilt(report, "normalize") == 1
+    assert _rebuilt(report, "validate") == 1 and _rebuilt(report, "linkage") >= 1
+    assert _rebuilt(report, "workbooks") == 1
+    assert _rebuilt(_reuse(nights["runs"][1][0]), "workbooks") == 1  # the next day: the as-of date changed
+
+
+def test_the_data_docs_of_the_same_validation_are_linked_whatever_the_day(nights):
+    (first, _, _), (second, _, _), _, _ = nights["runs"]
+    assert _reuse(second)["areas"]["data-docs"]["reused"] == {"all": first.name}
+    index = second / "data-docs" / "index.html"
+    assert index.is_file() and index.stat().st_ino == (first / "data-docs" / "index.html").stat().st_ino
+
+
+def _edited_config(dest: Path, file: str, edit) -> Path:  # noqa: ANN001
+    folder = config_copy(dest)
+    data = yaml.safe_load((folder / file).read_text(encoding="utf-8"))
+    edit(data)
+    (folder / file).write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    return folder
+
+
+@pytest.mark.parametrize("file, edit", [
+    ("rules.yaml", lambda r: r.__setitem__("name_max_length", int(r["name_max_length"]) - 1)),
+    ("district.yaml", lambda d: d["district"].__setitem__("issuing_unit", "PHÒNG GD&ĐT HUYỆN HỮU LŨNG")),
+], ids=["rules", "config"])
+def test_a_changed_config_or_rule_rebuilds_the_night_and_gives_a_full_nights_result(nights, tmp_path, file, edit):
+    out, src = tmp_path / "out", nights["src"]
+    shutil.copytree(nights["base"] / "inc", out, symlinks=True)
+    changed = load_config(_edited_config(tmp_path / "config", file, edit))
+    _, inc = run_night(src, changed, out, DAY + dt.timedelta(days=4))
+    report = _reuse(inc)
+    for area in ("layout", "normalize", "validate", "workbooks", "data-docs"):  # files: same bytes, same code
+        assert _reused(report, area) == 0 and _rebuilt(report, area) >= 1, area
+    shutil.copytree(nights["base"] / "full", tmp_path / "full", symlinks=True)  # the same ledger history
+    _, full = run_night(src, changed, tmp_path / "full", DAY + dt.timedelta(days=4), full=True)
+    assert differences(inc, full) == []
+
+
+def test_a_changed_linkage_model_relinks_and_keeps_the_sources(nights, tmp_path, monkeypatch, cfg):
+    from flows.linkage import comparisons
+
+    model = json.loads(comparisons.MODEL_PATH.read_text(encoding="utf-8"))
+    model["probability_two_random_records_match"] = model["probability_two_random_records_match"] * 0.999
+    path = tmp_path / "linkage_model.json"
+    path.write_text(json.dumps(model), encoding="utf-8")
+    out = tmp_path / "out"
+    shutil.copytree(nights["base"] / "inc", out, symlinks=True)
+    monkeypatch.setattr(comparisons, "MODEL_PATH", path)
+    _, inc = run_night(nights["src"], cfg, out, DAY + dt.timedelta(days=4))
+    report = _reuse(inc)
+    assert _reused(report, "linkage") == 0 and _rebuilt(report, "linkage") >= 1
+    assert _rebuilt(report, "layout") == 0 and _reused(report, "validate") == 1

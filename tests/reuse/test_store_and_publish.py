@@ -1,0 +1,115 @@
+"""The reuse store (take, keep, sweep, a damaged piece, a full night) and workbooks written by several processes
+(the same bytes as written by one)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import pickle
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+
+from flows.pipeline import run_night
+from flows.publishing.prepared import prepare
+from flows.publishing.publish import write_workbooks
+from flows.reuse import Reuse
+from flows.reuse.fingerprints import digest, frame_fingerprint
+from flows.reuse.intake import per_source
+from tests.nights import AS_OF, tiny_district
+
+
+def test_a_kept_piece_is_taken_with_the_run_it_is_from_and_swept_when_unused(tmp_path):
+    first = Reuse.beside(tmp_path, "night-1")
+    first.keep("layout", "k1", {"rows": [1, 2]}, "a.xlsx")
+    first.keep("layout", "k2", "old", "b.xlsx")
+    second = Reuse.beside(tmp_path, "night-2")
+    assert second.take("layout", "k1", "a.xlsx") == {"rows": [1, 2]}
+    assert second.take("layout", "missing", "c.xlsx") is None
+    assert second.report()["areas"]["layout"] == {"reused": {"a.xlsx": "night-1"}, "rebuilt": 0}
+    assert second.sweep() == 1  # k2 was not used tonight
+    assert Reuse.beside(tmp_path, "night-3").take("layout", "k2") is None
+    assert Reuse.beside(tmp_path, "night-3").take("layout", "k1") == {"rows": [1, 2]}
+
+
+def test_a_damaged_piece_is_rebuilt_and_a_full_night_takes_nothing(tmp_path):
+    Reuse.beside(tmp_path, "night-1").keep("validate", "k", [1])
+    (tmp_path / ".reuse" / "validate" / "k.pickle").write_bytes(b"not a pickle")
+    assert Reuse.beside(tmp_path, "night-2").take("validate", "k") is None
+    Reuse.beside(tmp_path, "night-2").keep("validate", "k", [2])
+    full = Reuse.beside(tmp_path, "night-3", full=True)
+    assert full.take("validate", "k") is None
+    assert full.sweep() == 0  # looked for tonight: kept for the next night
+
+
+def test_a_store_that_cannot_be_written_costs_only_the_reuse(tmp_path):
+    (tmp_path / ".reuse").write_text("a file where the store's folder should be")
+    night = Reuse.beside(tmp_path, "night-1")
+    night.keep("layout", "k", [1], "a.xlsx")  # no exception: the night goes on
+    assert night.report()["areas"]["layout"]["rebuilt"] == 1
+    assert Reuse.beside(tmp_path, "night-2").take("layout", "k") is None
+
+
+def test_per_source_gives_the_whole_computation_in_source_order(tmp_path):
+    frame = pd.DataFrame({"source_id": ["b", "b", "a", "c", "c"], "x": [1, 2, 3, 4, 5]})
+    keys = {"a": "ka", "b": "kb", "c": "kc"}
+    calls = []
+
+    def compute(part):
+        calls.append(list(part["source_id"]))
+        return part.assign(y=part["x"] * 10)
+
+    whole = compute(frame.copy())
+    calls.clear()
+    first = per_source(frame, keys, "normalize", Reuse.beside(tmp_path, "n1"), compute)
+    assert frame_fingerprint(first) == frame_fingerprint(whole)
+    night = Reuse.beside(tmp_path, "n2")
+    changed = frame.assign(x=[1, 2, 3, 40, 5])
+    keys_changed = {**keys, "c": "kc2"}
+    calls.clear()
+    second = per_source(changed, keys_changed, "normalize", night, compute)
+    assert calls == [["c", "c"]]  # only the changed source is computed
+    assert frame_fingerprint(second) == frame_fingerprint(compute(changed))
+    assert night.report()["areas"]["normalize"]["reused"] == {"a": "n1", "b": "n1"}
+
+
+def test_keys_tell_types_apart():
+    assert len({digest(1), digest(1.0), digest("1"), digest(True)}) == 4
+    a = pd.DataFrame({"x": [1, 2]})
+    assert frame_fingerprint(a) != frame_fingerprint(a.astype(float))
+    assert frame_fingerprint(a) != frame_fingerprint(a.iloc[::-1].reset_index(drop=True))
+
+
+@pytest.fixture(scope="module")
+def night(tmp_path_factory, cfg):
+    base = tmp_path_factory.mktemp("publish-reuse")
+    result, _ = run_night(tiny_district(base / "src"), cfg, base / "out", dt.date.fromisoformat(AS_OF))
+    return result
+
+
+def test_a_nights_key_is_the_same_in_another_process(night, cfg, tmp_path):
+    """Keys hold no order that changes between processes (a set's, under another hash seed): tomorrow's night,
+    another process, finds tonight's pieces."""
+    from flows.reuse.workbooks import workbook_key
+
+    path = tmp_path / "result.pickle"
+    path.write_bytes(pickle.dumps(night))
+    code = ("import pickle, sys; from flows.config import load_config; from flows.reuse.workbooks import "
+            "workbook_key; from flows.reuse.fingerprints import frame_fingerprint; "
+            "r = pickle.load(open(sys.argv[1], 'rb')); print(workbook_key(r, load_config())); "
+            "print(frame_fingerprint(r.students))")
+    done = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True, check=True,
+                          env={**os.environ, "PYTHONHASHSEED": "12345"})
+    assert done.stdout.split() == [workbook_key(night, cfg), frame_fingerprint(night.students)]
+
+
+def test_workbooks_written_by_two_processes_are_the_bytes_one_process_writes(night, tmp_path, cfg):
+    data = prepare(night, cfg)
+    one, two = tmp_path / "one", tmp_path / "two"
+    assert write_workbooks(data, one, workers=1) == write_workbooks(data, two, workers=2) > 3
+    files = sorted(p.relative_to(one) for p in one.rglob("*.xlsx"))
+    assert files == sorted(p.relative_to(two) for p in two.rglob("*.xlsx"))
+    for rel in files:
+        assert (one / rel).read_bytes() == (two / rel).read_bytes(), rel
