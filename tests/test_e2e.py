@@ -202,7 +202,7 @@ def test_explain_tells_why(district, tmp_path):
 def test_dedupe_command_writes_every_id_once(tmp_path):
     src = tmp_path / "in.csv"
     src.write_text("record_id,full_name,date_of_birth,unknown_column\n"
-                   "1,Lê Văn Tám,2012-05-01,a\n2,LE TAM,01/05/2012,b\n3,Lê Văn Tám,2013-05-01,c\n", encoding="utf-8")
+                   "1,Lê Văn Tám,2012-05-01,a\n2,LE TAM,01/05/2012,b\n3,Lê Văn Tám,2013-09-17,c\n", encoding="utf-8")
     res = _cli("dedupe", str(src), "--output", str(tmp_path / "out.csv"), cwd=tmp_path)
     assert res.returncode == 0, res.stderr
     out = pd.read_csv(tmp_path / "out.csv", dtype=str)

@@ -387,7 +387,8 @@ def _changes(prev: dict, state: dict, releases: dict[tuple[str, str], str], new_
         if before == after:
             continue
         rule = releases.get(key) or new_rule.get(key, "")
-        changes.append({"person_id": key[0], "need": key[1], "before": before, "after": after, "rule": rule})
+        changes.append({"person_id": key[0], "need": key[1], "before": before, "after": after, "rule": rule,
+                        "other_person_id": ""})
         if old is not None and old["status"] == "provisional":
             release_rows.append({"person_id": key[0], "need": key[1], "rule": rule, "item": old["item"],
                                  "donation_id": old["donation_id"]})

@@ -110,9 +110,11 @@ def test_a_night_from_google_sheets_publishes_the_same_as_local_files_then_reads
     monkeypatch.delenv("SONGMAYTINH_GOOGLE_KEY")
     run("--config", str(world["conf"]), "--out", str(tmp / "google"), "--replay-run", first["run_id"])
     assert fake.count() == 0 and len(fake.log) == 0
+    replays = tmp / "google" / "replays"  # a replay publishes apart; the night's own latest stays the second night
+    assert manifest(tmp / "google")["run_id"] == second["run_id"]
     for name in EXPORTS:
-        pd.testing.assert_frame_equal(exports(tmp / "google", world["paths"])[name], google[name], obj=name)
-    assert {s["status"] for s in manifest(tmp / "google")["sources"]} == {"ok"}
+        pd.testing.assert_frame_equal(exports(replays, world["paths"])[name], google[name], obj=name)
+    assert {s["status"] for s in manifest(replays)["sources"]} == {"ok"}
 
     # feedback switched on: one batch update per student spreadsheet, listing what issues.csv lists for it
     feedback_conf = tmp / "config-feedback"

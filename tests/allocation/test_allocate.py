@@ -34,11 +34,11 @@ def test_exclusion_releases_a_provisional_allocation_but_never_a_handover() -> N
     second = run(tonight, donations, previous)
     assert second.changes.to_dict("records") == [
         {"person_id": "HS1", "need": "device", "before": "provisional:tablet:T1", "after": "released",
-         "rule": "grade_out_of_range"},
+         "rule": "grade_out_of_range", "other_person_id": ""},
         {"person_id": "HS2", "need": "device", "before": "provisional:tablet:T1", "after": "released",
-         "rule": "grade_out_of_range"},
+         "rule": "grade_out_of_range", "other_person_id": ""},
         {"person_id": "HS3", "need": "device", "before": "", "after": "provisional:tablet:T1",
-         "rule": "new_allocation"},
+         "rule": "new_allocation", "other_person_id": ""},
     ]
     assert second.releases[["person_id", "need", "rule", "item", "donation_id"]].values.tolist() == [
         ["HS1", "device", "grade_out_of_range", "tablet", "T1"], ["HS2", "device", "grade_out_of_range", "tablet", "T1"]]
