@@ -135,7 +135,7 @@ class LoadedProvince:
         return f"{district.code}-{slug(district.name)}"
 
     def district_config(self, district: ProvinceDistrict) -> AppConfig:
-        cfg = load_config(self.folder / district.config)
+        cfg = load_config((self.folder / district.config).resolve())
         if cfg.district.district.code != district.code:
             raise ConfigError(f"{self.path.name}: districts.{district.code}.config: its district.yaml is district "
                               f"{cfg.district.district.code!r}")
@@ -145,7 +145,7 @@ class LoadedProvince:
         if district.sources is not None:
             return (self.folder / district.sources).resolve()
         if cfg.sources.local.default_dir:
-            return (cfg.config_dir.parent / cfg.sources.local.default_dir).resolve()
+            return (cfg.config_dir.resolve().parent / cfg.sources.local.default_dir).resolve()
         return None
 
     def ledger_url(self, district: ProvinceDistrict, out_root: Path) -> str:

@@ -29,7 +29,19 @@ PROVINCE_FOLDER = "tinh"
 @task(name="district-night", persist_result=False, cache_policy=None, log_prints=False)
 def district_night_task(province_file: str, code: str, out_dir: str, as_of: str | None) -> dict:
     """One district's whole night in a Dask worker (its stages as nested tasks); returns its summary."""
-    return district_night(province_file, code, out_dir, as_of, step=lambda cfg: StageRunner(cfg.sources.retries))
+    outcome = district_night(province_file, code, out_dir, as_of, step=lambda cfg: StageRunner(cfg.sources.retries))
+    outcome["worker"] = _worker_address()
+    return outcome
+
+
+def _worker_address() -> str | None:
+    """The Dask worker running this task (None outside Dask)."""
+    try:
+        from distributed import get_worker
+
+        return get_worker().address
+    except (ImportError, ValueError):
+        return None
 
 
 @flow(name="province-consolidation", persist_result=False, log_prints=False, validate_parameters=False)
