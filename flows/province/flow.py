@@ -15,10 +15,13 @@ import logging
 import os
 from pathlib import Path
 
-from flows.nightly import StageRunner  # sets Prefect's quiet environment first
-from flows.pipeline import TIMEZONE
-from flows.province.config import load_province
-from flows.province.night import district_night
+# Dask's own INFO lines (workers starting and stopping) stay out of the officer's terminal; an operator can override
+os.environ.setdefault("DASK_LOGGING__DISTRIBUTED", "error")
+
+from flows.nightly import StageRunner  # noqa: E402  (sets Prefect's quiet environment first)
+from flows.pipeline import TIMEZONE  # noqa: E402
+from flows.province.config import load_province  # noqa: E402
+from flows.province.night import district_night  # noqa: E402
 
 from prefect import flow, task  # noqa: E402
 
