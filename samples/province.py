@@ -28,8 +28,8 @@ from flows.province.config import official_communes, official_districts, slug
 
 PROVINCE_CODE = "20"
 HOME_DISTRICT = "186"  # Hữu Lũng: the bundled sample district (config/)
-_VILLAGES = ["Thôn Đồng Tâm", "Thôn Bản Mới", "Thôn Nà Pàn", "Thôn Khuôn Vèn", "Thôn Đoàn Kết", "Thôn Pác Lạng",
-             "Thôn Hợp Thành", "Thôn Làng Giữa", "Thôn Còn Quan", "Thôn Bó Đà"]
+_VILLAGES = ["Thôn Đồng Tâm", "Thôn Nà Pàn", "Thôn Khuôn Vèn", "Thôn Đoàn Kết", "Thôn Pác Lạng",
+             "Thôn Hợp Thành", "Thôn Làng Giữa", "Thôn Còn Quan", "Thôn Bó Đà", "Thôn Khòn Pá"]
 _TYPE = {"Xã": "commune", "Thị trấn": "township", "Phường": "commune"}  # a ward is a commune-level unit
 
 

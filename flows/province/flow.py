@@ -1,6 +1,8 @@
 """The province night on Prefect and Dask distributed: each district's night is one task on a ``DaskTaskRunner``
 (a ``LocalCluster`` of worker processes by default, or the scheduler at ``dask.address`` in province.yaml), its
-stages the nightly flow's tasks (``flows.nightly.StageRunner``: the same retries); then the province workbook.
+stages the nightly flow's tasks (``flows.nightly.StageRunner``: the same retries); then children who moved between
+districts are linked across the districts' published runs (``flows.province.moves``) and the province workbook is
+written.
 
 Each district night runs in a worker process, publishes its own folder ``OUT/<code>-<slug>/`` and returns only its
 summary (counts), so no process ever holds two districts' frames. The province's own folder is ``OUT/tinh/<run>/``
@@ -54,11 +56,19 @@ def province_consolidation(province_file: str, out_dir: str = "outputs/province"
     started = dt.datetime.now(dt.timezone.utc)
     futures = [district_night_task.submit(str(province.path), d.code, out_dir, as_of) for d in province.taking_part]
     outcomes = [f.result() for f in futures]
-    return publish_province(province, outcomes, Path(out_dir), as_of, started)
+    moves = moved_between_districts(outcomes)
+    return publish_province(province, outcomes, Path(out_dir), as_of, started, moves)
+
+
+def moved_between_districts(outcomes: list[dict]):
+    """Candidate pairs of children in two districts (``flows.province.moves``), from the published runs."""
+    from flows.province.moves import moved_children
+
+    return moved_children([(o["code"], Path(o["run_dir"])) for o in outcomes if o["status"] == "ok"])
 
 
 def publish_province(province, outcomes: list[dict], out_dir: Path, as_of: str | None,
-                     started: dt.datetime) -> dict:
+                     started: dt.datetime, moves=None) -> dict:
     """Write ``OUT/tinh/<run>/`` (workbook and summaries) and point ``OUT/tinh/latest`` at it."""
     from flows.pipeline import make_run_id
     from flows.province.workbook import WORKBOOK_NAME, write_province_workbook
@@ -68,16 +78,23 @@ def publish_province(province, outcomes: list[dict], out_dir: Path, as_of: str |
     root = out_dir / PROVINCE_FOLDER
     run_id = make_run_id(started, day, root)
     with run_folder.writing(root, run_id) as partial:
-        write_province_workbook(partial / WORKBOOK_NAME, province, outcomes, day, run_id, started)
+        write_province_workbook(partial / WORKBOOK_NAME, province, outcomes, day, run_id, started, moves)
         summary = {"run_id": run_id, "as_of": day.isoformat(), "started_at": started.isoformat(),
                    "finished_at": dt.datetime.now(dt.timezone.utc).isoformat(),
-                   "province": province.province.province.code, "districts": outcomes}
+                   "province": province.province.province.code, "districts": outcomes,
+                   "moved_pairs": _pair_counts(moves)}  # counts only: the names are in the workbook
         (partial / "province.json").write_text(json.dumps(summary, ensure_ascii=False, indent=1), encoding="utf-8")
         run_dir, _ = run_folder.switch(partial, retention=14)
     failed = [o["code"] for o in outcomes if o["status"] != "ok"]
     log.info("province run %s: %d district nights, %d failed %s", run_id, len(outcomes), len(failed), failed)
     return {"run_id": run_id, "run_dir": str(run_dir), "workbook": str(run_dir / WORKBOOK_NAME),
-            "districts": outcomes}
+            "districts": outcomes, "moved_pairs": _pair_counts(moves)}
+
+
+def _pair_counts(moves) -> dict[str, int]:
+    if moves is None or not len(moves):
+        return {"match": 0, "review": 0}
+    return {k: int((moves["decision"] == k).sum()) for k in ("match", "review")}
 
 
 def task_runner(province, address: str | None = None):

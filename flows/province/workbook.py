@@ -10,9 +10,11 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
+import pandas as pd
+
 from flows.province.config import LoadedProvince
 from flows.province.night import internet_share
-from flows.publishing.workbook import Book, Col, Sheet, vn_int, vn_pct
+from flows.publishing.workbook import Book, Col, Sheet, date_value, label, vn_int, vn_pct
 
 WORKBOOK_NAME = "Tong hop tinh.xlsx"
 _STATUS = {"ok": "Đã tổng hợp", "failed": "Lỗi, chưa tổng hợp được", "absent": "Chưa tham gia (chưa có cấu hình)"}
@@ -33,7 +35,7 @@ _COUNTS = ("sources", "student_rows", "rows_rejected", "persons", "allocated", "
 
 
 def write_province_workbook(path: Path, province: LoadedProvince, outcomes: list[dict], as_of: dt.date,
-                            run_id: str, started: dt.datetime) -> Path:
+                            run_id: str, started: dt.datetime, moves: pd.DataFrame | None = None) -> Path:
     """Write the province workbook at ``path`` from the districts' summaries (``flows.province.night``)."""
     info = province.province.province
     data = SimpleNamespace(district=SimpleNamespace(district=info),
@@ -42,6 +44,7 @@ def write_province_workbook(path: Path, province: LoadedProvince, outcomes: list
     by_code = {o["code"]: o for o in outcomes}
     _summary(book, info, province, by_code, as_of, run_id)
     _progress(book, info, province, by_code, as_of)
+    _moves(book, info, province, moves, as_of)
     book.close()
     return path
 
@@ -106,3 +109,35 @@ def _progress(book: Book, info, province: LoadedProvince, by_code: dict, as_of: 
     sh.line(f"Mục tiêu theo giai đoạn của từng huyện (district.yaml); toàn tỉnh: đã phân bổ {vn_int(given_sum)} bộ "
             f"thiết bị" + (f", đạt {vn_pct(given_sum / target_sum, 1)} tổng mục tiêu." if target_sum else "."))
     sh.signature(recipients=["- UBND tỉnh (b/c);", "- Lưu: VT."])
+
+
+MOVES_SHEET = "Trẻ chuyển huyện"
+_MOVE_COLS = [
+    Col("STT", 6, "stt"), Col("Huyện (1)", 16), Col("Mã học sinh (1)", 12, "center"), Col("Họ và tên (1)", 22),
+    Col("Ngày sinh (1)", 12, "date"), Col("Trường (1)", 24), Col("Tình trạng (1)", 14),
+    Col("Huyện (2)", 16), Col("Mã học sinh (2)", 12, "center"), Col("Họ và tên (2)", 22),
+    Col("Ngày sinh (2)", 12, "date"), Col("Trường (2)", 24), Col("Tình trạng (2)", 14),
+    Col("Kết luận của mô hình", 18, "wrap"), Col("Xác suất", 9, "pct"),
+]
+_DECISION = {"match": "Có thể là một học sinh", "review": "Chưa chắc chắn, cần xem xét"}
+
+
+def _moves(book: Book, info, province: LoadedProvince, moves: pd.DataFrame | None, as_of: dt.date) -> None:
+    """Children who may be one child listed in two districts (moved, or listed twice): for the officers to check."""
+    title = "HỌC SINH CÓ THỂ ĐÃ CHUYỂN HUYỆN (CÓ TÊN Ở HAI HUYỆN)"
+    subtitle = f"{info.name} - số liệu đến ngày {as_of:%d/%m/%Y} - đối chiếu giữa các huyện sau khi mỗi huyện ghép trùng"
+    sh = _sheet(book, MOVES_SHEET, title, subtitle, _MOVE_COLS)
+    header = sh.header()
+    names = {d.code: d.name for d in province.province.districts}
+    rows = []
+    for i, r in enumerate((moves if moves is not None else pd.DataFrame()).itertuples(index=False), 1):
+        rows.append([i, names.get(r.district_a, r.district_a), r.person_id_a, r.full_name_a,
+                     date_value(r.date_of_birth_a), r.school_a, label("status", r.status_a),
+                     names.get(r.district_b, r.district_b), r.person_id_b, r.full_name_b,
+                     date_value(r.date_of_birth_b), r.school_b, label("status", r.status_b),
+                     _DECISION.get(r.decision, r.decision),
+                     None if r.match_probability is None or pd.isna(r.match_probability) else r.match_probability])
+    sh.rows(rows, filter_from=header, empty="Không có học sinh nào có tên ở hai huyện.")
+    sh.line("Ghi chú: mỗi cặp là hai hồ sơ ở hai huyện mà mô hình ghép trùng (Splink) cho là có thể của cùng một "
+            "học sinh; chưa huyện nào thay đổi phân bổ. Hai huyện đối chiếu và thống nhất nơi hỗ trợ em.")
+    sh.signature(recipients=["- Phòng GD&ĐT các huyện có tên;", "- Lưu: VT."])

@@ -70,5 +70,8 @@ def test_province_night_on_dask_gives_each_district_the_exports_it_has_alone(tmp
     head = next(i for i, r in enumerate(progress) if r[:2] == ["STT", "Huyện, thành phố"])
     hl = next(r for r in progress[head + 1:] if r[1] == "Huyện Hữu Lũng")
     assert hl[2] == "Giai đoạn 1" and hl[3] == 1500 and hl[4] == districts["186"]["devices_given"]
+    moves = CalamineWorkbook.from_path(str(workbook)).sheet_names
+    assert moves == ["Tổng hợp tỉnh", "Tiến độ", "Trẻ chuyển huyện"]
     summary = json.loads((workbook.parent / "province.json").read_text(encoding="utf-8"))
     assert summary["as_of"] == AS_OF and [d["code"] for d in summary["districts"]] == ["186", "187"]
+    assert summary["moved_pairs"] == outcome["moved_pairs"]
