@@ -31,7 +31,8 @@ log = logging.getLogger(__name__)
 PROVINCE_FOLDER = "tinh"
 
 
-@task(name="district-night", persist_result=False, cache_policy=None, log_prints=False)
+@task(name="district-night", task_run_name="district-night-{code}", persist_result=False, cache_policy=None,
+      log_prints=False)
 def district_night_task(province_file: str, code: str, out_dir: str, as_of: str | None) -> dict:
     """One district's whole night in a Dask worker (its stages as nested tasks); returns its summary."""
     outcome = district_night(province_file, code, out_dir, as_of, step=lambda cfg: StageRunner(cfg.sources.retries))

@@ -38,6 +38,8 @@ def moved_children(runs: list[tuple[str, Path]]) -> pd.DataFrame:
     from flows.linkage.clustering import link
     from flows.linkage.contract import identity_frame
 
+    if len({code for code, _ in runs}) < 2:
+        return pd.DataFrame(columns=PAIR_COLUMNS)
     persons = pd.concat([_persons(code, run_dir) for code, run_dir in runs], ignore_index=True)
     if persons["district"].nunique() < 2:
         return pd.DataFrame(columns=PAIR_COLUMNS)

@@ -11,7 +11,7 @@ from python_calamine import CalamineWorkbook
 
 from flows.config import DEFAULT_CONFIG_DIR
 from flows.province.config import load_province
-from flows.province.flow import publish_province
+from flows.province.flow import moved_between_districts, publish_province
 from flows.province.night import district_night
 from tests.nights import AS_OF, free_port
 
@@ -33,8 +33,10 @@ def test_a_district_whose_ledger_refuses_is_reported_failed_in_the_province_work
     outcome = district_night(str(path), "186", str(tmp_path / "out"), AS_OF)
 
     assert outcome["status"] == "failed" and outcome["code"] == "186" and outcome["failure"]
+    moves = moved_between_districts([outcome])  # no district published: nothing to link
+    assert moves.empty
     published = publish_province(load_province(path), [outcome], tmp_path / "out", AS_OF,
-                                 dt.datetime.now(dt.timezone.utc))
+                                 dt.datetime.now(dt.timezone.utc), moves)
     assert published["moved_pairs"] == {"match": 0, "review": 0}
     rows = CalamineWorkbook.from_path(published["workbook"]).get_sheet_by_name("Tổng hợp tỉnh").to_python()
     (row,) = [r for r in rows if len(r) > 2 and r[2] == "186"]
