@@ -333,7 +333,7 @@ def status(
 
 @app.command()
 def bench(
-    what: str = typer.Argument("district", help="district | dedupe | scale"),
+    what: str = typer.Argument("district", help="district | dedupe | scale | province"),
     scale: float = typer.Option(1.0, "--scale"),
 ) -> None:
     """Print speed and memory figures (never asserted by tests)."""

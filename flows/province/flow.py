@@ -15,6 +15,7 @@ import datetime as dt
 import json
 import logging
 import os
+import resource
 from pathlib import Path
 
 # Dask's own INFO lines (workers starting and stopping) stay out of the officer's terminal; an operator can override
@@ -37,6 +38,7 @@ def district_night_task(province_file: str, code: str, out_dir: str, as_of: str 
     """One district's whole night in a Dask worker (its stages as nested tasks); returns its summary."""
     outcome = district_night(province_file, code, out_dir, as_of, step=lambda cfg: StageRunner(cfg.sources.retries))
     outcome["worker"] = _worker_address()
+    outcome["worker_peak_rss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # for bench
     return outcome
 
 

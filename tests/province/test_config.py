@@ -76,3 +76,16 @@ def test_each_district_has_its_own_ledger(tmp_path):
 def test_folder_names_are_ascii():
     assert [slug(n) for n in ("Huyện Đình Lập", "Thành phố Lạng Sơn", "Huyện Lộc Bình")] == [
         "dinh-lap", "lang-son", "loc-binh"]
+
+
+def test_province_run_refuses_a_bad_province_config_naming_the_key(tmp_path):
+    from typer.testing import CliRunner
+
+    from flows.cli import app
+
+    data = _province()
+    data["districts"][7]["code"] = "190"
+    result = CliRunner().invoke(app, ["province", "run", "--config", str(_write(tmp_path, data)),
+                                      "--out", str(tmp_path / "out")])
+    assert result.exit_code == 2
+    assert "districts.7.code" in result.output and not (tmp_path / "out").exists()
