@@ -41,7 +41,7 @@ def district_config(dest: Path, code: str, communes: int, seed: int = 2021) -> P
     units = official_communes(code)[:communes]
     rng = random.Random(f"{seed}-{code}")
     shutil.rmtree(dest, ignore_errors=True)
-    shutil.copytree(DEFAULT_CONFIG_DIR, dest)
+    shutil.copytree(DEFAULT_CONFIG_DIR, dest, ignore=shutil.ignore_patterns("province"))  # a district, not the province
     district = yaml.safe_load((dest / "district.yaml").read_text(encoding="utf-8"))
     name = names[code]
     short = name.split(" ", 2)[-1] if name.startswith("Thành phố") else name.removeprefix("Huyện ")
