@@ -311,5 +311,9 @@ def run_bench(what: str, scale: float, console: Console) -> None:
     elif what == "scale":
         for s in (0.25, 0.5, 1.0, 2.0):
             bench_district(s * scale, console, prefect=False)
+    elif what == "province":
+        from flows.province.bench import bench_province
+
+        bench_province(scale, console)
     else:
-        raise SystemExit(f"unknown benchmark {what!r}: choose district, dedupe or scale")
+        raise SystemExit(f"unknown benchmark {what!r}: choose district, dedupe, scale or province")

@@ -1,4 +1,5 @@
-"""Command line: ``songmaytinh run | serve | status | provision | validate | dedupe | explain | bench``."""
+"""Command line: ``songmaytinh run | serve | status | provision | validate | dedupe | explain | bench |
+province run``."""
 
 from __future__ import annotations
 
@@ -334,13 +335,68 @@ def status(
 
 @app.command()
 def bench(
-    what: str = typer.Argument("district", help="district | dedupe | scale"),
+    what: str = typer.Argument("district", help="district | dedupe | scale | province"),
     scale: float = typer.Option(1.0, "--scale"),
 ) -> None:
     """Print speed and memory figures (never asserted by tests)."""
     from flows.bench import run_bench
 
     run_bench(what, scale, console)
+
+
+province_app = typer.Typer(add_completion=False, no_args_is_help=True,
+                           help="A province: every district's night in parallel on Dask, then the province workbook.")
+app.add_typer(province_app, name="province")
+
+
+@province_app.command("run")
+def province_run(
+    config: Path = typer.Option(Path("config/province"), "--config", help="province.yaml or its folder."),
+    out: Path = typer.Option(Path("outputs/province"), "--out",
+                             help="Output root: OUT/<code>-<slug>/ per district, OUT/tinh/ for the province."),
+    as_of: Optional[str] = typer.Option(None, "--as-of", help="As of this date (YYYY-MM-DD)."),
+    scheduler: Optional[str] = typer.Option(None, "--scheduler",
+                                            help="A running Dask scheduler (tcp://host:8786); default: "
+                                                 "dask.address in province.yaml, else a LocalCluster."),
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="Log each district (counts and ids only)."),
+) -> None:
+    """Run the night of every district of the province that has a config, then write the province workbook."""
+    _setup_logging(verbose)
+    for noisy in ("distributed", "prefect_dask"):
+        logging.getLogger(noisy).setLevel(logging.WARNING if verbose else logging.ERROR)
+    from flows.config import ConfigError
+    from flows.province.config import load_province
+
+    try:
+        province = load_province(config)
+        for district in province.taking_part:
+            province.district_config(district)
+    except ConfigError as exc:
+        console.print(f"[red]Cấu hình không hợp lệ (invalid configuration):[/red] {exc}")
+        raise typer.Exit(2) from None
+    if as_of:
+        try:
+            dt.date.fromisoformat(as_of)
+        except ValueError:
+            console.print(f"[red]--as-of {as_of!r}: expected a date YYYY-MM-DD[/red]")
+            raise typer.Exit(2) from None
+    from flows.province.flow import run_province
+
+    started = time.monotonic()
+    with console.status(f"Đang tổng hợp {len(province.taking_part)} huyện song song (Dask)...", spinner="dots"):
+        outcome = run_province(province.path, out, as_of, scheduler)
+    table = Table(title=f"Tổng hợp toàn tỉnh — {outcome['run_id']}")
+    for column in ("Huyện, thành phố", "Tình trạng", "Học sinh", "Đã hỗ trợ", "Đang chờ", "Thư mục"):
+        table.add_column(column)
+    for d in outcome["districts"]:
+        counts = d.get("counts", {})
+        table.add_row(d["name"], "đã tổng hợp" if d["status"] == "ok" else f"lỗi: {d.get('failure', '')}",
+                      str(counts.get("persons", "")), str(counts.get("allocated", "")),
+                      str(counts.get("waitlisted", "")), d.get("run_dir", ""))
+    console.print(table)
+    console.print(f"Bảng tổng hợp của tỉnh (province workbook): [bold]{outcome['workbook']}[/bold]")
+    console.print(f"Xong trong {time.monotonic() - started:.0f} giây.")
+    raise typer.Exit(1 if any(d["status"] != "ok" for d in outcome["districts"]) else 0)
 
 
 def main() -> None:  # pragma: no cover
