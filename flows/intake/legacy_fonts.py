@@ -161,7 +161,7 @@ _SHAPE_MARKS = {"\u0302": "aeo", "\u0306": "a", "\u031b": "ou"}  # circumflex, b
 
 
 @lru_cache(maxsize=65536)
-def _is_syllable(word: str) -> bool:
+def is_syllable(word: str) -> bool:
     """True when ``word`` (any case) is a well-formed Vietnamese syllable: initial + vowel nucleus + final,
     one tone at most and on a vowel, spelling rules (k/gh/ngh before e ê i y; c/ng not before e ê i; no "quu"),
     a final only after nuclei that take one, and only sắc or nặng before a stop final (c, ch, p, t)."""
@@ -228,10 +228,10 @@ def _legacy_reading(text: str, encoding: str) -> str | None:
     changed = [(r, n) for r, n in zip(raw_words, new_words) if r.lower() != n.lower()]
     if not changed:
         return None
-    invalid = sum(1 for _, n in changed if not _is_syllable(n))
+    invalid = sum(1 for _, n in changed if not is_syllable(n))
     # Evidence: a word that is not Vietnamese as written, is Vietnamese when read in the legacy encoding, and is
     # shaped like a word (starts with a letter) rather than a symbol such as "©" or "µm".
-    evidence = sum(1 for r, n in changed if _is_syllable(n) and _word_shaped(r) and not _reads_as_vietnamese(r))
+    evidence = sum(1 for r, n in changed if is_syllable(n) and _word_shaped(r) and not _reads_as_vietnamese(r))
     # One odd word (a Tày or Nùng name such as "Slín") is tolerated when two others prove the encoding.
     if evidence == 0 or invalid > (1 if evidence >= 2 else 0):
         return None
@@ -267,7 +267,7 @@ _INNER_CAPITAL = re.compile(r"[a-z][^\W\d_]*[^\W\d_a-z]", re.UNICODE)
 def _reads_as_vietnamese(word: str) -> bool:
     """A Unicode word that could stand in Vietnamese text: a syllable, and no capital after a small letter
     ("NguyÔn", "TuÊn" are TCVN3 even though "nguyôn"/"tuên" might pass as shapes)."""
-    if not _is_syllable(word):
+    if not is_syllable(word):
         return False
     m = _INNER_CAPITAL.search(word)
     return not (m and m.group(0)[-1].isupper())
@@ -288,7 +288,7 @@ def _analyse(text: str) -> tuple[str, str]:
         # keeps the capital letters that begin words.
         def rank(item: tuple[str, str]) -> tuple[int, int, int, int]:
             words = [w for w in _WORD_SPLIT.split(item[1]) if w]
-            invalid = sum(1 for w in words if not w.isascii() and not _is_syllable(w))
+            invalid = sum(1 for w in words if not w.isascii() and not is_syllable(w))
             lowered = sum(1 for raw, new in zip(_WORD_SPLIT.split(text), _WORD_SPLIT.split(item[1]))
                           if raw[:1].isupper() and new[:1].islower())
             common = sum(1 for w in words if w.lower() in _COMMON)
@@ -349,7 +349,7 @@ def _acceptable(raw: str, reading: str) -> bool:
     changed = [n for r, n in zip(raw_words, new_words) if r != n]
     if not changed:
         return False
-    good = sum(1 for n in changed if _is_syllable(n) or _ABBREVIATION.fullmatch(n))
+    good = sum(1 for n in changed if is_syllable(n) or _ABBREVIATION.fullmatch(n))
     odd = len(changed) - good
     return odd == 0 or (odd == 1 and good >= 2)
 

@@ -11,7 +11,7 @@ import functools
 import unicodedata
 from pathlib import Path
 
-from flows.intake.legacy_fonts import _is_syllable
+from flows.intake.legacy_fonts import is_syllable
 from flows.text import fold
 
 
@@ -139,7 +139,7 @@ def _two_given_names(a: dict, b: dict, slips_too: bool = False) -> bool:
 @functools.lru_cache(maxsize=1 << 14)
 def _folded_syllable(word: str) -> bool:
     """A tone-folded word ("viet", "thuy") that some marks would make a Vietnamese syllable."""
-    return any(_is_syllable(_mark(word, marks)) for marks in _MARKINGS)
+    return any(is_syllable(_mark(word, marks)) for marks in _MARKINGS)
 
 
 # the marks a folded syllable may have lost: none, or the circumflex / breve / horn on its vowels (tones do not
