@@ -37,6 +37,16 @@ def _config(config: Optional[Path]):
         raise typer.Exit(2) from None
 
 
+
+def _check_as_of(as_of: str | None) -> None:
+    """``--as-of`` must be a date (YYYY-MM-DD): exit 2 with a message otherwise."""
+    if as_of:
+        try:
+            dt.date.fromisoformat(as_of)
+        except ValueError:
+            console.print(f"[red]--as-of {as_of!r}: expected a date YYYY-MM-DD[/red]")
+            raise typer.Exit(2) from None
+
 @app.command()
 def run(
     sources: Optional[Path] = typer.Option(None, "--sources", help="Folder of source spreadsheets."),
@@ -58,12 +68,7 @@ def run(
     """Run the nightly consolidation once and publish the workbooks."""
     _setup_logging(verbose)
     cfg = _config(config)
-    if as_of:
-        try:
-            dt.date.fromisoformat(as_of)
-        except ValueError:
-            console.print(f"[red]--as-of {as_of!r}: expected a date YYYY-MM-DD[/red]")
-            raise typer.Exit(2) from None
+    _check_as_of(as_of)
     if sources is None and cfg.sources.local.default_dir:
         sources = cfg.config_dir.parent / cfg.sources.local.default_dir
     if sources is not None and not sources.is_dir():
@@ -374,12 +379,7 @@ def province_run(
     except ConfigError as exc:
         console.print(f"[red]Cấu hình không hợp lệ (invalid configuration):[/red] {exc}")
         raise typer.Exit(2) from None
-    if as_of:
-        try:
-            dt.date.fromisoformat(as_of)
-        except ValueError:
-            console.print(f"[red]--as-of {as_of!r}: expected a date YYYY-MM-DD[/red]")
-            raise typer.Exit(2) from None
+    _check_as_of(as_of)
     from flows.province.flow import run_province
 
     started = time.monotonic()
