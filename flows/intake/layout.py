@@ -331,7 +331,10 @@ def _extract_rows(grid: SheetGrid, header: Header, markers: _Markers, cfg: AppCo
         slots = [{f: _raw_value(cells[cols[0]]) for f, cols in slot.items()} for slot in header.slots]
         others = any(not is_empty(v) for f, v in record.items() if f != "full_name") or any(
             not is_empty(v) for slot in slots for v in slot.values())
-        if not has_name and not others:
+        # a numbered row whose name cell is written but not shaped like a name ("Hà Văn Kiên (2)", "=1+1") is a
+        # child's row all the same: it comes out, and normalize and validation say what is wrong with the name
+        written = bool(name_cols) and not is_empty(record.get("full_name")) and _numbered(row, stt_col)
+        if not has_name and not others and not written:
             if seen_data and not below_footer:  # a line of text: it may be a title over a signer's name
                 texts = [(c, display_text(v)) for c, v in enumerate(row) if not is_empty(v)]
                 if _loose(row, texts, False, marks):

@@ -57,9 +57,6 @@ def test_every_child_of_a_list_comes_out_or_is_reported(cfg, tmp_path_factory, c
     assert lost == [], (lost, [rows[r - 1] for r in lost])
 
 
-@pytest.mark.xfail(strict=True, reason="known gap in flows/intake/layout.py: a row holding only its STT and a name "
-                   "is dropped silently when the name ends in a number in brackets ('(2)', as schools tell two "
-                   "children of one name apart) or is a formula ('=1+1'); it should come out or be reported")
 @pytest.mark.parametrize("name", ["Hà Văn Kiên (2)", "=1+1"])
 def test_a_row_holding_only_a_name_comes_out_or_is_reported(cfg, name):
     rows = [["TRƯỜNG TIỂU HỌC MINH SƠN"], ["DANH SÁCH"], [], HEADER, [1, name],
