@@ -245,6 +245,8 @@ class Headers(BaseModel):
     values: dict[str, list[str] | dict[str, list[str]]]
     footer_markers: list[str] = []
     subtotal_markers: list[str] = []
+    # kind -> a parent header's field -> field -> aliases of the columns under that parent (flows.intake.headers)
+    sub_columns: dict[str, dict[str, dict[str, list[str]]]] = {}
 
     @field_validator("students", "donations", "connectivity", "handover", "follow_up", "overrides")
     @classmethod

@@ -71,7 +71,9 @@ def check_frame(df: pd.DataFrame, cfg: AppConfig, as_of: dt.date) -> pd.DataFram
                          for r, g in zip(raw_grade, grade)]
     out["grade_missing"] = ["missing" if pd.isna(g) and r is None and lt == "school" else None
                             for g, r, lt in zip(grade, raw_grade, df["list_type"].fillna(""))]
-    out["category_text"] = _raw(df, "category").map(lambda v: None if v is None else fold(v))
+    # text the night read as a category ("Gia đình thuộc hộ nghèo") is not questioned; other text is
+    out["category_text"] = [None if v is None or c not in ("", "none") else fold(v)
+                            for v, c in zip(_raw(df, "category"), df["category"].fillna(""))]
     raw_commune = _raw(df, "commune")
     missing = df["commune_code"].fillna("") == ""
     out["commune_claimed"] = [None if m and not r else (f"?{r}" if m else c)

@@ -167,30 +167,120 @@ def _decode_bytes(data: bytes) -> str:
 
 
 def _xlsx_hidden(path: Path) -> dict[str, tuple[frozenset[int], frozenset[int]]]:
-    """Hidden rows and columns per sheet name (0-based), read from the xlsx XML (calamine does not expose them)."""
+    """Rows hidden by hand and hidden columns per sheet name (0-based), read from the xlsx XML (calamine exposes
+    neither). Rows hidden by an active filter (the sheet's ``autoFilter``, or a table's, with a criterion) are a
+    view of the sheet, not a choice to leave rows out: they are not returned, so they are read like any other
+    row (Google Sheets says the same: ``hiddenByUser`` against ``hiddenByFilter``). A hidden row inside an active
+    filter's range that the filter would show (its value is among the values the filter lists) was hidden by
+    hand; when the criterion is one not read here (a custom or date filter), every hidden row of the range is the
+    filter's."""
     result: dict[str, tuple[frozenset[int], frozenset[int]]] = {}
+    m = _MAIN_NS
+
+    def column_index(ref: str) -> int:
+        n = 0
+        for ch in re.match(r"[A-Z]*", ref.upper()).group(0):
+            n = n * 26 + ord(ch) - 64
+        return n - 1
+
     try:
         with zipfile.ZipFile(path) as zf:
+            names = set(zf.namelist())
             rels = ET.fromstring(zf.read("xl/_rels/workbook.xml.rels"))
             targets = {r.get("Id"): r.get("Target", "") for r in rels.iter(f"{_PKG_REL_NS}Relationship")}
             workbook = ET.fromstring(zf.read("xl/workbook.xml"))
-            for sheet in workbook.iter(f"{_MAIN_NS}sheet"):
+            shared: list[str] | None = None
+
+            def shared_strings() -> list[str]:
+                nonlocal shared
+                if shared is None:
+                    shared = []
+                    if "xl/sharedStrings.xml" in names:
+                        for si in ET.fromstring(zf.read("xl/sharedStrings.xml")).iter(f"{m}si"):
+                            shared.append("".join(t.text or "" for t in si.iter(f"{m}t")))
+                return shared
+
+            for sheet in workbook.iter(f"{m}sheet"):
                 target = targets.get(sheet.get(f"{_REL_NS}id"), "")
                 member = target.lstrip("/") if target.startswith("/") else f"xl/{target}"
-                if member not in zf.namelist():
+                if member not in names:
                     continue
                 rows: set[int] = set()
                 cols: set[int] = set()
+                cells: dict[int, dict[int, tuple[str, str]]] = {}  # hidden row -> column -> (type, value)
+                # an active filter's data rows (0-based, its header row excluded) and its criteria: column ->
+                # (values shown, blanks shown); None when a criterion is not one of listed values
+                filters: list[tuple[int, int, dict[int, tuple[set[str], bool]] | None]] = []
+
+                def active_filter(elem: ET.Element) -> None:
+                    ref = elem.get("ref", "")
+                    columns = elem.findall(f"{m}filterColumn")
+                    found = re.findall(r"([A-Z]+)(\d+)", ref.upper())
+                    if not columns or not found:
+                        return  # filter buttons with no criterion: nothing is hidden by them
+                    first_col = column_index(found[0][0])
+                    criteria: dict[int, tuple[set[str], bool]] | None = {}
+                    for fc in columns:
+                        listed = fc.find(f"{m}filters")
+                        if listed is None or len(fc) != 1 or listed.find(f"{m}dateGroupItem") is not None:
+                            criteria = None
+                            break
+                        values = {(f.get("val") or "").strip().lower() for f in listed.iter(f"{m}filter")}
+                        criteria[first_col + int(fc.get("colId", "0"))] = (values, listed.get("blank") in ("1", "true"))
+                    filters.append((int(found[0][1]), int(found[-1][1]) - 1, criteria))
+
+                def shown(r: int, criteria: dict[int, tuple[set[str], bool]]) -> bool:
+                    for c, (values, blank) in criteria.items():
+                        kind, text = cells.get(r, {}).get(c, ("", ""))
+                        if kind == "s" and text.isdigit() and int(text) < len(shared_strings()):
+                            text = shared_strings()[int(text)]
+                        text = text.strip()
+                        if not text:
+                            if not blank:
+                                return False
+                            continue
+                        number = re.fullmatch(r"-?\d+(\.\d+)?", text)
+                        same = text.lower() in values or (number is not None and any(
+                            re.fullmatch(r"-?\d+(\.\d+)?", v) and float(v) == float(text) for v in values))
+                        if not same:
+                            return False
+                    return True
+
                 with zf.open(member) as fh:
                     for _, elem in ET.iterparse(fh):
-                        if elem.tag == f"{_MAIN_NS}row":
+                        if elem.tag == f"{m}row":
                             if elem.get("hidden") in ("1", "true") and elem.get("r"):
-                                rows.add(int(elem.get("r")) - 1)
+                                r = int(elem.get("r")) - 1
+                                rows.add(r)
+                                for c in elem.iter(f"{m}c"):
+                                    value = c.find(f"{m}v")
+                                    text = value.text if value is not None else "".join(
+                                        t.text or "" for t in c.iter(f"{m}t"))
+                                    cells.setdefault(r, {})[column_index(c.get("r", ""))] = (c.get("t", ""),
+                                                                                             text or "")
                             elem.clear()
-                        elif elem.tag == f"{_MAIN_NS}col" and elem.get("hidden") in ("1", "true"):
+                        elif elem.tag == f"{m}col" and elem.get("hidden") in ("1", "true"):
                             cols.update(range(int(elem.get("min")) - 1, int(elem.get("max"))))
-                result[sheet.get("name", "")] = (frozenset(rows), frozenset(cols))
-    except (KeyError, zipfile.BadZipFile, ET.ParseError, ValueError):
+                        elif elem.tag == f"{m}autoFilter":
+                            active_filter(elem)
+                folder, base = member.rsplit("/", 1)
+                sheet_rels = f"{folder}/_rels/{base}.rels"
+                if sheet_rels in names:  # tables (Insert > Table) carry their own filter
+                    for rel in ET.fromstring(zf.read(sheet_rels)).iter(f"{_PKG_REL_NS}Relationship"):
+                        if not rel.get("Type", "").endswith("/table"):
+                            continue
+                        part = str(PurePosixPath(folder, rel.get("Target", "")))
+                        part = re.sub(r"[^/]+/\.\./", "", part).lstrip("/")
+                        if part in names:
+                            for elem in ET.fromstring(zf.read(part)).iter(f"{m}autoFilter"):
+                                active_filter(elem)
+                by_hand = set()
+                for r in rows:
+                    ranges = [criteria for first, last, criteria in filters if first <= r <= last]
+                    if not ranges or all(criteria is not None and shown(r, criteria) for criteria in ranges):
+                        by_hand.add(r)
+                result[sheet.get("name", "")] = (frozenset(by_hand), frozenset(cols))
+    except (KeyError, zipfile.BadZipFile, ET.ParseError, ValueError, AttributeError):
         return {}
     return result
 
@@ -202,7 +292,8 @@ _ODS_TABLE = "{urn:oasis:names:tc:opendocument:xmlns:table:1.0}"
 
 
 def _ods_hidden(path: Path) -> dict[str, tuple[frozenset[int], frozenset[int]]]:
-    """Hidden (collapsed or filtered) rows and columns per sheet of an .ods file, 0-based."""
+    """Rows hidden by hand (``table:visibility="collapse"``) and hidden columns per sheet of an .ods file, 0-based.
+    Rows a filter hides (``visibility="filter"``) are a view: they are not returned, so they are read."""
     result: dict[str, tuple[frozenset[int], frozenset[int]]] = {}
     t = _ODS_TABLE
     try:
@@ -221,7 +312,7 @@ def _ods_hidden(path: Path) -> dict[str, tuple[frozenset[int], frozenset[int]]]:
                         c += n
                     elif node.tag == f"{t}table-row":
                         n = int(node.get(f"{t}number-rows-repeated", "1"))
-                        if node.get(f"{t}visibility", "visible") != "visible":
+                        if node.get(f"{t}visibility", "visible") not in ("visible", "filter"):
                             rows.update(range(r, r + min(n, 10000)))
                         r += n
                 result[elem.get(f"{t}name", "")] = (frozenset(rows), frozenset(cols))
@@ -232,8 +323,10 @@ def _ods_hidden(path: Path) -> dict[str, tuple[frozenset[int], frozenset[int]]]:
 
 
 def _xls_hidden(path: Path) -> dict[str, tuple[frozenset[int], frozenset[int]]]:
-    """Hidden rows and columns per sheet of an Excel 97-2003 (.xls) file, 0-based, from its BIFF8 records:
-    ROW (0x0208) with fDyZero, COLINFO (0x007D) with fHidden; sheets located by BOUNDSHEET (0x0085)."""
+    """Rows hidden by hand and hidden columns per sheet of an Excel 97-2003 (.xls) file, 0-based, from its BIFF8
+    records: ROW (0x0208) with fDyZero, COLINFO (0x007D) with fHidden; sheets located by BOUNDSHEET (0x0085). A
+    sheet whose filter is on (FILTERMODE, 0x009B) hides rows of its filter range (the built-in name
+    _FilterDatabase, NAME 0x0018) as a view: those are not returned, so they are read."""
     import olefile
 
     try:
@@ -255,21 +348,44 @@ def _xls_hidden(path: Path) -> dict[str, tuple[frozenset[int], frozenset[int]]]:
     result: dict[str, tuple[frozenset[int], frozenset[int]]] = {}
     try:
         sheets = []
+        sheet_of_xti: list[int] = []
+        filter_ranges: dict[int, tuple[int, int]] = {}  # sheet index -> (first, last) row of its filter range
         for kind, body in records(0):
             if kind == 0x0085 and len(body) >= 8:
                 offset, cch, high = struct.unpack_from("<IxxBB", body, 0)
                 raw = body[8: 8 + (cch * 2 if high & 1 else cch)]
                 sheets.append((raw.decode("utf-16-le" if high & 1 else "latin-1", errors="replace"), offset))
-        for name, offset in sheets:
-            result[name] = _xls_sheet_hidden(records(offset))
+            elif kind == 0x0017 and len(body) >= 2:  # EXTERNSHEET: XTI -> sheet
+                count = struct.unpack_from("<H", body, 0)[0]
+                sheet_of_xti = [struct.unpack_from("<HHH", body, 2 + 6 * i)[1] for i in range(count)
+                                if 2 + 6 * i + 6 <= len(body)]
+            elif kind == 0x0018 and len(body) >= 15:  # NAME: the built-in _FilterDatabase (0x0D)
+                grbit, cch, cce, itab = struct.unpack_from("<HxBHxxH", body, 0)
+                wide = body[14] & 1
+                name_end = 15 + cch * (2 if wide else 1)
+                if not grbit & 0x20 or cch != 1 or body[15] != 0x0D or name_end + 11 > len(body):
+                    continue
+                ptg = body[name_end]
+                if ptg in (0x3B, 0x5B, 0x7B) and cce >= 11:  # ptgArea3d: ixti, rows, columns
+                    ixti, first, last = struct.unpack_from("<HHH", body, name_end + 1)
+                    index = itab - 1 if itab else (sheet_of_xti[ixti] if ixti < len(sheet_of_xti) else -1)
+                    filter_ranges[index] = (first + 1, last)  # its first row is the header: not filtered
+        for index, (name, offset) in enumerate(sheets):
+            rows, cols, filtering = _xls_sheet_hidden(records(offset))
+            if filtering:
+                first, last = filter_ranges.get(index, (1, 65535))
+                rows = frozenset(r for r in rows if not first <= r <= last)
+            result[name] = (rows, cols)
     except struct.error:
         return {}
     return result
 
 
-def _xls_sheet_hidden(records: Iterable[tuple[int, bytes]]) -> tuple[frozenset[int], frozenset[int]]:
+def _xls_sheet_hidden(records: Iterable[tuple[int, bytes]]) -> tuple[frozenset[int], frozenset[int], bool]:
+    """(hidden rows, hidden columns, whether a filter is on) of one sheet's BIFF8 substream."""
     rows: set[int] = set()
     cols: set[int] = set()
+    filtering = False
     for kind, body in records:
         if kind == 0x0208 and len(body) >= 14:
             if struct.unpack_from("<H", body, 12)[0] & 0x20:  # fDyZero: the row is hidden
@@ -278,7 +394,9 @@ def _xls_sheet_hidden(records: Iterable[tuple[int, bytes]]) -> tuple[frozenset[i
             first, last, _, _, flags = struct.unpack_from("<HHHHH", body, 0)
             if flags & 0x01:
                 cols.update(range(first, min(last, 16383) + 1))
-    return frozenset(rows), frozenset(cols)
+        elif kind == 0x009B:  # FILTERMODE: the sheet's filter hides rows
+            filtering = True
+    return frozenset(rows), frozenset(cols), filtering
 
 
 def _describe_failure(path: Path, exc: Exception) -> str:

@@ -2,9 +2,10 @@
 
 The header is looked for in the first rows of the sheet by scoring header cells against the aliases in
 ``config/headers.yaml``; one- to three-row headers with merged cells are read as parent / child / grandchild
-labels ("Đối tượng" over "Hộ nghèo" | "Hộ cận nghèo"), merges lost on the way (CSV) are restored, and cells in
-TCVN3 or VNI are read in the sheet's encoding. The kind of table (students, donations, connectivity, handover) is
-the one whose aliases score best when the source registry does not say it.
+labels ("Đối tượng" over "Hộ nghèo" | "Hộ cận nghèo"), merges lost on the way (CSV) are restored. Cells typed in
+TCVN3 or VNI arrive already read with their sheet's evidence (``flows.intake.layout`` repairs the grid first, the
+same way for header and data). The kind of table (students, donations, connectivity, handover) is the one whose
+aliases score best when the source registry does not say it.
 """
 
 from __future__ import annotations
@@ -19,8 +20,7 @@ from typing import Any, Iterable, Sequence
 from flows.config import AppConfig, Headers
 from flows.frames import SheetGrid
 from flows.intake.cells import data_like, display_text, is_column_number
-from flows.intake.legacy_fonts import decode, detect
-from flows.text import clean_spaces, fold
+from flows.text import fold
 
 KINDS = ("students", "donations", "connectivity", "handover")
 OFFICER_KINDS = ("follow_up", "overrides")  # read only from sources registered as that kind (never inferred)
@@ -30,6 +30,12 @@ NOT_OUTPUT = ("stt",)  # fields used to read the layout but not passed on
 # Fields a header may spread over several columns under one merged parent, and how their parts are joined:
 # "Họ và tên" over "Họ đệm" | "Tên", "Ngày sinh" over "Ngày" | "Tháng" | "Năm".
 JOINED = {"full_name": " ", "date_of_birth": "/"}
+# Mark fields a header may spread over several columns under one merged parent ("Nhu cầu hỗ trợ" over "Máy tính" |
+# "Điện thoại" | "Internet": two device columns): the child lacks the item when any of its columns is marked.
+ANY_OF = ("lacks_device", "lacks_internet")
+# A name written in parts ("Họ và tên đệm" | "Tên", "Họ" | "Tên đệm" | "Tên"): the parts are joined in this order
+# (then in column order) into ``full_name``.
+NAME_PARTS = {"name_family": 0, "name_family_middle": 1, "name_middle": 2, "name_given": 3}
 SEX_MARKS = ("sex_male", "sex_female")
 # A household's row may name several children, each in a group of columns ("Con thứ nhất" | "Con thứ hai" over
 # "Họ và tên" | "Năm sinh" | "Lớp", or "Họ tên con 1" | "Năm sinh con 1" | "Họ tên con 2" ...): these fields,
@@ -41,6 +47,8 @@ _HOUSEHOLD_DETAIL = "_household_detail"  # "Chủ hộ" over "Năm sinh": the he
 
 
 # --- Matching header text against the aliases -----------------------------------------------------------------
+_HEADER_WORDS = 10  # a longer text is matched only exactly, never by the words it contains
+_HAS = re.compile(r"(?:da co|co san|hien co|co)\b")  # a sub-column saying what the child has, not lacks
 _PARENS = re.compile(r"\([^)]*\)|\[[^\]]*\]")
 _Tokens = tuple[tuple[str, str], ...]  # (folded word, word with its tones) pairs
 
@@ -58,9 +66,11 @@ def _same_words(header: _Tokens, alias: _Tokens) -> bool:
 
 
 class _Aliases:
-    """The header aliases of one kind: exact aliases, and "~" aliases matched as whole words inside a header."""
+    """The header aliases of one kind: exact aliases, and "~" aliases matched as whole words inside a header;
+    ``sub``: the aliases of the columns under a parent header, per field of the parent (``sub_columns``)."""
 
-    def __init__(self, aliases: dict[str, list[str]]):
+    def __init__(self, aliases: dict[str, list[str]], sub: dict[str, dict[str, list[str]]] | None = None):
+        self.sub = {parent: _Aliases(children) for parent, children in (sub or {}).items()}
         self.exact: dict[tuple[str, ...], list[tuple[_Tokens, str]]] = {}
         self.contains: list[tuple[_Tokens, str]] = []
         for fld, names in aliases.items():
@@ -86,6 +96,8 @@ class _Aliases:
                     return fld
         found: dict[str, int] = {}
         for toks in variants:
+            if len(toks) > _HEADER_WORDS:
+                continue  # a sentence ("DANH SÁCH HỌC SINH CHƯA CÓ THIẾT BỊ ..."): a title, not a column's header
             for alias, fld in self.contains:
                 n = len(alias)
                 if any(_same_words(toks[i:i + n], alias) for i in range(len(toks) - n + 1)):
@@ -106,9 +118,15 @@ def _aliases(cfg: AppConfig) -> dict[str, _Aliases]:
     """The header aliases of every kind, built once per configuration."""
     entry = _ALIASES.get(id(cfg.headers))
     if entry is None or entry[0] is not cfg.headers:
-        entry = (cfg.headers, {kind: _Aliases(cfg.headers.for_kind(kind)) for kind in (*KINDS, *OFFICER_KINDS)})
+        entry = (cfg.headers, {kind: _Aliases(cfg.headers.for_kind(kind), cfg.headers.sub_columns.get(kind))
+                               for kind in (*KINDS, *OFFICER_KINDS)})
         _ALIASES[id(cfg.headers)] = entry
     return entry[1]
+
+
+def field_of(cfg: AppConfig, kind: str, text: str) -> str | None:
+    """The field a header text names among the aliases of ``kind`` (None when none does)."""
+    return _aliases(cfg)[kind].match(text)
 
 
 # --- Header discovery -----------------------------------------------------------------------------------------
@@ -158,7 +176,6 @@ class _SheetView:
         self.height = min(len(grid.rows), rows)
         self.width = max((len(r) for r in grid.rows[: self.height]), default=0)
         self.text = [[display_text(v) for v in self._row(r)] for r in range(self.height)]
-        self._repair_by_sheet_encoding()
         self.span = [[(c, c) for c in range(self.width)] for _ in range(self.height)]
         self.merge_top: dict[tuple[int, int], int] = {}  # cell -> first row of its (multi-row) merge
         self.merge_bottom: dict[tuple[int, int], int] = {}
@@ -173,34 +190,6 @@ class _SheetView:
                     if r1 > r0:
                         self.merge_top[(r, c)] = r0
                         self.merge_bottom[(r, c)] = r1
-
-    def _repair_by_sheet_encoding(self) -> None:
-        """Short header cells can be ambiguous alone ("Líp" is "Lớp" in TCVN3, but also a Unicode word): when a
-        row (or else the top of the sheet) is clearly in one legacy encoding, read its other Latin-1 cells in it
-        too. Cells with Unicode-only Vietnamese letters vote for Unicode and are never re-read."""
-        def votes(rows: Iterable[int]) -> dict[str, int]:
-            count: dict[str, int] = {}
-            for r in rows:
-                for v in self.grid.rows[r]:
-                    if isinstance(v, str) and not v.isascii():
-                        enc = detect(v)
-                        if enc == "unicode" and all(ord(ch) <= 0xFF for ch in v):
-                            continue  # ambiguous: no vote
-                        count[enc] = count.get(enc, 0) + 1
-            return count
-
-        def winner(count: dict[str, int]) -> str | None:
-            legacy = max(("tcvn3", "vni"), key=lambda e: count.get(e, 0))
-            return legacy if count.get(legacy, 0) > count.get("unicode", 0) else None
-
-        sheet = winner(votes(range(self.height)))
-        for r in range(self.height):
-            enc = winner(votes([r])) or sheet
-            if not enc:
-                continue
-            for c, v in enumerate(self.grid.rows[r]):
-                if isinstance(v, str) and detect(v) == "unicode" and all(ord(ch) <= 0xFF for ch in v):
-                    self.text[r][c] = clean_spaces(decode(v, enc))
 
     def _row(self, r: int) -> list[Any]:
         row = list(self.grid.rows[r])
@@ -261,6 +250,7 @@ def _map_columns(aliases: _Aliases, columns: list[Column]
     assigned: list[tuple[Column, str | None, tuple[int, int] | None]] = []
     sex_split: dict[int, str] = {}
     penalty = 0.0
+    labelled = sum(1 for c in columns if c.levels)
     for col in columns:
         if not col.levels:
             assigned.append((col, None, None))
@@ -275,7 +265,20 @@ def _map_columns(aliases: _Aliases, columns: list[Column]
                 break
         fld: str | None = f_child
         group = col.spans[-1] if f_child else None
-        if len(col.levels) > 1:
+        # a group's header over some of the columns, not a title over the whole table ("DANH SÁCH HỌC SINH THIẾU
+        # THIẾT BỊ HỌC TẬP" above every column)
+        group_parent = len(col.levels) > 1 and parent_span is not None and (
+            parent_span[1] - parent_span[0] + 1 <= max(3, labelled // 2))
+        f_sub = aliases.sub[f_parent].match(child) if f_parent in aliases.sub and group_parent else None
+        if f_sub and _HAS.match(fold(child)):
+            f_sub, fld, group = None, None, None  # "Đã có máy tính" under "Nhu cầu": the other way round
+        elif f_sub:  # "Điện thoại" under "Nhu cầu hỗ trợ": a phone the child needs, not the family's number
+            fld, group = f_sub, parent_span
+            if parent_span[0] < parent_span[1]:
+                penalty -= 0.5  # the row under a merged parent names its parts: a header row, not data
+        elif len(col.levels) > 1:
+            if f_parent == "full_name" and f_child in NAME_PARTS and group_parent and parent_span[0] < parent_span[1]:
+                penalty -= 0.5  # "Họ và tên" over "Họ đệm" | "Tên"
             if f_parent == "date_of_birth" and f_child in SEX_MARKS and parent_span[0] < parent_span[1]:
                 # "Ngày, tháng, năm sinh" over "Nam | Nữ": the date is written in the child's sex column
                 fld, group = f_parent, parent_span
@@ -293,6 +296,8 @@ def _map_columns(aliases: _Aliases, columns: list[Column]
     groups: dict[str, tuple[int, int] | None] = {}
     unknown: list[Column] = []
     repeats: list[tuple[str, Column]] = []
+    parts: dict[str, Column] = {}
+    top_level: set[str] = set()
     for col, fld, group in assigned:
         if fld == _HOUSEHOLD_DETAIL:
             continue
@@ -300,19 +305,50 @@ def _map_columns(aliases: _Aliases, columns: list[Column]
             if col.levels and not all(is_column_number(t) for t in col.levels):
                 unknown.append(col)
             continue
+        if fld in NAME_PARTS:
+            if fld in parts:
+                unknown.append(col)
+            else:
+                parts[fld] = col
+            continue
         if fld not in fields:
             fields[fld] = [col.index]
             groups[fld] = group
-        elif fld in JOINED and group is not None and group == groups[fld] and group[0] < group[1]:
-            fields[fld].append(col.index)  # "Họ và tên" merged over "Họ đệm" | "Tên"
+            if len(col.levels) == 1:
+                top_level.add(fld)
+        elif fld in (*JOINED, *ANY_OF) and group is not None and group == groups[fld] and group[0] < group[1]:
+            fields[fld].append(col.index)  # "Họ và tên" merged over "Họ đệm" | "Tên"; "Máy tính" | "Điện thoại"
+        elif fld in ANY_OF and len(col.levels) == 1 and fld in top_level:
+            fields[fld].append(col.index)  # "Máy tính" | "Máy tính bảng" side by side, nothing above them
         else:
             repeats.append((fld, col))
+    unknown.extend(_name_from_parts(fields, parts))
     slots, unused = _child_slots(fields, repeats)
     unknown = sorted([*unknown, *unused], key=lambda c: c.index)  # a second column for the same field is not used
     for index, sex_field in sex_split.items():
         if index in fields.get("date_of_birth", []):
             fields.setdefault(sex_field, [index])
     return fields, unknown, penalty, slots
+
+
+def _name_from_parts(fields: dict[str, list[int]], parts: dict[str, Column]) -> list[Column]:
+    """The child's name from its parts' columns, joined family, middle, given ("Họ và tên đệm" | "Tên"); a name
+    column followed by a given name or middle name ("Họ và tên" | "Tên") holds the rest of the name (layout leaves
+    out a given-name column that only repeats the name's last word, kept for sorting). Returns the part columns
+    not used."""
+    if not parts:
+        return []
+    ordered = [col.index for fld, col in sorted(parts.items(), key=lambda kv: (NAME_PARTS[kv[0]], kv[1].index))]
+    name = fields.get("full_name")
+    if name is None:
+        if len(parts) == 1 and "name_family_middle" not in parts:
+            return list(parts.values())  # "Tên" alone: a given name is not the child's name
+        fields["full_name"] = ordered
+        return []
+    if len(name) == 1 and not {"name_family", "name_family_middle"} & set(parts) and name[0] < min(ordered):
+        fields["full_name"] = name + ordered
+        return []
+    return list(parts.values())
 
 
 def _child_slots(fields: dict[str, list[int]], repeats: list[tuple[str, Column]]

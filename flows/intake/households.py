@@ -7,8 +7,9 @@ Commune committees draw their lists from the household register, and often keep 
   line or separated by ";" or "," ("Nguyễn Văn An (2012)\nNguyễn Thị Bình (2014)"), their birth dates and
   classes in the cells beside them the same way;
 - a household's row followed by its children's rows: the head's name in the "Chủ hộ" column of the household's row
-  only, or a "Quan hệ với chủ hộ" column ("Chủ hộ", "Con", "Cháu"), or the household's row written as a title
-  ("Hộ ông Hoàng Văn Tuấn").
+  only (or on its first child's row only), or a "Quan hệ với chủ hộ" column ("Chủ hộ", "Con", "Cháu"), or the
+  household's row written as a title ("Hộ ông Hoàng Văn Tuấn"), or nothing but ages: the head's row a generation
+  older than the children's rows below it (``_households_by_age``).
 
 The household's row is not a child; what it says of the household (village, category, phone, needs) goes to its
 children's rows where they leave it blank, and its head becomes their guardian. The words live in
@@ -33,6 +34,7 @@ CHILD_ONLY = ("full_name", "date_of_birth", "sex", "sex_male", "sex_female", "gr
               "note", "relation")
 SPLIT_FIELDS = ("date_of_birth", "sex", "grade", "school", "national_id")
 SLOTS = "_slots"  # layout's key for the further children's cells of a row (``Header.slots``)
+STT_KEY = "_stt"  # layout's key for the row's STT cell (numbered households, children's rows not numbered)
 
 _BREAK = re.compile(r"\s*(?:\r?\n|;)\s*")
 _NUMBERING = re.compile(r"^(?:\(?\d{1,2}[.)]\)?(?:\s+|(?=[^\W\d_]))|[-–•+*]\s*)")  # "1. ", "2)", "- "
@@ -74,26 +76,84 @@ def read_households(rows: Iterable[tuple[int, dict[str, Any]]], cfg: AppConfig) 
     sheet order): household rows dropped and their details carried to their children, rows naming several children
     split. Records of a list that is not kept by household come back as they were."""
     words = _Words.of(cfg)
+    rows = list(rows)
+    heads, grown = _households_by_age(rows)
     out: list[tuple[int, dict[str, Any]]] = []
     household: dict[str, Any] | None = None
-    for source_row, record in rows:
+    for i, (source_row, record) in enumerate(rows):
         relation = fold(_text(record.get("relation")))
-        if relation and relation in words.adult:
+        if (relation and relation in words.adult) or i in grown:
             continue  # the head's spouse or parents: not a child of the programme
-        head = _head_row(record, relation, words)
+        head = _head_row(record, relation, words) or (
+            _bare(" ".join(_text(record.get("full_name")).split()), words) if i in heads else "")
         if head:
             household = {**_household_part(record), "household_head": head}
             continue
         if not is_empty(record.get("household_head")):
             record = {**record, "household_head": _bare(_text(record["household_head"]), words)}
-            if not _names_a_child(record):  # the household's own row: its children's rows follow
-                household = _household_part(record)
+            # the household's own row, or its first child's: the rows below that leave the head blank are its
+            # other children (a head written on every row leaves nothing to carry)
+            household = _household_part(record)
+            if not _names_a_child(record):
                 continue
-            household = None  # a head written on every child's row: nothing to carry
         elif household is not None:
             record = {**record, **{k: v for k, v in household.items() if is_empty(record.get(k))}}
         out.extend((source_row, child) for child in _children(record))
     return out
+
+
+_ADULT_GAP = 16  # years between the youngest person of a list and a person who is no child of the programme
+_PARENT_AGE = 18  # a household's head is born at least this long before the child on the row below...
+_PARENT = 60  # ...and at most this long before the list's youngest child;
+_LIFE = 100  # a grown-up member at most this long (a year further back is typed wrong: a child still)
+
+
+def _households_by_age(rows: list[tuple[int, dict[str, Any]]]) -> tuple[set[int], set[int]]:
+    """A list kept by household with nothing but ages to tell its rows apart: each household's head on a row of
+    its own (born a generation before the list's children, no class) followed by its children's rows, which
+    leave blank what the head's row says of the household (village, category, needs...), or are not numbered
+    while the head's row is, or begin with the head's family name. Returns the heads' rows and the other grown-ups' rows (the head's spouse or
+    parents), as indexes into ``rows``; none when the list is not so kept (a child's birth year typed wrong in
+    a school's list is not a head: the rows below it say their own village and category)."""
+    if any(not is_empty(r.get("household_head")) or not is_empty(r.get("relation")) for _, r in rows):
+        return set(), set()  # kept by household in a way the words say
+    years = [_birth_year(r.get("date_of_birth")) for _, r in rows]
+    known = [y for y in years if y]
+    if len(known) < 3:
+        return set(), set()
+    youngest = max(known)
+    # grown-ups: a generation before the youngest child, and not a century before (a year typed wrong)
+    grown = {i for i, y in enumerate(years) if y and youngest - _LIFE <= y <= youngest - _ADULT_GAP
+             and is_empty(rows[i][1].get("grade"))}
+    heads: set[int] = set()
+    for i in sorted(grown):
+        j = i + 1
+        while j in grown:
+            j += 1
+        if j >= len(rows) or not years[j] or years[i] < youngest - _PARENT or years[j] - years[i] < _PARENT_AGE:
+            continue
+        head, child = rows[i][1], rows[j][1]
+        shared = [k for k, v in head.items() if k not in CHILD_ONLY and k not in (SLOTS, STT_KEY) and not is_empty(v)]
+        blank = shared and all(is_empty(child.get(k)) for k in shared)
+        numbered = not is_empty(head.get(STT_KEY)) and is_empty(child.get(STT_KEY))
+        kin = _family(head) and _family(head) == _family(child) and j == i + 1
+        if blank or numbered or kin:
+            heads.add(i)
+    if not heads:
+        return set(), set()
+    first = min(heads)
+    return heads, {i for i in grown if i not in heads and i > first}
+
+
+def _family(record: dict[str, Any]) -> str:
+    words = _text(record.get("full_name")).split()
+    return fold(words[0]) if len(words) >= 2 else ""
+
+
+def _birth_year(value: Any) -> int | None:
+    from flows.intake.values import parse_date
+
+    return parse_date(value)[1] if not is_empty(value) else None
 
 
 def _names_a_child(record: dict[str, Any]) -> bool:
@@ -124,13 +184,13 @@ def _bare(name: str, words: _Words) -> str:
 
 
 def _household_part(record: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in record.items() if k not in CHILD_ONLY and k != SLOTS and not is_empty(v)}
+    return {k: v for k, v in record.items() if k not in CHILD_ONLY and k not in (SLOTS, STT_KEY) and not is_empty(v)}
 
 
 def _children(record: dict[str, Any]) -> list[dict[str, Any]]:
     """The children one row names: its own child, the further children in column groups, several in one cell."""
     slots = record.get(SLOTS) or []
-    base = {k: v for k, v in record.items() if k != SLOTS}
+    base = {k: v for k, v in record.items() if k not in (SLOTS, STT_KEY)}
     blank = {k: ("" if k in CHILD_ONLY else v) for k, v in base.items()}
     kids = [base] + [{**blank, **slot} for slot in slots]
     named = [k for k in kids if not is_empty(k.get("full_name"))]

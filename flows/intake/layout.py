@@ -4,9 +4,16 @@ Schools and communes send sheets with quốc hiệu and title rows, one- to thre
 STT column and a "(1) (2) (3)" column-number row, "x" marks, blank rows, subtotal rows and signature footers.
 Nothing here is configured per file: the header row is found by scoring header cells against the aliases in
 ``config/headers.yaml`` and the kind of table (students, donations, connectivity, handover) is inferred from the
-best score when the source registry does not say it (``flows.intake.headers``). Below the header, this module
-keeps the rows of data and leaves out column numbers, section titles, subtotals and the signature footer. Every
-row keeps ``source_row``, the row number the school sees in Excel (hidden rows counted).
+best score when the source registry does not say it (``flows.intake.headers``). Cells typed in TCVN3 or VNI are
+read first, each with its sheet's evidence (``_in_unicode``), so header and data are read alike. What the header's
+words leave open is settled by the cells below it (``_read_by_the_data``). Below the header, this module keeps the
+rows of data and leaves out column numbers, section titles, subtotals and the signature footer (its markers, its
+date line, and its shape: ``_signature_start``). Every row keeps ``source_row``, the row number the school sees in
+Excel (hidden rows counted).
+
+A row a filter hides is read like any other (the adapters do not list it as hidden); a child's row hidden by hand,
+or written below the signature block, is not counted and gets a warning naming it (``hidden_row``,
+``below_footer``); a need written as text that cannot be read gets one naming its cell (``need_unreadable``).
 
 Cell values are passed on as the school typed them (str, or the original number / date object); the
 normalize stage parses them.
@@ -17,7 +24,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 import unicodedata
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import PurePath
 from typing import Any, Iterable
 
@@ -26,9 +33,12 @@ import pandas as pd
 from flows.config import AppConfig
 from flows.frames import PROVENANCE, Issue, SheetGrid, SourceData
 from flows.intake.cells import data_like, display_text, is_column_number, is_empty
-from flows.intake.headers import JOINED, KINDS, NOT_OUTPUT, OFFICER_KINDS, SEX_MARKS, Header, find_header
-from flows.intake.households import SLOTS, read_households
-from flows.intake.legacy_fonts import to_unicode
+from flows.intake.headers import (
+    ANY_OF, JOINED, KINDS, NOT_OUTPUT, OFFICER_KINDS, SEX_MARKS, Header, field_of, find_header,
+)
+from flows.intake.households import SLOTS, STT_KEY, read_households
+from flows.intake.legacy_fonts import SheetFonts, to_unicode
+from flows.intake.values import NEED_FIELDS, NEED_IN_NOTE, vocabularies
 from flows.text import fold, strip_tones
 
 
@@ -252,23 +262,38 @@ def _is_group_title(value: Any, cfg: AppConfig) -> bool:
     return key in cfg.school_index or bare in cfg.school_index or key in cfg.commune_index
 
 
-def _extract_rows(grid: SheetGrid, header: Header, markers: _Markers,
-                  cfg: AppConfig) -> list[tuple[int, dict[str, Any]]]:
+@dataclass
+class _Row:
+    """A row layout took for a student's: its row number, its record, and what the footer and hidden-row rules
+    need to know of it."""
+
+    number: int  # as the school sees it
+    record: dict[str, Any]
+    hidden: bool  # hidden by hand (a filter's hidden rows are a view: they are not in ``grid.hidden_rows``)
+    loose: bool  # no STT number, a few cells of plain text only: a signature line has this shape
+    texts: list[tuple[int, str]]  # (column, text) of its filled cells
+    below_footer: bool = False  # a numbered child's row written under the signature block: reported, not read
+    text_only: bool = False  # a line of text that is no child's row (kept to see the signature block's shape)
+
+
+def _extract_rows(grid: SheetGrid, header: Header, markers: _Markers, cfg: AppConfig) -> list[_Row]:
+    """The rows of the table below ``header`` that are students' (and those hidden by hand, flagged), without the
+    column numbers, section titles, subtotals, repeated headers, notes and the signature footer."""
     fields = {f: cols for f, cols in header.fields.items()}
     stt_col = fields.get("stt", [None])[0]
     dob_cols = fields.get("date_of_birth", [])
     dob_by_sex = len(dob_cols) > 1 and any(fields.get(m, [None])[0] in dob_cols for m in SEX_MARKS)
+    rows = _fill_vertical_merges(grid, header.last_row + 1)
     mapped = [c for f, cols in fields.items() for c in cols] + [c for slot in header.slots for cols in slot.values()
                                                                 for c in cols]
     leaf_labels = {c.index: _header_key(c.levels[-1]) for c in header.columns if c.levels}
-    rows = _fill_vertical_merges(grid, header.last_row + 1)
-    out: list[tuple[int, dict[str, Any]]] = []
+    marks = _MarkWords.of(cfg)
+    out: list[_Row] = []
     seen_data = False
     after_header = True
+    below_footer = False  # the table ends at its footer; a child's row written below it is reported, not read
     for r in range(header.last_row + 1, len(rows)):
         row = rows[r]
-        if r in grid.hidden_rows:
-            continue
         cells = {c: (row[c] if c < len(row) else None) for c in mapped}
         if all(is_empty(v) for v in row):
             continue
@@ -278,8 +303,7 @@ def _extract_rows(grid: SheetGrid, header: Header, markers: _Markers,
             if len(texts) >= 2 and all(is_column_number(t) for t in texts):
                 continue
         if _is_footer(row, stt_col, markers):
-            if seen_data:
-                break
+            below_footer = below_footer or seen_data
             continue
         if _is_subtotal(row, stt_col, markers):
             continue
@@ -296,7 +320,7 @@ def _extract_rows(grid: SheetGrid, header: Header, markers: _Markers,
                 if len(filled) == 1 and f == "date_of_birth" and dob_by_sex:  # the date under "Nam" or "Nữ"
                     record[f] = _raw_value(cells[filled[0]])
                 else:
-                    record[f] = JOINED[f].join(display_text(cells[c]) for c in filled)
+                    record[f] = _JOIN[f].join(display_text(cells[c]) for c in filled)
             else:
                 record[f] = _raw_value(cells[cols[0]])
         if dob_by_sex:  # a date written under "Nam" or "Nữ" marks the child's sex
@@ -312,14 +336,169 @@ def _extract_rows(grid: SheetGrid, header: Header, markers: _Markers,
         others = any(not is_empty(v) for f, v in record.items() if f != "full_name") or any(
             not is_empty(v) for slot in slots for v in slot.values())
         if not has_name and not others:
+            if seen_data and not below_footer:  # a line of text: it may be a title over a signer's name
+                texts = [(c, display_text(v)) for c, v in enumerate(row) if not is_empty(v)]
+                if _loose(row, texts, False, marks):
+                    out.append(_Row(r + 1, {}, False, True, texts, text_only=True))
             continue  # only STT, a section title ("Lớp 3A") or a note
-        if not has_name and not _numbered(row, stt_col) and _only_counts(record):
+        numbered = _numbered(row, stt_col)
+        if not has_name and not numbered and _only_counts(record):
             continue  # column totals without a "Cộng" label
+        if below_footer:
+            if numbered and has_name and _has_data(record, marks):
+                out.append(_Row(r + 1, record, r in grid.hidden_rows, False, [], below_footer=True))
+            continue
         seen_data = True
         if slots:
             record[SLOTS] = slots
-        out.append((r + 1, record))
-    return out
+        if stt_col is not None and stt_col < len(row) and not is_empty(row[stt_col]):
+            record[STT_KEY] = row[stt_col]
+        texts = [(c, display_text(v)) for c, v in enumerate(row) if not is_empty(v)]
+        out.append(_Row(r + 1, record, r in grid.hidden_rows, _loose(row, texts, numbered, marks), texts))
+    table = [row for row in out if not row.below_footer]
+    table = table[:_signature_start(table)]
+    return [row for row in table if not row.text_only] + [row for row in out if row.below_footer]
+
+
+def _loose(row: list[Any], texts: list[tuple[int, str]], numbered: bool, marks: _MarkWords) -> bool:
+    """Shaped like a signature line: no STT number, at most three cells of plain text, none beside another."""
+    return not numbered and len(texts) <= _SIGNERS_PER_ROW and all(
+        isinstance(row[c], str) and _plain_text(t, marks) for c, t in texts) and all(
+        b - a > 1 for (a, _), (b, _) in zip(texts, texts[1:]))
+
+
+def _read_by_the_data(grid: SheetGrid, header: Header, cfg: AppConfig) -> None:
+    """What the header's words leave open, settled by the cells below it (``header.fields`` is changed):
+
+    - "Họ và tên" | "Tên": a "Tên" that repeats the name's last word on most rows is kept for sorting, not part of
+      the name;
+    - a "Điện thoại" column holding marks (x, 1, ✓) rather than numbers lists a phone the child needs;
+    - a list with no need column may state the need in its notes."""
+    fields = header.fields
+    if len(fields.get("full_name", [])) > 1 and _repeats_last_name_word(grid.rows, header, fields["full_name"]):
+        fields["full_name"] = fields["full_name"][:-1]
+    if len(fields.get("phone", [])) == 1:
+        _phones_of_marks(grid, header, cfg)
+    if "note" in fields and not any(f in fields for f in NEED_FIELDS):
+        # no need column: a need the note states ("Cần máy tính bảng") is read from it (nothing else of the note)
+        fields[NEED_IN_NOTE] = list(fields["note"])
+
+
+def _phones_of_marks(grid: SheetGrid, header: Header, cfg: AppConfig) -> None:
+    """Phone columns holding marks (x, 1, ✓) rather than numbers ("Máy tính" | "Điện thoại" | "Internet") list a
+    phone the child needs: they join ``lacks_device``; the family's number is the phone column that holds numbers.
+    A lone such column needs three marks, or to stand beside a need column, to be read so."""
+    fields = header.fields
+    marks = _MarkWords.of(cfg)
+    others = [c for c in header.unknown if c.levels and field_of(cfg, "students", c.levels[-1]) == "phone"]
+    candidates = sorted([fields["phone"][0], *(c.index for c in others)])
+    needs = {c for f in ANY_OF for c in fields.get(f, [])}
+    numbers: list[int] = []
+    for col in candidates:
+        values = [display_text(row[col]) for row in grid.rows[header.last_row + 1:]
+                  if col < len(row) and not is_empty(row[col])]
+        marked = sum((fold(v) or v) in marks.words for v in values)
+        if values and marked >= 0.8 * len(values) and (len(values) >= 3 or len(candidates) > 1
+                                                       or col - 1 in needs or col + 1 in needs):
+            fields.setdefault("lacks_device", []).append(col)
+        else:
+            numbers.append(col)
+    if len(numbers) == len(candidates):
+        return
+    fields["lacks_device"].sort()
+    fields.pop("phone")
+    if numbers:
+        fields["phone"] = [numbers[0]]
+    header.unknown[:] = [c for c in header.unknown if c not in others or c.index in numbers[1:]]
+
+
+# "Họ và tên" | "Tên" joined: "Tên" repeats the name's last word (kept to sort by) when most rows say so
+def _repeats_last_name_word(rows: list[list[Any]], header: Header, cols: list[int]) -> bool:
+    last = cols[-1]
+    pairs = 0
+    same = 0
+    for row in rows[header.last_row + 1:]:
+        words = " ".join(display_text(row[c]) for c in cols[:-1] if c < len(row)).split()
+        given = display_text(row[last]) if last < len(row) else ""
+        n = len(given.split())
+        if len(words) <= n or not given:
+            continue
+        pairs += 1
+        same += fold(" ".join(words[-n:])) == fold(given)
+    return pairs > 0 and same >= 0.6 * pairs
+
+
+_JOIN = {**JOINED, **{f: "; " for f in ANY_OF}}  # marks of one need in several columns: "x; 1"
+_SIGNERS_PER_ROW = 3  # a signature line: up to three signers, apart from each other
+
+
+@dataclass(frozen=True)
+class _MarkWords:
+    """The mark vocabularies (x, 1, có...; 0, không...), folded, to tell a marked row from a line of text."""
+
+    words: frozenset[str]
+
+    @classmethod
+    def of(cls, cfg: AppConfig) -> _MarkWords:
+        v = cfg.headers.vocabulary
+        return cls(frozenset((fold(w) or w.strip()) for w in [*v("truthy"), *v("falsy")]))
+
+
+def _plain_text(text: str, marks: _MarkWords) -> bool:
+    """Text as a signature line writes it: words without a digit, not a mark."""
+    key = fold(text) or text.strip()
+    return bool(key) and not any(ch.isdigit() for ch in text) and key not in marks.words and len(key) > 2
+
+
+def _has_data(record: dict[str, Any], marks: _MarkWords) -> bool:
+    """Besides the name, the record holds a date, a class, a number or a mark: a child's row, not a line of text."""
+    for f, v in record.items():
+        if f == "full_name" or is_empty(v):
+            continue
+        if not isinstance(v, str) or data_like(v) or any(ch.isdigit() for ch in v) or (fold(v) or v) in marks.words:
+            return True
+    return False
+
+
+def _role_like(text: str) -> bool:
+    """Text not written the way a person's name is (every word capitalised, or all in capitals, two to five
+    words): a title or role ("Người tổng hợp", "Cán bộ văn hóa - xã hội", "T/M Ban giám hiệu")."""
+    if re.search(r"[-–:.,;()/&]", text):
+        return True
+    words = text.split()
+    if not 2 <= len(words) <= 5:
+        return len(words) > 5
+    return not all(w[:1].isupper() for w in words)
+
+
+def _name_shaped(text: str) -> bool:
+    words = text.split()
+    return 2 <= len(words) <= 5 and _name_like(text) and all(w[:1].isupper() for w in words)
+
+
+def _signature_start(rows: list[_Row]) -> int:
+    """Where the signature block at the end of the table begins (``len(rows)`` when there is none).
+
+    The block is read from its shape, whatever its wording: the trailing rows that are ``loose`` (no STT number,
+    at most three cells of plain text, none beside another), holding a title or role followed below by a name in
+    the same column ("Người tổng hợp" over "Lý Văn Tám"); or, when the table's own rows are not loose, any two or
+    more such rows, or one that is a role."""
+    start = len(rows)
+    while start > 0 and rows[start - 1].loose:
+        start -= 1
+    if start == len(rows) or start == 0:
+        return len(rows)
+    tail = rows[start:]
+    texts = [(i, c, t) for i, row in enumerate(tail) for c, t in row.texts]
+    titled = any(_role_like(t) and any(j > i and abs(d - c) <= 1 and _name_shaped(u) for j, d, u in texts)
+                 for i, c, t in texts)
+    body = [row for row in rows[:start] if not row.text_only]
+    if not body:
+        return len(rows)
+    tidy = sum(1 for row in body if row.loose) <= 0.2 * len(body)
+    if titled or (tidy and (len(tail) >= 2 or any(_role_like(t) for _, _, t in texts))):
+        return start
+    return len(rows)
 
 
 _SHEET_CLASS = re.compile(r"(?:lop|khoi)?\s*([1-9]|1[0-2])\s*(?:[a-z]\d{0,2})?")
@@ -332,6 +511,53 @@ def _class_of_sheet(name: str) -> str:
 
 
 # --- The stage ------------------------------------------------------------------------------------------------
+def _in_unicode(grid: SheetGrid) -> SheetGrid:
+    """The sheet with its TCVN3 / VNI cells read in Unicode, each with the evidence of its column and sheet
+    (``flows.intake.legacy_fonts.SheetFonts``): header and data cells alike. A sheet with no legacy cell is
+    returned as it is."""
+    fonts = SheetFonts(grid.rows)
+    if not fonts.legacy:
+        return grid
+    return replace(grid, rows=[[fonts.read(v, r, c) if isinstance(v, str) else v for c, v in enumerate(row)]
+                               for r, row in enumerate(grid.rows)])
+
+
+def _row_issue(cfg: AppConfig, source: SourceData, sheet: str, row: int, rule: str, column: str = "",
+               **params: Any) -> Issue:
+    return Issue(
+        source_file=source.source_file, source_sheet=sheet, source_row=row, column=column,
+        severity=cfg.rules.severity(rule), rule=rule,  # type: ignore[arg-type]
+        message=cfg.rules.message(rule, column=column, row=row, **params),
+    )
+
+
+def _hidden_issues(cfg: AppConfig, source: SourceData, sheet: str, rows: list[_Row],
+                   labels: dict[str, str]) -> list[Issue]:
+    """A warning for each student row that is not counted: hidden by hand (not by a filter; the school is asked to
+    unhide it or delete it), or written below the table's signature block (to be moved into the table)."""
+    out = []
+    for row in rows:
+        if row.hidden or row.below_footer:
+            name = display_text(row.record.get("full_name")) or "(không có tên)"
+            rule = "below_footer" if row.below_footer else "hidden_row"
+            out.append(_row_issue(cfg, source, sheet, row.number, rule, labels.get("full_name", ""), value=name))
+    return out
+
+
+def _need_issues(cfg: AppConfig, source: SourceData, sheet: str, rows: list[tuple[int, dict[str, Any]]],
+                 labels: dict[str, str]) -> list[Issue]:
+    """A warning for each need cell whose text cannot be read as a need ("dùng chung với anh"), naming the cell."""
+    vocab = vocabularies(cfg)
+    out = []
+    for number, record in rows:
+        for fld, own in NEED_FIELDS.items():
+            value = record.get(fld)
+            if isinstance(value, str) and value.strip() and vocab.needs(value, own) is None:
+                out.append(_row_issue(cfg, source, sheet, number, "need_unreadable", labels.get(fld, ""),
+                                      value=display_text(value)))
+    return out
+
+
 def _issue(cfg: AppConfig, source: SourceData, sheet: str, rule: str, column: str = "", **params: Any) -> Issue:
     return Issue(
         source_file=source.source_file, source_sheet=sheet, source_row=None, column=column,
@@ -353,6 +579,7 @@ def extract(source: SourceData, cfg: AppConfig) -> Extracted:
     for grid in source.sheets:
         if grid.hidden:
             continue
+        grid = _in_unicode(grid)
         result.sheets_read += 1
         if any(not is_empty(v) for row in grid.rows for v in row):
             nonempty_sheets.append(grid.name)
@@ -362,9 +589,12 @@ def extract(source: SourceData, cfg: AppConfig) -> Extracted:
                 result.issues.append(_issue(cfg, source, grid.name, "no_table"))
             continue
         kind = header.kind
+        if kind == "students":
+            _read_by_the_data(grid, header, cfg)
         for col in header.unknown:
             result.issues.append(_issue(cfg, source, grid.name, "unknown_column", column=col.label))
         labels = header.labels()
+        labels.pop(NEED_IN_NOTE, None)  # the note's own column
         result.headers[(source.source_file, grid.name)] = labels
         if kind == "students" and "full_name" not in header.fields:
             result.issues.append(_issue(cfg, source, grid.name, "missing_column",
@@ -380,11 +610,16 @@ def extract(source: SourceData, cfg: AppConfig) -> Extracted:
         for f in cfg.headers.for_kind(kind):
             if (f in header.fields or (f == "grade" and sheet_grade)) and f not in NOT_OUTPUT and f not in order:
                 order.append(f)
+        if NEED_IN_NOTE in header.fields and NEED_IN_NOTE not in order:
+            order.append(NEED_IN_NOTE)
         if sheet_grade:
             labels["grade"] = grid.name
-        rows = _extract_rows(grid, header, markers, cfg)
-        if kind == "students":  # lists kept by household: one row per child, the head as guardian
-            rows = read_households(rows, cfg)
+        found = _extract_rows(grid, header, markers, cfg)
+        rows = [(row.number, row.record) for row in found if not row.hidden and not row.below_footer]
+        if kind == "students":
+            result.issues.extend(_hidden_issues(cfg, source, grid.name, found, labels))
+            result.issues.extend(_need_issues(cfg, source, grid.name, rows, labels))
+            rows = read_households(rows, cfg)  # lists kept by household: one row per child, the head as guardian
             if any("household_head" in record for _, record in rows) and "household_head" not in order:
                 order.append("household_head")
         for source_row, record in rows:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from functools import lru_cache
+from typing import Any, Iterable
 
 # --- The tables ----------------------------------------------------------------------------------------------
 # Vietnamese vowels with their shape, and the five tones in the order used by both legacy tables below:
@@ -310,3 +311,108 @@ def to_unicode(text: str) -> str:
         return text
     nfc_text = unicodedata.normalize("NFC", text)
     return unicodedata.normalize("NFC", _analyse(nfc_text)[1])
+
+
+# --- A sheet's evidence ---------------------------------------------------------------------------------------
+# A cell is often ambiguous on its own: "Líp" is a Unicode word and "Lớp" in TCVN3, "Beá" reads as TCVN3 "Beỏ"
+# as well as VNI "Bế", "SÑT" is TCVN3 "SẸT" and VNI "SĐT". The cells of one sheet were typed in one font (or
+# pasted from a few), so the cells that are not ambiguous tell how to read the ones that are. ``SheetFonts``
+# counts, per column and for the whole sheet, the cells each reading decides (Unicode-only Vietnamese letters
+# vote for Unicode); ``read`` then reads every cell, header or data alike, with that same evidence.
+_LOCAL_VOTES = 2  # a cell's row and column with fewer cells that tell: the sheet's evidence decides
+_ABBREVIATION = re.compile(r"[BCDĐGHKLMNPQRSTVX]{1,5}")  # "SĐT", "ĐT", "TĐC": capitals without a vowel
+
+
+def _vote(text: str) -> str | None:
+    """What one cell says about its sheet's font: "unicode", "tcvn3", "vni", or None (ASCII, or only Latin-1
+    letters that read as Unicode: no evidence either way)."""
+    if not isinstance(text, str) or text.isascii():
+        return None
+    text = unicodedata.normalize("NFC", text)
+    if _VIET_UNICODE.search(text):
+        return "unicode"
+    readings = [enc for enc in ("tcvn3", "vni") if _legacy_reading(text, enc) is not None]
+    return readings[0] if len(readings) == 1 else None  # both fonts read it: no evidence
+
+
+def _common_words(text: str) -> int:
+    return sum(1 for w in _WORD_SPLIT.split(text) if w and w.lower() in _COMMON)
+
+
+def _acceptable(raw: str, reading: str) -> bool:
+    """``reading`` of ``raw`` in a legacy font is Vietnamese: every word it changes is a syllable or a capital
+    abbreviation ("SĐT"); one odd word is allowed when two others are syllables."""
+    raw_words = [w for w in _WORD_SPLIT.split(raw) if w]
+    new_words = [w for w in _WORD_SPLIT.split(reading) if w]
+    if len(raw_words) != len(new_words):
+        return False
+    changed = [n for r, n in zip(raw_words, new_words) if r != n]
+    if not changed:
+        return False
+    good = sum(1 for n in changed if _is_syllable(n) or _ABBREVIATION.fullmatch(n))
+    odd = len(changed) - good
+    return odd == 0 or (odd == 1 and good >= 2)
+
+
+class SheetFonts:
+    """The font evidence of one sheet (its rows as cell lists) and the reading of each cell with it."""
+
+    def __init__(self, rows: Iterable[Iterable[Any]]):
+        self.rows: dict[int, dict[str, int]] = {}
+        self.columns: dict[int, dict[str, int]] = {}
+        self.sheet: dict[str, int] = {}
+        for r, row in enumerate(rows):
+            for c, value in enumerate(row):
+                vote = _vote(value) if isinstance(value, str) else None
+                if vote:
+                    for count in (self.rows.setdefault(r, {}), self.columns.setdefault(c, {}), self.sheet):
+                        count[vote] = count.get(vote, 0) + 1
+
+    @property
+    def legacy(self) -> bool:
+        """Some cell of the sheet is in a legacy font."""
+        return bool(self.sheet.get("tcvn3") or self.sheet.get("vni"))
+
+    @staticmethod
+    def _winner(count: dict[str, int]) -> str | None:
+        legacy = max(("tcvn3", "vni"), key=lambda e: count.get(e, 0))
+        return legacy if count.get(legacy, 0) > count.get("unicode", 0) else None
+
+    def encoding(self, row: int | None = None, column: int | None = None) -> tuple[str | None, bool]:
+        """(the legacy font the cell's row and column — else the sheet — are mostly typed in, or None; whether
+        Unicode cells are mixed in). A header row pasted from an old template, or a column typed in .VnTime in a
+        Unicode sheet, is read in its own font."""
+        count: dict[str, int] = {}
+        for part in (self.rows.get(row, {}) if row is not None else {},
+                     self.columns.get(column, {}) if column is not None else {}):
+            for enc, n in part.items():
+                count[enc] = count.get(enc, 0) + n
+        if sum(count.values()) < _LOCAL_VOTES:
+            count = self.sheet
+        return self._winner(count), bool(count.get("unicode"))
+
+    def read(self, text: str, row: int | None = None, column: int | None = None) -> str:
+        """One cell in NFC Unicode, read with the evidence of its row and column (else of its sheet).
+
+        A cell with Unicode-only Vietnamese letters, or ASCII, is Unicode. Otherwise, when the evidence says one
+        legacy font, the cell is read in that font if that reading is Vietnamese and the cell on its own said the
+        other legacy font ("Beá": VNI "Bế", not TCVN3 "Beỏ"; "SÑT": VNI "SĐT", not TCVN3 "SẸT"), or it said
+        Unicode and the font's reading has more of the usual words ("Líp" -> "Lớp") or, where no Unicode cell is
+        mixed in, as many. Anything else is read as ``to_unicode`` reads it alone."""
+        if not isinstance(text, str) or not text:
+            return text
+        nfc_text = unicodedata.normalize("NFC", text)
+        own_enc, own = _analyse(nfc_text)
+        own = unicodedata.normalize("NFC", own)
+        if own_enc == "ascii" or _VIET_UNICODE.search(nfc_text):
+            return own
+        enc, mixed = self.encoding(row, column)
+        if enc is None or own_enc == enc:
+            return own
+        reading = decode(nfc_text, enc)
+        if reading == nfc_text or not _acceptable(nfc_text, reading):
+            return own
+        if own_enc != "unicode":
+            return reading  # the other legacy font: the sheet decides
+        gain = _common_words(reading) - _common_words(own)
+        return reading if gain > 0 or (gain == 0 and not mixed) else own

@@ -133,9 +133,9 @@ def normalize_students(raw: pd.DataFrame, cfg: AppConfig) -> pd.DataFrame:
             "phone": parse_phone(row.get("phone")),
             "national_id": parse_national_id(row.get("national_id")),
             "category": vocab.category(row),
-            "lacks_device": vocab.flag(row.get("lacks_device")) is True,
-            "lacks_internet": vocab.flag(row.get("lacks_internet")) is True,
         }
+        # marks, or text ("cần máy tính bảng", "chưa có mạng") in the need columns
+        record["lacks_device"], record["lacks_internet"] = vocab.lacking(row)
         for fld in STUDENT_RAW_FIELDS:
             record[f"raw_{fld}"] = _raw(row, fld)
         record["note"] = _raw(row, "note")

@@ -12,7 +12,7 @@ from typing import Iterable
 from flows.config import AppConfig, built_for
 from flows.text import clean_spaces, fold, title_name
 
-_VILLAGE_PREFIXES = ("thon", "khu pho", "khu", "xom", "ban", "to dan pho", "tdp")  # not "làng": "Thôn Làng Mới"
+_VILLAGE_PREFIXES = ("thon", "khu pho", "khu", "xom", "ban", "to dan pho", "tdp", "kp")  # not "làng": "Thôn Làng Mới"
 _COMMUNE_PREFIXES = ("ubnd", "thi tran", "xa", "tt", "phuong")
 
 

@@ -48,6 +48,8 @@ _MONTHS = {m: i for i, m in enumerate(("jan", "feb", "mar", "apr", "may", "jun",
                                        "dec"), 1)}
 _DAY_MONTH_NAME = re.compile(r"(\d{1,2})[\s\-/.]*([a-z]{3,9})\.?[\s\-/.,]*(\d{4})")
 _MONTH_NAME_DAY = re.compile(r"([a-z]{3,9})\.?[\s\-/.]*(\d{1,2})(?:st|nd|rd|th)?,?[\s\-/.]*(\d{4})")
+_WORDS_AROUND = re.compile(r"(?:(?:ngày|ngay|sinh|năm|nam|ns|sn|tháng|thang|t)\.?\s*:?\s*)*"
+                           r"([\d][\d\s/.\-]*\d)\s*(?:\([^)]*\)|[.;,])?", re.IGNORECASE)
 _TIME_TAIL = re.compile(r"[ T]\d{1,2}:\d{2}(:\d{2}(\.\d+)?)?\s*(am|pm|sa|ch)?$", re.IGNORECASE)
 
 
@@ -85,6 +87,10 @@ def parse_date(value: Any) -> tuple[str, int | None]:
     text = _TIME_TAIL.sub("", clean_spaces(cell_text(value)))
     if not text:
         return "", None
+    # a word before or a note after the date: "Ngày 05/03/2012", "sinh năm 2012", "5/3/2012 (âm lịch)"
+    bare = _WORDS_AROUND.fullmatch(text)
+    if bare and bare.group(1) != text and any(ch.isdigit() for ch in bare.group(1)):
+        return parse_date(bare.group(1))
     if re.fullmatch(r"\d{4}", text):
         year = int(text)
         return ("", year) if 1900 <= year <= 2100 else ("", None)
@@ -315,6 +321,11 @@ def _mapping_match(key: str, mapping: dict[str, _Vocab]) -> str:
 
 
 _CATEGORIES = ("poor", "near_poor", "covid_orphan", "none")
+# the need fields of a student row and the item each column is about (None: a "Nhu cầu" column naming items)
+NEED_FIELDS: dict[str, str | None] = {"lacks_device": "device", "lacks_internet": "internet", "need": None}
+NEED_IN_NOTE = "need_in_note"  # the note of a list with no need column, read for a need it states
+# clauses of a need written as text: "Máy tính, Internet", "Có điện thoại; chưa có mạng", "máy tính + mạng"
+_CLAUSES = re.compile(r"\s*(?:[,;+&\n/]|\s-\s|\bvà\b|\bhoặc\b|\bva\b)\s*", re.IGNORECASE)
 
 
 class Vocabularies:
@@ -330,6 +341,16 @@ class Vocabularies:
         self.sex_male = _Vocab(values.vocabulary("sex_male"))
         self.sex_female = _Vocab(values.vocabulary("sex_female"))
         self.category_words = {c: _Vocab(values.vocabulary(f"category_{c}")) for c in _CATEGORIES}
+        self.category_negation = tuple(sorted({fold(w) for w in values.vocabulary("category_negation")} - {""},
+                                              key=len, reverse=True))
+        items = values.mapping("need_items") if isinstance(values.values.get("need_items"), dict) else {}
+        self.need_items = sorted(((fold(w), item) for item, words in items.items() for w in words if fold(w)),
+                                 key=lambda wi: -len(wi[0]))
+        self.need_lacks = sorted({fold(w) for w in values.vocabulary("need_lacks")} - {""}, key=len, reverse=True)
+        self.need_has = sorted({fold(w) for w in values.vocabulary("need_has")} - {""}, key=len, reverse=True)
+        self.need_filler = frozenset(w for f in values.vocabulary("need_filler") for w in fold(f).split())
+        self.need_verbs = sorted([(w, True) for w in self.need_lacks] + [(w, False) for w in self.need_has],
+                                 key=lambda wl: -len(wl[0]))
         self._mappings: dict[str, dict[str, _Vocab]] = {}
 
     # --- yes / no ---
@@ -395,13 +416,124 @@ class Vocabularies:
         return min(named, key=self.cfg.district.tier_rank)
 
     def _category_of(self, key: str) -> str:
+        """The category a folded text names: an exact entry, else the longest "~" entry found in it whose words are
+        not denied by a negation written just before them ("không thuộc hộ nghèo", "đã thoát nghèo")."""
         if not key:
             return ""
         for cat in _CATEGORIES:
             if self.category_words[cat].exact_match(key):
                 return cat
-        best = max(((self.category_words[c].contains_match(key), c) for c in _CATEGORIES), default=(0, ""))
-        return best[1] if best[0] else ""
+        padded = f" {key} "
+        best, found = 0, ""
+        for cat in _CATEGORIES:
+            for word in self.category_words[cat].contains:
+                at = padded.find(f" {word} ") if word else -1
+                while at >= 0:
+                    if len(word) > best and not self._denied(padded[:at + 1]):
+                        best, found = len(word), cat
+                    at = padded.find(f" {word} ", at + 1)
+        return found
+
+    def _denied(self, before: str) -> bool:
+        """The text before a category's words ends with a negation, with at most one word between ("không phải
+        là hộ nghèo")."""
+        words = before.split()
+        for skip in (0, 1):
+            tail = " ".join(words[:len(words) - skip]) if skip else " ".join(words)
+            if any(tail == n or tail.endswith(" " + n) for n in self.category_negation):
+                return True
+        return False
+
+    # --- needs written as text ---
+    def needs(self, value: Any, own: str | None = None) -> tuple[bool | None, bool | None] | None:
+        """What a need cell says of the device and the Internet: True (the child lacks it), False (has it), None
+        (not said); None instead of a pair when the cell holds text that cannot be read as a need.
+
+        ``own`` is the item of the cell's column ("device", "internet"; None for a "Nhu cầu" column). A mark
+        ("x", "1", "có", "✓"; "0", "không", "đã có") speaks of ``own``. Text is read clause by clause ("Có điện
+        thoại, chưa có mạng"; several sub-columns arrive joined by "; "): the items a clause names (``need_items``)
+        and whether it says they are lacking (``need_lacks``, or nothing: a need column lists what is lacking) or
+        had (``need_has``); a clause that names no item speaks of ``own``, and one with no verb takes the verb of
+        the clause before it ("Chưa có máy tính, Internet")."""
+        text = cell_text(value)
+        if not text:
+            return (None, None)
+        said: dict[str, bool] = {}
+        verb: bool | None = None
+        for clause in _CLAUSES.split(text):
+            key = fold(clause) or clause.strip()
+            if not key:
+                continue
+            mark = self._mark(key)
+            if mark is not None:
+                if own:
+                    said[own] = said.get(own, False) or mark
+                elif mark is False:
+                    said.setdefault("device", False)
+                    said.setdefault("internet", False)
+                else:
+                    return None  # "x" in a "Nhu cầu" column: which need?
+                continue
+            lacks, rest = self._need_verb(key)
+            items, left = self._items(rest)
+            if lacks is None:
+                if any(w not in self.need_filler for w in left.split()):
+                    return None  # "Dùng chung máy với anh": more than a need says
+                lacks = verb if verb is not None else (True if items else None)
+            if not items:
+                if lacks is None or (not own and lacks):
+                    return None  # "Chưa có" in a "Nhu cầu" column: lacking what?
+                items = {own} if own else {"device", "internet"}  # "Không có nhu cầu": nothing lacking
+            verb = lacks
+            for item in items:
+                said[item] = said.get(item, False) or lacks
+        if not said:
+            return None
+        return said.get("device"), said.get("internet")
+
+    def lacking(self, row: dict[str, Any]) -> tuple[bool, bool]:
+        """(lacks a device, lacks the Internet) from a row's need cells: the "Chưa có thiết bị" / "Chưa có
+        Internet" columns (marks or text), a "Nhu cầu" column (text), and the note of a list with neither
+        (``NEED_IN_NOTE``). Text in a mark column that cannot be read still counts as its column's mark (layout
+        reports it: ``need_unreadable``); in a "Nhu cầu" column or a note it says nothing."""
+        device = internet = False
+        for fld, own in [*NEED_FIELDS.items(), (NEED_IN_NOTE, None)]:
+            said = self.needs(row.get(fld), own)
+            if said is None:
+                device = device or own == "device"
+                internet = internet or own == "internet"
+            else:
+                device = device or said[0] is True
+                internet = internet or said[1] is True
+        return device, internet
+
+    def _mark(self, key: str) -> bool | None:
+        if self.truthy.exact_match(key):
+            return True
+        if self.falsy.exact_match(key):
+            return False
+        return None
+
+    def _need_verb(self, key: str) -> tuple[bool | None, str]:
+        """(lacking / had / not said, the rest of the clause) from the words a clause begins with."""
+        for words, lacks in self.need_verbs:
+            if key == words or key.startswith(words + " "):
+                return lacks, key[len(words):].strip()
+        for words in self.need_lacks:  # "gia đình chưa có máy tính"
+            at = f" {key} ".find(f" {words} ")
+            if at > 0 and len(words.split()) > 1:
+                return True, key[at + len(words):].strip()
+        return None, key
+
+    def _items(self, key: str) -> tuple[set[str], str]:
+        """The items a clause names, and the words left when they are taken out."""
+        padded = f" {key} "
+        found: set[str] = set()
+        for words, item in self.need_items:
+            if f" {words} " in padded:
+                padded = padded.replace(f" {words} ", " # ")
+                found.update(("device", "internet") if item == "both" else (item,))
+        return found, " ".join(w for w in padded.split() if w != "#")
 
     # --- named values ---
     def named(self, mapping: str, value: Any, among: Iterable[str] | None = None) -> str:

@@ -9,6 +9,7 @@ import pytest
 
 from flows.config import load_config
 from flows.intake import layout
+from flows.intake.legacy_fonts import encode
 from tests.intake.builders import KIND_SHEETS, TITLE, grid, source
 
 
@@ -188,3 +189,90 @@ def test_missing_name_column(cfg):
     assert missing.severity == "error" and "Họ và tên" in missing.message
     assert "students" not in result.tables
 
+
+
+# --- Names in parts, needs under a merged header, header variants (issue 20) -----------------------------------
+def _names(rows, cfg, **kw):
+    result = layout.extract(source([grid(rows, **kw)], unit="TH-06388", unit_type="school"), cfg)
+    return result, list(result.tables["students"]["full_name"])
+
+
+@pytest.mark.parametrize(("header", "cells", "name"), [
+    (["STT", "Họ và tên đệm", "Tên", "Lớp"], [1, "Nguyễn Văn", "An", "3A"], "Nguyễn Văn An"),
+    (["STT", "Họ", "Tên đệm", "Tên", "Lớp"], [1, "Nguyễn", "Thị Thu", "Hà", "3A"], "Nguyễn Thị Thu Hà"),
+    (["STT", "HỌ ĐỆM", "TÊN", "LỚP"], [1, "LÊ THỊ", "BÍCH", "3A"], "LÊ THỊ BÍCH"),
+    (["STT", "Họ", "Đệm", "Tên", "Lớp"], [1, "Quách", None, "Linh", "3A"], "Quách Linh"),  # no middle name
+    (["STT", "Tên", "Họ và tên đệm", "Lớp"], [1, "An", "Nguyễn Văn", "3A"], "Nguyễn Văn An"),  # joined in name order
+    (["STT", "Họ, tên đệm", "Tên", "Lớp"], [1, "Vi Văn", "Tú", "3A"], "Vi Văn Tú"),
+])
+def test_a_name_written_in_parts_is_joined(cfg, header, cells, name):
+    result, names = _names([*TITLE, header, cells], cfg)
+    assert names == [name]
+    assert not [i for i in result.issues if i.rule in ("unknown_column", "missing_column")]
+
+
+def test_a_merged_name_header_over_its_parts(cfg):
+    rows = [*TITLE, ["STT", "Họ và tên", None, None, "Lớp"], [None, "Họ", "Tên đệm", "Tên", None],
+            [1, "Hoàng", "Văn", "Thái", "3A"]]
+    merges = [(4, 1, 4, 3), (4, 0, 5, 0), (4, 4, 5, 4)]
+    result, names = _names(rows, cfg, merged=merges)
+    assert names == ["Hoàng Văn Thái"]
+    assert result.headers[("truong/danh-sach.xlsx", "Sheet1")]["full_name"] == "Họ và tên"
+
+
+def test_a_given_name_column_kept_for_sorting_is_not_added_again(cfg):
+    rows = [*TITLE, ["STT", "Họ và tên", "Tên", "Lớp"], [1, "Nguyễn Văn An", "An", "3A"],
+            [2, "Lê Thị Bích", "Bích", "3A"], [3, "Hà Văn Thu Lâm", "Lâm", "3A"]]
+    assert _names(rows, cfg)[1] == ["Nguyễn Văn An", "Lê Thị Bích", "Hà Văn Thu Lâm"]
+    split = [*TITLE, ["STT", "Họ và tên", "Tên", "Lớp"], [1, "Nguyễn Văn", "An", "3A"], [2, "Lê Thị", "Bích", "3A"]]
+    assert _names(split, cfg)[1] == ["Nguyễn Văn An", "Lê Thị Bích"]
+
+
+@pytest.mark.parametrize(("parent", "children", "fields"), [
+    ("Nhu cầu hỗ trợ", ["Máy tính", "Điện thoại", "Internet"], {"lacks_device": [4, 5], "lacks_internet": [6]}),
+    ("Đề nghị hỗ trợ", ["Máy tính bảng", "Laptop", "Gói cước"], {"lacks_device": [4, 5], "lacks_internet": [6]}),
+    ("Chưa có", ["Máy tính", "Điện thoại thông minh", "Mạng Internet"],
+     {"lacks_device": [4, 5], "lacks_internet": [6]}),
+    ("Nhu cầu", ["Chưa có thiết bị", "Chưa có Internet", "Sim 4G"], {"lacks_device": [4], "lacks_internet": [5, 6]}),
+])
+def test_need_sub_columns_under_a_merged_header(cfg, parent, children, fields):
+    rows = [*TITLE, ["STT", "Họ và tên", "Ngày sinh", "Lớp", parent, None, None], [None] * 4 + children,
+            [1, "Lê Văn A", "01/02/2012", "3A", "x", None, "1"]]
+    merges = [(4, 4, 4, 6)] + [(4, c, 5, c) for c in range(4)]
+    result = layout.extract(source([grid(rows, merged=merges)], unit="TH-06388"), cfg)
+    header_fields = {f: c for f, c in fields.items()}
+    table = result.tables["students"]
+    assert not [i for i in result.issues if i.rule == "unknown_column"]
+    assert "phone" not in table.columns  # "Điện thoại" under a need is a phone the child needs
+    for f, cols in header_fields.items():
+        assert f in table.columns, (f, cols)
+
+
+def test_a_sub_column_saying_what_the_child_has_is_not_a_need(cfg):
+    rows = [*TITLE, ["STT", "Họ và tên", "Lớp", "Nhu cầu hỗ trợ", None], [None, None, None, "Đã có máy tính", "Internet"],
+            [1, "Lê Văn A", "3A", "x", "x"]]
+    merges = [(4, 3, 4, 4)] + [(4, c, 5, c) for c in range(3)]
+    result = layout.extract(source([grid(rows, merged=merges)], unit="TH-06388"), cfg)
+    assert "lacks_device" not in result.tables["students"].columns
+    assert [i.column for i in result.issues if i.rule == "unknown_column"] == ["Nhu cầu hỗ trợ / Đã có máy tính"]
+
+
+@pytest.mark.parametrize(("header", "field"), [
+    ("Sinh ngày", "date_of_birth"), ("Khu phố", "village"), ("Tổ dân phố", "village"), ("Hoàn cảnh gia đình", "category"),
+    ("Thiết bị học tập", "lacks_device"), ("Nhu cầu hỗ trợ", "need"), ("Điện thoại liên hệ", "phone"),
+    ("Nơi ở hiện nay", "village"), ("Số di động", "phone"), ("Họ tên người đại diện hộ", "household_head"),
+])
+def test_header_aliases_of_a_second_district(cfg, header, field):
+    rows = [*TITLE, ["STT", "Họ và tên", "Lớp", header], [1, "Lê Văn A", "3A", "Chưa có"]]
+    result = layout.extract(source([grid(rows)], unit="TH-06388"), cfg)
+    assert result.headers[("truong/danh-sach.xlsx", "Sheet1")].get(field) == header
+
+
+def test_a_vni_header_row_is_read_with_the_sheets_evidence(cfg):
+    vni = [encode(h, "vni") for h in ["STT", "Họ và tên", "Ngày sinh", "Lớp", "SĐT phụ huynh", "Số ĐT", "Thôn"]]
+    rows = [*TITLE, vni, [1, encode("Bế Kim Hoa", "vni"), "01/02/2012", "3A", "0912345678", "0987654321",
+                          encode("Bãi Hào", "vni")]]
+    result = layout.extract(source([grid(rows)], unit="TH-06388"), cfg)
+    labels = result.headers[("truong/danh-sach.xlsx", "Sheet1")]
+    assert labels["phone"] == "SĐT phụ huynh"  # alone, "SÑT" reads as TCVN3 "SẸT"
+    assert result.tables["students"]["full_name"].tolist() == ["Bế Kim Hoa"]  # alone: TCVN3 "Beỏ Kim Hoa"

@@ -158,3 +158,68 @@ def test_a_list_not_kept_by_household_reads_as_before(tmp_path, cfg):
     ]
     report = check_file(_xlsx(tmp_path / "xa-huu-lien.xlsx", rows), cfg, AS_OF)
     assert list(report.students["full_name"]) == ["Triệu Văn Sinh", "Nguyễn Văn An", "Lê Thị Hoa, Lê Văn Hải"]
+
+
+# --- Households told apart by age and by a head written once (issue 20) ----------------------------------------
+def test_households_told_apart_by_age_alone(tmp_path, cfg):
+    """No relation column, no head column: the head's numbered row (born a generation before), the spouse, then
+    the children's rows that leave the household's details blank."""
+    rows = TITLE + [
+        ["STT", "Họ và tên", "Năm sinh", "Thôn", "Hoàn cảnh gia đình", "Nhu cầu hỗ trợ"],
+        [1, "Hoàng Văn Tuấn", 1979, "Bãi Hào", "Hộ nghèo", None],
+        [None, "Đinh Thị Lụa", 1984, None, None, None],
+        [None, "Hoàng Văn Minh", 2012, None, None, "Máy tính"],
+        [None, "Hoàng Thị Mai", 2015, None, None, "Internet"],
+        [2, "Lương Văn Sơn", 1982, "Bình Minh", "Cận nghèo", None],
+        [None, "Lương Thị Hoa", 2013, None, None, "Máy tính, Internet"],
+    ]
+    got = _children(_check(_xlsx(tmp_path / "xa-huu-lien-theo-tuoi.xlsx", rows), cfg))
+    assert [(c["source_row"], c["full_name"], c["guardian_name"], c["village"], c["category"], c["lacks_device"],
+             c["lacks_internet"]) for c in got] == [
+        (7, "Hoàng Văn Minh", "Hoàng Văn Tuấn", "Thôn Bãi Hào", "poor", True, False),
+        (8, "Hoàng Thị Mai", "Hoàng Văn Tuấn", "Thôn Bãi Hào", "poor", False, True),
+        (10, "Lương Thị Hoa", "Lương Văn Sơn", "Thôn Bình Minh", "near_poor", True, True),
+    ]
+
+
+def test_a_head_numbered_with_the_children_and_sharing_their_family_name(tmp_path, cfg):
+    rows = TITLE + [
+        ["STT", "Họ và tên", "Năm sinh", "Thôn", "Đối tượng", "Chưa có thiết bị"],
+        [1, "Hoàng Văn Tuấn", 1979, "Bãi Hào", "Hộ nghèo", "x"],
+        [2, "Hoàng Văn Minh", 2012, "Bãi Hào", "Hộ nghèo", "x"],
+        [3, "Lương Văn Sơn", 1982, "Bình Minh", "Cận nghèo", "x"],
+        [4, "Lương Thị Hoa", 2013, "Bình Minh", "Cận nghèo", "x"],
+    ]
+    got = _children(_check(_xlsx(tmp_path / "xa-huu-lien-cung-ho.xlsx", rows), cfg))
+    assert [(c["full_name"], c["guardian_name"], c["category"]) for c in got] == [
+        ("Hoàng Văn Minh", "Hoàng Văn Tuấn", "poor"), ("Lương Thị Hoa", "Lương Văn Sơn", "near_poor")]
+
+
+def test_a_year_typed_wrong_in_a_list_of_children_is_not_a_household(tmp_path, cfg):
+    rows = TITLE + [
+        ["STT", "Họ và tên", "Năm sinh", "Thôn", "Đối tượng", "Chưa có thiết bị"],
+        [1, "Hoàng Văn Minh", 1912, "Bãi Hào", "Hộ nghèo", "x"],
+        [2, "Hoàng Thị Mai", 2012, "Bãi Hào", "Hộ nghèo", "x"],
+        [3, "Lương Thị Hoa", 2013, "Bình Minh", "Cận nghèo", "x"],
+        [4, "Vi Văn Tú", 1998, "Bình Minh", "Cận nghèo", "x"],  # a grown-up with no household shape around him
+        [5, "Vi Văn Lâm", 2014, "Bình Minh", "Cận nghèo", "x"],
+    ]
+    report = check_file(_xlsx(tmp_path / "xa-huu-lien-sai-nam.xlsx", rows), cfg, AS_OF)
+    assert list(report.students["full_name"]) == ["Hoàng Văn Minh", "Hoàng Thị Mai", "Lương Thị Hoa", "Vi Văn Tú",
+                                                  "Vi Văn Lâm"]
+    assert set(report.students["guardian_name"]) == {""}
+
+
+def test_a_head_written_on_the_first_childs_row_only(tmp_path, cfg):
+    rows = TITLE + [
+        ["STT", "Họ tên chủ hộ", "Họ tên học sinh", "Ngày sinh", "Thôn", "Diện hộ", "Chưa có thiết bị"],
+        [1, "Nông Văn Bảy", "Nông Thị Lan", "02/03/2010", "Bãi Hào", "Hộ nghèo", "x"],
+        [2, None, "Nông Văn Lâm", "15/09/2013", None, None, None],
+        [3, "Bà Hứa Thị Tươi", "Hứa Văn Tài", "08/08/2008", "Bình Minh", "Hộ cận nghèo", "x"],
+    ]
+    got = _children(_check(_xlsx(tmp_path / "xa-huu-lien-chu-ho-mot-lan.xlsx", rows), cfg))
+    assert [(c["full_name"], c["guardian_name"], c["village"], c["category"], c["lacks_device"]) for c in got] == [
+        ("Nông Thị Lan", "Nông Văn Bảy", "Thôn Bãi Hào", "poor", True),
+        ("Nông Văn Lâm", "Nông Văn Bảy", "Thôn Bãi Hào", "poor", True),
+        ("Hứa Văn Tài", "Hứa Thị Tươi", "Thôn Bình Minh", "near_poor", True),
+    ]

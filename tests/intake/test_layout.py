@@ -136,7 +136,10 @@ def test_calamine_reads_merges_and_sheet_visibility(school_xlsx):
 
 def test_messy_school_sheet_gives_exactly_the_student_rows(school_xlsx, cfg):
     result = layout.extract(source(_read_xlsx(school_xlsx)), cfg)
-    assert result.issues == []
+    # the row hidden by hand is not counted, and the school is told (it may unhide it or delete it)
+    assert [(i.source_row, i.column, i.rule, i.severity) for i in result.issues] == [
+        (12, "Họ và tên", "hidden_row", "warning")]
+    assert "Dòng 12 (Nguyễn Văn Ẩn)" in result.issues[0].message and "Unhide" in result.issues[0].message
     assert result.sheets_read == 3  # the hidden sheet is not read
     assert list(result.tables) == ["students"]
     table = result.tables["students"]
@@ -315,7 +318,8 @@ def test_tcvn3_sheet(cfg):
     result = layout.extract(source([grid(rows)]), cfg)
     table = result.tables["students"]
     assert table.iloc[0]["unit_code"] == "TH-06397"
-    assert table.iloc[0]["full_name"] == "NguyÔn V¨n §øc"  # raw: normalize repairs it
+    # layout reads the sheet's cells with the sheet's evidence, header and data alike
+    assert table.iloc[0]["full_name"] == "Nguyễn Văn Đức"
     assert result.headers[("truong/danh-sach.xlsx", "Sheet1")]["category_poor"] == "Hộ nghèo"
 
 
@@ -380,3 +384,98 @@ def test_csv_titles_and_commas_inside_cells_do_not_fool_the_delimiter(tmp_path):
     rows = read_grids(path)[0].rows
     assert rows[2] == ["STT", "Họ và tên", "Ngày, tháng, năm sinh", "Lớp"]
     assert rows[3] == ["1", "Nguyễn Văn An", "05/09/2014", "3A"]
+
+
+# --- Signatures by their shape, rows not counted reported (issue 20) ------------------------------------------
+_TABLE = [["STT", "Họ và tên", "Ngày sinh", "Lớp", "Thôn", "Chưa có thiết bị"],
+          [1, "Nguyễn Văn An", "01/02/2012", "4A", "Bãi Hào", "x"],
+          [2, "Lê Thị Bích", "03/03/2012", "4A", "Bãi Hào", "x"]]
+
+
+@pytest.mark.parametrize("footer", [
+    [[None, "Người tổng hợp", None, None, "Hiệu trưởng"], [None, "Lý Văn Tám", None, None, "Hoàng Thị Nguyệt"]],
+    [[None, "Cán bộ văn hóa - xã hội"], [], [None, "Nông Thị Hằng"]],
+    [[None, "NGƯỜI TỔNG HỢP", None, None, "THỦ TRƯỞNG ĐƠN VỊ"], [None, "LÝ VĂN TÁM", None, None, "PHAN THANH HÀ"]],
+    [[None, "Giáo viên chủ nhiệm", None, None, "Kế toán"], [None, "(Đã ký)", None, None, "(Đã ký)"],
+     [None, "Phan Văn Tình", None, None, "ThS. Lê Văn Lợi"]],
+    [[None, "KẾ TOÁN", None, None, "TRƯỞNG BAN"], [None, "Nông Văn Ba", None, None, "Lê Văn Lợi"]],
+    [[None, "Người trích lục danh sách"]],
+])
+def test_a_signature_block_is_never_a_child_whatever_its_wording(cfg, footer):
+    rows = [*TITLE, *_TABLE, [], *footer]
+    result = layout.extract(source([grid(rows)], unit="TH-06388", unit_type="school"), cfg)
+    assert list(result.tables["students"]["full_name"]) == ["Nguyễn Văn An", "Lê Thị Bích"]
+    assert result.issues == []
+
+
+def test_a_child_with_nothing_but_a_name_at_the_end_is_still_read(cfg):
+    rows = [*TITLE, *_TABLE, [3, "Vi Văn Cường", None, None, None, None], [None, "Hoàng Văn Dũng"]]
+    result = layout.extract(source([grid(rows)], unit="TH-06388", unit_type="school"), cfg)
+    assert list(result.tables["students"]["full_name"]) == ["Nguyễn Văn An", "Lê Thị Bích", "Vi Văn Cường",
+                                                            "Hoàng Văn Dũng"]
+
+
+def test_a_childs_row_below_the_signature_is_reported_not_read(cfg):
+    rows = [*TITLE, *_TABLE, [None, None, "Hữu Liên, ngày 5 tháng 12 năm 2021"], [None, "Người lập biểu"],
+            [None, "Lý Văn Tám"], [3, "Vi Văn Cường", "04/04/2012", "4A", "Bãi Hào", "x"]]
+    result = layout.extract(source([grid(rows)], unit="TH-06388", unit_type="school"), cfg)
+    assert list(result.tables["students"]["full_name"]) == ["Nguyễn Văn An", "Lê Thị Bích"]
+    assert [(i.source_row, i.rule, i.column) for i in result.issues] == [(len(rows), "below_footer", "Họ và tên")]
+    assert "Vi Văn Cường" in result.issues[0].message
+
+
+def test_rows_hidden_by_hand_are_reported_and_not_counted(cfg):
+    rows = [*TITLE, *_TABLE, [3, "Vi Văn Cường", "04/04/2012", "4A", "Bãi Hào", "x"], ["Cộng", None, None, None, None, 3]]
+    hidden = frozenset({len(TITLE) + 1, len(rows) - 1})  # a child and the totals row
+    result = layout.extract(source([grid(rows, hidden_rows=hidden)], unit="TH-06388"), cfg)
+    assert list(result.tables["students"]["full_name"]) == ["Lê Thị Bích", "Vi Văn Cường"]
+    assert [(i.source_row, i.rule, i.severity) for i in result.issues] == [(len(TITLE) + 2, "hidden_row", "warning")]
+    assert "Nguyễn Văn An" in result.issues[0].message and "Unhide" in result.issues[0].message
+
+
+def test_a_need_that_cannot_be_read_is_a_warning_naming_the_cell(cfg):
+    rows = [*TITLE, ["STT", "Họ và tên", "Lớp", "Nhu cầu hỗ trợ"], [1, "Nguyễn Văn An", "4A", "cần máy tính bảng"],
+            [2, "Lê Thị Bích", "4A", "Dùng chung máy với anh"], [3, "Vi Văn Cường", "4A", "chưa có mạng"]]
+    result = layout.extract(source([grid(rows)], unit="TH-06388"), cfg)
+    [issue] = result.issues
+    assert (issue.source_file, issue.source_sheet, issue.source_row, issue.column, issue.rule, issue.severity) == (
+        "truong/danh-sach.xlsx", "Sheet1", 7, "Nhu cầu hỗ trợ", "need_unreadable", "warning")
+    assert "Dùng chung máy với anh" in issue.message
+
+
+def test_a_phone_column_of_marks_is_a_phone_the_child_needs(cfg):
+    rows = [*TITLE, ["STT", "Họ và tên", "Lớp", "Máy tính", "Điện thoại", "Internet", "SĐT"],
+            [1, "Nguyễn Văn An", "4A", "x", None, "x", "0912345678"], [2, "Lê Thị Bích", "4A", None, "x", None, None],
+            [3, "Vi Văn Cường", "4A", None, "1", "1", None], [4, "Hà Văn Dũng", "4A", None, "✓", None, None]]
+    result = layout.extract(source([grid(rows)], unit="TH-06388"), cfg)
+    table = result.tables["students"]
+    assert list(table["lacks_device"]) == ["x", "x", "1", "✓"]
+    assert list(table["phone"]) == ["0912345678", "", "", ""]
+    assert result.issues == []
+
+
+@pytest.mark.parametrize("header", [["STT", "Họ và tên", "Lớp", "SĐT", "Máy tính", "Điện thoại", "Internet"],
+                                    ["STT", "Họ và tên", "Lớp", "Máy tính", "Điện thoại", "Internet", "SĐT"]])
+def test_a_few_phone_marks_beside_the_familys_number(cfg, header):
+    phone_first = header[3] == "SĐT"
+    cells = [[1, "Nguyễn Văn An", "4A", "x", None, "x"], [2, "Lê Thị Bích", "4A", None, "1", None]]
+    rows = [*TITLE, header, *[(c[:3] + [n] + c[3:]) if phone_first else (c + [n])
+                              for c, n in zip(cells, ["0912345678", None])]]
+    result = layout.extract(source([grid(rows)], unit="TH-06388"), cfg)
+    table = result.tables["students"]
+    assert list(table["phone"]) == ["0912345678", ""] and list(table["lacks_device"]) == ["x", "1"]
+    assert result.issues == []
+
+
+def test_a_list_without_need_columns_states_the_need_in_its_notes(cfg):
+    from flows.intake.normalize import normalize_students
+
+    rows = [*TITLE, ["STT", "Họ và tên", "Lớp", "Ghi chú"], [1, "Nguyễn Văn An", "4A", "Cần máy tính bảng"],
+            [2, "Lê Thị Bích", "4A", "Nhà chưa có mạng Internet"], [3, "Vi Văn Cường", "4A", "Nhà xa trường"]]
+    result = layout.extract(source([grid(rows)], unit="TH-06388"), cfg)
+    table = normalize_students(result.tables["students"], cfg)
+    assert list(zip(table["lacks_device"], table["lacks_internet"])) == [(True, False), (False, True),
+                                                                         (False, False)]
+    assert list(table["note"]) == ["Cần máy tính bảng", "Nhà chưa có mạng Internet", "Nhà xa trường"]
+    assert result.headers[("truong/danh-sach.xlsx", "Sheet1")] == {"full_name": "Họ và tên", "grade": "Lớp",
+                                                                     "note": "Ghi chú"}

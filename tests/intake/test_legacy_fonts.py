@@ -168,3 +168,67 @@ def test_one_odd_word_does_not_block_a_cell_that_is_clearly_legacy():
     assert to_unicode("N«ng ThÞ SlÝn") == "Nông Thị Slín"
     # but a single legacy-looking word that is not Vietnamese is not enough
     assert to_unicode("SlÝn") == "SlÝn"
+
+
+# --- A sheet's evidence decides the cells that are ambiguous alone (issue 20) ---------------------------------
+from flows.intake.legacy_fonts import SheetFonts  # noqa: E402
+
+_FAMILY = "Nguyễn Trần Lê Hoàng Vũ Võ Đặng Bùi Đỗ Hồ Ngô Lý Lường Nông Hà Lục Triệu Mạc Chu Vi Lăng Lương Mã Lã Bế Tạ".split()
+_MIDDLE = "Văn Thị Đức Ngọc Minh Quốc Thu Thanh Hữu Xuân Kim".split()
+_GIVEN = "An Ánh Bình Dũng Hoa Hồng Hương Lan Phúc Quế Sơn Tâm Thảo Thơ Thuý Trinh Tú Vân Ủy Ất Ốc Ớt Ửng Lụa Chi".split()
+
+
+def _sheet(encoding: str, names: list[str]) -> tuple[SheetFonts, list[list[str]]]:
+    header = [encode(h, encoding) for h in ["STT", "Họ và tên", "Ngày sinh", "Lớp", "Thôn", "Chưa có thiết bị"]]
+    rows = [header, *[["1", encode(n, encoding)] for n in names]]
+    return SheetFonts(rows), rows
+
+
+@pytest.mark.parametrize("encoding", ["vni", "tcvn3"])
+def test_every_name_of_a_legacy_sheet_is_read_in_its_font(encoding):
+    from flows.text import title_name
+
+    names = [f"{f} {m} {g}" for f in _FAMILY for m in _MIDDLE for g in _GIVEN]
+    fonts, _ = _sheet(encoding, ["Nguyễn Văn An", "Hoàng Thị Mai", "Lường Văn Đức"])
+    wrong = [n for n in names if title_name(fonts.read(encode(n, encoding), None, 1)) != title_name(n)]
+    assert wrong == []
+    alone = [n for n in names if title_name(to_unicode(encode(n, encoding))) != title_name(n)]
+    assert alone  # what the sheet's evidence repairs: cells that read wrong on their own
+
+
+@pytest.mark.parametrize("encoding", ["vni", "tcvn3"])
+@pytest.mark.parametrize("case", [str, str.upper])
+def test_one_word_cells_of_a_split_name_are_read_in_the_columns_font(encoding, case):
+    from flows.text import title_name
+
+    rows = [[encode(case(h), encoding) for h in ["STT", "Họ và tên đệm", "Tên"]]]
+    rows += [["1", encode(case(f"{f} Văn"), encoding), encode(case(g), encoding)] for f, g in
+             [("Nguyễn", "Hùng"), ("Hoàng", "Hương"), ("Lường", "Đức")]]
+    fonts = SheetFonts(rows)
+    for word in _GIVEN + _FAMILY:
+        assert title_name(fonts.read(encode(case(word), encoding), None, 2)) == title_name(word)
+
+
+def test_a_vni_phone_header_is_not_read_as_tcvn3():
+    fonts, rows = _sheet("vni", ["Bế Kim Hoa", "Chu Thị Trinh", "Hồ Văn Lâm"])
+    assert to_unicode(encode("SĐT", "vni")) == "SẸT"  # alone
+    assert fonts.read(encode("SĐT", "vni"), 0, 6) == "SĐT"
+    assert fonts.read(encode("Số ĐT", "vni"), 0, 7) == "Số ĐT"
+    assert [fonts.read(r[1], i, 1) for i, r in enumerate(rows[1:], 1)] == ["Bế Kim Hoa", "Chu Thị Trinh",
+                                                                         "Hồ Văn Lâm"]
+
+
+def test_unicode_cells_of_a_mixed_sheet_are_left_as_they_are():
+    rows = [["STT", "Họ và tên", "Thôn"], ["1", encode("Trần Thị Thanh Hằng", "vni"), encode("Pá Ràng", "vni")],
+            ["2", encode("Phạm Đức Thuận", "vni"), "Đồng Tuấn"], ["3", "Lò Thị Hà", "Trung Tâm"],
+            ["4", "Lê Thái Hòa", "Hòa Bình"]]
+    fonts = SheetFonts(rows)
+    assert [fonts.read(r[1], i, 1) for i, r in enumerate(rows[1:], 1)] == [
+        "Trần Thị Thanh Hằng", "Phạm Đức Thuận", "Lò Thị Hà", "Lê Thái Hòa"]
+    assert fonts.read("Trung Tâm", 3, 2) == "Trung Tâm" and fonts.read("Hòa Bình", 4, 2) == "Hòa Bình"
+
+
+def test_a_unicode_sheet_has_no_legacy_evidence():
+    fonts = SheetFonts([["STT", "Họ và tên"], ["1", "Nguyễn Văn Tú"], ["2", "Lê Thái Hòa"], ["3", "Chu Thò"]])
+    assert not fonts.legacy
+    assert fonts.read("Lê Thái Hòa", 2, 1) == "Lê Thái Hòa" and fonts.read("Chu Thò", 3, 1) == "Chu Thò"

@@ -127,7 +127,7 @@ def test_categories(cfg, fields, category):
 
 @pytest.mark.parametrize(("value", "expected"), [
     ("x", True), ("X", True), (" x ", True), ("có", True), ("1", True), (1, True), (True, True), ("✓", True),
-    ("Chưa có", True), ("chưa có máy tính", True), ("không", False), ("0", False), (0, False), ("", False),
+    ("Chưa có", True), ("không", False), ("0", False), (0, False), ("", False),
     (None, False), ("đã có", False), ("Đã có điện thoại", False), ("-", False), (False, False),
 ])
 def test_need_marks(cfg, value, expected):
@@ -179,3 +179,53 @@ def test_donation_kinds(cfg, kind, expected):
     out = normalize_donations(raw_table("tai-tro", [{"donor": "A", "kind": kind, "quantity": 10}]), cfg)
     assert out.iloc[0]["kind"] == expected
 
+
+
+# --- Needs and categories written as text (issue 20) ----------------------------------------------------------
+@pytest.mark.parametrize(("fields", "device", "internet"), [
+    ({"need": "cần máy tính bảng"}, True, False),
+    ({"need": "chưa có mạng"}, False, True),
+    ({"need": "không có điện thoại"}, True, False),
+    ({"need": "Máy tính + Internet"}, True, True),
+    ({"need": "Có điện thoại, chưa có mạng"}, False, True),
+    ({"need": "Chưa có máy tính, Internet"}, True, True),  # the verb carries to the next clause
+    ({"need": "Laptop; wifi"}, True, True),
+    ({"need": "Cả hai"}, True, True),
+    ({"need": "Máy tính để học trực tuyến"}, True, False),
+    ({"need": "Dùng chung máy với anh"}, False, False),  # cannot be read: layout reports it
+    ({"lacks_device": "Chưa có", "lacks_internet": "Đã có"}, True, False),
+    ({"lacks_device": "Cần máy tính bảng"}, True, False),
+    ({"lacks_device": "Đã có điện thoại", "lacks_internet": "x"}, False, True),
+    ({"lacks_device": "chưa có mạng"}, False, True),  # says the Internet, in the device column
+    ({"lacks_device": "x; 1"}, True, False),  # two sub-columns of one need
+    ({"lacks_device": "không; ✓"}, True, False),
+    ({"lacks_device": "√"}, True, False),
+    ({"lacks_device": "hỏng máy, không dùng được"}, True, False),
+    ({"lacks_device": "abc"}, True, False),  # any other text in a mark column still counts as its mark
+    ({"lacks_device": "Không cần"}, False, False),
+    ({"need": "không cần máy tính, cần mạng"}, False, True),
+    ({"need_in_note": "Cần máy tính bảng"}, True, False),  # a list with no need column: the note
+    ({"need_in_note": "Mượn máy của hàng xóm"}, False, False),
+])
+def test_needs_written_as_text(cfg, fields, device, internet):
+    row = student(cfg, **fields)
+    assert (bool(row["lacks_device"]), bool(row["lacks_internet"])) == (device, internet)
+
+
+@pytest.mark.parametrize(("text", "category"), [
+    ("Gia đình thuộc hộ nghèo", "poor"), ("Hộ cận nghèo năm 2021", "near_poor"), ("Bố mất do Covid-19", "covid_orphan"),
+    ("Mồ côi cha do dịch Covid", "covid_orphan"), ("Hộ nghèo, mẹ đơn thân", "poor"), ("Không thuộc hộ nghèo", "none"),
+    ("Không phải hộ cận nghèo", "none"), ("Đã thoát nghèo", "none"), ("Bố mẹ đi làm ăn xa", "none"),
+    ("HCN", "near_poor"), ("Hộ nghèo đa chiều", "poor"),
+])
+def test_category_from_free_text(cfg, text, category):
+    assert student(cfg, category=text)["category"] == category
+
+
+@pytest.mark.parametrize(("value", "iso", "year"), [
+    ("Ngày 05/03/2012", "2012-03-05", 2012), ("sinh 05/03/2012", "2012-03-05", 2012),
+    ("5/3/2012 (âm lịch)", "2012-03-05", 2012), ("NS: 12/5/2010", "2010-05-12", 2010), ("Năm 2012", "", 2012),
+    ("ngày 5 tháng 3", "", None),
+])
+def test_dates_with_words_around_them(value, iso, year):
+    assert parse_date(value) == (iso, year)
