@@ -56,10 +56,13 @@ def config_fingerprint(cfg) -> str:  # noqa: ANN001 - AppConfig
 
 
 def model_fingerprint() -> str:
-    """The saved linkage model's bytes (``config/linkage_model.json``)."""
+    """The saved linkage model's bytes (``config/linkage_model.json``) and those of the given names its twins rule
+    reads (``config/given_names.txt``): editing either relinks."""
     from flows.linkage.comparisons import MODEL_PATH
+    from flows.linkage.rules import GIVEN_NAMES_PATH
 
-    return hashlib.sha256(MODEL_PATH.read_bytes()).hexdigest() if MODEL_PATH.exists() else "no model"
+    return digest(*(hashlib.sha256(p.read_bytes()).hexdigest() if p.exists() else f"no {p.name}"
+                    for p in (MODEL_PATH, GIVEN_NAMES_PATH)))
 
 
 def source_fingerprint(source) -> str:  # noqa: ANN001 - SourceData

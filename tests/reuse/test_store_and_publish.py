@@ -113,3 +113,17 @@ def test_workbooks_written_by_two_processes_are_the_bytes_one_process_writes(nig
     assert files == sorted(p.relative_to(two) for p in two.rglob("*.xlsx"))
     for rel in files:
         assert (one / rel).read_bytes() == (two / rel).read_bytes(), rel
+
+
+def test_the_linkage_key_covers_the_model_and_the_given_names_of_the_twins_rule(tmp_path, monkeypatch):
+    """Editing ``config/given_names.txt`` changes who may be twins: a kept partition must not survive it."""
+    from flows.linkage import rules
+    from flows.reuse.fingerprints import model_fingerprint
+
+    before = model_fingerprint()
+    names = tmp_path / "given_names.txt"
+    names.write_text(rules.GIVEN_NAMES_PATH.read_text(encoding="utf-8") + "Gang\n", encoding="utf-8")
+    monkeypatch.setattr(rules, "GIVEN_NAMES_PATH", names)
+    assert model_fingerprint() != before
+    monkeypatch.setattr(rules, "GIVEN_NAMES_PATH", tmp_path / "missing.txt")
+    assert model_fingerprint() not in (before, "")
