@@ -28,23 +28,9 @@ def _failing(frame: pd.DataFrame, kind: str, kw: dict) -> pd.Series:
         allowed = set(kw["value_set"])
         return present & ~col.map(lambda v: v in allowed)
     if kind == "expect_column_values_to_be_between":
-        num = pd.to_numeric(col, errors="coerce")
-        low, high = kw.get("min_value"), kw.get("max_value")
-        bad = pd.Series(False, index=col.index)
-        if low is not None:
-            bad |= num < low
-        if high is not None:
-            bad |= num > high
-        return present & bad
+        return present & _outside(pd.to_numeric(col, errors="coerce"), kw)
     if kind == "expect_column_value_lengths_to_be_between":
-        length = col.map(lambda v: len(v) if isinstance(v, str) else 0)
-        low, high = kw.get("min_value"), kw.get("max_value")
-        bad = pd.Series(False, index=col.index)
-        if low is not None:
-            bad |= length < low
-        if high is not None:
-            bad |= length > high
-        return present & bad
+        return present & _outside(col.map(lambda v: len(v) if isinstance(v, str) else 0), kw)
     if kind in ("expect_column_values_to_match_regex", "expect_column_values_to_not_match_regex"):
         pattern = re.compile(kw["regex"])
         found = col.map(lambda v: isinstance(v, str) and pattern.search(v) is not None)
@@ -81,3 +67,13 @@ def compare(students: pd.DataFrame, cfg, as_of) -> dict:  # noqa: ANN001
     same = by_gx == {(rule, tuple(keys)) for rule, keys in by_pandas if keys}
     return {"gx": gx_seconds, "pandas": pandas_seconds, "same": same, "rows": len(frame),
             "failures": sum(len(keys) for _, keys in by_gx)}
+
+
+def _outside(values: pd.Series, kw: dict) -> pd.Series:
+    """Values below ``min_value`` or above ``max_value`` (a bound left out is no bound), as GX's "between"."""
+    bad = pd.Series(False, index=values.index)
+    if kw.get("min_value") is not None:
+        bad |= values < kw["min_value"]
+    if kw.get("max_value") is not None:
+        bad |= values > kw["max_value"]
+    return bad
