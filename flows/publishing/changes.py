@@ -12,7 +12,6 @@ from flows.publishing.prepared import Prepared
 from flows.publishing.workbook import Book, Col, label
 from flows.text import as_text
 
-NEW = "new_allocation"  # listed in "Danh sách phân bổ", counted here
 _COLS = [
     Col("STT", 6, "stt"), Col("Mã HS", 12, "center"), Col("Họ và tên", 24, "text"), Col("Trường", 24, "wrap"),
     Col("Xã", 16, "text"), Col("Nhu cầu", 12, "text"), Col("Trước", 30, "wrap"), Col("Sau", 30, "wrap"),
@@ -34,11 +33,12 @@ def state_words(state: str) -> str:
 
 
 def write_changes_sheet(book: Book, data: Prepared) -> None:
-    """Every change but a new allocation, ordered by rule, then the child's id and need."""
+    """Every change but a new allocation (nothing before it, whatever its rule: priority, an earmark, an officer's
+    assignment; those are listed in "Danh sách phân bổ" and counted here), ordered by rule, the child's id, need."""
     changes = data.result.changes
     records = [] if changes is None or not len(changes) else changes.fillna("").to_dict("records")
-    new = sum(1 for c in records if c.get("rule") == NEW)
-    others = sorted((c for c in records if c.get("rule") != NEW),
+    new = sum(1 for c in records if not as_text(c.get("before")))
+    others = sorted((c for c in records if as_text(c.get("before"))),
                     key=lambda c: (as_text(c.get("rule")), as_text(c.get("person_id")), as_text(c.get("need"))))
     persons = data.persons.set_index("person_id") if len(data.persons) else None
     sh = book.sheet("changes", "THAY ĐỔI PHÂN BỔ SO VỚI LẦN TỔNG HỢP TRƯỚC",
