@@ -129,9 +129,10 @@ def cluster(recs: list[dict], pairs: pd.DataFrame, *, must_link=(), cannot=(),
             review_threshold: float = REVIEW_THRESHOLD) -> tuple[list[int], list[dict]]:
     """Join records pair by pair, strongest first; never across a cannot-link (hard rule or officer decision).
 
-    Two children are not joined either when any two of their records that were scored have names and births
-    that, alone, say "two children" (a negative identity weight): an undated record that fits two children of
-    one class does not make them one. A record whose links above the threshold lead to two children who cannot
+    Two children are not joined either when two of their records that were scored have names and births that,
+    alone, say "two children" (a negative identity weight), unless the pair joining them is dated on both sides
+    and more of the strong pairs across the two children say "one child" than say "two": an undated record that
+    fits two children of one class does not make them one. A record whose links above the threshold lead to two children who cannot
     be one (an undated "Nguyễn Văn An" in a commune with two of them) joins neither: the pairs go to review.
     Uncertain pairs go to review."""
     n = len(recs)
@@ -146,15 +147,22 @@ def cluster(recs: list[dict], pairs: pd.DataFrame, *, must_link=(), cannot=(),
         why = cannot_link(recs[i], recs[j])
         if why:
             return why
+        said_against = said_for = 0
         for x in uf.members[ra]:
             for y in uf.members[rb]:
-                if (min(x, y), max(x, y)) in forbidden:
+                key = (min(x, y), max(x, y))
+                if key in forbidden:
                     return "cán bộ đã xác định khác người"
-                if (min(x, y), max(x, y)) in against:
-                    return "tên và ngày sinh của hai bản ghi cho thấy hai học sinh"
+                said_against += key in against
+                said_for += key in strong_pairs
                 why = cannot_link(recs[x], recs[y])
                 if why:
                     return why
+        # two records that say "two children": a link through a record without a birth date never outweighs
+        # them (an undated "Mai" fits two dated namesakes); between dated records, the pairs across the two
+        # children vote, so one record mistyped twice does not keep a child's other records apart
+        if said_against and (said_against >= said_for or not (recs[i]["dob"] and recs[j]["dob"])):
+            return "tên và ngày sinh của hai bản ghi cho thấy hai học sinh"
         return ""
 
     scored = pairs.to_dict("records") if len(pairs) else []
@@ -165,6 +173,7 @@ def cluster(recs: list[dict], pairs: pd.DataFrame, *, must_link=(), cannot=(),
     rows.sort(key=lambda r: (-float(r.get("match_weight") or 0), -r["match_probability"], r["unique_id_l"],
                              r["unique_id_r"]))
     strong = [r for r in rows if r["match_probability"] >= match_threshold]
+    strong_pairs = {(int(r["unique_id_l"]), int(r["unique_id_r"])) for r in strong}
     # records that fit two children who cannot be one: hold them back
     partners: dict[int, list[int]] = {}
     for r in strong:

@@ -175,6 +175,41 @@ def test_context_never_makes_a_match_that_name_and_birth_deny():
     assert not any({r["i"], r["j"]} == {0, 1} for r in review)
 
 
+def _scored(*rows: tuple[int, int, float, float]) -> pd.DataFrame:
+    """Pairs with a match weight and an identity (name) weight: positive says one child, negative two."""
+    return pd.DataFrame([{"unique_id_l": i, "unique_id_r": j, "match_probability": p, "match_weight": 10 * p,
+                          "mw_given": w} for i, j, p, w in rows])
+
+
+def test_one_mistyped_record_does_not_keep_a_childs_other_records_apart():
+    """Four dated records of one child; the last is mistyped twice, so against the first its name and birth say
+    "two children". Two strong pairs across say "one child" and one says "two": the records vote, and join."""
+    recs = _recs(*[{"full_name": n, "date_of_birth": d} for n, d in (
+        ("Charlotte Hyland", "1946-04-01"), ("Charlotte Hyland", "1946-04-01"), ("Charlote Hyland", "1946-04-01"),
+        ("Charlote Hylnand", "1982-04-10"))])
+    pairs = _scored((0, 1, 0.9999, 9), (1, 2, 0.999, 6), (0, 2, 0.999, 6), (2, 3, 0.99, 3), (1, 3, 0.98, 2),
+                    (0, 3, 0.4, -2))
+    labels, _ = cluster(recs, pairs)
+    assert len(set(labels)) == 1
+    # with more pairs across saying "two" than "one", the children stay apart
+    labels, _ = cluster(recs, _scored((0, 1, 0.9999, 9), (1, 2, 0.999, 6), (0, 2, 0.999, 6), (2, 3, 0.99, 3),
+                                      (1, 3, 0.4, -1), (0, 3, 0.4, -2)))
+    assert labels[3] != labels[0] == labels[2]
+
+
+def test_an_undated_record_never_joins_two_dated_namesakes():
+    """Two undated "Lương Thị Mai" fit two dated namesakes of one class equally well; the namesakes' own pair
+    says two children. However many undated links say one, the dated pair is not outvoted."""
+    recs = _recs({"full_name": "Lương Thị Mai", "birth_year": "2014"},
+                 {"full_name": "Lương Thị Mai", "date_of_birth": "2014-01-01"},
+                 {"full_name": "Lương Thị Mai", "date_of_birth": "2014-08-13"},
+                 {"full_name": "Lương Thị Mai", "birth_year": "2014"})
+    pairs = _scored((0, 3, 0.9999, 9), (0, 1, 0.999, 5), (1, 3, 0.999, 5), (0, 2, 0.998, 5), (2, 3, 0.998, 5),
+                    (1, 2, 0.05, -1))
+    labels, _ = cluster(recs, pairs)
+    assert labels[1] != labels[2]
+
+
 def test_reasons_name_what_agreed_and_what_did_not():
     records = pd.DataFrame([
         {"full_name": "Nguyễn Văn Nam", "date_of_birth": "2013-03-21", "commune_code": "06442", "grade": 3},
