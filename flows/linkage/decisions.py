@@ -12,6 +12,7 @@ same, and applies again if the two records come back.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable
 
@@ -28,7 +29,17 @@ _SCAN_ROWS = 15
 
 def _matches(text: str, aliases: list[str]) -> bool:
     key = fold(text)
-    return bool(key) and any(key == fold(a) if not a.startswith("~") else fold(a[1:]) in key for a in aliases)
+    if not key:
+        return False
+    exact, within = _folded(tuple(aliases))
+    return key in exact or any(a in key for a in within)
+
+
+@functools.lru_cache(maxsize=64)
+def _folded(aliases: tuple[str, ...]) -> tuple[frozenset[str], tuple[str, ...]]:
+    """An alias list folded once: the names a header must be, and ("~" first) the words it must contain."""
+    return (frozenset(fold(a) for a in aliases if not a.startswith("~")),
+            tuple(fold(a[1:]) for a in aliases if a.startswith("~")))
 
 
 def _header(rows: list[list], aliases: dict[str, list[str]]) -> tuple[int, dict[str, int]] | None:
