@@ -37,6 +37,10 @@ ELSE = _lvl("else", "ELSE")
 # Stephenson"), as the hard rule ``_swapped`` allows
 SWAPPED_SQL = ('damerau_levenshtein("given_l", "family_r") <= 1 AND damerau_levenshtein("family_l", "given_r") <= 1')
 
+# how many words two addresses share, and how many each has (words are split on spaces)
+_SHARED_WORDS = 'array_length(list_intersect(string_split("address_l", \' \'), string_split("address_r", \' \')))'
+_WORDS = 'array_length(string_split("address_{side}", \' \'))'
+
 COMPARISONS = [
     {"output_column_name": "given", "comparison_description": "given name (the most telling part)",
      "comparison_levels": [
@@ -91,8 +95,12 @@ COMPARISONS = [
               'OR "address_l" = "address_r")'),
          _lvl("same guardian, phone or address", '"guardian_l" = "guardian_r" OR "phone_l" = "phone_r" '
               'OR "address_l" = "address_r"'),
+         # an address written another way: one house number and most words shared, in any order (a word mistyped,
+         # left out or added); words naming a place alone are the place comparison's
          _lvl("guardian one typo, or similar address", 'damerau_levenshtein("guardian_l", "guardian_r") <= 1 '
-              'OR jaro_winkler_similarity("address_l", "address_r") >= 0.88'),
+              'OR jaro_winkler_similarity("address_l", "address_r") >= 0.88 '
+              f'OR ("house_l" = "house_r" AND 3 * {_SHARED_WORDS} >= 2 * greatest({_WORDS.format(side="l")}, '
+              f'{_WORDS.format(side="r")}))'),
          ELSE]},
     {"output_column_name": "place", "comparison_description": "village, else commune",
      "comparison_levels": [
@@ -163,6 +171,8 @@ BLOCKING_RULES = [
     'AND length(l.national_id) >= 6',
     'l.phone = r.phone',
     'l.address = r.address AND l.commune = r.commune',
+    # one house number in one commune (or postcode), the rest of the address written another way
+    'l.house = r.house AND l.commune = r.commune',
 ]
 # Exact agreement that counts towards the prior (the probability two random records are the same child)
 DETERMINISTIC_RULES = ['l.given = r.given AND l.family = r.family AND l.dob = r.dob',

@@ -21,7 +21,7 @@ PARTICLES = ("thi", "van")
 FEATURE_COLUMNS = ["unique_id", "family", "middle", "given", "given_marked", "name_key", "name_compact", "particle",
                    "dob",
                    "dob_swap", "birth_year", "sex", "guardian", "village", "commune", "school", "grade", "phone",
-                   "national_id", "address", "source_list"]
+                   "national_id", "address", "house", "source_list"]
 
 log = logging.getLogger(__name__)
 
@@ -118,6 +118,12 @@ def _grade(text: str) -> int | None:
 _PARTICLE_SEX = {"thi": "F", "van": "M"}
 
 
+def _house(address: str | None) -> str | None:
+    """The address's first word with a digit in it (a house or lot number): what makes an address one house
+    rather than a place (a village's name is shared by every family in it)."""
+    return next((w for w in (address or "").split() if any(ch.isdigit() for ch in w)), None)
+
+
 def features(records: pd.DataFrame) -> pd.DataFrame:
     """Comparison columns of ``records`` (full_name, date_of_birth ISO or "", birth_year, sex, guardian_name,
     village, commune_code, school_code, grade (else grade_by_birth_year), phone, national_id, address, source_list;
@@ -163,6 +169,7 @@ def features(records: pd.DataFrame) -> pd.DataFrame:
         "phone": [_digits(v) for v in col("phone")],
         "national_id": [_digits(v) for v in col("national_id")],
         "address": folded("address"),
+        "house": [_house(a) for a in folded("address")],
         "source_list": [v or None for v in col("source_list")],  # which list the record comes from, where known
     })
     for c in FEATURE_COLUMNS:  # typed columns, so an all-empty column is still text (DuckDB would guess NULL)
