@@ -26,6 +26,7 @@ class Linkage:
     labels: list[int]  # cluster label per record (the index of the cluster's first record)
     review: list[dict] = field(default_factory=list)  # {"i", "j", "match_probability", "reasons"}
     pairs_scored: int = 0
+    model: dict | None = None  # the parameters the pairs were scored with (None when nothing was scored)
 
 
 
@@ -83,7 +84,7 @@ def link(records: pd.DataFrame, model: dict | None = None, *, must_link: list[tu
                              review_threshold=review_threshold)
     tick(3, 4)
     tick(4, 4)
-    return Linkage(labels=labels, review=review, pairs_scored=len(pairs))
+    return Linkage(labels=labels, review=review, pairs_scored=len(pairs), model=pairs.attrs.get("model"))
 
 
 # a record fits two children "about as well" when its match weights to them are this many bits apart or fewer

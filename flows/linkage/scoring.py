@@ -69,6 +69,8 @@ def score(feats: pd.DataFrame, model: dict | None = None, *, min_probability: fl
     _estimate_prior(linker, len(feats), model)
     pairs = linker.inference.predict(threshold_match_probability=min_probability,
                                      warning_mode="never").as_pandas_dataframe()
+    # the parameters these pairs were scored with: records linked later against the same night reuse them
+    pairs.attrs["model"] = {k: v for k, v in model.items() if k != "blocking_rules_to_generate_predictions"}
     return pairs
 
 
