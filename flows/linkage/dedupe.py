@@ -114,9 +114,7 @@ def assign_persons(
         # a child supported before under another record (moved school, new grade, next phase) keeps the id
         # under which the support was recorded; one past recipient names one child at most
         found: dict[int, set[str]] = {}
-        unnamed_set = set(unnamed)
-        waiting = [pos for pos, label in enumerate(labels) if label in unnamed_set]
-        for pos, pids in _past_matches(tonight, unclaimed, must, cannot, linker, waiting, result.model).items():
+        for pos, pids in _past_matches(tonight, unclaimed, must, cannot, linker, result.model).items():
             found.setdefault(labels[pos], set()).update(pids)
         for label in unnamed:
             ids = sorted(found.get(label, set()) - claimed, key=rank)
@@ -166,26 +164,21 @@ def _survivor_rank(past: pd.DataFrame):
 
 
 def _past_matches(tonight: pd.DataFrame, past: pd.DataFrame, must, cannot, linker=link,
-                  positions: list[int] | None = None, model: dict | None = None) -> dict[int, set[str]]:
-    """Tonight's record position -> ids of past recipients linked with it: the records at ``positions`` (those
-    of tonight's children no id names yet; all by default) and the past rows linked together. ``model``: the
-    parameters tonight's own linkage scored with, so a past recipient is weighed as tonight's records were and
-    nothing is trained again; without it, the model is trained on tonight's rows only."""
-    positions = list(range(len(tonight))) if positions is None else positions
-    n = len(positions)
-    at = {pos: k for k, pos in enumerate(positions)}
-    both = pd.concat([tonight.iloc[positions], past.drop(columns=["needs", "handed_over"], errors="ignore")],
-                     ignore_index=True)
-    must = [(at[a], at[b]) for a, b in must if a in at and b in at]
-    cannot = [(at[a], at[b]) for a, b in cannot if a in at and b in at]
+                  model: dict | None = None) -> dict[int, set[str]]:
+    """Tonight's record position -> ids of past recipients linked with it (past rows appended to tonight's and
+    linked together). ``model``: the parameters tonight's own linkage scored with (trained on tonight's rows), so
+    they are not trained again; without it, the model is trained on tonight's rows only. Every one of tonight's
+    records takes part: a past recipient who is a child already named tonight joins that child, not a sibling."""
+    n = len(tonight)
+    both = pd.concat([tonight, past.drop(columns=["needs", "handed_over"], errors="ignore")], ignore_index=True)
     if model is not None:
         joint = linker(both, model, must_link=must, cannot=cannot).labels
     else:
         joint = linker(both, must_link=must, cannot=cannot, train_rows=n).labels
     by_label: dict[int, set[str]] = {}
-    for k in range(n, len(both)):
-        by_label.setdefault(joint[k], set()).add(as_text(past["person_id"].iat[k - n]))
-    return {positions[k]: by_label[joint[k]] for k in range(n) if joint[k] in by_label}
+    for pos in range(n, len(both)):
+        by_label.setdefault(joint[pos], set()).add(as_text(past["person_id"].iat[pos - n]))
+    return {pos: by_label[joint[pos]] for pos in range(n) if joint[pos] in by_label}
 
 
 def _decision_pairs(decisions: pd.DataFrame | None, fps: list[str]) -> tuple[list, list]:

@@ -56,6 +56,8 @@ def score(feats: pd.DataFrame, model: dict | None = None, *, min_probability: fl
     model = json.loads(json.dumps({k: v for k, v in (model or load_model()).items() if k != "training"}))
     if own_u:
         _estimate_own_u(own.reset_index(drop=True), model, u_found or None)
+    # the parameters these pairs are scored with: records linked later against the same night reuse them
+    params = json.loads(json.dumps(model))
     model["retain_intermediate_calculation_columns"] = True
     if len(feats) < TF_MIN_RECORDS:  # too few records for name frequencies: the trained u values stand
         for comp in model["comparisons"]:
@@ -69,8 +71,7 @@ def score(feats: pd.DataFrame, model: dict | None = None, *, min_probability: fl
     _estimate_prior(linker, len(feats), model)
     pairs = linker.inference.predict(threshold_match_probability=min_probability,
                                      warning_mode="never").as_pandas_dataframe()
-    # the parameters these pairs were scored with: records linked later against the same night reuse them
-    pairs.attrs["model"] = {k: v for k, v in model.items() if k != "blocking_rules_to_generate_predictions"}
+    pairs.attrs["model"] = params
     return pairs
 
 

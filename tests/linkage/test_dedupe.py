@@ -123,6 +123,26 @@ def test_past_recipient_who_moved_school_keeps_the_supported_id(cfg):
     assert list(result.students["person_id"]) == ["HS000042", "HS000500"]
 
 
+def test_past_recipients_are_matched_with_the_parameters_tonight_was_linked_with():
+    """Matching past recipients reuses the model tonight's linkage scored with instead of training it again, and
+    finds the same children: here tonight is too small for name frequencies (under 1,000 records) and tonight with
+    the past is not, as on a small district's later nights."""
+    from flows.linkage.contract import identity_frame
+    from flows.linkage.dedupe import _past_matches
+    from flows.linkage.synth import generate
+
+    tonight = identity_frame(generate(420, seed=8)).head(700)
+    earlier = identity_frame(generate(420, seed=9))
+    past = pd.concat([tonight.iloc[::3], earlier], ignore_index=True).assign(
+        person_id=lambda f: [f"HS{i:06d}" for i in range(len(f))])
+    assert len(tonight) < 1000 <= len(tonight) + len(past)
+    model = link(tonight).model
+    assert model is not None and "tf_adjustment_column" in str(model)
+    again = _past_matches(tonight, past, [], [])
+    assert _past_matches(tonight, past, [], [], model=model) == again
+    assert len(again) >= len(tonight) // 3  # every third record of tonight was supported before
+
+
 def test_undated_record_fitting_two_children_is_left_for_review():
     records = pd.DataFrame([
         {"full_name": "Nguyễn Văn Nam", "date_of_birth": "2013-03-21", "commune_code": "06442", "grade": 3},
