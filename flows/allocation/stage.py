@@ -11,7 +11,8 @@ import datetime as dt
 import pandas as pd
 
 from flows.allocation.allocate import Allocation
-from flows.allocation.officer_sheets import donation_issues, link_rows, usable_follow_ups, usable_overrides
+from flows.allocation.officer_sheets import (donation_issues, link_rows, person_index, usable_follow_ups,
+                                            usable_overrides)
 from flows.config import AppConfig
 from flows.frames import Issue
 from flows.text import fold
@@ -36,18 +37,19 @@ def allocate_supports(persons: pd.DataFrame, normalized, cfg: AppConfig, ledger,
 
     issues: list[Issue] = []
     changes = list(earlier_changes)
+    index = person_index(persons)  # the officer sheets are looked up in tonight's persons: indexed once
     handover = normalized.handover
     if handover is not None and len(handover):
         ids = handover["person_id"].fillna("").astype(str)
         unnamed = handover[~ids.isin(ledger.known_person_ids(ids))]  # no id, or one the ledger never issued
-        linked, found = link_rows(unnamed, persons, headers)
+        linked, found = link_rows(unnamed, persons, headers, index=index)
         issues += found
         if len(linked):
             changes.append(ledger.record_handovers(run_id, linked))
     overrides, bad = usable_overrides(normalized.overrides, headers)
     issues += bad
     if overrides is not None and len(overrides):
-        linked, found = link_rows(overrides, persons, headers)
+        linked, found = link_rows(overrides, persons, headers, index=index)
         issues += found
         ledger.record_overrides(run_id, linked.assign(source=linked["source_file"]))
     handed = ledger.handovers()
@@ -55,7 +57,7 @@ def allocate_supports(persons: pd.DataFrame, normalized, cfg: AppConfig, ledger,
     follow_up, bad = usable_follow_ups(normalized.follow_up, headers)
     issues += bad
     if follow_up is not None and len(follow_up):
-        linked, found = link_rows(follow_up, persons, headers, by_serial=serials)
+        linked, found = link_rows(follow_up, persons, headers, by_serial=serials, index=index)
         issues += found
         ledger.record_follow_ups(run_id, linked.assign(source=linked["source_file"]))
 

@@ -104,16 +104,21 @@ class SnapshotsMixin(LedgerBase):
     """Spreadsheet snapshots, the sources each run used, feedback hashes (``SnapshotStore`` for Google Sheets)."""
 
     def save_snapshot(self, snapshot: "Snapshot", run_id: str | None = None) -> int:
-        """Store one fetched spreadsheet version (idempotent per source and modifiedTime); returns its id."""
-        blob = zlib.compress(json.dumps(snapshot.payload(), ensure_ascii=False, separators=(",", ":"),
-                                        default=str).encode("utf-8"), 6)
-        digest = hashlib.sha256(blob).hexdigest()
+        """Store one fetched spreadsheet version (idempotent per source and modifiedTime); returns its id.
+
+        A local file's snapshot is content-addressed (its modifiedTime is the digest of its content): found again,
+        its stored content is the same, so only the run and time that read it are written, not the content."""
         key = (source_snapshots.c.source_id == snapshot.source_id) & \
             (source_snapshots.c.modified_time == snapshot.modified_time)
         with self.engine.begin() as conn:
             found = conn.execute(sa.select(source_snapshots.c.snapshot_id).where(key)).scalar()
-            values = {"title": snapshot.title, "fetched_at": self._now(), "run_id": run_id,
-                      "content_sha256": digest, "grids": blob}
+            values = {"title": snapshot.title, "fetched_at": self._now(), "run_id": run_id}
+            if found is not None and snapshot.source_id.startswith(LOCAL_PREFIX):
+                conn.execute(sa.update(source_snapshots).where(key).values(**values))
+                return int(found)
+            blob = zlib.compress(json.dumps(snapshot.payload(), ensure_ascii=False, separators=(",", ":"),
+                                            default=str).encode("utf-8"), 6)
+            values.update(content_sha256=hashlib.sha256(blob).hexdigest(), grids=blob)
             if found is not None:
                 conn.execute(sa.update(source_snapshots).where(key).values(**values))
                 return int(found)
