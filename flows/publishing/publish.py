@@ -66,7 +66,9 @@ def publish(
         data = prepare(result, cfg)
         write_exports(result, partial / "exports")
         workbooks = 1 + len(data.commune_codes) + len(data.school_codes)
-        keys = {group: kept.workbook_key(result, cfg, group) if reuse is not None else "" for group in kept.GROUPS}
+        fields = kept.field_fingerprints(result) if reuse is not None else {}
+        keys = {group: kept.workbook_key(result, cfg, group, fields) if reuse is not None else ""
+                for group in kept.GROUPS}
         stale = [group for group, key in keys.items() if not kept.link_kept(reuse, key, out_root, partial, name=group)]
         if stale:
             write_workbooks(data, partial, groups=stale)

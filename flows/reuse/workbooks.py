@@ -44,22 +44,24 @@ DOCS = ("data-docs",)  # keyed by the validation's summary alone (it shows nothi
 _RUN_STAMPS = {"run_id", "started_at", "finished_at"}
 
 
-def result_fingerprint(result, ignore: frozenset[str] = frozenset()) -> str:  # noqa: ANN001 - RunResult
-    """Every value of the night's result except the run's id and times and the fields in ``ignore`` (frames value
-    by value)."""
-    parts = []
-    for name in sorted(vars(result)):
-        if name in _RUN_STAMPS or name in ignore:
-            continue
-        value = getattr(result, name)
-        parts.append((name, frame_fingerprint(value) if isinstance(value, pd.DataFrame) else repr(value)))
-    return digest(*parts)
+def field_fingerprints(result) -> dict[str, str]:  # noqa: ANN001 - RunResult
+    """Each value of the night's result except the run's id and times, fingerprinted (frames value by value)."""
+    return {name: frame_fingerprint(value) if isinstance(value, pd.DataFrame) else repr(value)
+            for name, value in sorted(vars(result).items()) if name not in _RUN_STAMPS}
 
 
-def workbook_key(result, cfg, group: str = "district") -> str:  # noqa: ANN001
-    """The key of a group of workbooks (``GROUPS``): what its writers read, the config and the code."""
+def result_fingerprint(result, ignore: frozenset[str] = frozenset(), fields: dict[str, str] | None = None) -> str:  # noqa: ANN001
+    """Every value of the night's result except the run's id and times and the fields in ``ignore``;
+    ``fields``: ``field_fingerprints(result)`` when already computed."""
+    fields = field_fingerprints(result) if fields is None else fields
+    return digest(*((name, fp) for name, fp in sorted(fields.items()) if name not in ignore))
+
+
+def workbook_key(result, cfg, group: str = "district", fields: dict[str, str] | None = None) -> str:  # noqa: ANN001
+    """The key of a group of workbooks (``GROUPS``): what its writers read, the config and the code. ``fields``:
+    ``field_fingerprints(result)``, computed once for both groups."""
     ignore = UNITS_IGNORE if group == "units" else frozenset()
-    return digest(AREA, group, result_fingerprint(result, ignore), config_fingerprint(cfg), code_version())
+    return digest(AREA, group, result_fingerprint(result, ignore, fields), config_fingerprint(cfg), code_version())
 
 
 def docs_key(summary: dict, cfg) -> str:  # noqa: ANN001
