@@ -32,7 +32,10 @@ def issue_frame(issues: list[Issue]) -> pd.DataFrame:
 def student_export(students: pd.DataFrame, persons: pd.DataFrame, person_status: pd.DataFrame,
                    issues: list[Issue], cfg: AppConfig) -> pd.DataFrame:
     df = students.copy()
-    status = person_status.set_index("person_id")
+    # person_id -> (status, reason, priority_rank): looked up once per row
+    status = dict(zip(person_status["person_id"].tolist(), zip(person_status["status"].tolist(),
+                                                              person_status["reason"].tolist(),
+                                                              person_status["priority_rank"].tolist())))
     first_error: dict[tuple[str, str, int], str] = {}
     for i in issues:
         if i.severity == "error" and i.source_row is not None:
@@ -43,11 +46,11 @@ def student_export(students: pd.DataFrame, persons: pd.DataFrame, person_status:
             statuses.append("rejected")
             reasons.append(first_error.get((r.source_file, r.source_sheet, int(r.source_row)), "rejected"))
             ranks.append(pd.NA)
-        elif r.person_id and r.person_id in status.index:
-            s = status.loc[r.person_id]
-            statuses.append("duplicate" if r.row_status == "duplicate" else s["status"])
-            reasons.append("duplicate_in_sheet" if r.row_status == "duplicate" else (s["reason"] or ""))
-            ranks.append(s["priority_rank"])
+        elif r.person_id and r.person_id in status:
+            person_status_, reason, rank = status[r.person_id]
+            statuses.append("duplicate" if r.row_status == "duplicate" else person_status_)
+            reasons.append("duplicate_in_sheet" if r.row_status == "duplicate" else (reason or ""))
+            ranks.append(rank)
         else:
             statuses.append("duplicate" if r.row_status == "duplicate" else "rejected")
             reasons.append("duplicate_in_sheet" if r.row_status == "duplicate" else "unlinked")

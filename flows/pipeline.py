@@ -192,7 +192,7 @@ def _locked_night(sources_dir: Path | None, cfg: AppConfig, out_root: Path, as_o
                  len(dedupe.new_links), len(dedupe.aliases), len(dedupe.review_pairs))
         progress("Phân bổ thiết bị và gói cước")
         allocation = step("allocate", allocate_supports, dedupe.persons, normalized, cfg, ledger, run_id, as_of,
-                          dedupe.ledger_changes, extraction.headers, dedupe.review_pairs)
+                          dedupe.ledger_changes, extraction.headers, dedupe.review_pairs, reuse)
         issues = issues + allocation.issues
 
         students_out = student_export(dedupe.students, dedupe.persons, allocation.person_status, issues, cfg)

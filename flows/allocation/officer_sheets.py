@@ -39,22 +39,35 @@ def _issue(row: dict, rule: str, headers: dict) -> Issue:
                  "warning", rule, MESSAGES[rule])
 
 
+def person_index(persons: pd.DataFrame) -> tuple[set[str], dict[tuple[str, str], set[str]], dict[str, str]]:
+    """What ``link_rows`` looks persons up by: their ids, (folded name, school) -> ids, id -> birth date. Built
+    once a night for all the officer sheets."""
+    known = set(persons["person_id"].astype(str)) if len(persons) else set()
+    loose: dict[tuple[str, str], set[str]] = {}
+    birth: dict[str, str] = {}
+    if len(persons):
+        def column(name: str) -> list:
+            return persons[name].tolist() if name in persons else [None] * len(persons)
+
+        for pid, name, school, dob in zip(column("person_id"), column("full_name"), column("school_code"),
+                                          column("date_of_birth")):
+            pid = as_text(pid)
+            loose.setdefault((fold(as_text(name)), as_text(school)), set()).add(pid)
+            birth[pid] = as_text(dob)
+    return known, loose, birth
+
+
 def link_rows(rows: pd.DataFrame, persons: pd.DataFrame, headers: dict | None = None,
-              by_serial: dict[str, str] | None = None) -> tuple[pd.DataFrame, list[Issue]]:
+              by_serial: dict[str, str] | None = None, index=None) -> tuple[pd.DataFrame, list[Issue]]:  # noqa: ANN001
     """``rows`` with ``person_id`` filled where it names exactly one of ``persons`` (person_id, full_name,
     date_of_birth, school_code), and the warning issues of the rows left out. A written person_id is kept when
-    it is one of tonight's persons; ``by_serial`` (device serial -> person_id) links follow-up rows."""
+    it is one of tonight's persons; ``by_serial`` (device serial -> person_id) links follow-up rows. ``index``:
+    ``person_index(persons)``, when the caller links several sheets to the same persons."""
     headers = headers or {}
     columns = list(dict.fromkeys([*(rows.columns if rows is not None else []), "person_id"]))
     if rows is None or rows.empty:
         return pd.DataFrame(columns=columns), []
-    known = set(persons["person_id"].astype(str)) if len(persons) else set()
-    loose: dict[tuple[str, str], set[str]] = {}
-    birth: dict[str, str] = {}
-    for p in persons.to_dict("records") if len(persons) else []:
-        name, school = fold(as_text(p.get("full_name"))), as_text(p.get("school_code"))
-        loose.setdefault((name, school), set()).add(as_text(p["person_id"]))
-        birth[as_text(p["person_id"])] = as_text(p.get("date_of_birth"))
+    known, loose, birth = person_index(persons) if index is None else index
     out, issues = [], []
     for r in rows.to_dict("records"):
         pid = as_text(r.get("person_id"))

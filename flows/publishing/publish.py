@@ -25,7 +25,7 @@ import os
 import pickle
 import shutil
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from flows.config import AppConfig
@@ -66,10 +66,14 @@ def publish(
         data = prepare(result, cfg)
         write_exports(result, partial / "exports")
         workbooks = 1 + len(data.commune_codes) + len(data.school_codes)
-        key = kept.workbook_key(result, cfg) if reuse is not None else ""
-        if not kept.link_kept(reuse, key, out_root, partial):
-            write_workbooks(data, partial)
-            kept.keep_written(reuse, key, partial)
+        fields = kept.field_fingerprints(result) if reuse is not None else {}
+        keys = {group: kept.workbook_key(result, cfg, group, fields) if reuse is not None else ""
+                for group in kept.GROUPS}
+        stale = [group for group, key in keys.items() if not kept.link_kept(reuse, key, out_root, partial, name=group)]
+        if stale:
+            write_workbooks(data, partial, groups=stale)
+            for group in stale:
+                kept.keep_written(reuse, keys[group], partial, name=group)
         docs = kept.docs_key(result.validation or {}, cfg) if reuse is not None else ""
         if not kept.link_kept(reuse, docs, out_root, partial, kept.DOCS_AREA):
             if _write_data_docs(result, cfg, partial):
@@ -91,14 +95,19 @@ _SHARED: dict[str, object] = {}  # a worker process's copy of the night's prepar
 WORKER_CPU = {"seconds": 0.0}  # CPU seconds spent by workbook writer processes so far (for ``bench``)
 
 
-def write_workbooks(data, folder: Path, workers: int | None = None) -> int:  # noqa: ANN001 - Prepared
-    """The district, commune and school workbooks into ``folder``; return how many. With ``workers`` > 1 (default:
-    one per core once the night has ``PARALLEL_MIN_ROWS`` rows; ``SONGMAYTINH_PUBLISH_WORKERS`` sets it) they are
-    written by that many processes, each given the prepared data once. A workbook is the same whichever process
-    writes it: its writer reads nothing but the data and its code."""
-    jobs = [("district", "", folder / "district" / data.district_file)]
-    jobs += [("commune", code, folder / "communes" / data.commune_file(code)) for code in data.commune_codes]
-    jobs += [("school", code, folder / "schools" / data.school_file(code)) for code in data.school_codes]
+def write_workbooks(data, folder: Path, workers: int | None = None,  # noqa: ANN001 - Prepared
+                    groups: Sequence[str] = ("district", "units")) -> int:
+    """The district (group ``district``), commune and school (group ``units``) workbooks into ``folder``; return
+    how many. With ``workers`` > 1 (default: one per core once the night has ``PARALLEL_MIN_ROWS`` rows;
+    ``SONGMAYTINH_PUBLISH_WORKERS`` sets it) they are written by that many processes, each given the prepared
+    data once. A workbook is the same whichever process writes it: its writer reads nothing but the data and its
+    code."""
+    jobs = [("district", "", folder / "district" / data.district_file)] if "district" in groups else []
+    if "units" in groups:
+        jobs += [("commune", code, folder / "communes" / data.commune_file(code)) for code in data.commune_codes]
+        jobs += [("school", code, folder / "schools" / data.school_file(code)) for code in data.school_codes]
+    if not jobs:
+        return 0
     if workers is None:
         env = os.environ.get("SONGMAYTINH_PUBLISH_WORKERS", "")
         big = len(data.students) + len(data.allocations) >= PARALLEL_MIN_ROWS

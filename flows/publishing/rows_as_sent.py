@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+from functools import lru_cache
 from typing import Any
 
 import pandas as pd
@@ -47,11 +48,19 @@ def rows_as_sent(raw_students: pd.DataFrame | None, headers: HeaderMap) -> pd.Da
 
 
 def _display(value: Any) -> Any:
-    if is_missing(value) or (isinstance(value, str) and not value.strip()):
-        return None
     if isinstance(value, str):
-        return clean_spaces(nfc(to_unicode(value)))
+        return _display_text(value)
+    if is_missing(value):
+        return None
     return value
+
+
+@lru_cache(maxsize=1 << 16)
+def _display_text(value: str) -> str | None:
+    """A cell's text as shown (a function of the text alone: lists repeat their villages, marks and categories)."""
+    if not value.strip():
+        return None
+    return clean_spaces(nfc(to_unicode(value)))
 
 
 def write_rows_as_sent(wb, fmt: dict, rows: pd.DataFrame, issues: pd.DataFrame, headers: HeaderMap,

@@ -10,9 +10,12 @@ either matches exactly or the piece is rebuilt.
                 └─► normalize students (per source)        + the layout's key
                 └─► validate students (per source)         + the school year of the as-of date
     usable rows ──► linkage partition          key: the records + officer decisions + model   (linkage)
-    night result ─► workbooks                  key: the published frames + config + code      (workbooks)
+    persons ──────► allocator's answer         key: its frames + ledger state + which dates the as-of date
+                                                    has reached + district config + code        (allocation)
+    night result ─► district workbook          key: the published frames + config + code      (workbooks)
+                └─► commune, school workbooks  key: the same minus what they never show (change log, ...)
 
-The ledger stages (person ids, allocation, handovers) always run: they are cheap and they write the ledger.
+The ledger's part of every stage (person ids, recording allocations and the change log, handovers) always runs.
 ``songmaytinh run --full`` reads nothing from the store (every piece rebuilt, the store refreshed). The
 manifest's ``reuse`` part says which pieces were taken and since which run (``Reuse.report``).
 """

@@ -1,13 +1,22 @@
 """Reuse in publish: workbooks (and the Data Docs) whose every input is unchanged are linked, not written again.
 
-A workbook is a function of the night's result (every frame and value ``publish`` is given, except the run's
-id and times), the config and the code. When all of these are those of a kept night, the files that night
-published are the files a full night would write, save the stamp naming the run that wrote them (the title's run
-id, the file's creation time); they are hard-linked (copied where links are not possible) from the last run
-folder into tonight's, each checked against that folder's manifest. Anything missing or different is written.
-Workbooks print the as-of date, so only a rerun of the same day links them. The Data Docs show only the suite and
-the validation's counts per rule: they are keyed by those and linked whenever the lists gave the same counts.
-The CSV exports and the manifest are always written.
+The workbooks are kept in two groups, each keyed by what its writers read:
+
+- ``district``: the district workbook reads every value of the night's result (the change log and the sources
+  sheet included), except the run's id and times.
+- ``units``: the commune and school workbooks read the lists (students, allocations, issues, review pairs,
+  donations, connectivity, handovers, follow-ups, rows as sent, headers) and the as-of date, never the change
+  log, the sources' report, the counts, the validation summary, the cash, the donation summary or the override
+  log (``UNITS_IGNORE``). So a night whose lists are those of a kept night (the change log aside: the night
+  after the first, or any quiet night) links them all and writes only the district workbook.
+
+When a group's inputs, the config and the code are those of a kept night, the files that night published are
+the files a full night would write, save the stamp naming the run that wrote them (the run id in a title, the
+file's creation time); they are hard-linked (copied where links are not possible) from the last run folder into
+tonight's, each checked against that folder's manifest. Anything missing or different is written.
+Workbooks print the as-of date, so a night with another as-of date writes them again. The Data Docs show only the
+suite and the validation's counts per rule: they are keyed by those and linked whenever the lists gave the same
+counts. The CSV exports and the manifest are always written.
 """
 
 from __future__ import annotations
@@ -26,25 +35,33 @@ from flows.reuse.store import Reuse
 log = logging.getLogger(__name__)
 
 AREA = "workbooks"
-WORKBOOKS = ("district", "communes", "schools")  # the run folder's parts keyed by the whole result
+# group -> the run folder's parts it writes
+GROUPS = {"district": ("district",), "units": ("communes", "schools")}
+# RunResult fields no commune or school workbook reads (flows.publishing.commune, .school and what they call)
+UNITS_IGNORE = frozenset({"changes", "sources", "counts", "validation", "cash", "donation_summary", "override_log"})
 DOCS_AREA = "data-docs"
 DOCS = ("data-docs",)  # keyed by the validation's summary alone (it shows nothing else of the night)
 _RUN_STAMPS = {"run_id", "started_at", "finished_at"}
 
 
-def result_fingerprint(result) -> str:  # noqa: ANN001 - RunResult
-    """Every value of the night's result except the run's id and times (frames value by value)."""
-    parts = []
-    for name in sorted(vars(result)):
-        if name in _RUN_STAMPS:
-            continue
-        value = getattr(result, name)
-        parts.append((name, frame_fingerprint(value) if isinstance(value, pd.DataFrame) else repr(value)))
-    return digest(*parts)
+def field_fingerprints(result) -> dict[str, str]:  # noqa: ANN001 - RunResult
+    """Each value of the night's result except the run's id and times, fingerprinted (frames value by value)."""
+    return {name: frame_fingerprint(value) if isinstance(value, pd.DataFrame) else repr(value)
+            for name, value in sorted(vars(result).items()) if name not in _RUN_STAMPS}
 
 
-def workbook_key(result, cfg) -> str:  # noqa: ANN001
-    return digest(AREA, result_fingerprint(result), config_fingerprint(cfg), code_version())
+def result_fingerprint(result, ignore: frozenset[str] = frozenset(), fields: dict[str, str] | None = None) -> str:  # noqa: ANN001
+    """Every value of the night's result except the run's id and times and the fields in ``ignore``;
+    ``fields``: ``field_fingerprints(result)`` when already computed."""
+    fields = field_fingerprints(result) if fields is None else fields
+    return digest(*((name, fp) for name, fp in sorted(fields.items()) if name not in ignore))
+
+
+def workbook_key(result, cfg, group: str = "district", fields: dict[str, str] | None = None) -> str:  # noqa: ANN001
+    """The key of a group of workbooks (``GROUPS``): what its writers read, the config and the code. ``fields``:
+    ``field_fingerprints(result)``, computed once for both groups."""
+    ignore = UNITS_IGNORE if group == "units" else frozenset()
+    return digest(AREA, group, result_fingerprint(result, ignore, fields), config_fingerprint(cfg), code_version())
 
 
 def docs_key(summary: dict, cfg) -> str:  # noqa: ANN001
@@ -53,19 +70,20 @@ def docs_key(summary: dict, cfg) -> str:  # noqa: ANN001
                   code_version())
 
 
-def link_kept(reuse: Reuse | None, key: str, out_root: Path, folder: Path, area: str = AREA) -> bool:
-    """Link the files kept under ``key`` from the last run folder into ``folder``; False (nothing linked) when
-    they are not all there, unchanged."""
+def link_kept(reuse: Reuse | None, key: str, out_root: Path, folder: Path, area: str = AREA,
+              name: str = "all") -> bool:
+    """Link the files kept under ``key`` (piece ``name``) from the last run folder into ``folder``; False (nothing
+    linked) when they are not all there, unchanged."""
     if reuse is None:
         return False
-    kept = reuse.take(area, key, "all")
+    kept = reuse.take(area, key, name)
     if kept is None:
         return False
     last = _last_run(out_root)
     listed = _manifest_files(last) if last is not None else {}
     files: dict[str, str] = kept["files"]
     if last is None or any(listed.get(rel) != sha or not (last / rel).is_file() for rel, sha in files.items()):
-        reuse.taken.get(area, {}).pop("all", None)  # pruned or rewritten since: write them
+        reuse.taken.get(area, {}).pop(name, None)  # pruned or rewritten since: write them
         return False
     for rel in sorted(files):
         target = folder / rel
@@ -78,16 +96,17 @@ def link_kept(reuse: Reuse | None, key: str, out_root: Path, folder: Path, area:
     return True
 
 
-def keep_written(reuse: Reuse | None, key: str, folder: Path, area: str = AREA) -> None:
-    """Keep the list of files just written (path -> sha256) under ``key`` for the next night."""
+def keep_written(reuse: Reuse | None, key: str, folder: Path, area: str = AREA, name: str = "all") -> None:
+    """Keep the list of files just written (path -> sha256) under ``key`` (piece ``name``: a group of ``GROUPS``,
+    or "all" for the Data Docs) for the next night."""
     if reuse is None:
         return
     from flows.publishing.manifest import _sha256
 
-    parts = DOCS if area == DOCS_AREA else WORKBOOKS
+    parts = DOCS if area == DOCS_AREA else GROUPS[name]
     files = {p.relative_to(folder).as_posix(): _sha256(p)
              for part in parts if (folder / part).is_dir() for p in sorted((folder / part).rglob("*")) if p.is_file()}
-    reuse.keep(area, key, {"files": files}, "all")
+    reuse.keep(area, key, {"files": files}, name)
 
 
 def _last_run(out_root: Path) -> Path | None:

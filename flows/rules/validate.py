@@ -54,12 +54,25 @@ def run_suite(frame: pd.DataFrame, suite, asset_name: str):
             batch_def = asset.get_batch_definition("whole")
         except (KeyError, LookupError):
             batch_def = asset.add_batch_definition_whole_dataframe("whole")
-        batch = batch_def.get_batch(batch_parameters={"dataframe": frame})
+        batch = batch_def.get_batch(batch_parameters={"dataframe": _engine_frame(frame)})
         return batch.validate(suite, result_format={
             "result_format": "COMPLETE",
             "unexpected_index_column_names": ["row_key"],
             "return_unexpected_index_query": False,
         })
+
+
+def _engine_frame(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` as the rule engine reads it fastest, with the same values: each text column (every value a
+    string or missing) as a pandas categorical. GX filters the whole frame once per expectation and metric;
+    a categorical column is filtered by its integer codes instead of by copying every object. Null checks, set
+    membership, lengths and regular expressions read a categorical's values as they read the texts."""
+    out = {}
+    for name, col in frame.items():
+        if col.dtype == object and pd.api.types.infer_dtype(col, skipna=True) in ("string", "empty"):
+            col = col.astype("category")
+        out[name] = col
+    return pd.DataFrame(out, index=frame.index)
 
 
 def failing_rows(result) -> list[tuple[dict, list[int]]]:

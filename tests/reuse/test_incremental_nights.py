@@ -33,18 +33,24 @@ def _rebuilt(report: dict, area: str) -> int:
     return report["areas"].get(area, {}).get("rebuilt", 0)
 
 
+# the nights of the fixture: (days after DAY, what the night is)
+NIGHTS = ((0, "first"), (1, "the same lists the next day"), (1, "a rerun of that day"),
+          (2, "one school's list changed"), (2, "the same lists again that day"))
+
+
 @pytest.fixture(scope="module")
 def nights(tmp_path_factory, cfg):
-    """Four nights over one district, incremental (``inc``) and full (``full``) side by side: the first, the same
-    lists the next day, again that same day (a rerun), then one school's list changed the day after."""
+    """Five nights over one district (``NIGHTS``), incremental (``inc``) and full (``full``) side by side: the
+    first, the same lists the next day, again that same day (a rerun), one school's list changed the day after,
+    then those lists again that day (only the change log differs from the night before)."""
     base = tmp_path_factory.mktemp("incremental")
     src = tiny_district(base / "src", schools=6, communes=2)
     assert list((src / "truong").glob("*.xlsx")), "the tiny district needs a school workbook to change"
     runs = []
-    for n in range(4):
+    for n, (days, _) in enumerate(NIGHTS):
         if n == 3:
             change_one_school(src)
-        day = DAY + dt.timedelta(days=(0, 1, 1, 2)[n])
+        day = DAY + dt.timedelta(days=days)
         _, inc = run_night(src, cfg, base / "inc", day)
         _, full = run_night(src, cfg, base / "full", day, full=True)
         runs.append((inc, full, differences(inc, full)))
@@ -83,11 +89,32 @@ def test_an_unchanged_night_reuses_every_source_the_validation_and_the_partition
 
 def test_a_rerun_of_the_same_day_links_the_workbooks_of_the_night_before(nights):
     """Workbooks print the as-of date: only a night with the same date and the same result can link them."""
-    (_, _, _), (second, _, _), (third, _, _), _ = nights["runs"]
+    (second, _, _), (third, _, _) = nights["runs"][1:3]
     report = _reuse(third)
-    assert report["areas"]["workbooks"]["reused"] == {"all": second.name}
-    linked = [p for p in (third / "schools").iterdir()]
-    assert linked and all(p.stat().st_ino == (second / "schools" / p.name).stat().st_ino for p in linked)
+    assert report["areas"]["workbooks"]["reused"] == {"district": second.name, "units": second.name}
+    # the allocator's answer too: the same lists and the same ledger state (the night before changed nothing in it)
+    assert report["areas"]["allocation"]["reused"] == {"allocate": second.name}
+    # the night before had the first night's allocations as its ledger state: it allocated
+    assert _rebuilt(_reuse(second), "allocation") == 1 and _reused(_reuse(second), "allocation") == 0
+    for part in ("district", "communes", "schools"):
+        linked = [p for p in (third / part).iterdir()]
+        assert linked and all(p.stat().st_ino == (second / part / p.name).stat().st_ino for p in linked), part
+
+
+def test_a_night_whose_lists_did_not_change_links_the_commune_and_school_workbooks(nights):
+    """The night after a change, on the same day: only the change log differs, which only the district workbook
+    shows; the commune and school workbooks are linked, and the result is still a full night's."""
+    (changed, _, _), (quiet, _, found) = nights["runs"][3], nights["runs"][4]
+    assert found == []
+    report = _reuse(quiet)
+    assert report["areas"]["workbooks"]["reused"] == {"units": changed.name}
+    assert report["areas"]["workbooks"]["rebuilt"] == 1  # the district workbook: its change log is tonight's
+    assert (quiet / "exports" / "changes.csv").read_bytes() != (changed / "exports" / "changes.csv").read_bytes()
+    for part in ("communes", "schools"):
+        linked = [p for p in (quiet / part).iterdir()]
+        assert linked and all(p.stat().st_ino == (changed / part / p.name).stat().st_ino for p in linked), part
+    district = next((quiet / "district").iterdir())
+    assert district.stat().st_ino != (changed / "district" / district.name).stat().st_ino
 
 
 def test_one_changed_school_list_is_laid_out_again_alone(nights):
@@ -97,12 +124,12 @@ def test_one_changed_school_list_is_laid_out_again_alone(nights):
     assert _rebuilt(report, "layout") == 1 and _reused(report, "layout") == sources - 1
     assert _rebuilt(report, "normalize") == 1
     assert _rebuilt(report, "validate") == 1 and _rebuilt(report, "linkage") >= 1
-    assert _rebuilt(report, "workbooks") == 1
-    assert _rebuilt(_reuse(nights["runs"][1][0]), "workbooks") == 1  # the next day: the as-of date changed
+    assert _rebuilt(report, "workbooks") == 2
+    assert _rebuilt(_reuse(nights["runs"][1][0]), "workbooks") == 2  # the next day: the as-of date changed
 
 
 def test_the_data_docs_of_the_same_validation_are_linked_whatever_the_day(nights):
-    (first, _, _), (second, _, _), _, _ = nights["runs"]
+    (first, _, _), (second, _, _) = nights["runs"][:2]
     assert _reuse(second)["areas"]["data-docs"]["reused"] == {"all": first.name}
     index = second / "data-docs" / "index.html"
     assert index.is_file() and index.stat().st_ino == (first / "data-docs" / "index.html").stat().st_ino

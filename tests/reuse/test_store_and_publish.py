@@ -127,3 +127,23 @@ def test_the_linkage_key_covers_the_model_and_the_given_names_of_the_twins_rule(
     assert model_fingerprint() != before
     monkeypatch.setattr(rules, "GIVEN_NAMES_PATH", tmp_path / "missing.txt")
     assert model_fingerprint() not in (before, "")
+
+
+def test_the_allocation_key_follows_the_as_of_date_only_across_a_donation_or_override_date(cfg):
+    """The allocator reads the date only through "is this donation (override) dated on or before it?": the key
+    stays across days that change no answer and changes on the day a donation arrives or an override falls due."""
+    from flows.reuse.allocation import allocation_key
+
+    persons = pd.DataFrame({"person_id": ["P1"], "grade": [3]})
+    donations = pd.DataFrame({"donation_id": ["D1", "D2"], "date": ["2022-03-01", "2022-03-10"]})
+    overrides = pd.DataFrame({"override_id": ["O1"], "decided_on": ["2022-03-20"]})
+    empty = pd.DataFrame()
+
+    def key(day: str, dn: pd.DataFrame = donations) -> str:
+        return allocation_key(persons, dn, empty, empty, cfg.district, dt.date.fromisoformat(day), overrides, None)
+
+    assert key("2022-03-02") == key("2022-03-09")  # no date between the two days
+    assert key("2022-03-09") != key("2022-03-10")  # D2 arrives on the 10th
+    assert key("2022-03-19") != key("2022-03-20")  # O1 falls due on the 20th
+    assert key("2022-03-20") == key("2023-01-01")
+    assert key("2022-03-05", donations.assign(date=["2022-03-01", "2022-03-11"])) != key("2022-03-05")

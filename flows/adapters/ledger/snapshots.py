@@ -104,22 +104,30 @@ class SnapshotsMixin(LedgerBase):
     """Spreadsheet snapshots, the sources each run used, feedback hashes (``SnapshotStore`` for Google Sheets)."""
 
     def save_snapshot(self, snapshot: "Snapshot", run_id: str | None = None) -> int:
-        """Store one fetched spreadsheet version (idempotent per source and modifiedTime); returns its id."""
-        blob = zlib.compress(json.dumps(snapshot.payload(), ensure_ascii=False, separators=(",", ":"),
-                                        default=str).encode("utf-8"), 6)
-        digest = hashlib.sha256(blob).hexdigest()
+        """Store one fetched spreadsheet version (idempotent per source and modifiedTime); returns its id.
+
+        A local file's snapshot is content-addressed (its modifiedTime is the digest of its content): found again,
+        its stored content is the same, so only the run and time that read it are written, not the content."""
+        with self.engine.begin() as conn:
+            return self._save_snapshot(conn, snapshot, run_id)
+
+    def _save_snapshot(self, conn, snapshot: "Snapshot", run_id: str | None) -> int:  # noqa: ANN001
         key = (source_snapshots.c.source_id == snapshot.source_id) & \
             (source_snapshots.c.modified_time == snapshot.modified_time)
-        with self.engine.begin() as conn:
-            found = conn.execute(sa.select(source_snapshots.c.snapshot_id).where(key)).scalar()
-            values = {"title": snapshot.title, "fetched_at": self._now(), "run_id": run_id,
-                      "content_sha256": digest, "grids": blob}
-            if found is not None:
-                conn.execute(sa.update(source_snapshots).where(key).values(**values))
-                return int(found)
-            result = conn.execute(sa.insert(source_snapshots).values(
-                source_id=snapshot.source_id, modified_time=snapshot.modified_time, **values))
-            return int(result.inserted_primary_key[0])
+        found = conn.execute(sa.select(source_snapshots.c.snapshot_id).where(key)).scalar()
+        values = {"title": snapshot.title, "fetched_at": self._now(), "run_id": run_id}
+        if found is not None and snapshot.source_id.startswith(LOCAL_PREFIX):
+            conn.execute(sa.update(source_snapshots).where(key).values(**values))
+            return int(found)
+        blob = zlib.compress(json.dumps(snapshot.payload(), ensure_ascii=False, separators=(",", ":"),
+                                        default=str).encode("utf-8"), 6)
+        values.update(content_sha256=hashlib.sha256(blob).hexdigest(), grids=blob)
+        if found is not None:
+            conn.execute(sa.update(source_snapshots).where(key).values(**values))
+            return int(found)
+        result = conn.execute(sa.insert(source_snapshots).values(
+            source_id=snapshot.source_id, modified_time=snapshot.modified_time, **values))
+        return int(result.inserted_primary_key[0])
 
     def latest_snapshot(self, source_id: str) -> "Snapshot | None":
         """The most recently fetched good version of a source, or None."""
@@ -151,10 +159,11 @@ class SnapshotsMixin(LedgerBase):
         """Store tonight's local files (``SourceData``, as read, failed ones too) as content-addressed snapshots;
         returns their ``record_run_sources`` entries. ``markers``: source id -> published-workbook marker."""
         entries = []
-        for source in sources:
-            snapshot = _local_snapshot(source, markers.get(source.source_id, ""))
-            snapshot_id = self.save_snapshot(snapshot, run_id)
-            entries.append((snapshot.source_id, snapshot_id, source.status, source.message))
+        with self.engine.begin() as conn:  # one transaction for the night's files (one commit, not one per file)
+            for source in sources:
+                snapshot = _local_snapshot(source, markers.get(source.source_id, ""))
+                snapshot_id = self._save_snapshot(conn, snapshot, run_id)
+                entries.append((snapshot.source_id, snapshot_id, source.status, source.message))
         return entries
 
     def replay_local_sources(self, run_id: str) -> tuple[list[Any], dict[str, str]]:
