@@ -37,9 +37,10 @@ ELSE = _lvl("else", "ELSE")
 # Stephenson"), as the hard rule ``_swapped`` allows
 SWAPPED_SQL = ('damerau_levenshtein("given_l", "family_r") <= 1 AND damerau_levenshtein("family_l", "given_r") <= 1')
 
-# how many words two addresses share, and how many each has (words are split on spaces)
-_SHARED_WORDS = 'array_length(list_intersect(string_split("address_l", \' \'), string_split("address_r", \' \')))'
-_WORDS = 'array_length(string_split("address_{side}", \' \'))'
+# how many words two addresses share, and how many each has (words are split on spaces; functions that DuckDB and
+# Spark SQL both know, so one text of the model serves both backends)
+_SHARED_WORDS = 'cardinality(array_intersect(split("address_l", \' \'), split("address_r", \' \')))'
+_WORDS = 'cardinality(split("address_{side}", \' \'))'
 
 COMPARISONS = [
     {"output_column_name": "given", "comparison_description": "given name (the most telling part)",
