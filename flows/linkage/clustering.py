@@ -8,6 +8,7 @@ equally well go to the review queue with the reasons, in Vietnamese.
 
 from __future__ import annotations
 
+import gc
 import math
 from dataclasses import dataclass, field
 
@@ -78,6 +79,7 @@ def link(records: pd.DataFrame, model: dict | None = None, *, must_link: list[tu
     tick(1, 4)
     # pairs well below the review band are scored too: they are the evidence that two children are not one
     pairs = score(feats, model, min_probability=min(review_threshold, EVIDENCE_FLOOR), train_rows=train_rows)
+    gc.collect()  # Splink's linkers hold their DuckDB databases in reference cycles: freed now, not at some later peak
     tick(2, 4)
     recs = feats.astype(object).where(feats.notna(), None).to_dict("records")
     labels, review = cluster(recs, pairs, must_link=must_link, cannot=cannot, match_threshold=match_threshold,
