@@ -96,11 +96,11 @@ COMPARISONS = [
               'OR "address_l" = "address_r")'),
          _lvl("same guardian, phone or address", '"guardian_l" = "guardian_r" OR "phone_l" = "phone_r" '
               'OR "address_l" = "address_r"'),
-         # an address written another way: one house number and most words shared, in any order (a word mistyped,
-         # left out or added); words naming a place alone are the place comparison's
+         # an address written another way: one house number (or one address leaving it out) and most words shared,
+         # in any order (a word mistyped, left out or added); words naming a place alone are the place comparison's
          _lvl("guardian one typo, or similar address", 'damerau_levenshtein("guardian_l", "guardian_r") <= 1 '
               'OR jaro_winkler_similarity("address_l", "address_r") >= 0.88 '
-              f'OR ("house_l" = "house_r" AND 3 * {_SHARED_WORDS} >= 2 * greatest({_WORDS.format(side="l")}, '
+              f'OR (("house_l" = "house_r" OR ("house_l" IS NULL) <> ("house_r" IS NULL)) AND 3 * {_SHARED_WORDS} >= 2 * greatest({_WORDS.format(side="l")}, '
               f'{_WORDS.format(side="r")}))'),
          ELSE]},
     {"output_column_name": "place", "comparison_description": "village, else commune",
