@@ -16,6 +16,7 @@ import json
 import logging
 import os
 import resource
+import time
 from pathlib import Path
 
 # Dask's own INFO lines (workers starting and stopping) stay out of the officer's terminal; an operator can override
@@ -24,7 +25,7 @@ os.environ.setdefault("DASK_LOGGING__DISTRIBUTED", "error")
 from flows.nightly import StageRunner  # noqa: E402  (sets Prefect's quiet environment first)
 from flows.pipeline import TIMEZONE  # noqa: E402
 from flows.province.config import load_province  # noqa: E402
-from flows.province.night import district_night  # noqa: E402
+from flows.province.night import TimedSteps, district_night  # noqa: E402
 
 from prefect import flow, task  # noqa: E402
 
@@ -36,7 +37,8 @@ PROVINCE_FOLDER = "tinh"
       log_prints=False)
 def district_night_task(province_file: str, code: str, out_dir: str, as_of: str | None) -> dict:
     """One district's whole night in a Dask worker (its stages as nested tasks); returns its summary."""
-    outcome = district_night(province_file, code, out_dir, as_of, step=lambda cfg: StageRunner(cfg.sources.retries))
+    outcome = district_night(province_file, code, out_dir, as_of,
+                             step=lambda cfg: TimedSteps(StageRunner(cfg.sources.retries)))
     outcome["worker"] = _worker_address()
     outcome["worker_peak_rss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # for bench
     return outcome
@@ -57,10 +59,17 @@ def province_consolidation(province_file: str, out_dir: str = "outputs/province"
     """Every district taking part, in parallel on the flow's task runner; then the province workbook."""
     province = load_province(province_file)
     started = dt.datetime.now(dt.timezone.utc)
+    clock = time.perf_counter()
     futures = [district_night_task.submit(str(province.path), d.code, out_dir, as_of) for d in province.taking_part]
     outcomes = [f.result() for f in futures]
+    seconds = {"district_nights": time.perf_counter() - clock}
+    clock = time.perf_counter()
     moves = moved_between_districts(outcomes)
-    return publish_province(province, outcomes, Path(out_dir), as_of, started, moves)
+    seconds["province_linkage"] = time.perf_counter() - clock
+    clock = time.perf_counter()
+    outcome = publish_province(province, outcomes, Path(out_dir), as_of, started, moves)
+    seconds["province_workbook"] = time.perf_counter() - clock
+    return {**outcome, "seconds": seconds}  # for bench: where the province night's time went
 
 
 def moved_between_districts(outcomes: list[dict]):

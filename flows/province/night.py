@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import time
 from pathlib import Path
 
 from flows.province.config import LoadedProvince, ProvinceDistrict, load_province
@@ -42,11 +43,30 @@ def _run(province: LoadedProvince, district: ProvinceDistrict, out_root: Path, o
 
     cfg = province.district_config(district)
     sources = province.sources_dir(district, cfg)
-    kwargs = {} if step is None else {"step": step(cfg)}
+    runner = None if step is None else step(cfg)
+    kwargs = {} if runner is None else {"step": runner}
     result, run_dir = run_night(sources, cfg, out_root, day, province.ledger_url(district, out_dir), **kwargs)
     log.info("district %s: run %s published (%d persons)", district.code, result.run_id,
              result.counts.get("persons", 0))
-    return summarise(district, province.folder_name(district), cfg, result, run_dir)
+    summary = summarise(district, province.folder_name(district), cfg, result, run_dir)
+    if isinstance(runner, TimedSteps):
+        summary["stage_seconds"] = {k: round(v, 3) for k, v in runner.seconds.items()}
+    return summary
+
+
+class TimedSteps:
+    """A stage runner (``run_night``'s ``step``) that also keeps each stage's seconds (for ``bench``)."""
+
+    def __init__(self, step=None) -> None:
+        self.step = step
+        self.seconds: dict[str, float] = {}
+
+    def __call__(self, name: str, fn, *args):
+        clock = time.perf_counter()
+        try:
+            return fn(*args) if self.step is None else self.step(name, fn, *args)
+        finally:
+            self.seconds[name] = self.seconds.get(name, 0.0) + time.perf_counter() - clock
 
 
 def summarise(district: ProvinceDistrict, folder: str, cfg, result, run_dir: Path) -> dict:
