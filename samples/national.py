@@ -5,7 +5,7 @@ THCS school each, SAMPLE enrolment sized so the district lists about ``rows / di
 ``samples.generate`` draws with the bundled sample's messiness. Invented children, no personal data of real people.
 
 The configuration is a ``province.yaml`` over the whole country (``province.code`` ``00``, ``NATION``). A sample is
-kept in a cache folder named by its rows, districts, seed and the generator's version (a hash of the generator's
+kept (with ``sample.json``: the student rows generated per district) in a cache folder named by its rows, districts, seed and the generator's version (a hash of the generator's
 source and the bundled config), so the benchmark generates it once and every later run reads it:
 
     python -m samples.national --rows 40000 [--districts 3] [--cache DIR]
@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import json
 import multiprocessing
 import os
 import shutil
@@ -87,14 +88,17 @@ def build_national(rows: int, districts: int | None = None, seed: int = 2021, ca
             entries = list(pool.map(_district, *zip(*jobs)))
     else:
         entries = [_district(*job) for job in jobs]
-    for entry, code in zip(entries, codes):
-        entry["name"] = names[code]
+    rows_by_district = {entry.pop("code"): entry.pop("student_rows") for entry in entries}
+    entries = [{"code": code, "name": names[code], **entry} for code, entry in zip(codes, entries)]
     national = {
         "province": {"name": "Toàn quốc", "code": NATION, "issuing_unit": "BỘ GIÁO DỤC VÀ ĐÀO TẠO",
                      "parent_unit": "BỘ GIÁO DỤC VÀ ĐÀO TẠO", "place_name": "Hà Nội", "signer_title": "BỘ TRƯỞNG"},
         "dask": {"address": None, "n_workers": 2, "threads_per_worker": 1},
         "districts": entries,
     }
+    sample = {"rows": rows, "districts": districts, "seed": seed, "generator_version": generator_version(),
+              "student_rows": sum(rows_by_district.values()), "student_rows_by_district": rows_by_district}
+    (partial / "sample.json").write_text(json.dumps(sample, indent=1), encoding="utf-8")
     (partial / "province.yaml").write_text(yaml.safe_dump(national, allow_unicode=True, sort_keys=False),
                                            encoding="utf-8")
     shutil.rmtree(folder, ignore_errors=True)
@@ -112,8 +116,9 @@ def _district(root: Path, code: str, rows: float, seed: int) -> dict:
     enrolment = rows / (ROWS_PER_PUPIL * PUPILS_PER_COMMUNE * communes)
     folder = root / f"{code}-{slug(name)}"
     district_config(folder / "config", code, None, seed, province_code=NATION, enrolment=enrolment)
-    generate(folder / "sources", seed=seed + int(code), scale=1.0, config_dir=folder / "config")
-    return {"code": code, "name": name, "config": f"{folder.name}/config", "sources": f"{folder.name}/sources"}
+    counts = generate(folder / "sources", seed=seed + int(code), scale=1.0, config_dir=folder / "config")
+    return {"code": code, "config": f"{folder.name}/config", "sources": f"{folder.name}/sources",
+            "student_rows": counts["student_rows"]}
 
 
 def main(argv: list[str] | None = None) -> int:
