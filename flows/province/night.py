@@ -24,6 +24,7 @@ def district_night(province_file: str, code: str, out_dir: str, as_of: str | Non
     and place: one district failing never stops the others). ``step``: the stage runner (``run_night``'s)."""
     from flows.failures import classify
 
+    _writers_in_this_process()
     province = load_province(province_file)
     district = next(d for d in province.province.districts if d.code == code)
     out_root = Path(out_dir) / province.folder_name(district)
@@ -35,6 +36,17 @@ def district_night(province_file: str, code: str, out_dir: str, as_of: str | Non
         log.error("district %s: night failed: %s", code, failure.describe())
         return {"code": code, "name": district.name, "folder": province.folder_name(district), "status": "failed",
                 "failure": failure.describe()}
+
+
+def _writers_in_this_process() -> None:
+    """A Dask worker is a daemonic process, which may not start processes: its nights write their workbooks
+    themselves (``SONGMAYTINH_PUBLISH_WORKERS`` 1) instead of the writer processes a large night starts alone.
+    The workbooks are the same; the parallelism is Dask's, one district night per worker."""
+    import multiprocessing
+    import os
+
+    if multiprocessing.current_process().daemon:
+        os.environ["SONGMAYTINH_PUBLISH_WORKERS"] = "1"
 
 
 def _run(province: LoadedProvince, district: ProvinceDistrict, out_root: Path, out_dir: Path,
