@@ -65,6 +65,7 @@ def test_tree_peak_counts_a_child_process_memory():
         child.communicate("")
     assert peak.largest >= 300 * 2**20  # the child alone
     assert peak.total >= peak.largest + 20 * 2**20  # the child and this process
+    assert peak.cpu_seconds > 0  # the child's work (filling 300 MiB) at least
 
 
 def test_bench_national_prints_rows_stages_peak_memory_and_reads_the_cached_sample(tmp_path):
@@ -77,7 +78,7 @@ def test_bench_national_prints_rows_stages_peak_memory_and_reads_the_cached_samp
     out = result.output
     assert "from the cache" in out and "generated in" not in out
     for label in ("districts (failed)", "2 (0)", "district nights, s", "validate, s", "dedupe, s", "publish, s",
-                  "province linkage, s", "province workbook, s", "total, s", "peak RSS, process tree, MiB",
+                  "province linkage, s", "province workbook, s", "total, s", "CPU s, process tree", "peak RSS, process tree, MiB",
                   "Targets (issue 17)"):
         assert label in out, label
     assert "growth exponent" not in out  # one size: no slope to fit
