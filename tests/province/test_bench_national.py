@@ -81,4 +81,4 @@ def test_bench_national_prints_rows_stages_peak_memory_and_reads_the_cached_samp
                   "province linkage, s", "province workbook, s", "total, s", "CPU s, process tree", "peak RSS, process tree, MiB",
                   "Targets (issue 17)"):
         assert label in out, label
-    assert "growth exponent" not in out  # one size: no slope to fit
+    assert "growth exponent of time" not in out  # one size: no slope to fit
