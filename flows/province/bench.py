@@ -116,6 +116,9 @@ def national_night(rows: int, districts: int | None, cache: Path | None, console
         outcome = run_province(path, Path(tmp) / "out", as_of="2022-03-15")
         seconds = time.perf_counter() - t0
     done = [d for d in outcome["districts"] if d["status"] == "ok"]
+    console.print(f"{sum(d['counts'].get('student_rows', 0) for d in done):,} rows in {len(done)} of "
+                  f"{len(outcome['districts'])} districts: {seconds:.1f} s, CPU {peak.cpu_seconds:.1f} s, peak RSS "
+                  f"{peak.total / 2**20:,.0f} MiB (process tree), {peak.largest / 2**20:,.0f} MiB (largest process)")
     stages = {s: sum(d.get("stage_seconds", {}).get(s, 0.0) for d in done) for s in STAGES}
     return {"rows": sum(d["counts"].get("student_rows", 0) for d in done), "districts": len(outcome["districts"]),
             "failed": len(outcome["districts"]) - len(done), "seconds": seconds, "flow": outcome["seconds"],
