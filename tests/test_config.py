@@ -107,3 +107,10 @@ def test_lookups_built_for_a_config_are_kept_for_the_latest_configs_only():
     assert built_for(cache, latest, lambda c: built.append(id(c)) or -1) == len(configs)  # kept: not built again
     assert built_for(cache, configs[0], lambda c: built.append(id(c)) or -1) == -1  # dropped: built again
     assert len(cache) == BUILT_KEPT
+
+
+def test_a_file_that_is_not_yaml_is_named(tmp_path):
+    target = _copy_config(tmp_path)
+    (target / "rules.yaml").write_text("rules:\n  - [unclosed\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"rules\.yaml: not valid YAML"):
+        load_config(target)
