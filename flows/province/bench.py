@@ -53,7 +53,7 @@ class TreePeak:
         import threading
 
         self.every = every
-        self.total = self.largest = 0
+        self.total = self.largest = self.own = 0
         self._cpu: dict[int, float] = {}
         self._cpu_start: dict[int, float] = {}
         self._started = False
@@ -76,6 +76,7 @@ class TreePeak:
             self._cpu_start.setdefault(p.pid, times.user + times.system if not self._started else 0.0)
             self._cpu[p.pid] = times.user + times.system
         self.total = max(self.total, sum(sizes))
+        self.own = max(self.own, sizes[0] if sizes else 0)
         self.largest = max(self.largest, max(sizes, default=0))
 
     @property
@@ -122,7 +123,9 @@ def national_night(rows: int, districts: int | None, cache: Path | None, console
     stages = {s: sum(d.get("stage_seconds", {}).get(s, 0.0) for d in done) for s in STAGES}
     return {"rows": sum(d["counts"].get("student_rows", 0) for d in done), "districts": len(outcome["districts"]),
             "failed": len(outcome["districts"]) - len(done), "seconds": seconds, "flow": outcome["seconds"],
-            "stages": stages, "cpu_seconds": peak.cpu_seconds, "peak_tree_mib": peak.total / 2**20, "peak_process_mib": peak.largest / 2**20,
+            "stages": stages, "cpu_seconds": peak.cpu_seconds, "peak_tree_mib": peak.total / 2**20,
+            "peak_own_mib": peak.own / 2**20,
+            "peak_worker_mib": max((d.get("worker_peak_rss_mib", 0) for d in done), default=0), "peak_process_mib": peak.largest / 2**20,
             "largest_district": max((d["counts"].get("student_rows", 0) for d in done), default=0),
             "moved_pairs": outcome["moved_pairs"], "cached": cached, "sample": str(path.parent)}
 
@@ -166,6 +169,8 @@ def bench_national(sizes: list[int], console: Console, districts: int | None = N
     row("rows/s", lambda r: f"{r['rows'] / r['seconds']:,.0f}" if r["seconds"] else "")
     row("peak RSS, process tree, MiB", lambda r: f"{r['peak_tree_mib']:,.0f}")
     row("peak RSS, largest process, MiB", lambda r: f"{r['peak_process_mib']:,.0f}")
+    row("  of which this process (province linkage), MiB", lambda r: f"{r['peak_own_mib']:,.0f}")
+    row("  of which a Dask worker (largest), MiB", lambda r: f"{r['peak_worker_mib']:,.0f}")
     row("moved-child pairs (match/review)", lambda r: f"{r['moved_pairs']['match']}/{r['moved_pairs']['review']}")
     console.print(table)
     exponent = growth_exponent([(r["rows"], r["seconds"]) for r in runs if r["rows"]])
