@@ -139,8 +139,11 @@ def run_province(province_file: Path | str, out_dir: Path | str, as_of: str | No
         starting = None if address else pool.submit(local_cluster, province.province.dask)
         try:
             url = start_for_this_process()  # the main thread's: the server's parent-death signal follows it
-        finally:
-            cluster = starting.result() if starting else None
+        except BaseException:
+            if starting is not None and starting.exception() is None:
+                starting.result().close()
+            raise
+        cluster = starting.result() if starting else None
     saved = os.environ.get("PREFECT_API_URL")
     if url and not saved:
         os.environ["PREFECT_API_URL"] = url
