@@ -2,7 +2,8 @@
 codes, and for each district taking part its own config folder, sources folder, ledger and outputs.
 
 Codes and names are checked against ``vietnamadminunits`` (the legacy 63-province units, valid 2021 to mid-2025),
-so a typo in a district code stops the night with a message naming the key (``ConfigError``).
+so a typo in a district code stops the night with a message naming the key (``ConfigError``). ``province.code``
+``00`` (``NATION``) is the whole country: any official district may take part (``bench national``'s sample).
 
 Ledger namespace, one per district: by default a SQLite file in the district's own output folder
 (``OUT/<code>-<slug>/ledger.sqlite``, as ``songmaytinh run --out OUT/<code>-<slug>`` would use). For PostgreSQL,
