@@ -306,7 +306,8 @@ def bench_dedupe(n: int, console: Console) -> None:
                   f"({len(frame) / sec:,.0f} records/s; F1 {q['f1']:.4f}); peak RSS {_rss_mib():.0f} MiB")
 
 
-def run_bench(what: str, scale: float, console: Console) -> None:
+def run_bench(what: str, scale: float, console: Console, rows: list[int] | None = None,
+              districts: int | None = None, cache: Path | None = None) -> None:
     if what == "district":
         bench_district(scale, console)
     elif what == "dedupe":
@@ -318,5 +319,9 @@ def run_bench(what: str, scale: float, console: Console) -> None:
         from flows.province.bench import bench_province
 
         bench_province(scale, console)
+    elif what == "national":
+        from flows.province.bench import bench_national
+
+        bench_national(rows or [round(140_000 * scale)], console, districts, cache)
     else:
-        raise SystemExit(f"unknown benchmark {what!r}: choose district, dedupe, scale or province")
+        raise SystemExit(f"unknown benchmark {what!r}: choose district, dedupe, scale, province or national")

@@ -340,13 +340,21 @@ def status(
 
 @app.command()
 def bench(
-    what: str = typer.Argument("district", help="district | dedupe | scale | province"),
+    what: str = typer.Argument("district", help="district | dedupe | scale | province | national"),
     scale: float = typer.Option(1.0, "--scale"),
+    rows: Optional[int] = typer.Option(None, "--rows", help="national: student rows (default 140,000 × scale)."),
+    series: Optional[str] = typer.Option(None, "--series",
+                                         help="national: several sizes, e.g. 20000,40000,80000 (growth exponent)."),
+    districts: Optional[int] = typer.Option(None, "--districts",
+                                            help="national: districts (default one per 12,500 rows)."),
+    cache: Optional[Path] = typer.Option(None, "--cache", help="national: where generated samples are kept "
+                                         "(default SONGMAYTINH_BENCH_CACHE or ~/.cache/songmaytinh/national)."),
 ) -> None:
     """Print speed and memory figures (never asserted by tests)."""
     from flows.bench import run_bench
 
-    run_bench(what, scale, console)
+    sizes = [int(s) for s in series.split(",")] if series else ([rows] if rows else None)
+    run_bench(what, scale, console, sizes, districts, cache)
 
 
 province_app = typer.Typer(add_completion=False, no_args_is_help=True,

@@ -24,7 +24,7 @@ from pathlib import Path
 import yaml
 
 from flows.config import DEFAULT_CONFIG_DIR, load_config
-from flows.province.config import official_communes, official_districts, slug
+from flows.province.config import official_communes, official_districts, province_of, slug
 
 PROVINCE_CODE = "20"
 HOME_DISTRICT = "186"  # Hữu Lũng: the bundled sample district (config/)
@@ -33,29 +33,35 @@ _VILLAGES = ["Thôn Đồng Tâm", "Thôn Nà Pàn", "Thôn Khuôn Vèn", "Thôn
 _TYPE = {"Xã": "commune", "Thị trấn": "township", "Phường": "commune"}  # a ward is a commune-level unit
 
 
-def district_config(dest: Path, code: str, communes: int, seed: int = 2021) -> Path:
-    """Write a config folder for district ``code`` with its first ``communes`` official communes."""
-    names = official_districts(PROVINCE_CODE)
+def district_config(dest: Path, code: str, communes: int | None, seed: int = 2021,
+                    province_code: str = PROVINCE_CODE, enrolment: float = 1.0) -> Path:
+    """Write a config folder for district ``code`` of ``province_code`` (``NATION``: any district of the country)
+    with its first ``communes`` official communes (None: all of them); ``enrolment`` multiplies each school's
+    drawn enrolment (60 to 120 a grade), which the generator's list sizes follow."""
+    names = official_districts(province_code)
     if code not in names:
-        raise ValueError(f"{code} is not a district of Lạng Sơn")
+        raise ValueError(f"{code} is not a district of province {province_code}")
     units = official_communes(code)[:communes]
     rng = random.Random(f"{seed}-{code}")
     shutil.rmtree(dest, ignore_errors=True)
     shutil.copytree(DEFAULT_CONFIG_DIR, dest, ignore=shutil.ignore_patterns("province"))  # a district, not the province
     district = yaml.safe_load((dest / "district.yaml").read_text(encoding="utf-8"))
     name = names[code]
-    short = name.split(" ", 2)[-1] if name.startswith("Thành phố") else name.removeprefix("Huyện ")
+    short = name
+    for prefix in ("Thành phố ", "Thị xã ", "Huyện ", "Quận "):
+        short = short.removeprefix(prefix)
+    home_code, home_name = province_of(code)
     district["district"].update(name=name, short_name=short, code=code, place_name=short,
-                                parent_unit=f"UBND {name.upper()}")
+                                parent_unit=f"UBND {name.upper()}", province=home_name, province_code=home_code)
     district["communes"] = [{"code": c, "name": n, "type": _TYPE.get(t, "commune"),
                              "villages": sorted(rng.sample(_VILLAGES, 4))} for c, n, t in units]
     schools = []
     for c, n, _ in units:
         place = n.split(" ", 1)[1] if n.startswith(("Xã ", "Phường ")) else n
         schools.append({"code": f"TH-{c}", "name": f"Trường TH {place}", "level": "TH", "commune": c,
-                        "enrolment": {g: rng.randint(60, 120) for g in range(1, 6)}})
+                        "enrolment": {g: round(rng.randint(60, 120) * enrolment) for g in range(1, 6)}})
         schools.append({"code": f"THCS-{c}", "name": f"Trường THCS {place}", "level": "THCS", "commune": c,
-                        "enrolment": {g: rng.randint(60, 120) for g in range(6, 10)}})
+                        "enrolment": {g: round(rng.randint(60, 120) * enrolment) for g in range(6, 10)}})
     district["schools"] = schools
     (dest / "district.yaml").write_text(yaml.safe_dump(district, allow_unicode=True, sort_keys=False),
                                         encoding="utf-8")

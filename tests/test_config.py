@@ -91,3 +91,26 @@ def test_retry_limits_and_the_morning_message_are_typed_and_a_bad_value_is_named
         load_config(target)
     assert "sources.yaml: retries.ledger.attempts" in str(err.value)
     assert "sources.yaml: retries.ledger.delay_seconds.0: Input should be greater than or equal to 0" in str(err.value)
+
+
+def test_lookups_built_for_a_config_are_kept_for_the_latest_configs_only():
+    """A Dask worker runs district after district, each with its own config: their lookups must not pile up."""
+    from flows.config import BUILT_KEPT, built_for
+
+    cache: dict = {}
+    built: list[int] = []
+    configs = [load_config().model_copy() for _ in range(BUILT_KEPT + 3)]
+    for cfg in configs:
+        assert built_for(cache, cfg, lambda c: built.append(id(c)) or len(built)) == len(built)
+    assert len(cache) == BUILT_KEPT and len(built) == len(configs)
+    latest = configs[-1]
+    assert built_for(cache, latest, lambda c: built.append(id(c)) or -1) == len(configs)  # kept: not built again
+    assert built_for(cache, configs[0], lambda c: built.append(id(c)) or -1) == -1  # dropped: built again
+    assert len(cache) == BUILT_KEPT
+
+
+def test_a_file_that_is_not_yaml_is_named(tmp_path):
+    target = _copy_config(tmp_path)
+    (target / "rules.yaml").write_text("rules:\n  - [unclosed\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"rules\.yaml: not valid YAML"):
+        load_config(target)

@@ -2,7 +2,8 @@
 codes, and for each district taking part its own config folder, sources folder, ledger and outputs.
 
 Codes and names are checked against ``vietnamadminunits`` (the legacy 63-province units, valid 2021 to mid-2025),
-so a typo in a district code stops the night with a message naming the key (``ConfigError``).
+so a typo in a district code stops the night with a message naming the key (``ConfigError``). ``province.code``
+``00`` (``NATION``) is the whole country: any official district may take part (``bench national``'s sample).
 
 Ledger namespace, one per district: by default a SQLite file in the district's own output folder
 (``OUT/<code>-<slug>/ledger.sqlite``, as ``songmaytinh run --out OUT/<code>-<slug>`` would use). For PostgreSQL,
@@ -85,16 +86,34 @@ class Province(_Strict):
         return self
 
 
+NATION = "00"  # province.code of a configuration over the whole country: any official district may take part
+
+
 @cache
 def official_districts(province_code: str) -> dict[str, str]:
-    """District code -> official name (``Huyện Hữu Lũng``, ``Thành phố Lạng Sơn``) from vietnamadminunits."""
+    """District code -> official name (``Huyện Hữu Lũng``, ``Thành phố Lạng Sơn``) from vietnamadminunits;
+    ``NATION``: every district of the country."""
     from vietnamadminunits.database.main import query
 
     if not province_code.isdigit():
         return {}
-    rows = query("SELECT DISTINCT districtCode, district FROM admin_units_legacy "
-                 f"WHERE provinceCode = '{province_code}' ORDER BY districtCode")
+    where = "" if province_code == NATION else f"WHERE provinceCode = '{province_code}' "
+    rows = query(f"SELECT DISTINCT districtCode, district FROM admin_units_legacy {where}ORDER BY districtCode")
     return {r["districtCode"]: r["district"] for r in rows}
+
+
+@cache
+def province_of(district_code: str) -> tuple[str, str]:
+    """(code, official name) of the province a district belongs to (``186`` -> ``20``, ``Tỉnh Lạng Sơn``)."""
+    from vietnamadminunits.database.main import query
+
+    if not district_code.isdigit():
+        raise ValueError(f"{district_code!r} is not a district code")
+    rows = query("SELECT DISTINCT provinceCode, province FROM admin_units_legacy "
+                 f"WHERE districtCode = '{district_code}'")
+    if not rows:
+        raise ValueError(f"{district_code!r} is not a district code")
+    return rows[0]["provinceCode"], rows[0]["province"]
 
 
 @cache

@@ -16,6 +16,7 @@ import json
 import logging
 import os
 import resource
+import time
 from pathlib import Path
 
 # Dask's own INFO lines (workers starting and stopping) stay out of the officer's terminal; an operator can override
@@ -24,7 +25,7 @@ os.environ.setdefault("DASK_LOGGING__DISTRIBUTED", "error")
 from flows.nightly import StageRunner  # noqa: E402  (sets Prefect's quiet environment first)
 from flows.pipeline import TIMEZONE  # noqa: E402
 from flows.province.config import load_province  # noqa: E402
-from flows.province.night import district_night  # noqa: E402
+from flows.province.night import TimedSteps, district_night  # noqa: E402
 
 from prefect import flow, task  # noqa: E402
 
@@ -36,7 +37,8 @@ PROVINCE_FOLDER = "tinh"
       log_prints=False)
 def district_night_task(province_file: str, code: str, out_dir: str, as_of: str | None) -> dict:
     """One district's whole night in a Dask worker (its stages as nested tasks); returns its summary."""
-    outcome = district_night(province_file, code, out_dir, as_of, step=lambda cfg: StageRunner(cfg.sources.retries))
+    outcome = district_night(province_file, code, out_dir, as_of,
+                             step=lambda cfg: TimedSteps(StageRunner(cfg.sources.retries)))
     outcome["worker"] = _worker_address()
     outcome["worker_peak_rss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # for bench
     return outcome
@@ -57,10 +59,17 @@ def province_consolidation(province_file: str, out_dir: str = "outputs/province"
     """Every district taking part, in parallel on the flow's task runner; then the province workbook."""
     province = load_province(province_file)
     started = dt.datetime.now(dt.timezone.utc)
+    clock = time.perf_counter()
     futures = [district_night_task.submit(str(province.path), d.code, out_dir, as_of) for d in province.taking_part]
     outcomes = [f.result() for f in futures]
+    seconds = {"district_nights": time.perf_counter() - clock}
+    clock = time.perf_counter()
     moves = moved_between_districts(outcomes)
-    return publish_province(province, outcomes, Path(out_dir), as_of, started, moves)
+    seconds["province_linkage"] = time.perf_counter() - clock
+    clock = time.perf_counter()
+    outcome = publish_province(province, outcomes, Path(out_dir), as_of, started, moves)
+    seconds["province_workbook"] = time.perf_counter() - clock
+    return {**outcome, "seconds": seconds}  # for bench: where the province night's time went
 
 
 def moved_between_districts(outcomes: list[dict]):
@@ -100,42 +109,64 @@ def _pair_counts(moves) -> dict[str, int]:
     return {k: int((moves["decision"] == k).sum()) for k in ("match", "review")}
 
 
-def task_runner(province, address: str | None = None):
-    """The ``DaskTaskRunner`` of province.yaml's ``dask`` block (``address`` overrides it): a running cluster's
-    scheduler, or a ``LocalCluster`` of ``n_workers`` processes that the flow starts and stops."""
-    from prefect_dask import DaskTaskRunner
+def local_cluster(settings):
+    """A ``LocalCluster`` of ``dask.n_workers`` processes whose workers import the night's modules as they start
+    (``flows.province.warm``)."""
+    from distributed import LocalCluster
 
-    settings = province.province.dask
-    address = address or settings.address
-    if address:
-        return DaskTaskRunner(address=address)
     kwargs: dict = {"n_workers": settings.n_workers, "threads_per_worker": settings.threads_per_worker,
-                    "processes": True, "dashboard_address": None, "silence_logs": logging.ERROR}
+                    "processes": True, "dashboard_address": None, "silence_logs": logging.ERROR,
+                    "preload": ["flows.province.warm"]}
     if settings.memory_limit:
         kwargs["memory_limit"] = settings.memory_limit
-    # the workers report to this process's Prefect API (not a temporary server each)
-    api = os.environ.get("PREFECT_API_URL")
-    if api:
-        kwargs["env"] = {"PREFECT_API_URL": api}
-    return DaskTaskRunner(cluster_class="distributed.LocalCluster", cluster_kwargs=kwargs)
+    return LocalCluster(**kwargs)
 
 
 def run_province(province_file: Path | str, out_dir: Path | str, as_of: str | None = None,
                  address: str | None = None) -> dict:
-    """The province night on Dask (``address``: a running scheduler; default province.yaml's, else a LocalCluster).
-    Starts Prefect's temporary server for this process first when no ``PREFECT_API_URL`` is set, so that the
-    workers report to it."""
+    """The province night on Dask (``address``: a running scheduler; default province.yaml's, else a LocalCluster
+    that this call starts and stops). Starts Prefect's temporary server for this process when no
+    ``PREFECT_API_URL`` is set (the local cluster's workers start meanwhile) and points the workers at it."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from prefect_dask import DaskTaskRunner
+
     from flows.ephemeral_server import start_for_this_process
 
     province = load_province(province_file)
-    url = start_for_this_process()
+    address = address or province.province.dask.address
+    with ThreadPoolExecutor(1, thread_name_prefix="local-cluster") as pool:
+        starting = None if address else pool.submit(local_cluster, province.province.dask)
+        try:
+            url = start_for_this_process()  # the main thread's: the server's parent-death signal follows it
+        except BaseException:
+            if starting is not None and starting.exception() is None:
+                starting.result().close()
+            raise
+        cluster = starting.result() if starting else None
     saved = os.environ.get("PREFECT_API_URL")
     if url and not saved:
         os.environ["PREFECT_API_URL"] = url
     try:
-        runner = task_runner(province, address)
+        if cluster is not None:
+            address = cluster.scheduler_address
+            api = os.environ.get("PREFECT_API_URL")
+            if api:  # the local workers report to this process's Prefect API (not a temporary server each)
+                _tell_workers(address, api)
+        runner = DaskTaskRunner(address=address)
         return province_consolidation.with_options(task_runner=runner)(
             province_file=str(province.path), out_dir=str(out_dir), as_of=as_of)
     finally:
         if url and not saved:
             os.environ.pop("PREFECT_API_URL", None)
+        if cluster is not None:
+            cluster.close()
+
+
+def _tell_workers(address: str, api: str) -> None:
+    from distributed import Client
+
+    from flows.province.warm import PrefectApi
+
+    with Client(address) as client:
+        client.register_plugin(PrefectApi(api))

@@ -21,7 +21,9 @@ def _sheet(path: Path, name: str) -> list[list]:
     return CalamineWorkbook.from_path(str(path)).get_sheet_by_name(name).to_python()
 
 
-def test_province_night_on_dask_gives_each_district_the_exports_it_has_alone(tmp_path):
+def test_province_night_on_dask_gives_each_district_the_exports_it_has_alone(tmp_path, monkeypatch):
+    # as a large night alone would: its workbooks written by writer processes (a Dask worker may start none)
+    monkeypatch.setenv("SONGMAYTINH_PUBLISH_WORKERS", "2")
     home = tiny_district(tmp_path / "huu-lung")
     province_file = build_province(tmp_path / "lang-son", {"186": 0, "187": 2}, scale=0.03, home_sources=home)
     province = load_province(province_file)
