@@ -59,15 +59,16 @@ def province_consolidation(province_file: str, out_dir: str = "outputs/province"
     started = dt.datetime.now(dt.timezone.utc)
     futures = [district_night_task.submit(str(province.path), d.code, out_dir, as_of) for d in province.taking_part]
     outcomes = [f.result() for f in futures]
-    moves = moved_between_districts(outcomes)
+    moves = moved_between_districts(outcomes, province.province.linkage.backend)
     return publish_province(province, outcomes, Path(out_dir), as_of, started, moves)
 
 
-def moved_between_districts(outcomes: list[dict]):
-    """Candidate pairs of children in two districts (``flows.province.moves``), from the published runs."""
+def moved_between_districts(outcomes: list[dict], backend: str | None = None):
+    """Candidate pairs of children in two districts (``flows.province.moves``), from the published runs, linked on
+    ``backend`` (province.yaml's ``linkage.backend``)."""
     from flows.province.moves import moved_children
 
-    return moved_children([(o["code"], Path(o["run_dir"])) for o in outcomes if o["status"] == "ok"])
+    return moved_children([(o["code"], Path(o["run_dir"])) for o in outcomes if o["status"] == "ok"], backend)
 
 
 def publish_province(province, outcomes: list[dict], out_dir: Path, as_of: str | None,
