@@ -35,9 +35,8 @@ import shutil
 import tempfile
 import threading
 from pathlib import Path
-from typing import Iterator, Literal
+from typing import Iterator
 
-Backend = Literal["duckdb", "spark"]
 BACKENDS: tuple[str, ...] = ("duckdb", "spark")
 SPARK_MASTER = "local[2]"
 SPARK_SHUFFLE_PARTITIONS = 4  # Spark's 200 is for a cluster; a province's persons fit a handful
@@ -113,6 +112,9 @@ def spark_session(java_options: str = ""):
         from pyspark.sql import SparkSession
         from splink.backends.spark import similarity_jar_location
 
+        if not java_available():
+            raise RuntimeError("linkage.backend spark needs a Java runtime, 17 or later (java on the PATH or "
+                               "JAVA_HOME; Debian: apt-get install default-jre-headless); or choose duckdb")
         _scratch = Path(tempfile.mkdtemp(prefix="songmaytinh-spark-"))
         log4j = _scratch / "log4j2.properties"
         log4j.write_text(_LOG4J, encoding="utf-8")
@@ -175,8 +177,8 @@ def _duck_sql_spark_api():
 
     class DuckSqlSpark(CustomSpark):  # sqlglot dialect "ducksqlspark"
         """Spark SQL, with DuckDB's ``"identifier"`` quoting, ``//`` integer division and
-        ``jaro_winkler_similarity`` (Spark: Splink's ``jaro_winkler``). Spark's own SQL never quotes a string with
-        ``"``, which Splink does not write."""
+        ``jaro_winkler_similarity`` (Spark: Splink's ``jaro_winkler``). Splink writes its string literals in single
+        quotes, so reading ``"`` as an identifier's quote changes none of them."""
 
         class Tokenizer(CustomSpark.Tokenizer):
             QUOTES = ["'"]
@@ -222,6 +224,6 @@ def _duck_sql_spark_api():
 
 
 def java_available() -> bool:
-    """A Java runtime Spark can start (``JAVA_HOME`` or ``java`` on the PATH)."""
+    """A Java runtime Spark can start: ``JAVA_HOME``'s when it is set (as Spark looks), else ``java`` on the PATH."""
     home = os.environ.get("JAVA_HOME")
-    return bool((home and (Path(home) / "bin" / "java").exists()) or shutil.which("java"))
+    return (Path(home) / "bin" / "java").exists() if home else shutil.which("java") is not None
