@@ -1,8 +1,8 @@
 """Children who moved between districts: after each district's own linkage, one record per district person
 (from its published ``exports/students.csv``) is linked across the province with the night's Splink model
 (``flows.linkage.clustering.link``) on the province's ``linkage.backend``: DuckDB in this process, or Spark
-(``flows.linkage.backends``), which gives the same pairs. A district is one list: two persons of one district are never
-joined here (the district's own linkage decided them), so every pair found is across two districts.
+(``flows.linkage.backends``), which gives the same pairs. A district is one list: two persons of one district are
+never joined here (the district's own linkage decided them), so every pair found is across two districts.
 
 The result is a list of candidate pairs for the province officer ("Trẻ có thể đã chuyển huyện"): the same child
 supported twice, or listed in two districts. Nothing is merged or released in any district's ledger.
