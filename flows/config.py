@@ -115,6 +115,12 @@ class NightSettings(_Strict):
     lock_wait_seconds: float = Field(60, ge=0)
 
 
+class LinkageSettings(_Strict):
+    # where Splink links the records (flows.linkage.backends): duckdb, in the night's own process (the default),
+    # or spark, a local Spark session started for the night (needs a Java runtime, 17 or later)
+    backend: Literal["duckdb", "spark"] = "duckdb"
+
+
 class District(_Strict):
     district: DistrictInfo
     phases: list[Phase]
@@ -127,6 +133,7 @@ class District(_Strict):
     device_preference: list[DevicePreference] = []
     publish: PublishSettings = PublishSettings()
     night: NightSettings = NightSettings()
+    linkage: LinkageSettings = LinkageSettings()
     morning_message: MorningMessage = MorningMessage()  # the officers' e-mail after each night
     communes: list[Commune]
     schools: list[School]

@@ -2,6 +2,8 @@
 
 import logging
 
+import flows  # noqa: F401 - before Great Expectations: pyspark's Spark Connect stays unimported (flows/__init__.py)
+
 
 def quiet_gx_loggers() -> None:
     """GX sets some of its own loggers to INFO at import; keep its chatter out of the operator's terminal."""

@@ -32,6 +32,8 @@ def score(feats: pd.DataFrame, model: dict | None = None, *, min_probability: fl
     ``min_probability``. Empty frame when fewer than two records."""
     from splink import DuckDBAPI, Linker
 
+    from flows.linkage.backends import on_backend
+
     logging.getLogger("splink").setLevel(logging.ERROR)  # its training chatter is not the night's business
     cols = ["unique_id_l", "unique_id_r", "match_probability", "match_weight"]
     if len(feats) < 2:
@@ -67,7 +69,7 @@ def score(feats: pd.DataFrame, model: dict | None = None, *, min_probability: fl
     db = DuckDBAPI()
     table = db.register(feats)
     model["blocking_rules_to_generate_predictions"] = [{"blocking_rule": r} for r in affordable_rules(table, len(feats))]
-    linker = Linker(table, model, log_level=logging.ERROR)
+    linker = Linker(on_backend(feats, table), model, log_level=logging.ERROR)
     _estimate_prior(linker, len(feats), model)
     pairs = linker.inference.predict(threshold_match_probability=min_probability,
                                      warning_mode="never").as_pandas_dataframe()

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from flows.config import AppConfig, ConfigError, _load_yaml, _validate, load_config
+from flows.config import AppConfig, ConfigError, LinkageSettings, _load_yaml, _validate, load_config
 from flows.text import strip_tones
 
 
@@ -67,6 +67,7 @@ class Province(_Strict):
     province: ProvinceInfo
     ledger: LedgerSettings = LedgerSettings()
     dask: DaskSettings = DaskSettings()
+    linkage: LinkageSettings = LinkageSettings()  # the move linkage across districts (flows.province.moves)
     districts: list[ProvinceDistrict] = Field(min_length=1)
 
     @model_validator(mode="after")

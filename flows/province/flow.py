@@ -64,7 +64,7 @@ def province_consolidation(province_file: str, out_dir: str = "outputs/province"
     outcomes = [f.result() for f in futures]
     seconds = {"district_nights": time.perf_counter() - clock}
     clock = time.perf_counter()
-    moves = moved_between_districts(outcomes)
+    moves = moved_between_districts(outcomes, province.province.linkage.backend)
     seconds["province_linkage"] = time.perf_counter() - clock
     clock = time.perf_counter()
     outcome = publish_province(province, outcomes, Path(out_dir), as_of, started, moves)
@@ -72,11 +72,12 @@ def province_consolidation(province_file: str, out_dir: str = "outputs/province"
     return {**outcome, "seconds": seconds}  # for bench: where the province night's time went
 
 
-def moved_between_districts(outcomes: list[dict]):
-    """Candidate pairs of children in two districts (``flows.province.moves``), from the published runs."""
+def moved_between_districts(outcomes: list[dict], backend: str | None = None):
+    """Candidate pairs of children in two districts (``flows.province.moves``), from the published runs, linked on
+    ``backend`` (province.yaml's ``linkage.backend``)."""
     from flows.province.moves import moved_children
 
-    return moved_children([(o["code"], Path(o["run_dir"])) for o in outcomes if o["status"] == "ok"])
+    return moved_children([(o["code"], Path(o["run_dir"])) for o in outcomes if o["status"] == "ok"], backend)
 
 
 def publish_province(province, outcomes: list[dict], out_dir: Path, as_of: str | None,

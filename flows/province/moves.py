@@ -1,7 +1,8 @@
 """Children who moved between districts: after each district's own linkage, one record per district person
 (from its published ``exports/students.csv``) is linked across the province with the night's Splink model
-(``flows.linkage.clustering.link``, DuckDB backend). A district is one list: two persons of one district are never
-joined here (the district's own linkage decided them), so every pair found is across two districts.
+(``flows.linkage.clustering.link``) on the province's ``linkage.backend``: DuckDB in this process, or Spark
+(``flows.linkage.backends``), which gives the same pairs. A district is one list: two persons of one district are
+never joined here (the district's own linkage decided them), so every pair found is across two districts.
 
 The result is a list of candidate pairs for the province officer ("Trẻ có thể đã chuyển huyện"): the same child
 supported twice, or listed in two districts. Nothing is merged or released in any district's ledger.
@@ -32,9 +33,11 @@ def _persons(code: str, run_dir: Path) -> pd.DataFrame:
     return st
 
 
-def moved_children(runs: list[tuple[str, Path]]) -> pd.DataFrame:
+def moved_children(runs: list[tuple[str, Path]], backend: str | None = None) -> pd.DataFrame:
     """Candidate pairs across the districts ``runs`` ((code, run folder), in province order): ``decision``
-    ``match`` (the model links them) or ``review`` (uncertain, for an officer)."""
+    ``match`` (the model links them) or ``review`` (uncertain, for an officer). ``backend``: where Splink runs
+    (``duckdb``, the default, or ``spark``)."""
+    from flows.linkage.backends import using
     from flows.linkage.clustering import link
     from flows.linkage.contract import identity_frame
 
@@ -45,7 +48,8 @@ def moved_children(runs: list[tuple[str, Path]]) -> pd.DataFrame:
         return pd.DataFrame(columns=PAIR_COLUMNS)
     records = identity_frame(persons)
     records["source_list"] = persons["district"]  # one district, one list: never joined inside it
-    result = link(records)
+    with using(backend):
+        result = link(records)
     pairs: dict[tuple[int, int], tuple[float | None, str]] = {}
     clusters: dict[int, list[int]] = {}
     for i, label in enumerate(result.labels):
@@ -65,6 +69,6 @@ def moved_children(runs: list[tuple[str, Path]]) -> pd.DataFrame:
         rows.append([a["district"], a["person_id"], a["full_name"], a["date_of_birth"], a["school"], a["status"],
                      b["district"], b["person_id"], b["full_name"], b["date_of_birth"], b["school"], b["status"],
                      probability, decision])
-    log.info("province linkage: %d persons of %d districts, %d candidate pairs (%d to review)", len(persons),
-             len(runs), len(rows), sum(r[-1] == "review" for r in rows))
+    log.info("province linkage (%s): %d persons of %d districts, %d candidate pairs (%d to review)",
+             backend or "duckdb", len(persons), len(runs), len(rows), sum(r[-1] == "review" for r in rows))
     return pd.DataFrame(rows, columns=PAIR_COLUMNS)
