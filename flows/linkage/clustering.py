@@ -135,9 +135,9 @@ def cluster(recs: list[dict], pairs: pd.DataFrame, *, must_link=(), cannot=(),
     Two children are not joined either when two of their records that were scored have names and births that,
     alone, say "two children" (a negative identity weight), unless the pair joining them is dated on both sides
     and more of the strong pairs across the two children say "one child" than say "two": an undated record that
-    fits two children of one class does not make them one. A record whose links above the threshold lead to two children who cannot
-    be one (an undated "Nguyễn Văn An" in a commune with two of them) joins neither: the pairs go to review.
-    Uncertain pairs go to review."""
+    fits two children of one class does not make them one. A record whose links above the threshold lead to two
+    children who cannot be one (an undated "Nguyễn Văn An" in a commune with two of them) joins neither: the pairs
+    go to review. Uncertain pairs go to review."""
     n = len(recs)
     uf = _Clusters(n)
     forbidden = {(min(a, b), max(a, b)) for a, b in cannot}
