@@ -63,17 +63,10 @@ def change_one_school(sources: Path) -> str:
 
 
 def _night(src: Path, out: Path, cfg, as_of: dt.date, full: bool = False) -> tuple[dict[str, float], dict, float]:
-    from flows.pipeline import run_night
+    from flows.pipeline import TimedSteps, run_night
 
-    timings: dict[str, float] = {}
-
-    def step(name, fn, *args):
-        start = time.perf_counter()
-        try:
-            return fn(*args)
-        finally:
-            timings[name] = timings.get(name, 0.0) + time.perf_counter() - start
-
+    step = TimedSteps()
+    timings = step.seconds
     reset = _reset_peak()
     t0, cpu0 = time.perf_counter(), _cpu_seconds()
     result, run_dir = run_night(src, cfg, out, as_of, step=step, full=full)

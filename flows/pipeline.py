@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import os
+import time
 from pathlib import Path
 from typing import Callable
 from zoneinfo import ZoneInfo
@@ -49,6 +50,22 @@ Step = Callable[..., object]
 
 def _direct(name: str, fn: Callable, *args):
     return fn(*args)
+
+
+class TimedSteps:
+    """A stage runner (``run_night``'s ``step``) that also keeps each stage's seconds (for ``bench``): ``step`` runs
+    the stage (``_direct`` when None)."""
+
+    def __init__(self, step: Callable | None = None) -> None:
+        self.step = step or _direct
+        self.seconds: dict[str, float] = {}
+
+    def __call__(self, name: str, fn: Callable, *args):
+        clock = time.perf_counter()
+        try:
+            return self.step(name, fn, *args)
+        finally:
+            self.seconds[name] = self.seconds.get(name, 0.0) + time.perf_counter() - clock
 
 
 def run_night(

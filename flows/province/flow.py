@@ -23,9 +23,9 @@ from pathlib import Path
 os.environ.setdefault("DASK_LOGGING__DISTRIBUTED", "error")
 
 from flows.nightly import StageRunner  # noqa: E402  (sets Prefect's quiet environment first)
-from flows.pipeline import TIMEZONE  # noqa: E402
+from flows.pipeline import TIMEZONE, TimedSteps  # noqa: E402
 from flows.province.config import load_province  # noqa: E402
-from flows.province.night import TimedSteps, district_night  # noqa: E402
+from flows.province.night import district_night  # noqa: E402
 
 from prefect import flow, task  # noqa: E402
 

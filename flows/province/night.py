@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import time
 from pathlib import Path
 
 from flows.province.config import LoadedProvince, ProvinceDistrict, load_province
@@ -24,7 +23,6 @@ def district_night(province_file: str, code: str, out_dir: str, as_of: str | Non
     and place: one district failing never stops the others). ``step``: the stage runner (``run_night``'s)."""
     from flows.failures import classify
 
-    _writers_in_this_process()
     province = load_province(province_file)
     district = next(d for d in province.province.districts if d.code == code)
     out_root = Path(out_dir) / province.folder_name(district)
@@ -38,20 +36,9 @@ def district_night(province_file: str, code: str, out_dir: str, as_of: str | Non
                 "failure": failure.describe()}
 
 
-def _writers_in_this_process() -> None:
-    """A Dask worker is a daemonic process, which may not start processes: its nights write their workbooks
-    themselves (``SONGMAYTINH_PUBLISH_WORKERS`` 1) instead of the writer processes a large night starts alone.
-    The workbooks are the same; the parallelism is Dask's, one district night per worker."""
-    import multiprocessing
-    import os
-
-    if multiprocessing.current_process().daemon:
-        os.environ["SONGMAYTINH_PUBLISH_WORKERS"] = "1"
-
-
 def _run(province: LoadedProvince, district: ProvinceDistrict, out_root: Path, out_dir: Path,
          day: dt.date | None, step) -> dict:
-    from flows.pipeline import run_night
+    from flows.pipeline import TimedSteps, run_night
 
     cfg = province.district_config(district)
     sources = province.sources_dir(district, cfg)
@@ -64,21 +51,6 @@ def _run(province: LoadedProvince, district: ProvinceDistrict, out_root: Path, o
     if isinstance(runner, TimedSteps):
         summary["stage_seconds"] = {k: round(v, 3) for k, v in runner.seconds.items()}
     return summary
-
-
-class TimedSteps:
-    """A stage runner (``run_night``'s ``step``) that also keeps each stage's seconds (for ``bench``)."""
-
-    def __init__(self, step=None) -> None:
-        self.step = step
-        self.seconds: dict[str, float] = {}
-
-    def __call__(self, name: str, fn, *args):
-        clock = time.perf_counter()
-        try:
-            return fn(*args) if self.step is None else self.step(name, fn, *args)
-        finally:
-            self.seconds[name] = self.seconds.get(name, 0.0) + time.perf_counter() - clock
 
 
 def summarise(district: ProvinceDistrict, folder: str, cfg, result, run_dir: Path) -> dict:

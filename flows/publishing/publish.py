@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import multiprocessing
 import os
 import pickle
 import shutil
@@ -99,9 +100,9 @@ def write_workbooks(data, folder: Path, workers: int | None = None,  # noqa: ANN
                     groups: Sequence[str] = ("district", "units")) -> int:
     """The district (group ``district``), commune and school (group ``units``) workbooks into ``folder``; return
     how many. With ``workers`` > 1 (default: one per core once the night has ``PARALLEL_MIN_ROWS`` rows;
-    ``SONGMAYTINH_PUBLISH_WORKERS`` sets it) they are written by that many processes, each given the prepared
-    data once. A workbook is the same whichever process writes it: its writer reads nothing but the data and its
-    code."""
+    ``SONGMAYTINH_PUBLISH_WORKERS`` sets it; a daemonic process, such as a Dask worker, may start none and
+    writes them itself) they are written by that many processes, each given the prepared data once. A workbook
+    is the same whichever process writes it: its writer reads nothing but the data and its code."""
     jobs = [("district", "", folder / "district" / data.district_file)] if "district" in groups else []
     if "units" in groups:
         jobs += [("commune", code, folder / "communes" / data.commune_file(code)) for code in data.commune_codes]
@@ -113,11 +114,12 @@ def write_workbooks(data, folder: Path, workers: int | None = None,  # noqa: ANN
         big = len(data.students) + len(data.allocations) >= PARALLEL_MIN_ROWS
         workers = int(env) if env.isdigit() else (os.cpu_count() or 1) if big else 1
     workers = min(workers, len(jobs))
+    if workers > 1 and multiprocessing.current_process().daemon:
+        workers = 1  # a daemonic process (a Dask worker) may start none: it writes them itself, the same workbooks
     if workers <= 1:
         for kind, code, path in jobs:
             _write_one(data, kind, code, path)
         return len(jobs)
-    import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
     # a fresh process per worker (forkserver), not a fork of this one: the night may run beside threads (Prefect)
