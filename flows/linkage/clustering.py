@@ -18,7 +18,7 @@ from flows.linkage.comparisons import (
     COMPARISONS, EVIDENCE_FLOOR, IDENTITY_COMPARISONS, MATCH_THRESHOLD, REVIEW_THRESHOLD,
 )
 from flows.linkage.features import features
-from flows.linkage.rules import cannot_link
+from flows.linkage.rules import cannot_link, mark_list_order
 from flows.linkage.scoring import score
 
 
@@ -177,6 +177,7 @@ def cluster(recs: list[dict], pairs: pd.DataFrame, *, must_link=(), cannot=(),
                              r["unique_id_r"]))
     strong = [r for r in rows if r["match_probability"] >= match_threshold]
     strong_pairs = {(int(r["unique_id_l"]), int(r["unique_id_r"])) for r in strong}
+    mark_list_order(recs, sorted(strong_pairs))  # rows next to each other say "one list" only in list order
     # records that fit two children who cannot be one: hold them back
     partners: dict[int, list[int]] = {}
     for r in strong:

@@ -45,6 +45,12 @@ def _ids_near(a: dict, b: dict, edits: int) -> bool:
 # Records this many rows apart or fewer in a file with no list column are "written together" (a school lists twins
 # on adjacent rows); only used when the records do not say which list they come from.
 NEIGHBOUR_ROWS = 2
+# ... unless the file is not in its lists' order: where the model links more neighbouring pairs of rows than this
+# share of the rows, the file was sorted (by name, by person) and a row's neighbour is as likely its own copy as a
+# twin. Twins are one or two children in a hundred; a tenth is several times that. A handful of such pairs are
+# a small list's twins and triplets, whatever its length.
+SORTED_NEIGHBOUR_SHARE = 0.1
+SORTED_NEIGHBOUR_MIN = 5
 SAME_LIST = "cùng một danh sách ghi là hai học sinh (anh chị em sinh đôi hoặc trùng tên)"
 TWINS = "anh chị em sinh đôi: cùng họ, ngày sinh và gia đình, hai tên khác nhau"
 
@@ -115,8 +121,23 @@ def _written_together(a: dict, b: dict) -> bool:
     file sorted by name."""
     if a["source_list"] or b["source_list"] or abs(a["unique_id"] - b["unique_id"]) > NEIGHBOUR_ROWS:
         return False
+    if not (a.get("list_order", True) and b.get("list_order", True)):
+        return False
     shared = [(a[k], b[k]) for k in ("school", "commune") if a[k] and b[k]]
     return bool(shared) and all(x == y for x, y in shared)
+
+
+def mark_list_order(recs: list[dict], strong: list[tuple[int, int]]) -> bool:
+    """Whether the rows without a list name are in their lists' order, judged by ``strong`` (record index pairs the
+    model links): not when they link more pairs of neighbouring rows than ``SORTED_NEIGHBOUR_SHARE`` of those
+    rows and more than ``SORTED_NEIGHBOUR_MIN``. Sets ``list_order`` on each such record, which ``_written_together`` reads."""
+    unlisted = [r for r in recs if not r["source_list"]]
+    near = sum(1 for i, j in strong if abs(recs[i]["unique_id"] - recs[j]["unique_id"]) <= NEIGHBOUR_ROWS
+               and not recs[i]["source_list"] and not recs[j]["source_list"])
+    in_order = near <= max(SORTED_NEIGHBOUR_SHARE * len(unlisted), SORTED_NEIGHBOUR_MIN)
+    for r in unlisted:
+        r["list_order"] = in_order
+    return in_order
 
 
 def _other_marks(a: dict, b: dict) -> bool:

@@ -4,7 +4,8 @@ Parameters: on inputs of ``SELF_TRAIN_MIN_RECORDS`` records or more, u (random s
 estimated on the data being linked by the documented, seeded procedure of ``flows.linkage.estimate``; smaller
 inputs, and those where that training does not converge, use the m probabilities saved in
 ``config/linkage_model.json`` with u probabilities sampled from the data itself from ``TF_MIN_RECORDS`` records
-on. The prior is always estimated on the data being linked; term-frequency adjustments on the given and family
+on. The prior is always estimated on the data being linked: from exact agreement on name and birth date, then,
+from ``SELF_TRAIN_MIN_RECORDS`` records on, refitted to the scored pairs by maximum likelihood; term-frequency adjustments on the given and family
 names are computed on the data itself from ``TF_MIN_RECORDS`` on. Blocking rules that would explode on a data
 set are counted first and left out.
 """
@@ -71,10 +72,51 @@ def score(feats: pd.DataFrame, model: dict | None = None, *, min_probability: fl
     model["blocking_rules_to_generate_predictions"] = [{"blocking_rule": r} for r in affordable_rules(table, len(feats))]
     linker = Linker(on_backend(feats, table), model, log_level=logging.ERROR)
     _estimate_prior(linker, len(feats), model)
-    pairs = linker.inference.predict(threshold_match_probability=min_probability,
+    prior = linker._settings_obj._probability_two_random_records_match
+    # scored a little below the floor: the prior the pairs then give may raise them over it
+    pairs = linker.inference.predict(threshold_match_probability=min_probability / PRIOR_HEADROOM,
                                      warning_mode="never").as_pandas_dataframe()
+    pairs = _prior_from_pairs(pairs, len(feats), prior)
+    pairs = pairs[pairs["match_probability"] >= min_probability].reset_index(drop=True)
     pairs.attrs["model"] = params
     return pairs
+
+
+PRIOR_HEADROOM = 10  # pairs are predicted down to the floor divided by this before the prior is refitted
+
+
+def _prior_from_pairs(pairs: pd.DataFrame, n: int, prior: float) -> pd.DataFrame:
+    """The prior (the share of all record pairs that are one person) refitted to the scored pairs, by maximum
+    likelihood with the model's m and u held fixed: the prior is the mean match probability over all pairs, those
+    never scored counting as 0, and each pair's probability depends on the prior; iterated to its fixed point (EM
+    on the prior alone). The prior from exact agreement on name and birth date assumes that rule finds 80 % of the
+    duplicates; on lists typed with many errors it finds far fewer and every pair was scored too low. From
+    ``SELF_TRAIN_MIN_RECORDS`` records on, as the model's own training."""
+    import math
+
+    import numpy as np
+
+    if not len(pairs) or n < SELF_TRAIN_MIN_RECORDS:  # too few pairs to say what share of them match
+        return pairs
+    total = n * (n - 1) / 2
+    start = math.log2(prior / (1 - prior))
+    bits = pairs["match_weight"].to_numpy(dtype=float) - start  # the comparisons' evidence, without the prior
+    lam = prior
+    for _ in range(200):
+        logit = math.log2(lam / (1 - lam))
+        # fsum: exact, whatever order DuckDB returned the pairs in
+        new = min(max(math.fsum((1 / (1 + np.exp2(-(bits + logit)))).tolist()) / total, 1e-12), 0.5)
+        done = abs(new - lam) <= 1e-9 * lam
+        lam = new
+        if done:
+            break
+    lam = float(f"{lam:.10g}")
+    log.info("prior refitted to the scored pairs: %.3g (from %.3g)", lam, prior)
+    logit = math.log2(lam / (1 - lam))
+    out = pairs.copy()
+    out["match_weight"] = bits + logit
+    out["match_probability"] = 1 / (1 + np.exp2(-out["match_weight"].to_numpy(dtype=float)))
+    return out
 
 
 def _households_listed(feats: pd.DataFrame) -> bool:

@@ -155,6 +155,27 @@ def test_rows_written_together_without_a_list_are_twins_even_when_only_a_tone_di
     assert labels[0] != labels[1] and labels[1] == labels[5]
 
 
+def test_a_file_sorted_by_person_says_nothing_by_its_neighbouring_rows():
+    """Copies of one child on neighbouring rows (a file sorted by name or by person) are not "one list writing two
+    children": when the model links more neighbouring rows than twins could explain, adjacency stops counting."""
+    home = {"commune_code": "06385"}
+    rows = []
+    names = [f"{f} {m} {g}" for f in ("Nông", "Hoàng", "Lý", "Vi") for m in ("Thị", "Văn") for g in ("Mai", "An")]
+    for k, name in enumerate(names):  # each child twice, the copy's birthday another day of another month
+        rows += [{"full_name": name, "date_of_birth": f"2013-0{1 + k % 9}-1{k % 10}", **home},
+                 {"full_name": name, "date_of_birth": f"2013-1{k % 3}-2{k % 10}", **home}]
+    recs = _recs(*rows)
+    assert cannot_link(recs[0], recs[1]) == SAME_LIST  # read as one list's two namesakes, before the check
+    strong = [(i, i + 1, 0.999) for i in range(0, len(recs), 2)]
+    labels, _ = cluster(recs, _pairs(*strong))
+    assert all(labels[i] == labels[i + 1] for i in range(0, len(recs), 2))
+    assert len(set(labels)) == len(names)
+    # the same rows in a long list where one pair of neighbours is linked: that list's order still speaks
+    recs = _recs(*rows[:2], *[{"full_name": f"Hoàng Văn {g}", **home} for g in "ABCDEFGHIJKLMN"])
+    labels, _ = cluster(recs, _pairs((0, 1, 0.999)))
+    assert labels[0] != labels[1]
+
+
 def _pairs(*rows: tuple[int, int, float]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["unique_id_l", "unique_id_r", "match_probability"])
 
