@@ -244,11 +244,32 @@ def twins_merged(frame, labels) -> int:
     return len({label for (label, _), persons in seen.items() if len(persons) > 1})
 
 
-def dedupe_datasets(vn_children: int = 3000):
+PUBLIC_SETS = Path(__file__).resolve().parents[1] / "samples" / "public"
+
+
+def splink_contract(df):
+    """One of Splink's labelled sets (``samples/public``) in the ``songmaytinh dedupe`` contract, mapped as FEBRL is:
+    family name first, the birth date, the place of birth (or city) as village, the postcode as commune."""
+    import pandas as pd
+
+    df = df.astype(object).where(df.notna(), "").astype(str)
+
+    def f(c: str):
+        return df[c].str.strip() if c in df else pd.Series([""] * len(df), index=df.index)
+
+    return pd.DataFrame({
+        "record_id": f("unique_id"), "full_name": (f("surname") + " " + f("first_name")).str.strip(),
+        "date_of_birth": f("dob"), "village": f("birth_place") if "birth_place" in df else f("city"),
+        "commune": f("postcode_fake"), "sex": f("gender"), "true_person": f("cluster"),
+    }).reset_index(drop=True)
+
+
+def dedupe_datasets(vn_children: int = 3000, public: bool = True):
     """(name, contract frame with true_person) of each benchmark set: FEBRL 1-4 with and without the national id
-    (soc_sec_id), the synthetic set the saved model is trained on (``flows.linkage.synth``, another seed) and the
+    (soc_sec_id), the synthetic set the saved model is trained on (``flows.linkage.synth``, another seed), the
     held-out Vietnamese set of an independent generator (``samples.linkage_holdout``), which no training and no
-    threshold has seen. The held-out set is linked as a district would send it: without its list column."""
+    threshold has seen, and (``public``) Splink's two labelled sets (``samples/public``), sorted by person. The
+    held-out set is linked as a district would send it: without its list column."""
     import pandas as pd
 
     from flows.linkage.synth import generate
@@ -265,6 +286,9 @@ def dedupe_datasets(vn_children: int = 3000):
         yield f"{name} without ids", frame.assign(national_id="")
     yield f"vietnamese, training generator ({vn_children:,} children)", generate(vn_children, seed=99)
     yield f"vietnamese, held out ({vn_children:,} children)", holdout(vn_children, seed=2024).drop(columns=["list_id"])
+    if public:
+        yield "splink fake_1000", splink_contract(pd.read_csv(PUBLIC_SETS / "splink_fake_1000.csv", dtype=str))
+        yield "splink historical 50k", splink_contract(pd.read_parquet(PUBLIC_SETS / "splink_historical_50k.parquet"))
 
 
 def bench_dedupe(n: int, console: Console) -> None:
