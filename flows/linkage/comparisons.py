@@ -33,9 +33,23 @@ def _null(*cols: str) -> dict:
 
 
 ELSE = _lvl("else", "ELSE")
+def edits_within(left: str, right: str, k: int = 1) -> str:
+    """SQL: the two columns at most ``k`` typing errors apart (Damerau-Levenshtein). The lengths are compared first,
+    which the distance implies: the database then computes the distance only for pairs of near lengths, and a pair
+    gets the same level as from the distance alone (about three times faster over random pairs)."""
+    return f'abs(length("{left}") - length("{right}")) <= {k} AND damerau_levenshtein("{left}", "{right}") <= {k}'
+
+
+def dates_within_one_edit(left: str, right: str) -> str:
+    """SQL: two dates written "YYYY-MM-DD" one typing error apart. One error in text of ten characters or more leaves
+    its first four or its last five whole (the year, or the month and day): that is tested first."""
+    return (f'(length("{left}") < 10 OR length("{right}") < 10 OR left("{left}", 4) = left("{right}", 4) '
+            f'OR right("{left}", 5) = right("{right}", 5)) AND {edits_within(left, right)}')
+
+
 # family and given name in each other's place, each up to one typing error ("Stephenson Elizabeth" / "Elizbeth
 # Stephenson"), as the hard rule ``_swapped`` allows
-SWAPPED_SQL = ('damerau_levenshtein("given_l", "family_r") <= 1 AND damerau_levenshtein("family_l", "given_r") <= 1')
+SWAPPED_SQL = f'{edits_within("given_l", "family_r")} AND {edits_within("family_l", "given_r")}'
 
 # how many words two addresses share, and how many each has (words are split on spaces; functions that DuckDB and
 # Spark SQL both know, so one text of the model serves both backends)
@@ -53,7 +67,7 @@ COMPARISONS = [
          _lvl("same letters, different tone", '"given_l" = "given_r"', tf_adjustment_column="given",
               tf_adjustment_weight=1.0),
          _lvl("written in the other order", f'({SWAPPED_SQL}) OR "name_key_l" = "name_key_r"'),
-         _lvl("one typo", 'damerau_levenshtein("given_l", "given_r") <= 1'),
+         _lvl("one typo", edits_within("given_l", "given_r")),
          _lvl("similar", 'jaro_winkler_similarity("given_l", "given_r") >= 0.88'),
          # a name of one word may be the family name alone ("Kilby" / "Kilby Josephine")
          _lvl("one word only, the other's family name", '("family_l" IS NULL AND "given_l" = "family_r") '
@@ -64,7 +78,7 @@ COMPARISONS = [
          _null("family"),
          _lvl("same", '"family_l" = "family_r"', tf_adjustment_column="family", tf_adjustment_weight=1.0),
          _lvl("written in the other order", f'({SWAPPED_SQL}) OR "name_key_l" = "name_key_r"'),
-         _lvl("one typo", 'damerau_levenshtein("family_l", "family_r") <= 1'),
+         _lvl("one typo", edits_within("family_l", "family_r")),
          ELSE]},
     {"output_column_name": "middle", "comparison_description": "middle name (without Thị/Văn)",
      "comparison_levels": [
@@ -72,14 +86,14 @@ COMPARISONS = [
          _lvl("same", '"middle_l" = "middle_r"'),
          _lvl("one missing or contained", '"middle_l" IS NULL OR "middle_r" IS NULL '
               'OR contains("middle_l", "middle_r") OR contains("middle_r", "middle_l")'),
-         _lvl("one typo", 'damerau_levenshtein("middle_l", "middle_r") <= 1'),
+         _lvl("one typo", edits_within("middle_l", "middle_r")),
          ELSE]},
     {"output_column_name": "birth", "comparison_description": "date of birth (day/month swap, year alone)",
      "comparison_levels": [
          _lvl("missing", '"birth_year_l" IS NULL OR "birth_year_r" IS NULL', is_null_level=True),
          _lvl("same date", '"dob_l" = "dob_r"'),
          _lvl("day and month swapped", '"dob_l" = "dob_swap_r"'),
-         _lvl("one typo in the date", 'damerau_levenshtein("dob_l", "dob_r") <= 1'),
+         _lvl("one typo in the date", dates_within_one_edit("dob_l", "dob_r")),
          _lvl("same day and month, another year", 'substr("dob_l", 6, 5) = substr("dob_r", 6, 5)'),
          _lvl("only the year known, same year", '("dob_l" IS NULL OR "dob_r" IS NULL) '
               'AND "birth_year_l" = "birth_year_r"'),
@@ -98,7 +112,7 @@ COMPARISONS = [
               'OR "address_l" = "address_r"'),
          # an address written another way: one house number (or one address leaving it out) and most words shared,
          # in any order (a word mistyped, left out or added); words naming a place alone are the place comparison's
-         _lvl("guardian one typo, or similar address", 'damerau_levenshtein("guardian_l", "guardian_r") <= 1 '
+         _lvl("guardian one typo, or similar address", f'({edits_within("guardian_l", "guardian_r")}) '
               'OR jaro_winkler_similarity("address_l", "address_r") >= 0.88 '
               f'OR (("house_l" = "house_r" OR ("house_l" IS NULL) <> ("house_r" IS NULL)) AND 3 * {_SHARED_WORDS} >= 2 * greatest({_WORDS.format(side="l")}, '
               f'{_WORDS.format(side="r")}))'),
@@ -108,7 +122,7 @@ COMPARISONS = [
          _lvl("missing", '("village_l" IS NULL OR "village_r" IS NULL) AND ("commune_l" IS NULL OR "commune_r" IS NULL)',
               is_null_level=True),
          _lvl("same village", '"village_l" = "village_r"'),
-         _lvl("village one typo away", 'damerau_levenshtein("village_l", "village_r") <= 1'),
+         _lvl("village one typo away", edits_within("village_l", "village_r")),
          _lvl("same commune, a village unknown", '("village_l" IS NULL OR "village_r" IS NULL) '
               'AND "commune_l" = "commune_r"'),
          _lvl("same commune, another village", '"commune_l" = "commune_r"'),
@@ -127,8 +141,8 @@ COMPARISONS = [
      "comparison_levels": [
          _null("national_id"),
          _lvl("same", '"national_id_l" = "national_id_r"'),
-         _lvl("one typo", 'damerau_levenshtein("national_id_l", "national_id_r") <= 1'),
-         _lvl("two typos", 'damerau_levenshtein("national_id_l", "national_id_r") <= 2'),
+         _lvl("one typo", edits_within("national_id_l", "national_id_r")),
+         _lvl("two typos", edits_within("national_id_l", "national_id_r", 2)),
          ELSE]},
 ]
 
