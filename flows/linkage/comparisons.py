@@ -34,10 +34,16 @@ def _null(*cols: str) -> dict:
 
 ELSE = _lvl("else", "ELSE")
 def edits_within(left: str, right: str, k: int = 1) -> str:
-    """SQL: the two columns at most ``k`` typing errors apart (Damerau-Levenshtein). The lengths are compared first,
-    which the distance implies: the database then computes the distance only for pairs of near lengths, and a pair
-    gets the same level as from the distance alone (about three times faster over random pairs)."""
-    return f'abs(length("{left}") - length("{right}")) <= {k} AND damerau_levenshtein("{left}", "{right}") <= {k}'
+    """SQL: the two columns at most ``k`` typing errors apart (Damerau-Levenshtein), with cheap conditions the
+    distance implies tested first, so the database computes the distance only for pairs that can pass and every pair
+    gets the level the distance alone gives (about three times faster over the pairs a night scores): lengths at most
+    ``k`` apart and, for one error in texts of three letters or more, the same first or the same last letter (one
+    error changes at most two neighbouring letters, or adds or drops one)."""
+    sql = f'abs(length("{left}") - length("{right}")) <= {k}'
+    if k == 1:
+        sql += (f' AND (length("{left}") < 3 OR length("{right}") < 3 OR left("{left}", 1) = left("{right}", 1) '
+                f'OR right("{left}", 1) = right("{right}", 1))')
+    return f'{sql} AND damerau_levenshtein("{left}", "{right}") <= {k}'
 
 
 def dates_within_one_edit(left: str, right: str) -> str:
