@@ -33,6 +33,8 @@ def _null(*cols: str) -> dict:
 
 
 ELSE = _lvl("else", "ELSE")
+
+
 def edits_within(left: str, right: str, k: int = 1) -> str:
     """SQL: the two columns at most ``k`` typing errors apart (Damerau-Levenshtein), with cheap conditions the
     distance implies tested first, so the database computes the distance only for pairs that can pass and every pair

@@ -130,7 +130,8 @@ def _written_together(a: dict, b: dict) -> bool:
 def mark_list_order(recs: list[dict], strong: list[tuple[int, int]]) -> bool:
     """Whether the rows without a list name are in their lists' order, judged by ``strong`` (record index pairs the
     model links): not when they link more pairs of neighbouring rows than ``SORTED_NEIGHBOUR_SHARE`` of those
-    rows and more than ``SORTED_NEIGHBOUR_MIN``. Sets ``list_order`` on each such record, which ``_written_together`` reads."""
+    rows and more than ``SORTED_NEIGHBOUR_MIN``. Sets ``list_order`` on each such record, which
+    ``_written_together`` reads."""
     unlisted = [r for r in recs if not r["source_list"]]
     near = sum(1 for i, j in strong if abs(recs[i]["unique_id"] - recs[j]["unique_id"]) <= NEIGHBOUR_ROWS
                and not recs[i]["source_list"] and not recs[j]["source_list"])

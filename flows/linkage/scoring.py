@@ -5,9 +5,9 @@ estimated on the data being linked by the documented, seeded procedure of ``flow
 inputs, and those where that training does not converge, use the m probabilities saved in
 ``config/linkage_model.json`` with u probabilities sampled from the data itself from ``TF_MIN_RECORDS`` records
 on. The prior is always estimated on the data being linked: from exact agreement on name and birth date, then,
-from ``SELF_TRAIN_MIN_RECORDS`` records on, refitted to the scored pairs by maximum likelihood; term-frequency adjustments on the given and family
-names are computed on the data itself from ``TF_MIN_RECORDS`` on. Blocking rules that would explode on a data
-set are counted first and left out.
+from ``SELF_TRAIN_MIN_RECORDS`` records on, refitted to the scored pairs by maximum likelihood (``_prior_from_pairs``).
+Term-frequency adjustments on the given and family names are computed on the data itself from ``TF_MIN_RECORDS``
+on. Blocking rules that would explode on a data set are counted first and left out.
 """
 
 from __future__ import annotations
