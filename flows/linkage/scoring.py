@@ -29,7 +29,7 @@ log = logging.getLogger(__name__)
 
 def score(feats: pd.DataFrame, model: dict | None = None, *, min_probability: float = REVIEW_THRESHOLD,
           train: Callable[..., dict] | None = None, train_rows: int | None = None) -> pd.DataFrame:
-    """Scored candidate pairs (unique_id_l < unique_id_r, match_probability, bf_* columns) at or above
+    """Scored candidate pairs (unique_id_l < unique_id_r, match_probability, match_weight, mw_* columns) at or above
     ``min_probability``. Empty frame when fewer than two records."""
     from splink import DuckDBAPI, Linker
 
@@ -76,12 +76,15 @@ def score(feats: pd.DataFrame, model: dict | None = None, *, min_probability: fl
     # scored a little below the floor: the prior the pairs then give may raise them over it
     pairs = linker.inference.predict(threshold_match_probability=min_probability / PRIOR_HEADROOM,
                                      warning_mode="never").as_pandas_dataframe()
+    # what clustering and the review reasons read: the ids, the weights; not the name frequencies or match keys
+    pairs = pairs[[c for c in pairs.columns if c.startswith("mw_") or c in _PAIR_COLUMNS]]
     pairs = _prior_from_pairs(pairs, len(feats), prior)
     pairs = pairs[pairs["match_probability"] >= min_probability].reset_index(drop=True)
     pairs.attrs["model"] = params
     return pairs
 
 
+_PAIR_COLUMNS = ("unique_id_l", "unique_id_r", "match_probability", "match_weight")
 PRIOR_HEADROOM = 10  # pairs are predicted down to the floor divided by this before the prior is refitted
 
 
