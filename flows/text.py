@@ -31,6 +31,21 @@ def fold(value: object) -> str:
     return _SPACE.sub(" ", text).strip()
 
 
+# A place numbered in words or in digits is one place: "Thôn Ba" is "Thôn 3", "Khu Năm" is "Khu 5". Only the marked
+# spellings: "Nam" (south), "Sau", "Tu" and "Bay" written without marks are names as often as numbers.
+_NUMBER_WORDS = {"một": "1", "mốt": "1", "hai": "2", "ba": "3", "bốn": "4", "tư": "4", "năm": "5", "lăm": "5",
+                 "sáu": "6", "bảy": "7", "bẩy": "7", "tám": "8", "chín": "9", "mười": "10"}
+
+
+def place_number(name: str) -> str | None:
+    """The digits a place's name (its generic word such as "Thôn" already taken off) stands for when it is a number
+    and nothing else: "Ba" -> "3", "3" -> "3", "03" -> "3", "Mười" -> "10"; None for a name ("Nà Ba", "Nam")."""
+    word = nfc(str(name)).strip().lower()
+    if word.isdigit():
+        return str(int(word))
+    return _NUMBER_WORDS.get(word)
+
+
 # Invisible characters pasted in from web pages and chat apps: a zero-width space stands between two words;
 # joiners, the byte-order mark and soft hyphens stand for nothing.
 _INVISIBLE = str.maketrans({"\u200b": " ", "\u2060": " ", "\u200c": None, "\u200d": None, "\ufeff": None,

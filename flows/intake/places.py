@@ -10,7 +10,7 @@ import re
 from typing import Iterable
 
 from flows.config import AppConfig, built_for
-from flows.text import clean_spaces, fold, title_name
+from flows.text import clean_spaces, fold, nfc, place_number, title_name
 
 _VILLAGE_PREFIXES = ("thon", "khu pho", "khu", "xom", "ban", "to dan pho", "tdp", "kp")  # not "làng": "Thôn Làng Mới"
 _COMMUNE_PREFIXES = ("ubnd", "thi tran", "xa", "tt", "phuong")
@@ -136,7 +136,13 @@ class Places:
 
 
 def _village_key(text: str) -> str:
-    return _strip_prefix(fold(text), _VILLAGE_PREFIXES)
+    """The folded name without "Thôn" / "Khu" / "Xóm"...; a village numbered in words as in digits ("Thôn Ba" and
+    "Thôn 03" are "3", as the official "Thôn 3")."""
+    key = _strip_prefix(fold(text), _VILLAGE_PREFIXES)
+    last = re.sub(r"[^\w/]+", " ", nfc(text).lower()).split()[-1:]
+    if last and " " not in key and fold(last[0]) == key:
+        return place_number(last[0]) or key
+    return key
 
 
 _PLACES: dict[int, tuple[AppConfig, Places]] = {}

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import functools
 import logging
+import re
 import unicodedata
 
 import pandas as pd
 
-from flows.text import as_text, tone_placement
+from flows.text import as_text, nfc, place_number, tone_placement
 from flows.text import fold as _fold_uncached
 
 PARTICLES = ("thi", "van")
@@ -92,10 +93,13 @@ VILLAGE_WORDS = {"thon", "ban", "khu", "xom", "lang", "to", "ap", "khoi", "doi",
 @functools.lru_cache(maxsize=1 << 16)
 def _village_key(village: str) -> str | None:
     """Tone-folded village name without its generic word (Thôn / Bản / Khu / Xóm ...): "Thôn Nà Lầy" = "Bản Nà
-    Lầy" = "na lay"."""
+    Lầy" = "na lay"; a village numbered in words as in digits: "Thôn Ba" = "Thôn 3" = "3"."""
     words = fold(village).split()
+    marked = re.sub(r"[^\w/]+", " ", nfc(str(village)).lower()).split()  # the same words, marks kept
     while len(words) > 1 and words[0] in VILLAGE_WORDS:
-        words = words[1:]
+        words, marked = words[1:], marked[1:]
+    if len(marked) == 1 and len(words) == 1:  # "Thôn Ba" = "Thôn 3" = "thôn 03"
+        words = [place_number(marked[0]) or words[0]]
     return " ".join(words) or None
 
 

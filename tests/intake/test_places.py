@@ -72,3 +72,16 @@ def test_village_of_an_unknown_commune_is_kept_as_written(cfg):
     row = normalize_students(raw_students([{"village": "thôn bãi hào"}], list_type="", unit_code=""), cfg).iloc[0]
     assert row["village"] == "Thôn Bãi Hào" and row["commune_code"] == ""
 
+
+
+def test_a_village_numbered_in_words_is_the_village_numbered_in_digits(cfg):
+    """"Thôn Ba" is the official "Thôn 3" (and "Khu Năm" "Khu 5"); "Nà Ba" and an unmarked "Nam" stay names."""
+    from flows.intake.places import Places
+
+    communes = [c.model_copy(update={"villages": [*c.villages, "Thôn 3", "Khu 5", "Thôn Nà Ba"]})
+                if c.code == "06388" else c for c in cfg.district.communes]
+    places = Places(cfg.model_copy(update={"district": cfg.district.model_copy(update={"communes": communes})}))
+    for written, official in (("Thôn Ba", "Thôn 3"), ("thôn 03", "Thôn 3"), ("Ba", "Thôn 3"), ("Khu Năm", "Khu 5"),
+                              ("Nà Ba", "Thôn Nà Ba"), ("Thôn Bãi Hào", "Thôn Bãi Hào")):
+        assert places.village(written, "06388") == official, written
+    assert places.village("Thôn Nam", "06388") == "Thôn Nam"  # south, or five without its marks: as written

@@ -155,6 +155,12 @@ def test_rows_written_together_without_a_list_are_twins_even_when_only_a_tone_di
     assert labels[0] != labels[1] and labels[1] == labels[5]
 
 
+def test_a_village_numbered_in_words_is_compared_as_in_digits():
+    keys = features(pd.DataFrame({"full_name": ["A"] * 6,
+                                  "village": ["Thôn Ba", "thôn 03", "Khu Năm", "Bản Nà Ba", "Thôn Nam", "Xóm Mười"]}))
+    assert keys["village"].tolist() == ["3", "3", "5", "na ba", "nam", "10"]
+
+
 def test_a_file_sorted_by_person_says_nothing_by_its_neighbouring_rows():
     """Copies of one child on neighbouring rows (a file sorted by name or by person) are not "one list writing two
     children": when the model links more neighbouring rows than twins could explain, adjacency stops counting."""
