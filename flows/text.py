@@ -31,10 +31,11 @@ def fold(value: object) -> str:
     return _SPACE.sub(" ", text).strip()
 
 
-# A place numbered in words or in digits is one place: "Thôn Ba" is "Thôn 3", "Khu Năm" is "Khu 5". Only the marked
-# spellings: "Nam" (south), "Sau", "Tu" and "Bay" written without marks are names as often as numbers.
-_NUMBER_WORDS = {"một": "1", "mốt": "1", "hai": "2", "ba": "3", "bốn": "4", "tư": "4", "năm": "5", "lăm": "5",
-                 "sáu": "6", "bảy": "7", "bẩy": "7", "tám": "8", "chín": "9", "mười": "10"}
+# A place numbered in words or in digits is one place: "Thôn Ba" is "Thôn 3", "Khu Năm" is "Khu 5". Marked
+# spellings, and the unmarked ones that are nothing but numbers ("Mot", "Muoi"): "Nam" (south), "Sau", "Tu", "Tam"
+# and "Bay" written without marks are names as often as numbers.
+_NUMBER_WORDS = {"một": "1", "mot": "1", "hai": "2", "ba": "3", "bốn": "4", "tư": "4", "năm": "5", "sáu": "6",
+                 "bảy": "7", "bẩy": "7", "tám": "8", "chín": "9", "mười": "10", "muoi": "10"}
 
 
 def place_number(name: str) -> str | None:
