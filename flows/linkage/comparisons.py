@@ -105,6 +105,9 @@ COMPARISONS = [
          _lvl("same day and month, another year", 'substr("dob_l", 6, 5) = substr("dob_r", 6, 5)'),
          _lvl("only the year known, same year", '("dob_l" IS NULL OR "dob_r" IS NULL) '
               'AND "birth_year_l" = "birth_year_r"'),
+         # a list that gives only the year may give the school year's other one
+         _lvl("only the year known, a year apart", '("dob_l" IS NULL OR "dob_r" IS NULL) '
+              'AND abs("birth_year_l" - "birth_year_r") = 1'),
          ELSE]},
     {"output_column_name": "sex", "comparison_description": "sex",
      "comparison_levels": [_null("sex"), _lvl("same", '"sex_l" = "sex_r"'), ELSE]},

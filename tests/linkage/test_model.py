@@ -17,7 +17,7 @@ from flows.linkage.dedupe import assign_persons, fingerprint, pair_key
 from flows.frames import SheetGrid, SourceData
 from flows.linkage.clustering import cluster, link
 from flows.linkage.features import features
-from flows.linkage.rules import SAME_LIST, TWINS, cannot_link
+from flows.linkage.rules import SAME_LIST, TWINS, _edits, cannot_link
 from flows.linkage.decisions import read_decisions
 from flows.linkage.synth import generate as synth
 from tests.helpers import students, validated
@@ -63,7 +63,19 @@ def test_held_out_vietnamese_set_keeps_its_twins_apart_and_links_most_pairs():
     # 0.98, recall 0.83, 4 twin pairs merged; since the twins rule spares a name mistyped into another syllable and
     # the data trains its own model from 1,000 records: precision 0.992, recall 0.943, 4 twins; the target is 0)
     assert q["precision"] >= 0.98 and q["recall"] >= 0.92, q
-    assert twins_merged(frame, result.labels) <= 5
+    # the twins merged are those the generator gives one given name (up to a slip): as records, a child written
+    # twice. Twins with two names are never merged. (Their count rose from 4 to 6 when "Thôn Một" and "Thôn 1"
+    # became one village: the two spellings had kept two such pairs apart.)
+    assert twins_merged(frame, result.labels) <= 6
+    given = features(identity_frame(frame))["given"].fillna("").tolist()
+    members: dict[tuple, dict] = defaultdict(lambda: defaultdict(set))
+    for i, (label, person, twin) in enumerate(zip(result.labels, frame["true_person"], frame["twin_group"])):
+        if twin:
+            members[(label, twin)][person].add(given[i])
+    for by_person in members.values():
+        if len(by_person) > 1:
+            first, *others = by_person.values()
+            assert all(any(_edits(a, b) <= 1 for a in first for b in names) for names in others), dict(by_person)
 
 
 def test_synthetic_set_holds_the_hard_negatives_and_corruptions_it_promises():
