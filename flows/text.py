@@ -109,10 +109,20 @@ def _letter_key(ch: str) -> tuple[int, int]:
     return (pos, tone)
 
 
+_LETTER_KEYS: dict[str, tuple[int, int]] = {}  # character -> _letter_key(character): a pure function, tabled
+
+
 def collation_key(text: str) -> tuple:
     """Sort key for Vietnamese text: letters first by base letter, then tones (as a second pass)."""
-    t = nfc(text)
-    keys = [_letter_key(ch) for ch in t if not ch.isspace()]
+    table = _LETTER_KEYS
+    keys = []
+    for ch in nfc(text):
+        k = table.get(ch)
+        if k is None:
+            if ch.isspace():
+                continue
+            k = table[ch] = _letter_key(ch)
+        keys.append(k)
     return (tuple(k[0] for k in keys), tuple(k[1] for k in keys))
 
 
