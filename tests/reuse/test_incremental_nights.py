@@ -117,6 +117,23 @@ def test_a_night_whose_lists_did_not_change_links_the_commune_and_school_workboo
     assert district.stat().st_ino != (changed / "district" / district.name).stat().st_ino
 
 
+def test_csv_exports_whose_frame_did_not_change_are_linked_and_the_change_log_is_written(nights):
+    """Each export is keyed by the one frame it writes: the night after a change (same day, same lists) links the
+    students, issues and allocations and writes its own change log; a rerun links them all."""
+    (changed, _, _), (quiet, _, _) = nights["runs"][3], nights["runs"][4]
+    same = lambda a, b, name: (a / "exports" / name).stat().st_ino == (b / "exports" / name).stat().st_ino  # noqa: E731
+    report = _reuse(quiet)["areas"]["exports"]
+    assert {"students.csv", "issues.csv", "allocations.csv"} <= set(report["reused"])
+    assert {report["reused"][n] for n in ("students.csv", "allocations.csv")} == {changed.name}
+    assert all(same(quiet, changed, n) for n in ("students.csv", "issues.csv", "allocations.csv"))
+    assert not same(quiet, changed, "changes.csv") and "changes.csv" not in report["reused"]
+    (second, _, _), (third, _, _) = nights["runs"][1:3]
+    assert _rebuilt(_reuse(third), "exports") == 0
+    assert all(same(third, second, p.name) for p in (second / "exports").glob("*.csv"))
+    for _, full, _ in nights["runs"]:  # a full night writes every one
+        assert _reused(_reuse(full), "exports") == 0 and _rebuilt(_reuse(full), "exports") == 7
+
+
 def test_one_changed_school_list_is_laid_out_again_alone(nights):
     report = _reuse(nights["runs"][3][0])
     sources = _rebuilt(_reuse(nights["runs"][0][0]), "layout")
