@@ -50,6 +50,11 @@ def fingerprint(row: pd.Series | dict) -> str:
     return hashlib.sha1(ident.encode("utf-8")).hexdigest()[:16]
 
 
+_ROW_FIELDS = frozenset({"row_status", "source_id", "source_sheet", "source_row", "duplicate_of", "birth_year",
+                         "date_of_birth", "grade", "sex", "commune_code", "school_code", "village", "guardian_name",
+                         "full_name"})  # what ``fingerprint`` and ``assign_persons`` read of a row
+
+
 def pair_key(fingerprint_a: str, fingerprint_b: str) -> str:
     """The key an officer copies from "Cần xem xét" into the decisions sheet: both fingerprints, ordered."""
     a, b = sorted((fingerprint_a, fingerprint_b))
@@ -79,7 +84,9 @@ def assign_persons(
     """
     known_links = known_links or {}
     df = students.reset_index(drop=True).copy()
-    records = df.to_dict("records")
+    # the columns read row by row here (a fingerprint's and a row's place), not all of them: converting every cell
+    # of a wide frame to a dict was most of this function's time once the partition is kept
+    records = df[[c for c in df.columns if c in _ROW_FIELDS]].to_dict("records")
     fingerprints = [fingerprint(r) for r in records]
     person_ids = [""] * len(df)
     usable = [i for i, r in enumerate(records) if r["row_status"] == "ok"]
