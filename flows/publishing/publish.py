@@ -36,7 +36,6 @@ from flows.publishing.commune import write_commune
 from flows.publishing.district import write_district
 from flows.publishing.exports import EXPORTS, write_exports
 from flows.publishing.manifest import write_manifest
-from flows.publishing.prepared import prepare
 from flows.publishing.school import write_school
 
 log = logging.getLogger(__name__)
@@ -58,15 +57,16 @@ def publish(
     finish time recorded in the manifest when ``result.finished_at`` is not set. ``reuse`` (``flows.reuse.Reuse``):
     when the result, the config and the code are those of a kept night, its workbooks and Data Docs are linked
     from the last run folder instead of written, and so is each CSV export whose frame is unchanged
-    (``flows.reuse.workbooks``); the manifest says what was reused.
+    (``flows.reuse.workbooks``; the frames prepared for the workbooks are kept too); the manifest says what was
+    reused.
     """
     from flows.reuse import workbooks as kept
 
     started = time.perf_counter()
     out_root = Path(out_root)
     with run_folder.writing(out_root, result.run_id) as partial:
-        data = prepare(result, cfg)
         fields = kept.field_fingerprints(result) if reuse is not None else {}
+        data = kept.prepared(result, cfg, reuse, fields)  # prepare(result, cfg), or its kept frames
         exports = {name: kept.export_key(name, fields) for name in EXPORTS} if reuse is not None else {}
         linked = {name for name, key in exports.items()
                   if kept.link_kept(reuse, key, out_root, partial, kept.EXPORTS_AREA, name)}

@@ -1,4 +1,5 @@
-"""Reuse in publish: workbooks, CSV exports and Data Docs whose every input is unchanged are linked, not written.
+"""Reuse in publish: workbooks, CSV exports and Data Docs whose every input is unchanged are linked, not written;
+the frames prepared for the workbooks are kept under the five fields of the result they are made from.
 
 The workbooks are kept in two groups, each keyed by what its writers read:
 
@@ -72,6 +73,31 @@ def docs_key(summary: dict, cfg) -> str:  # noqa: ANN001
     """The Data Docs show the suite (config) and the validation's counts per rule (``summary``)."""
     return digest(DOCS_AREA, json.dumps(summary, sort_keys=True, default=repr), config_fingerprint(cfg),
                   code_version())
+
+
+PREPARED_AREA = "prepared"
+PREPARED_READS = ("students", "allocations", "issues", "review_pairs", "donations")  # what ``prepare`` reads
+
+
+def prepared(result, cfg, reuse: Reuse | None, fields: dict[str, str]):  # noqa: ANN001, ANN201 - RunResult, AppConfig
+    """``flows.publishing.prepared.prepare(result, cfg)``, its frames taken from the store when the five fields
+    of the result it reads (``PREPARED_READS``, value by value: ``fields``), the config and the code are a kept
+    night's; tonight's result and config are put back in (the writers read the run's date and id from them)."""
+    from dataclasses import fields as dataclass_fields
+
+    from flows.publishing.prepared import Prepared, prepare
+
+    if reuse is None:
+        return prepare(result, cfg)
+    key = digest(PREPARED_AREA, *((name, fields.get(name, "absent")) for name in PREPARED_READS),
+                 config_fingerprint(cfg), code_version())
+    got = reuse.take(PREPARED_AREA, key, "prepared")
+    if got is not None:
+        return Prepared(result=result, cfg=cfg, **got)
+    data = prepare(result, cfg)
+    reuse.keep(PREPARED_AREA, key, {f.name: getattr(data, f.name) for f in dataclass_fields(Prepared)
+                                    if f.name not in ("result", "cfg")}, "prepared")
+    return data
 
 
 def link_kept(reuse: Reuse | None, key: str, out_root: Path, folder: Path, area: str = AREA,

@@ -115,6 +115,9 @@ def test_a_night_whose_lists_did_not_change_links_the_commune_and_school_workboo
     assert found == []
     report = _reuse(quiet)
     assert report["areas"]["workbooks"]["reused"] == {"units": changed.name}
+    # the frames the district workbook is written from are that night's: the lists did not change
+    assert report["areas"]["prepared"]["reused"] == {"prepared": changed.name}
+    assert _rebuilt(_reuse(changed), "prepared") == 1
     assert report["areas"]["workbooks"]["rebuilt"] == 1  # the district workbook: its change log is tonight's
     assert (quiet / "exports" / "changes.csv").read_bytes() != (changed / "exports" / "changes.csv").read_bytes()
     for part in ("communes", "schools"):
