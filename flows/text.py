@@ -18,6 +18,33 @@ def nfc(value: str) -> str:
 
 def strip_tones(value: str) -> str:
     """Remove Vietnamese diacritics: "Đặng Thị Ánh" -> "Dang Thi Anh"."""
+    if value.isascii():
+        return value
+    # Each character that decomposes to one ASCII letter and non-spacing marks only (every Vietnamese letter) is
+    # stripped on its own, from a table: decomposing never moves a mark past a letter, and ASCII composes to
+    # itself, so the text is the characters' results joined. Any other character: the whole text the long way.
+    table = _STRIPPED
+    out = []
+    for ch in value:
+        stripped = table.get(ch)
+        if stripped is None:
+            stripped = table[ch] = _stripped_char(ch)
+        if not stripped:
+            return _strip_tones(value)
+        out.append(stripped)
+    return "".join(out)
+
+
+_STRIPPED: dict[str, str] = {}  # character -> its ASCII letter without marks, "" when it is not that simple
+
+
+def _stripped_char(ch: str) -> str:
+    decomposed = unicodedata.normalize("NFD", ch.replace("Đ", "D").replace("đ", "d"))
+    base, marks = decomposed[0], decomposed[1:]
+    return base if base.isascii() and all(unicodedata.category(m) == "Mn" for m in marks) else ""
+
+
+def _strip_tones(value: str) -> str:
     decomposed = unicodedata.normalize("NFD", value.replace("Đ", "D").replace("đ", "d"))
     return unicodedata.normalize("NFC", "".join(ch for ch in decomposed if unicodedata.category(ch) != "Mn"))
 
