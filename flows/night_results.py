@@ -41,7 +41,7 @@ def student_export(students: pd.DataFrame, persons: pd.DataFrame, person_status:
         if i.severity == "error" and i.source_row is not None:
             first_error.setdefault((i.source_file, i.source_sheet, i.source_row), i.rule)
     statuses, reasons, ranks = [], [], []
-    for r in df.itertuples():
+    for r in df[["row_status", "source_file", "source_sheet", "source_row", "person_id"]].itertuples():
         if r.row_status == "rejected":
             statuses.append("rejected")
             reasons.append(first_error.get((r.source_file, r.source_sheet, int(r.source_row)), "rejected"))

@@ -182,12 +182,13 @@ def link_persons(students: pd.DataFrame, handover: pd.DataFrame, cfg: AppConfig,
                  sources: list[SourceData] = (), reuse=None):
     """Dedupe stage with its ledger I/O: officer decisions read from the sources and kept in the ledger (all of
     them applied every night), stable ids from stored fingerprints, merges recorded as aliases. ``reuse``: the
-    partition of records identical to a kept night's is taken, not computed (``flows.reuse.linkage``)."""
+    partition of records identical to a kept night's is taken, not computed, and so is the whole assignment when
+    the ledger's state is that night's too (``flows.reuse.linkage``)."""
     from flows.linkage.backends import using
     from flows.linkage.clustering import link
     from flows.linkage.dedupe import assign_persons
     from flows.linkage.decisions import read_decisions, unmatched_decisions
-    from flows.reuse.linkage import linker
+    from flows.reuse.linkage import assigner
 
     from flows.reuse.intake import per_source_call
 
@@ -195,9 +196,10 @@ def link_persons(students: pd.DataFrame, handover: pd.DataFrame, cfg: AppConfig,
     stored = ledger.add_decisions(decided)
     log.info("dedupe: %d officer decisions read, %d new or changed", len(decided), stored)
     with using(cfg.district.linkage.backend):  # duckdb, or spark: the same children (flows.linkage.backends)
-        dedupe = assign_persons(students, cfg, known_links=ledger.person_for_fingerprints(),
-                                allocate_ids=ledger.next_person_ids, past_recipients=ledger.past_recipients(),
-                                decisions=ledger.decisions(), linker=linker(reuse) if reuse is not None else link)
+        assign = assigner(reuse) if reuse is not None else lambda *a, **k: assign_persons(*a, **k, linker=link)
+        dedupe = assign(students, cfg, known_links=ledger.person_for_fingerprints(),
+                        allocate_ids=ledger.next_person_ids, past_recipients=ledger.past_recipients(),
+                        decisions=ledger.decisions())
     usable = dedupe.students[dedupe.students["row_status"] == "ok"] if len(dedupe.students) else dedupe.students
     unmatched = unmatched_decisions(decided, usable.get("fingerprint", pd.Series(dtype=str)))
     if unmatched:

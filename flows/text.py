@@ -18,6 +18,33 @@ def nfc(value: str) -> str:
 
 def strip_tones(value: str) -> str:
     """Remove Vietnamese diacritics: "Đặng Thị Ánh" -> "Dang Thi Anh"."""
+    if value.isascii():
+        return value
+    # Each character that decomposes to one ASCII letter and non-spacing marks only (every Vietnamese letter) is
+    # stripped on its own, from a table: decomposing never moves a mark past a letter, and ASCII composes to
+    # itself, so the text is the characters' results joined. Any other character: the whole text the long way.
+    table = _STRIPPED
+    out = []
+    for ch in value:
+        stripped = table.get(ch)
+        if stripped is None:
+            stripped = table[ch] = _stripped_char(ch)
+        if not stripped:
+            return _strip_tones(value)
+        out.append(stripped)
+    return "".join(out)
+
+
+_STRIPPED: dict[str, str] = {}  # character -> its ASCII letter without marks, "" when it is not that simple
+
+
+def _stripped_char(ch: str) -> str:
+    decomposed = unicodedata.normalize("NFD", ch.replace("Đ", "D").replace("đ", "d"))
+    base, marks = decomposed[0], decomposed[1:]
+    return base if base.isascii() and all(unicodedata.category(m) == "Mn" for m in marks) else ""
+
+
+def _strip_tones(value: str) -> str:
     decomposed = unicodedata.normalize("NFD", value.replace("Đ", "D").replace("đ", "d"))
     return unicodedata.normalize("NFC", "".join(ch for ch in decomposed if unicodedata.category(ch) != "Mn"))
 
@@ -125,10 +152,20 @@ def _letter_key(ch: str) -> tuple[int, int]:
     return (pos, tone)
 
 
+_LETTER_KEYS: dict[str, tuple[int, int]] = {}  # character -> _letter_key(character): a pure function, tabled
+
+
 def collation_key(text: str) -> tuple:
     """Sort key for Vietnamese text: letters first by base letter, then tones (as a second pass)."""
-    t = nfc(text)
-    keys = [_letter_key(ch) for ch in t if not ch.isspace()]
+    table = _LETTER_KEYS
+    keys = []
+    for ch in nfc(text):
+        k = table.get(ch)
+        if k is None:
+            if ch.isspace():
+                continue
+            k = table[ch] = _letter_key(ch)
+        keys.append(k)
     return (tuple(k[0] for k in keys), tuple(k[1] for k in keys))
 
 

@@ -36,3 +36,18 @@ def test_invisible_characters_pasted_from_the_web_are_undone():
 
     assert clean_spaces("Nguyễn\u200bVăn\u00a0 Hải\ufeff") == "Nguyễn Văn Hải"
     assert title_name("nguyễn\u200bvăn\u200d hải\u00ad") == "Nguyễn Văn Hải"
+
+
+def test_strip_tones_gives_the_long_ways_result_whatever_the_characters():
+    """Letters are stripped from a table; text with any other character (a lone mark, a spacing mark, Hangul,
+    a compatibility form) is stripped the long way, so the table never changes a result."""
+    import unicodedata
+
+    from flows.text import _strip_tones, strip_tones
+
+    texts = ["Đặng Thị Ánh", "Nguyễn Văn Ưng", "ĐỖ HOÀNG", "a\u0301b", "\u0301a", "e\u0308\u0301", "x\u0327\u0301",
+             "가나", "\u1100\u1161", "ﬁle", "Å Ω ß", "ǅ", "ḉ", "ऋ\u0903", "İ", "ŉ", "", "plain ascii"]
+    texts += [unicodedata.normalize(form, t) for form in ("NFD", "NFKC", "NFKD") for t in texts]
+    assert strip_tones("Đặng Thị Ánh") == "Dang Thi Anh"
+    for text in texts:
+        assert strip_tones(text) == _strip_tones(text), repr(text)

@@ -54,7 +54,7 @@ def person_records(persons: pd.DataFrame, district: District) -> list[dict]:
     return records
 
 
-def _tie_key(name: str, p: dict) -> Any:
+def _tie_key(name: str, p: dict, collate=collation_key) -> Any:
     if name == "lacks_both":
         return 0 if all(p["lacks"].values()) else 1
     if name == "grade_desc":
@@ -64,7 +64,7 @@ def _tie_key(name: str, p: dict) -> Any:
     if name == "birth_date_asc":
         return (p["date_of_birth"] == "", p["date_of_birth"])
     if name == "given_name":
-        return (collation_key(p["given_name"]), collation_key(p["family_name"]), collation_key(p["middle_name"]))
+        return (collate(p["given_name"]), collate(p["family_name"]), collate(p["middle_name"]))
     if name == "person_id":
         return p["person_id"]
     raise ValueError(f"unknown tie-break {name!r}")
@@ -73,4 +73,12 @@ def _tie_key(name: str, p: dict) -> Any:
 def priority_order(eligible: list[dict], district: District) -> list[dict]:
     """Eligible persons in global priority order: tier, then the district's tie-breaks, then person_id."""
     breaks = [b for b in district.tie_breaks if b != "person_id"] + ["person_id"]
-    return sorted(eligible, key=lambda p: (p["tier"], *[_tie_key(b, p) for b in breaks]))
+    keys: dict[str, tuple] = {}  # one collation key per name part of tonight's persons (they repeat a lot)
+
+    def collate(text: str) -> tuple:
+        key = keys.get(text)
+        if key is None:
+            key = keys[text] = collation_key(text)
+        return key
+
+    return sorted(eligible, key=lambda p: (p["tier"], *[_tie_key(b, p, collate) for b in breaks]))

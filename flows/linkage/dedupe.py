@@ -25,7 +25,7 @@ from flows.text import as_text, fold, is_missing
 @dataclass
 class DedupeResult:
     students: pd.DataFrame  # input rows + fingerprint, person_id ("" for rejected rows)
-    persons: pd.DataFrame  # one row per person (see _persons)
+    persons: pd.DataFrame  # one row per person (see person_rows)
     review_pairs: pd.DataFrame
     issues: list[Issue] = field(default_factory=list)
     new_links: dict[str, str] = field(default_factory=dict)  # fingerprint -> person_id, to store in the ledger
@@ -50,6 +50,11 @@ def fingerprint(row: pd.Series | dict) -> str:
     return hashlib.sha1(ident.encode("utf-8")).hexdigest()[:16]
 
 
+_ROW_FIELDS = frozenset({"row_status", "source_id", "source_sheet", "source_row", "duplicate_of", "birth_year",
+                         "date_of_birth", "grade", "sex", "commune_code", "school_code", "village", "guardian_name",
+                         "full_name"})  # what ``fingerprint`` and ``assign_persons`` read of a row
+
+
 def pair_key(fingerprint_a: str, fingerprint_b: str) -> str:
     """The key an officer copies from "Cần xem xét" into the decisions sheet: both fingerprints, ordered."""
     a, b = sorted((fingerprint_a, fingerprint_b))
@@ -64,6 +69,7 @@ def assign_persons(
     past_recipients: pd.DataFrame | None = None,
     decisions: pd.DataFrame | None = None,
     linker=link,
+    summarize=None,
 ) -> DedupeResult:
     """Link usable rows into persons and give every person a stable id.
 
@@ -73,11 +79,14 @@ def assign_persons(
     tonight's children after these are linked, a child matching one takes that id (support is given once).
     ``decisions``: officer decisions (fingerprint_a, fingerprint_b, decision same|different) that override the model.
     ``linker``: ``flows.linkage.clustering.link`` or a drop-in for it (``flows.reuse.linkage.linker`` reuses kept
-    partitions).
+    partitions). ``summarize(df, cfg)``: a drop-in for ``person_rows`` (``flows.reuse.linkage.summarizer`` reuses
+    kept person rows).
     """
     known_links = known_links or {}
     df = students.reset_index(drop=True).copy()
-    records = df.to_dict("records")
+    # the columns read row by row here (a fingerprint's and a row's place), not all of them: converting every cell
+    # of a wide frame to a dict was most of this function's time once the partition is kept
+    records = df[[c for c in df.columns if c in _ROW_FIELDS]].to_dict("records")
     fingerprints = [fingerprint(r) for r in records]
     person_ids = [""] * len(df)
     usable = [i for i, r in enumerate(records) if r["row_status"] == "ok"]
@@ -148,7 +157,7 @@ def assign_persons(
     df["fingerprint"] = fingerprints
     df["person_id"] = person_ids
 
-    persons, issues = _persons(df, cfg)
+    persons, issues = (summarize or person_rows)(df, cfg)
     review = _review_pairs(df, [(usable[r["i"]], usable[r["j"]], r["match_probability"], r["reasons"])
                                 for r in result.review if r["i"] < n_tonight and r["j"] < n_tonight])
     return DedupeResult(students=df, persons=persons, review_pairs=review, issues=issues,
@@ -258,8 +267,9 @@ def _first(values) -> object:
     return next((v for v in values if not is_missing(v) and v != ""), None)
 
 
-def _persons(df: pd.DataFrame, cfg: AppConfig) -> tuple[pd.DataFrame, list[Issue]]:
-    """One row per person from its usable rows; the commune's list decides the category."""
+def person_rows(df: pd.DataFrame, cfg: AppConfig) -> tuple[pd.DataFrame, list[Issue]]:
+    """One row per person from its usable rows (``df``: the rows with ``person_id``), the commune's list deciding
+    the category, and the category and grade issues: a function of ``df`` and the config alone."""
     district, rules = cfg.district, cfg.rules
     issues: list[Issue] = []
     groups: dict[str, list[dict]] = {}

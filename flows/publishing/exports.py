@@ -15,7 +15,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import numbers
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -25,20 +25,30 @@ from flows.frames import ALLOCATION_EXPORT_COLUMNS, CHANGE_COLUMNS, ISSUE_COLUMN
 from flows.text import csv_safe, is_missing
 
 
-def write_exports(result: RunResult, folder: Path) -> None:
-    """Every CSV export of the night into ``folder``."""
-    _write_csv(folder / "students.csv", result.students, STUDENT_EXPORT_COLUMNS)
-    _write_csv(folder / "issues.csv", result.issues, ISSUE_COLUMNS)
-    _write_csv(folder / "allocations.csv", result.allocations, ALLOCATION_EXPORT_COLUMNS)
-    _write_csv(folder / "changes.csv", result.changes, CHANGE_COLUMNS,
-               contract=False)
-    _write_csv(folder / "review_pairs.csv", result.review_pairs,
-               ["person_id_l", "person_id_r", "match_probability", "reasons", "pair_key"], contract=False)
-    _write_csv(folder / "overrides.csv", getattr(result, "override_log", None),
-               ["override_id", "person_id", "need", "action", "item", "donation_id", "officer", "reason",
-                "decided_on", "result"], contract=False)
-    _write_csv(folder / "follow_ups.csv", getattr(result, "follow_ups", None),
-               ["person_id", "need", "item", "serial", "state", "checked_on"], contract=False)
+# file -> (the RunResult field it writes, its leading columns, whether they are DESIGN.md's contract). A file is
+# a function of that field alone (and of this code): ``flows.reuse.workbooks`` links a file whose field is unchanged.
+EXPORTS: dict[str, tuple[str, Sequence[str], bool]] = {
+    "students.csv": ("students", STUDENT_EXPORT_COLUMNS, True),
+    "issues.csv": ("issues", ISSUE_COLUMNS, True),
+    "allocations.csv": ("allocations", ALLOCATION_EXPORT_COLUMNS, True),
+    "changes.csv": ("changes", CHANGE_COLUMNS, False),
+    "review_pairs.csv": ("review_pairs", ["person_id_l", "person_id_r", "match_probability", "reasons", "pair_key"],
+                         False),
+    "overrides.csv": ("override_log", ["override_id", "person_id", "need", "action", "item", "donation_id", "officer",
+                                       "reason", "decided_on", "result"], False),
+    "follow_ups.csv": ("follow_ups", ["person_id", "need", "item", "serial", "state", "checked_on"], False),
+}
+
+
+def write_exports(result: RunResult, folder: Path, skip: Collection[str] = ()) -> list[str]:
+    """Every CSV export of the night (``EXPORTS``) into ``folder``, except the files named in ``skip`` (already
+    there: linked from a night with the same frames); returns the files written."""
+    written = []
+    for name, (field, leading, contract) in EXPORTS.items():
+        if name not in skip:
+            _write_csv(folder / name, getattr(result, field, None), leading, contract=contract)
+            written.append(name)
+    return written
 
 
 def _write_csv(path: Path, df: Any, leading: Sequence[str], *, contract: bool = True) -> None:

@@ -34,9 +34,8 @@ from flows.frames import RunResult
 from flows.publishing import run_folder
 from flows.publishing.commune import write_commune
 from flows.publishing.district import write_district
-from flows.publishing.exports import write_exports
+from flows.publishing.exports import EXPORTS, write_exports
 from flows.publishing.manifest import write_manifest
-from flows.publishing.prepared import prepare
 from flows.publishing.school import write_school
 
 log = logging.getLogger(__name__)
@@ -57,17 +56,24 @@ def publish(
     ``publish.retention``). ``clock`` gives the
     finish time recorded in the manifest when ``result.finished_at`` is not set. ``reuse`` (``flows.reuse.Reuse``):
     when the result, the config and the code are those of a kept night, its workbooks and Data Docs are linked
-    from the last run folder instead of written (``flows.reuse.workbooks``); the manifest says what was reused.
+    from the last run folder instead of written, and so is each CSV export whose frame is unchanged
+    (``flows.reuse.workbooks``; the frames prepared for the workbooks are kept too); the manifest says what was
+    reused.
     """
     from flows.reuse import workbooks as kept
 
     started = time.perf_counter()
     out_root = Path(out_root)
     with run_folder.writing(out_root, result.run_id) as partial:
-        data = prepare(result, cfg)
-        write_exports(result, partial / "exports")
-        workbooks = 1 + len(data.commune_codes) + len(data.school_codes)
         fields = kept.field_fingerprints(result) if reuse is not None else {}
+        data = kept.prepared(result, cfg, reuse, fields)  # prepare(result, cfg), or its kept frames
+        exports = {name: kept.export_key(name, fields) for name in EXPORTS} if reuse is not None else {}
+        linked = {name for name, key in exports.items()
+                  if kept.link_kept(reuse, key, out_root, partial, kept.EXPORTS_AREA, name)}
+        for name in write_exports(result, partial / kept.EXPORTS_FOLDER, skip=linked):
+            if reuse is not None:
+                kept.keep_written(reuse, exports[name], partial, kept.EXPORTS_AREA, name)
+        workbooks = 1 + len(data.commune_codes) + len(data.school_codes)
         keys = {group: kept.workbook_key(result, cfg, group, fields) if reuse is not None else ""
                 for group in kept.GROUPS}
         stale = [group for group, key in keys.items() if not kept.link_kept(reuse, key, out_root, partial, name=group)]

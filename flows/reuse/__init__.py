@@ -10,12 +10,19 @@ either matches exactly or the piece is rebuilt.
                 └─► normalize students (per source)        + the layout's key
                 └─► validate students (per source)         + the school year of the as-of date
     usable rows ──► linkage partition          key: the records + officer decisions + model   (linkage)
+    rows + ids ───► person rows                key: the rows with their ids + config + code   (linkage)
+    rows ─────────► assignment of person ids   key: the rows + the ledger's links, past recipients and
+                                                    decisions + config + model + code; kept only when no
+                                                    new id was reserved                           (linkage)
     persons ──────► allocator's answer         key: its frames + ledger state + which dates the as-of date
                                                     has reached + district config + code        (allocation)
-    night result ─► district workbook          key: the published frames + config + code      (workbooks)
+    night result ─► frames for the workbooks   key: the five frames they are made from + config + code
+                └─► district workbook          key: the published frames + config + code      (workbooks)
                 └─► commune, school workbooks  key: the same minus what they never show (change log, ...)
+                └─► each CSV export            key: the one frame it writes + code
 
-The ledger's part of every stage (person ids, recording allocations and the change log, handovers) always runs.
+The ledger's part of every stage (storing fingerprint links and merges, recording allocations and the change log,
+handovers) always runs.
 ``songmaytinh run --full`` reads nothing from the store (every piece rebuilt, the store refreshed). The
 manifest's ``reuse`` part says which pieces were taken and since which run (``Reuse.report``).
 """

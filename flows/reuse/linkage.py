@@ -1,15 +1,27 @@
-"""Reuse in linkage: the partition of a set of records, kept under the records themselves.
+"""Reuse in linkage: the partition of a set of records, kept under the records themselves; the person rows of a set
+of named records; the whole assignment of person ids, kept under the ledger state it read.
 
 ``flows.linkage.clustering.link`` is a pure function of the records it is given (every column, in order), the
 officers' must-link and cannot-link pairs, how many rows it trains on, the saved model and the code. ``linker``
 gives a ``link`` that takes its answer from the store when all of these are those of a kept night, and computes
 and keeps it otherwise: tonight's records identical to a kept night's give that night's partition (and its
-review pairs) without scoring a pair. The ledger's part (stable ids, past recipients, aliases) always runs.
+review pairs) without scoring a pair.
+
+``flows.linkage.dedupe.person_rows`` (one row per person, and the category and grade issues) is a function of the
+rows with their person ids and of the config: ``summarizer`` keeps it under those. The night after the first,
+whose ids are the first night's, takes it although the ledger changed in between.
+
+``flows.linkage.dedupe.assign_persons`` reads, besides tonight's rows and the config, the ledger's fingerprint
+links, past recipients and officer decisions, and may reserve new person ids. ``assigner`` keeps its answer
+under all of these (every link the ledger holds, not only tonight's: a key never equates two different states)
+when it reserved no id, and a later night with the same rows and the same ledger state takes it: ids, aliases,
+new links, persons and review pairs. Storing the links and aliases in the ledger always runs (``link_persons``).
+An answer that reserved ids is never kept: the ledger's sequence has moved, and those ids are now its links.
 """
 
 from __future__ import annotations
 
-from flows.reuse.fingerprints import code_version, digest, frame_fingerprint, model_fingerprint
+from flows.reuse.fingerprints import code_version, config_fingerprint, digest, frame_fingerprint, model_fingerprint
 from flows.reuse.store import Reuse
 
 
@@ -31,3 +43,51 @@ def linker(reuse: Reuse):
         return got
 
     return reusing_link
+
+
+def summarizer(reuse: Reuse):
+    """A drop-in for ``flows.linkage.dedupe.person_rows`` that reuses kept person rows."""
+    from flows.linkage.dedupe import person_rows
+
+    def reusing_person_rows(df, cfg):  # noqa: ANN001, ANN202
+        key = digest("persons", frame_fingerprint(df), config_fingerprint(cfg), code_version())
+        got = reuse.take("persons", key, "persons")
+        if got is None:
+            got = person_rows(df, cfg)
+            reuse.keep("persons", key, got, "persons")
+        return got
+
+    return reusing_person_rows
+
+
+def assigner(reuse: Reuse):
+    """A drop-in for ``flows.linkage.dedupe.assign_persons`` that takes a kept assignment when tonight's rows, the
+    ledger's links, past recipients and decisions, the config, the saved model and the code are a kept night's.
+    It links and summarizes through ``linker`` and ``summarizer``; a taken assignment keeps the pieces it was
+    computed from in the store (``Reuse.retain``), for the night whose ledger state differs."""
+    from flows.linkage.dedupe import assign_persons
+
+    def reusing_assign(students, cfg, known_links=None, allocate_ids=None, past_recipients=None,  # noqa: ANN001, ANN202
+                       decisions=None):
+        key = digest("dedupe", frame_fingerprint(students), sorted((known_links or {}).items()),
+                     frame_fingerprint(past_recipients), frame_fingerprint(decisions), allocate_ids is None,
+                     config_fingerprint(cfg), model_fingerprint(), code_version())
+        got = reuse.take("dedupe", key, "persons")
+        if got is not None:
+            reuse.retain(got["pieces"])
+            return got["result"]
+        reserved = []
+
+        def ids(n: int) -> list[str]:
+            reserved.append(n)
+            return allocate_ids(n)
+
+        before = reuse.touched()
+        result = assign_persons(students, cfg, known_links=known_links, allocate_ids=ids if allocate_ids else None,
+                                past_recipients=past_recipients, decisions=decisions, linker=linker(reuse),
+                                summarize=summarizer(reuse))
+        if not any(reserved):
+            reuse.keep("dedupe", key, {"result": result, "pieces": sorted(reuse.touched() - before)}, "persons")
+        return result
+
+    return reusing_assign

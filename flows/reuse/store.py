@@ -97,6 +97,16 @@ class Reuse:
                     removed += 1
         return removed
 
+    def touched(self) -> set[tuple[str, str]]:
+        """The (area, key) of every piece taken or kept so far tonight."""
+        return set(self._touched)
+
+    def retain(self, pieces) -> None:  # noqa: ANN001 - iterable of (area, key)
+        """Keep ``pieces`` in the store past tonight's sweep without reading them: the pieces a kept answer was
+        computed from, which a later night whose key differs may need again."""
+        if self.root is not None:
+            self._touched.update((str(area), str(key)) for area, key in pieces)
+
     def report(self) -> dict:
         """For the manifest: per area, what was taken from which run and how many pieces were rebuilt."""
         areas = sorted(set(self.taken) | set(self.rebuilt))

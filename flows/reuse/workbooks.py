@@ -1,4 +1,5 @@
-"""Reuse in publish: workbooks (and the Data Docs) whose every input is unchanged are linked, not written again.
+"""Reuse in publish: workbooks, CSV exports and Data Docs whose every input is unchanged are linked, not written;
+the frames prepared for the workbooks are kept under the five fields of the result they are made from.
 
 The workbooks are kept in two groups, each keyed by what its writers read:
 
@@ -16,7 +17,9 @@ file's creation time); they are hard-linked (copied where links are not possible
 tonight's, each checked against that folder's manifest. Anything missing or different is written.
 Workbooks print the as-of date, so a night with another as-of date writes them again. The Data Docs show only the
 suite and the validation's counts per rule: they are keyed by those and linked whenever the lists gave the same
-counts. The CSV exports and the manifest are always written.
+counts. Each CSV export is written from one field of the result by code alone (``flows.publishing.exports``): it is
+keyed by that field and the code, and linked whenever the field is unchanged, whatever the day (a quiet night
+writes only its change log). The manifest is always written.
 """
 
 from __future__ import annotations
@@ -41,6 +44,8 @@ GROUPS = {"district": ("district",), "units": ("communes", "schools")}
 UNITS_IGNORE = frozenset({"changes", "sources", "counts", "validation", "cash", "donation_summary", "override_log"})
 DOCS_AREA = "data-docs"
 DOCS = ("data-docs",)  # keyed by the validation's summary alone (it shows nothing else of the night)
+EXPORTS_AREA = "exports"  # each CSV export, keyed by the one field of the result it writes
+EXPORTS_FOLDER = "exports"
 _RUN_STAMPS = {"run_id", "started_at", "finished_at"}
 
 
@@ -68,6 +73,31 @@ def docs_key(summary: dict, cfg) -> str:  # noqa: ANN001
     """The Data Docs show the suite (config) and the validation's counts per rule (``summary``)."""
     return digest(DOCS_AREA, json.dumps(summary, sort_keys=True, default=repr), config_fingerprint(cfg),
                   code_version())
+
+
+PREPARED_AREA = "prepared"
+PREPARED_READS = ("students", "allocations", "issues", "review_pairs", "donations")  # what ``prepare`` reads
+
+
+def prepared(result, cfg, reuse: Reuse | None, fields: dict[str, str]):  # noqa: ANN001, ANN201 - RunResult, AppConfig
+    """``flows.publishing.prepared.prepare(result, cfg)``, its frames taken from the store when the five fields
+    of the result it reads (``PREPARED_READS``, value by value: ``fields``), the config and the code are a kept
+    night's; tonight's result and config are put back in (the writers read the run's date and id from them)."""
+    from dataclasses import fields as dataclass_fields
+
+    from flows.publishing.prepared import Prepared, prepare
+
+    if reuse is None:
+        return prepare(result, cfg)
+    key = digest(PREPARED_AREA, *((name, fields.get(name, "absent")) for name in PREPARED_READS),
+                 config_fingerprint(cfg), code_version())
+    got = reuse.take(PREPARED_AREA, key, "prepared")
+    if got is not None:
+        return Prepared(result=result, cfg=cfg, **got)
+    data = prepare(result, cfg)
+    reuse.keep(PREPARED_AREA, key, {f.name: getattr(data, f.name) for f in dataclass_fields(Prepared)
+                                    if f.name not in ("result", "cfg")}, "prepared")
+    return data
 
 
 def link_kept(reuse: Reuse | None, key: str, out_root: Path, folder: Path, area: str = AREA,
@@ -98,15 +128,26 @@ def link_kept(reuse: Reuse | None, key: str, out_root: Path, folder: Path, area:
 
 def keep_written(reuse: Reuse | None, key: str, folder: Path, area: str = AREA, name: str = "all") -> None:
     """Keep the list of files just written (path -> sha256) under ``key`` (piece ``name``: a group of ``GROUPS``,
-    or "all" for the Data Docs) for the next night."""
+    "all" for the Data Docs, or an export's file name) for the next night."""
     if reuse is None:
         return
     from flows.publishing.manifest import _sha256
 
-    parts = DOCS if area == DOCS_AREA else GROUPS[name]
-    files = {p.relative_to(folder).as_posix(): _sha256(p)
-             for part in parts if (folder / part).is_dir() for p in sorted((folder / part).rglob("*")) if p.is_file()}
+    if area == EXPORTS_AREA:
+        paths = [folder / EXPORTS_FOLDER / name]
+    else:
+        parts = DOCS if area == DOCS_AREA else GROUPS[name]
+        paths = [p for part in parts if (folder / part).is_dir() for p in sorted((folder / part).rglob("*"))]
+    files = {p.relative_to(folder).as_posix(): _sha256(p) for p in paths if p.is_file()}
     reuse.keep(area, key, {"files": files}, name)
+
+
+def export_key(name: str, fields: dict[str, str]) -> str:
+    """The key of one CSV export (``flows.publishing.exports.EXPORTS``): the one field of the night's result it
+    writes, value by value (``fields``: ``field_fingerprints(result)``), and the code. No config reaches it."""
+    from flows.publishing.exports import EXPORTS
+
+    return digest(EXPORTS_AREA, name, fields.get(EXPORTS[name][0], "absent"), code_version())
 
 
 def _last_run(out_root: Path) -> Path | None:

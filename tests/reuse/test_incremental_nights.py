@@ -81,7 +81,14 @@ def test_an_unchanged_night_reuses_every_source_the_validation_and_the_partition
         assert _reused(report, "layout") == sources and _rebuilt(report, "layout") == 0
         assert _rebuilt(report, "normalize") == 0 and _reused(report, "normalize") > 0
         assert _reused(report, "validate") == 1 and _rebuilt(report, "validate") == 0
-        assert _reused(report, "linkage") >= 1 and _rebuilt(report, "linkage") == 0
+        assert _rebuilt(report, "linkage") == 0
+    # the second night's ledger holds the first night's links: its ids are assigned again, from the kept partition
+    # and the kept person rows (the same rows with the same ids); the third night's ledger is the second's: the
+    # whole assignment is taken. The first night reserved new ids: its assignment is never kept
+    assert _rebuilt(first, "dedupe") == 0 and _reused(first, "dedupe") == 0
+    assert _reused(second, "linkage") >= 1 and _reused(second, "persons") == 1 and _rebuilt(second, "persons") == 0
+    assert _rebuilt(second, "dedupe") == 1 and _reused(second, "dedupe") == 0
+    assert third["areas"]["dedupe"]["reused"] == {"persons": nights["runs"][1][0].name}
     # each piece says the night it was computed on
     assert set(second["areas"]["layout"]["reused"].values()) == {nights["runs"][0][0].name}
     assert set(third["areas"]["layout"]["reused"].values()) == {nights["runs"][0][0].name}
@@ -108,6 +115,9 @@ def test_a_night_whose_lists_did_not_change_links_the_commune_and_school_workboo
     assert found == []
     report = _reuse(quiet)
     assert report["areas"]["workbooks"]["reused"] == {"units": changed.name}
+    # the frames the district workbook is written from are that night's: the lists did not change
+    assert report["areas"]["prepared"]["reused"] == {"prepared": changed.name}
+    assert _rebuilt(_reuse(changed), "prepared") == 1
     assert report["areas"]["workbooks"]["rebuilt"] == 1  # the district workbook: its change log is tonight's
     assert (quiet / "exports" / "changes.csv").read_bytes() != (changed / "exports" / "changes.csv").read_bytes()
     for part in ("communes", "schools"):
@@ -115,6 +125,23 @@ def test_a_night_whose_lists_did_not_change_links_the_commune_and_school_workboo
         assert linked and all(p.stat().st_ino == (changed / part / p.name).stat().st_ino for p in linked), part
     district = next((quiet / "district").iterdir())
     assert district.stat().st_ino != (changed / "district" / district.name).stat().st_ino
+
+
+def test_csv_exports_whose_frame_did_not_change_are_linked_and_the_change_log_is_written(nights):
+    """Each export is keyed by the one frame it writes: the night after a change (same day, same lists) links the
+    students, issues and allocations and writes its own change log; a rerun links them all."""
+    (changed, _, _), (quiet, _, _) = nights["runs"][3], nights["runs"][4]
+    same = lambda a, b, name: (a / "exports" / name).stat().st_ino == (b / "exports" / name).stat().st_ino  # noqa: E731
+    report = _reuse(quiet)["areas"]["exports"]
+    assert {"students.csv", "issues.csv", "allocations.csv"} <= set(report["reused"])
+    assert {report["reused"][n] for n in ("students.csv", "allocations.csv")} == {changed.name}
+    assert all(same(quiet, changed, n) for n in ("students.csv", "issues.csv", "allocations.csv"))
+    assert not same(quiet, changed, "changes.csv") and "changes.csv" not in report["reused"]
+    (second, _, _), (third, _, _) = nights["runs"][1:3]
+    assert _rebuilt(_reuse(third), "exports") == 0
+    assert all(same(third, second, p.name) for p in (second / "exports").glob("*.csv"))
+    for _, full, _ in nights["runs"]:  # a full night writes every one
+        assert _reused(_reuse(full), "exports") == 0 and _rebuilt(_reuse(full), "exports") == 7
 
 
 def test_one_changed_school_list_is_laid_out_again_alone(nights):

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 import pickle
 import subprocess
@@ -147,3 +148,20 @@ def test_the_allocation_key_follows_the_as_of_date_only_across_a_donation_or_ove
     assert key("2022-03-19") != key("2022-03-20")  # O1 falls due on the 20th
     assert key("2022-03-20") == key("2023-01-01")
     assert key("2022-03-05", donations.assign(date=["2022-03-01", "2022-03-11"])) != key("2022-03-05")
+
+
+def test_a_taken_assignment_keeps_the_partition_it_was_computed_from(tmp_path, cfg):
+    """A night that takes the whole assignment of ids never links: the partition it rests on must stay in the store
+    for a night whose ledger differs (here: the kept assignments removed), which then does not link again."""
+    src = tiny_district(tmp_path / "src", schools=3, communes=1)
+    out = tmp_path / "out"
+    for _ in range(3):
+        _, run_dir = run_night(src, cfg, out, dt.date.fromisoformat(AS_OF))
+    report = json.loads((run_dir / "manifest.json").read_text(encoding="utf-8"))["reuse"]["areas"]
+    assert report["dedupe"]["reused"] and "linkage" not in report
+    for piece in (out / ".reuse" / "dedupe").iterdir():
+        piece.unlink()
+    _, run_dir = run_night(src, cfg, out, dt.date.fromisoformat(AS_OF))
+    report = json.loads((run_dir / "manifest.json").read_text(encoding="utf-8"))["reuse"]["areas"]
+    assert report["linkage"]["reused"] and report["linkage"]["rebuilt"] == 0
+    assert report["persons"]["reused"] and report["dedupe"]["rebuilt"] == 1

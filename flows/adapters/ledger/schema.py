@@ -206,7 +206,14 @@ def _date(value: Any) -> dt.date | None:
         return value.date()
     if isinstance(value, dt.date):
         return value
-    ts = pd.to_datetime(str(value), errors="coerce")
+    text = str(value)
+    # an ISO day of pandas' range, as the stages write them, read directly (pandas reads it the same, slowly)
+    if len(text) == 10 and text.isascii() and text[4] == text[7] == "-" and "1700" <= text[:4] <= "2199":
+        try:
+            return dt.date.fromisoformat(text)
+        except ValueError:
+            pass  # not a day of the calendar: read (and refused) below, as any other text
+    ts = pd.to_datetime(text, errors="coerce")
     return None if pd.isna(ts) else ts.date()
 
 

@@ -54,6 +54,9 @@ _TYPED = {"date": dt.date.fromisoformat, "datetime": dt.datetime.fromisoformat, 
           "timedelta": lambda v: dt.timedelta(seconds=float(v))}
 
 
+_PLAIN = frozenset({str, int, float, bool, type(None)})  # cells ``_cell`` gives back as they are (most of them)
+
+
 def _cell(value: Any) -> Any:
     """A cell as JSON, its type kept: dates, times and durations tagged (``{"datetime": "..."}``)."""
     if isinstance(value, dt.datetime):
@@ -75,7 +78,9 @@ def _uncell(value: Any) -> Any:
 
 
 def _local_snapshot(source: Any, marker: str) -> Snapshot:
-    sheets = [{"name": g.name, "rows": [[_cell(v) for v in r] for r in g.rows], "merged": [list(m) for m in g.merged],
+    plain = _PLAIN
+    sheets = [{"name": g.name, "rows": [[v if type(v) in plain else _cell(v) for v in r] for r in g.rows],
+               "merged": [list(m) for m in g.merged],
                "hidden_rows": sorted(g.hidden_rows), "hidden_cols": sorted(g.hidden_cols), "hidden": g.hidden}
               for g in source.sheets]
     read = {"file": source.source_file, "kind": source.kind, "unit_type": source.unit_type, "unit": source.unit,
