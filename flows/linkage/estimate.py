@@ -5,13 +5,51 @@ No labels are used and nothing is set by hand: the prior from exact agreement on
 (recall assumed 0.8), u probabilities by random sampling, m probabilities by expectation maximisation, once blocked
 on the given + family name and once on the birth date, so every comparison is estimated in a session that does not
 block on it; every probability floored at ``PROBABILITY_FLOOR`` and rounded to 10 significant digits.
+
+While EM iterates, an m or u probability that underflows (a level where every pair's match probability has become
+0.0 in float64) is held at ``EM_UNDERFLOW_FLOOR``, the smallest value Splink accepts, instead of failing the
+training: the level is one no match falls in, which the final floor says anyway (``_em_underflow_held``).
 """
 
 from __future__ import annotations
 
 import logging
+from contextlib import contextmanager
 
 from flows.linkage.comparisons import DETERMINISTIC_RECALL, DETERMINISTIC_RULES, PROBABILITY_FLOOR, SEED, settings
+
+
+EM_UNDERFLOW_FLOOR = 1e-300  # Splink refuses an m or u below this ("cannot be represented accurately as float64")
+
+
+@contextmanager
+def _em_underflow_held():
+    """EM's maximisation step with each new m and u probability held at ``EM_UNDERFLOW_FLOOR`` or above.
+
+    Splink sets a level's m to the sum of its pairs' match probabilities over the sum of all: when the previous
+    step made a level so unlikely among matches that every one of its pairs' probabilities underflows to 0.0, the
+    new m is 0.0 and Splink raises, and the whole training is lost (the sample district's own night did). Held
+    at the floor, EM goes on and converges; the level ends at ``PROBABILITY_FLOOR`` as every unseen level does.
+    Values EM reaches without underflowing are untouched, so training that succeeded before gives the same model.
+    Splink's module function is wrapped only for the duration of this training (its version is pinned in
+    ``uv.lock``; ``tests/linkage/test_train.py`` fails if the wrapped function goes away)."""
+    from splink.internals import expectation_maximisation as em
+
+    original = em.populate_m_u_from_lookup
+
+    def held(training_fixed_probabilities, comparison_level, output_column_name, m_u_records_lookup):  # noqa: ANN001, ANN202
+        record = m_u_records_lookup.get(output_column_name, {}).get(comparison_level.comparison_vector_value)
+        for key in ("m_probability", "u_probability"):
+            value = record.get(key) if record else None
+            if isinstance(value, (int, float)) and value < EM_UNDERFLOW_FLOOR:
+                record[key] = EM_UNDERFLOW_FLOOR
+        return original(training_fixed_probabilities, comparison_level, output_column_name, m_u_records_lookup)
+
+    em.populate_m_u_from_lookup = held
+    try:
+        yield
+    finally:
+        em.populate_m_u_from_lookup = original
 
 
 def sampled_u(linker) -> dict[tuple[str, str], float]:
@@ -50,9 +88,10 @@ def train_on(feats, seed: int = SEED, max_pairs: float = 2e6, label_column: str 
     if label_column:
         linker.training.estimate_m_from_label_column(label_column)
     else:
-        for rule in ("l.given = r.given AND l.family = r.family", "l.dob = r.dob"):
-            linker.training.estimate_parameters_using_expectation_maximisation(
-                rule, estimate_without_term_frequencies=True, max_pairs=max_pairs / 4)
+        with _em_underflow_held():
+            for rule in ("l.given = r.given AND l.family = r.family", "l.dob = r.dob"):
+                linker.training.estimate_parameters_using_expectation_maximisation(
+                    rule, estimate_without_term_frequencies=True, max_pairs=max_pairs / 4)
     model = linker.misc.save_model_to_json()
     for comp in model["comparisons"]:  # no level of one field may veto a match alone: hard rules do that
         for level in comp["comparison_levels"]:

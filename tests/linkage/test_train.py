@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 
 import pandas as pd
+import pytest
 
 from flows.linkage.comparisons import SELF_TRAIN_MIN_RECORDS, load_model
 from flows.linkage.features import features
@@ -36,3 +37,33 @@ def test_a_failed_training_falls_back_to_the_saved_model(caplog):
     pd.testing.assert_frame_equal(ordered(fallback), ordered(saved))
     assert any("saved model is used" in r.getMessage() for r in caplog.records)
     assert all(str(len(feats)) in r.getMessage() for r in caplog.records if "training" in r.getMessage())
+
+
+def test_an_m_that_underflows_in_em_is_held_at_splinks_floor_instead_of_failing_the_training():
+    # The sample district's full night: an EM step made every pair of one level improbable, the next step's m for
+    # that level summed to 0.0, and Splink refused it; the training was lost and the saved model stood in.
+    from splink import DuckDBAPI, Linker
+    from splink.internals import expectation_maximisation as em
+
+    from flows.linkage.comparisons import settings
+    from flows.linkage.estimate import EM_UNDERFLOW_FLOOR, _em_underflow_held
+
+    feats = features(identity_frame(generate(50, seed=3).drop(columns=["true_person"])))
+    linker = Linker(DuckDBAPI().register(feats), settings())
+    comparison = linker._settings_obj.comparisons[0]
+    level = comparison._comparison_levels_excluding_null[0]
+
+    def lookup(m: float) -> dict:
+        return {comparison.output_column_name: {level.comparison_vector_value: {"m_probability": m,
+                                                                                "u_probability": 0.25}}}
+
+    with pytest.raises(ValueError, match="below the minimum"):  # what Splink does on its own
+        em.populate_m_u_from_lookup(set(), level, comparison.output_column_name, lookup(0.0))
+    with _em_underflow_held():
+        em.populate_m_u_from_lookup(set(), level, comparison.output_column_name, lookup(0.0))
+        assert level.m_probability == EM_UNDERFLOW_FLOOR
+        em.populate_m_u_from_lookup(set(), level, comparison.output_column_name, lookup(0.3))
+        assert level.m_probability == 0.3  # what EM reaches without underflowing is untouched
+    assert level.u_probability == 0.25
+    with pytest.raises(ValueError, match="below the minimum"):  # Splink's own function is back afterwards
+        em.populate_m_u_from_lookup(set(), level, comparison.output_column_name, lookup(0.0))
