@@ -42,14 +42,20 @@ def _folded(aliases: tuple[str, ...]) -> tuple[frozenset[str], tuple[str, ...]]:
             tuple(fold(a[1:]) for a in aliases if a.startswith("~")))
 
 
+_FIELDS = ("pair_key", "decision", "decided_by", "decided_at")
+
+
 def _header(rows: list[list], aliases: dict[str, list[str]]) -> tuple[int, dict[str, int]] | None:
     """(row index, field -> column) of the first row naming both a pair key and a decision column."""
+    folded = [(name, *_folded(tuple(aliases.get(name, [])))) for name in _FIELDS]  # once per sheet, not per cell
     for r, row in enumerate(rows[:_SCAN_ROWS]):
         cols: dict[str, int] = {}
         for c, cell in enumerate(row):
-            text = as_text(cell)
-            for name in ("pair_key", "decision", "decided_by", "decided_at"):
-                if name not in cols and text and _matches(text, aliases.get(name, [])):
+            key = fold(as_text(cell))  # folded once per cell, then looked up in each field's aliases
+            if not key:
+                continue
+            for name, exact, within in folded:
+                if name not in cols and (key in exact or any(a in key for a in within)):
                     cols[name] = c
                     break
         if "pair_key" in cols and "decision" in cols:
