@@ -263,6 +263,14 @@ PERSON_COLUMNS = ["person_id", "full_name", "family_name", "middle_name", "given
                   "guardian_name", "category", "lacks_device", "lacks_internet", "exclusion", "records"]
 
 
+# what ``person_rows`` reads of a row (``flows.rules.grades.person_grade`` and ``grade_issues`` included)
+_PERSON_READS = frozenset({
+    "person_id", "row_status", "list_type", "category", "source_file", "source_sheet", "source_row", "grade",
+    "grade_by_birth_year", "birth_year", "lacks_device", "lacks_internet", "full_name", "family_name", "middle_name",
+    "given_name", "date_of_birth", "sex", "school_code", "school", "commune_code", "commune", "village",
+    "guardian_name"})
+
+
 def _first(values) -> object:
     return next((v for v in values if not is_missing(v) and v != ""), None)
 
@@ -273,9 +281,10 @@ def person_rows(df: pd.DataFrame, cfg: AppConfig) -> tuple[pd.DataFrame, list[Is
     district, rules = cfg.district, cfg.rules
     issues: list[Issue] = []
     groups: dict[str, list[dict]] = {}
-    for r in df.to_dict("records"):
-        if r["row_status"] == "ok":
-            groups.setdefault(r["person_id"], []).append(r)
+    # the usable rows and the columns read here and by ``person_grade`` / ``grade_issues``, not every cell
+    usable = df.loc[df["row_status"] == "ok", [c for c in df.columns if c in _PERSON_READS]]
+    for r in usable.to_dict("records"):
+        groups.setdefault(r["person_id"], []).append(r)
     rows = []
     for pid in sorted(groups):
         group = groups[pid]
