@@ -441,6 +441,27 @@ def test_a_blocking_rule_that_would_explode_is_left_out_and_logged(caplog):
     assert affordable_rules(DuckDBAPI().register(ordinary), len(ordinary)) == BLOCKING_RULES
 
 
+def test_rules_bounded_by_their_plain_columns_are_kept_as_counting_them_would(monkeypatch):
+    """A rule whose pairs agreeing on its plain columns are within the budget is kept without Splink counting it:
+    the same rules are kept as when every rule is counted, on an ordinary list, on one where the commune column
+    holds one value for all and on one where a name fills a commune."""
+    from splink import DuckDBAPI
+
+    from flows.linkage import scoring
+
+    one_commune = identity_frame(synth(1500, seed=12)).assign(commune_code="06388")
+    crowded = features(pd.DataFrame({"full_name": ["Nguyễn Văn An"] * 3000, "commune_code": ["06388"] * 3000,
+                                     "date_of_birth": [f"2012-01-{1 + i % 28:02d}" for i in range(3000)]}))
+    frames = [features(identity_frame(synth(1500, seed=11))), features(one_commune), crowded]
+    bounded = [scoring.affordable_rules(DuckDBAPI().register(f), len(f)) for f in frames]
+    bounds = scoring._plain_column_bounds(DuckDBAPI().register(crowded), scoring.BLOCKING_RULES)
+    assert bounds["l.given = r.given AND l.commune = r.commune"] == 3000 * 2999 / 2  # every pair of the one name
+    monkeypatch.setattr(scoring, "_plain_column_bounds", lambda table, rules: {})  # every rule counted by Splink
+    counted = [scoring.affordable_rules(DuckDBAPI().register(f), len(f)) for f in frames]
+    assert bounded == counted
+    assert bounded[2] != scoring.BLOCKING_RULES  # the crowded list leaves rules out either way
+
+
 def test_saved_model_is_reproducible(tmp_path):
     from flows.linkage.train import train
 
