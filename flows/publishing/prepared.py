@@ -9,10 +9,11 @@ and manifest writers share.
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import pandas as pd
@@ -155,6 +156,90 @@ class Prepared:
 
     def school_file(self, code: str) -> str:
         return f"{_safe_code(code)}-{_slug(self.school_name(code, code).removeprefix('Trường '))}.xlsx"
+
+    def unit_files(self) -> list[tuple[str, str, str]]:
+        """(kind, code, path in the run folder) of every commune and school workbook, in writing order."""
+        return ([("commune", c, f"communes/{self.commune_file(c)}") for c in self.commune_codes]
+                + [("school", s, f"schools/{self.school_file(s)}") for s in self.school_codes])
+
+    def unit(self, kind: str, code: str, stamp: "Stamp | None" = None) -> "Prepared":
+        """What the workbook of one commune (``kind`` "commune") or school reads, and nothing else: its rows of
+        every list (a commune: its rows and every row of the children placed in it; a school: the rows it sent and
+        the rows of its students), its issues, its children's handovers and device checks, its villages'
+        connectivity, the rows as sent of its files and their headers. Sort helpers that were global are made
+        local (``_name_rank`` ranks this unit's names only: the same order, whatever other units' names are);
+        global figures the workbook prints (a child's ``priority_rank``) stay as they are. ``stamp``: the date,
+        run and time the workbook states it was made (default tonight's). The workbook written from this is the
+        one written from the whole night (``tests/publishing/test_unit_views.py``), so a key over it
+        (``flows.reuse.workbooks.unit_key``) covers everything the workbook shows."""
+        st, al, persons, iss = self.students, self.allocations, self.persons, self.issues
+        if kind == "commune":
+            persons = persons[persons["commune_code"] == code]
+            ids = set(persons["person_id"]) - {""}
+            st = st[(st["commune_code"] == code) | st["person_id"].isin(ids)]
+            al = al[al["commune_code"] == code]
+            iss = iss[iss["_commune_key"] == code]
+        elif kind == "school":
+            persons = persons.iloc[0:0]
+            st = st[(st["school_code"] == code) | (st["_file_school"] == code)]
+            al = al[al["school_code"] == code]
+            iss = iss[iss["_school_key"] == code]
+        else:
+            raise ValueError(f"unit workbook kind {kind!r}")
+        st, al, persons = _local_name_ranks(st.copy(), al.copy(), persons.copy())
+        r = self.result
+        ids = set(al["person_id"])
+        files = set(st["source_file"]) | set(iss["source_file"])
+        stamp = stamp or Stamp(r.as_of, r.run_id, r.started_at)
+        result = RunResult(
+            run_id=stamp.run_id, as_of=stamp.as_of, started_at=stamp.started_at, finished_at=None, sources=[],
+            students=None, issues=None, allocations=None, donations=None, donation_summary=None,
+            connectivity=_rows_where(r.connectivity, "commune_code", {code}) if kind == "commune" else None,
+            review_pairs=None, changes=None,
+            follow_ups=_rows_where(r.follow_ups, "person_id", ids) if kind == "commune" else None,
+            handovers=_rows_where(r.handovers, "person_id", ids),
+            rows_as_sent=_rows_where(r.rows_as_sent, "source_file", files),
+            headers={k: v for k, v in (r.headers or {}).items() if k[0] in files})
+        return Prepared(result=result, cfg=self.cfg, students=st, persons=persons, allocations=al, issues=iss,
+                        review_pairs=self.review_pairs.iloc[0:0], donations=self.donations.iloc[0:0],
+                        commune_codes=[code] if kind == "commune" else [],
+                        school_codes=[code] if kind == "school" else [])
+
+    def stamped(self, stamp: "Stamp") -> "Prepared":
+        """The same data, stating another date, run and time of making (``Stamp``)."""
+        return replace(self, result=replace(self.result, as_of=stamp.as_of, run_id=stamp.run_id,
+                                            started_at=stamp.started_at))
+
+
+@dataclass(frozen=True)
+class Stamp:
+    """What a workbook states about its making: the as-of date it prints ("số liệu đến ngày", the document's
+    date line), the run it names ("lần tổng hợp") and the time in its document properties. A commune or school
+    workbook states the night its content was first published, as long as that content stays the same
+    (``flows.reuse.workbooks``)."""
+
+    as_of: dt.date
+    run_id: str
+    started_at: dt.datetime
+
+
+def _rows_where(frame: Any, column: str, values: set) -> Any:
+    """The rows of ``frame`` whose ``column`` (as text) is one of ``values``, in order; None stays None."""
+    if frame is None or not isinstance(frame, pd.DataFrame):
+        return frame
+    if column not in frame.columns or not len(frame):
+        return frame.iloc[0:0]
+    keep = [as_text(v) in values for v in frame[column].tolist()]
+    return frame[keep]
+
+
+def _local_name_ranks(*frames: pd.DataFrame) -> tuple[pd.DataFrame, ...]:
+    """``_name_rank`` renumbered over these frames' names only (the same order as the night's ranks)."""
+    ranks = sorted({int(v) for f in frames for v in f["_name_rank"].tolist()}) if frames else []
+    local = {v: i for i, v in enumerate(ranks)}
+    for f in frames:
+        f["_name_rank"] = [local[int(v)] for v in f["_name_rank"].tolist()]
+    return frames
 
 
 def prepare(result: RunResult, cfg: AppConfig) -> Prepared:
