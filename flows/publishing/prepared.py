@@ -134,6 +134,8 @@ class Prepared:
     donations: pd.DataFrame
     commune_codes: list[str]
     school_codes: list[str]  # schools that get a feedback workbook
+    # a unit's view only (``UnitIndex.view``): frame name -> positions of its rows in the night's frame
+    rows: dict[str, list[int]] | None = None
 
     @property
     def district(self) -> District:
@@ -163,47 +165,9 @@ class Prepared:
                 + [("school", s, f"schools/{self.school_file(s)}") for s in self.school_codes])
 
     def unit(self, kind: str, code: str, stamp: "Stamp | None" = None) -> "Prepared":
-        """What the workbook of one commune (``kind`` "commune") or school reads, and nothing else: its rows of
-        every list (a commune: its rows and every row of the children placed in it; a school: the rows it sent and
-        the rows of its students), its issues, its children's handovers and device checks, its villages'
-        connectivity, the rows as sent of its files and their headers. Sort helpers that were global are made
-        local (``_name_rank`` ranks this unit's names only: the same order, whatever other units' names are);
-        global figures the workbook prints (a child's ``priority_rank``) stay as they are. ``stamp``: the date,
-        run and time the workbook states it was made (default tonight's). The workbook written from this is the
-        one written from the whole night (``tests/publishing/test_unit_views.py``), so a key over it
-        (``flows.reuse.workbooks.unit_key``) covers everything the workbook shows."""
-        st, al, persons, iss = self.students, self.allocations, self.persons, self.issues
-        if kind == "commune":
-            persons = persons[persons["commune_code"] == code]
-            ids = set(persons["person_id"]) - {""}
-            st = st[(st["commune_code"] == code) | st["person_id"].isin(ids)]
-            al = al[al["commune_code"] == code]
-            iss = iss[iss["_commune_key"] == code]
-        elif kind == "school":
-            persons = persons.iloc[0:0]
-            st = st[(st["school_code"] == code) | (st["_file_school"] == code)]
-            al = al[al["school_code"] == code]
-            iss = iss[iss["_school_key"] == code]
-        else:
-            raise ValueError(f"unit workbook kind {kind!r}")
-        st, al, persons = _local_name_ranks(st.copy(), al.copy(), persons.copy())
-        r = self.result
-        ids = set(al["person_id"])
-        files = set(st["source_file"]) | set(iss["source_file"])
-        stamp = stamp or Stamp(r.as_of, r.run_id, r.started_at)
-        result = RunResult(
-            run_id=stamp.run_id, as_of=stamp.as_of, started_at=stamp.started_at, finished_at=None, sources=[],
-            students=None, issues=None, allocations=None, donations=None, donation_summary=None,
-            connectivity=_rows_where(r.connectivity, "commune_code", {code}) if kind == "commune" else None,
-            review_pairs=None, changes=None,
-            follow_ups=_rows_where(r.follow_ups, "person_id", ids) if kind == "commune" else None,
-            handovers=_rows_where(r.handovers, "person_id", ids),
-            rows_as_sent=_rows_where(r.rows_as_sent, "source_file", files),
-            headers={k: v for k, v in (r.headers or {}).items() if k[0] in files})
-        return Prepared(result=result, cfg=self.cfg, students=st, persons=persons, allocations=al, issues=iss,
-                        review_pairs=self.review_pairs.iloc[0:0], donations=self.donations.iloc[0:0],
-                        commune_codes=[code] if kind == "commune" else [],
-                        school_codes=[code] if kind == "school" else [])
+        """What the workbook of one commune (``kind`` "commune") or school reads, and nothing else (``UnitIndex``;
+        indexing the night once serves every unit: ``UnitIndex(data).view``)."""
+        return UnitIndex(self).view(kind, code, stamp)
 
     def stamped(self, stamp: "Stamp") -> "Prepared":
         """The same data, stating another date, run and time of making (``Stamp``)."""
@@ -223,6 +187,77 @@ class Stamp:
     started_at: dt.datetime
 
 
+class UnitIndex:
+    """The night's frames indexed once by commune, school, person and file, to cut each unit's view out of them.
+
+    ``view(kind, code)`` is what the workbook of one commune (``kind`` "commune") or school reads, and nothing
+    else: its rows of every list (a commune: its rows and every row of the children placed in it; a school: the
+    rows it sent and the rows of its students), its issues, its children's handovers and device checks, its
+    villages' connectivity, the rows as sent of its files and their headers. Sort helpers that were global are
+    made local (``_name_rank`` ranks this unit's names only: the same order, whatever other units' names are);
+    global figures the workbook prints (a child's ``priority_rank``) stay as they are. ``stamp``: the date, run
+    and time the workbook states it was made (default tonight's). The workbook written from a view is the one
+    written from the whole night (``tests/publishing/test_unit_views.py``), so a key over the view
+    (``flows.reuse.workbooks.UnitKeys``) covers everything the workbook shows."""
+
+    def __init__(self, data: "Prepared"):
+        self.data = data
+        st, al, persons, iss = data.students, data.allocations, data.persons, data.issues
+        self.st = {c: _positions(st[c]) for c in ("commune_code", "person_id", "school_code", "_file_school")}
+        self.al = {c: _positions(al[c]) for c in ("commune_code", "school_code")}
+        self.persons = _positions(persons["commune_code"])
+        self.iss = {c: _positions(iss[c]) for c in ("_commune_key", "_school_key")}
+        sent = data.result.rows_as_sent
+        self.sent = _positions(sent["source_file"]) if isinstance(sent, pd.DataFrame) and "source_file" in sent \
+            else None
+
+    def view(self, kind: str, code: str, stamp: "Stamp | None" = None) -> "Prepared":
+        data, r = self.data, self.data.result
+        if kind == "commune":
+            persons = self.persons.get(code, [])
+            ids = set(data.persons["person_id"].iloc[persons]) - {""}
+            st = sorted(set(self.st["commune_code"].get(code, [])).union(
+                *(self.st["person_id"].get(i, []) for i in ids)))
+            al = self.al["commune_code"].get(code, [])
+            iss = self.iss["_commune_key"].get(code, [])
+        elif kind == "school":
+            persons = []
+            st = sorted(set(self.st["school_code"].get(code, [])) | set(self.st["_file_school"].get(code, [])))
+            al = self.al["school_code"].get(code, [])
+            iss = self.iss["_school_key"].get(code, [])
+        else:
+            raise ValueError(f"unit workbook kind {kind!r}")
+        frames = _local_name_ranks(data.students.iloc[st], data.allocations.iloc[al], data.persons.iloc[persons])
+        issues = data.issues.iloc[iss]
+        ids = set(frames[1]["person_id"])
+        files = set(frames[0]["source_file"]) | set(issues["source_file"])
+        sent = sorted(p for f in files for p in self.sent.get(f, [])) if self.sent is not None else None
+        stamp = stamp or Stamp(r.as_of, r.run_id, r.started_at)
+        result = RunResult(
+            run_id=stamp.run_id, as_of=stamp.as_of, started_at=stamp.started_at, finished_at=None, sources=[],
+            students=None, issues=None, allocations=None, donations=None, donation_summary=None,
+            connectivity=_rows_where(r.connectivity, "commune_code", {code}) if kind == "commune" else None,
+            review_pairs=None, changes=None,
+            follow_ups=_rows_where(r.follow_ups, "person_id", ids) if kind == "commune" else None,
+            handovers=_rows_where(r.handovers, "person_id", ids),
+            rows_as_sent=r.rows_as_sent.iloc[sent] if sent is not None else r.rows_as_sent,
+            headers={k: v for k, v in (r.headers or {}).items() if k[0] in files})
+        return Prepared(result=result, cfg=data.cfg, students=frames[0], persons=frames[2], allocations=frames[1],
+                        issues=issues, review_pairs=data.review_pairs.iloc[0:0], donations=data.donations.iloc[0:0],
+                        commune_codes=[code] if kind == "commune" else [],
+                        school_codes=[code] if kind == "school" else [],
+                        rows={"students": st, "allocations": al, "persons": persons, "issues": iss,
+                              "rows_as_sent": sent if sent is not None else []})
+
+
+def _positions(column: pd.Series) -> dict[Any, list[int]]:
+    """value -> positions of the rows holding it, in order."""
+    out: dict[Any, list[int]] = {}
+    for i, v in enumerate(column.tolist()):
+        out.setdefault(v, []).append(i)
+    return out
+
+
 def _rows_where(frame: Any, column: str, values: set) -> Any:
     """The rows of ``frame`` whose ``column`` (as text) is one of ``values``, in order; None stays None."""
     if frame is None or not isinstance(frame, pd.DataFrame):
@@ -233,13 +268,11 @@ def _rows_where(frame: Any, column: str, values: set) -> Any:
     return frame[keep]
 
 
-def _local_name_ranks(*frames: pd.DataFrame) -> tuple[pd.DataFrame, ...]:
-    """``_name_rank`` renumbered over these frames' names only (the same order as the night's ranks)."""
-    ranks = sorted({int(v) for f in frames for v in f["_name_rank"].tolist()}) if frames else []
+def _local_name_ranks(*frames: pd.DataFrame) -> list[pd.DataFrame]:
+    """Copies of the frames with ``_name_rank`` renumbered over their names only (the night's order)."""
+    ranks = sorted({int(v) for f in frames for v in f["_name_rank"].tolist()})
     local = {v: i for i, v in enumerate(ranks)}
-    for f in frames:
-        f["_name_rank"] = [local[int(v)] for v in f["_name_rank"].tolist()]
-    return frames
+    return [f.assign(_name_rank=[local[int(v)] for v in f["_name_rank"].tolist()]) for f in frames]
 
 
 def prepare(result: RunResult, cfg: AppConfig) -> Prepared:

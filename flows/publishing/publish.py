@@ -36,6 +36,7 @@ from flows.publishing.commune import write_commune
 from flows.publishing.district import write_district
 from flows.publishing.exports import EXPORTS, write_exports
 from flows.publishing.manifest import write_manifest
+from flows.publishing.prepared import UnitIndex
 from flows.publishing.school import write_school
 
 log = logging.getLogger(__name__)
@@ -99,7 +100,7 @@ def _unit_workbooks(data, cfg: AppConfig, out_root: Path, folder: Path, reuse) -
     """Which commune and school workbooks to write tonight, each with its data and stamp, after linking the others
     from the last run folder; and each one's key and stamp for the manifest (``flows.reuse.workbooks``).
 
-    A unit workbook whose key (what it shows, ``unit_key``) is the one the last run published it under keeps that
+    A unit workbook whose key (what it shows, ``UnitKeys``) is the one the last run published it under keeps that
     run's stamp (the date, run and time it states), whether it is linked or written again (a full night writes
     it, with the same bytes). A night without a store (``reuse`` None, or a replay) stamps every one tonight."""
     from flows.publishing.prepared import Stamp
@@ -111,9 +112,10 @@ def _unit_workbooks(data, cfg: AppConfig, out_root: Path, folder: Path, reuse) -
     last, entries, listed = kept.unit_workbooks(out_root) if history else (None, {}, {})
     linking = history and not reuse.full and last is not None
     jobs, stamps = [], {}
+    index, keys = UnitIndex(data), kept.UnitKeys(data, cfg, result.as_of) if history else None
     for kind, code, rel in data.unit_files():
-        view = data.unit(kind, code)
-        key = kept.unit_key(view, kind, code, cfg, result.as_of) if history else ""
+        view = index.view(kind, code)
+        key = keys.key(view, kind, code) if keys is not None else ""
         stamp = kept.kept_stamp(entries.get(rel), key) if history else None
         if linking and stamp is not None and kept.link_file(last, rel, listed.get(rel), folder, listed):
             reuse.taken.setdefault(kept.AREA, {})[rel] = stamp.run_id
@@ -144,7 +146,8 @@ def write_workbooks(data, folder: Path, workers: int | None = None,  # noqa: ANN
     if units is not None:
         jobs += list(units)
     elif "units" in groups:
-        jobs += [(kind, code, folder / rel, data.unit(kind, code)) for kind, code, rel in data.unit_files()]
+        index = UnitIndex(data)
+        jobs += [(kind, code, folder / rel, index.view(kind, code)) for kind, code, rel in data.unit_files()]
     if not jobs:
         return 0
     if workers is None:

@@ -8,7 +8,7 @@ the frames prepared for the workbooks are kept under the five fields of the resu
   (``flows.publishing.prepared.Prepared.unit``: its rows of each list, its issues, its children's handovers and
   device checks, its villages' connectivity, the rows as sent of its files; global figures it prints, such as a
   child's priority rank, by this unit's values), the phase facts of the as-of date (which phase is current and
-  which have started), the config and the code (``unit_key``). Its date is not in the key: a unit workbook
+  which have started), the config and the code (``UnitKeys``). Its date is not in the key: a unit workbook
   states the night its content was first published (``Stamp``: the as-of date it prints, the run it names, the
   time in its properties), read from the last run's manifest (``unit_workbooks``), as long as its key stays the
   same. So one school's changed list rewrites the workbooks whose content changed (that school's, its commune's,
@@ -27,6 +27,7 @@ only its change log). The manifest is always written.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -41,7 +42,7 @@ from flows.reuse.store import Reuse
 log = logging.getLogger(__name__)
 
 AREA = "workbooks"
-# group -> the run folder's parts it writes (the commune and school workbooks are kept one by one: ``unit_key``)
+# group -> the run folder's parts it writes (the commune and school workbooks are kept one by one: ``UnitKeys``)
 GROUPS = {"district": ("district",)}
 UNIT_AREA = "unit-workbooks"  # the manifest's part naming each unit workbook's key and stamp
 DOCS_AREA = "data-docs"
@@ -77,16 +78,43 @@ def phase_facts(cfg, as_of) -> tuple:  # noqa: ANN001 - AppConfig, date
     return tuple((p.start <= as_of, as_of <= p.end) for p in cfg.district.phases)
 
 
-def unit_key(view, kind: str, code: str, cfg, as_of) -> str:  # noqa: ANN001 - Prepared (a unit's), AppConfig, date
-    """The key of one commune or school workbook: everything ``view`` (``Prepared.unit``) holds but its stamp, the
-    phase facts of tonight's date, the config and the code."""
-    r = view.result
-    frames = (view.students, view.allocations, view.persons, view.issues, r.connectivity, r.handovers,
-              r.follow_ups, r.rows_as_sent)
-    return digest(UNIT_AREA, kind, code, *(frame_fingerprint(f) if isinstance(f, pd.DataFrame) else repr(f)
-                                          for f in frames),
-                  repr(sorted(r.headers.items())), view.commune_codes, view.school_codes, phase_facts(cfg, as_of),
-                  config_fingerprint(cfg), code_version())
+class UnitKeys:
+    """The keys of the night's commune and school workbooks (``key``): for each, what its view
+    (``flows.publishing.prepared.UnitIndex.view``) holds but its stamp, the phase facts of tonight's date, the
+    config and the code. The night's large frames are digested row by row once (every value, its type, the
+    columns and dtypes; ``_name_rank`` apart, as the view renumbers it): a unit's key reads its rows' digests."""
+
+    _FRAMES = ("students", "allocations", "persons", "issues", "rows_as_sent")
+
+    def __init__(self, data, cfg, as_of) -> None:  # noqa: ANN001 - Prepared, AppConfig, date
+        self.data = data
+        self.fixed = digest(phase_facts(cfg, as_of), config_fingerprint(cfg), code_version())
+        self._rows: dict[str, tuple[str, list[bytes]]] = {}
+
+    def _digests(self, name: str) -> tuple[str, list[bytes]]:
+        if name not in self._rows:
+            frame = self.data.result.rows_as_sent if name == "rows_as_sent" else getattr(self.data, name)
+            if not isinstance(frame, pd.DataFrame):
+                self._rows[name] = (repr(frame), [])
+            else:
+                cols = [c for c in frame.columns if c != "_name_rank"]
+                header = repr([(str(c), str(frame[c].dtype)) for c in cols])
+                rows = zip(*(frame[c].tolist() for c in cols)) if cols else ((),) * len(frame)
+                self._rows[name] = (header, [hashlib.sha256(repr(row).encode("utf-8", "surrogatepass")).digest()
+                                             for row in rows])
+        return self._rows[name]
+
+    def key(self, view, kind: str, code: str) -> str:  # noqa: ANN001 - Prepared (a unit's view)
+        parts = []
+        for name in self._FRAMES:
+            header, rows = self._digests(name)
+            parts.append((header, hashlib.sha256(b"".join(rows[i] for i in view.rows[name])).hexdigest()))
+        ranks = [f["_name_rank"].tolist() for f in (view.students, view.allocations, view.persons)]
+        r = view.result
+        small = [frame_fingerprint(f) if isinstance(f, pd.DataFrame) else repr(f)
+                 for f in (r.connectivity, r.handovers, r.follow_ups)]
+        return digest(UNIT_AREA, kind, code, *parts, ranks, *small, repr(sorted(r.headers.items())),
+                      view.commune_codes, view.school_codes, self.fixed)
 
 
 def unit_workbooks(out_root: Path) -> tuple[Path | None, dict[str, dict], dict[str, str]]:

@@ -106,11 +106,27 @@ def test_a_rerun_of_the_same_day_links_the_workbooks_of_the_night_before(nights)
     report = _reuse(third)
     # each unit workbook says the run that first published its content: the first night
     assert report["areas"]["workbooks"]["reused"] == {"district": second.name, **{u: first.name for u in _units(third)}}
-    # the allocator's answer too: the same lists and the same ledger state (the night before changed nothing in it)
-    assert report["areas"]["allocation"]["reused"] == {"allocate": second.name}
+    # the allocator's answer too: the same lists and the same ledger state, whose answer the first night computed
+    # ahead, once its allocations were recorded
+    assert report["areas"]["allocation"]["reused"] == {"allocate": first.name}
     for part in ("district", "communes", "schools"):
         linked = [p for p in (third / part).iterdir()]
         assert linked and all(p.stat().st_ino == (second / part / p.name).stat().st_ino for p in linked), part
+
+
+def test_the_night_after_an_allocation_takes_the_answer_computed_ahead_for_it(nights):
+    """The night after a night that allocated reads that night's allocations from the ledger: an answer of its own
+    (no change log), which the night before computed once its allocations were recorded. So it allocates nothing,
+    and still publishes what a full night publishes (``found == []``)."""
+    for before, after in ((0, 1), (3, 4)):
+        (allocated, _, _), (quiet, _, found) = nights["runs"][before], nights["runs"][after]
+        assert found == []
+        assert _reuse(allocated)["areas"]["allocation"] == {"reused": {}, "rebuilt": 2}  # tonight's, the next's
+        assert _reuse(quiet)["areas"]["allocation"] == {"reused": {"allocate": allocated.name}, "rebuilt": 0}
+    # the quiet night's change log is its own, not the night before's (which allocated everything)
+    first, second = (nights["runs"][n][0] for n in (0, 1))
+    assert len((first / "exports" / "changes.csv").read_text(encoding="utf-8").splitlines()) > 1
+    assert len((second / "exports" / "changes.csv").read_text(encoding="utf-8").splitlines()) == 1
 
 
 def test_a_night_whose_lists_did_not_change_links_the_commune_and_school_workbooks(nights):
