@@ -210,12 +210,16 @@ class UnitIndex:
         sent = data.result.rows_as_sent
         self.sent = _positions(sent["source_file"]) if isinstance(sent, pd.DataFrame) and "source_file" in sent \
             else None
+        self._ranks = [f["_name_rank"].tolist() for f in (st, al, persons)]
+        self._ids = (persons["person_id"].tolist(), al["person_id"].tolist())
+        self._files = (st["source_file"].tolist(), iss["source_file"].tolist())
 
-    def view(self, kind: str, code: str, stamp: "Stamp | None" = None) -> "Prepared":
-        data, r = self.data, self.data.result
+    def rows(self, kind: str, code: str) -> "UnitRows":
+        """Which rows of the night's frames the unit's view holds, and its small frames."""
+        r = self.data.result
         if kind == "commune":
             persons = self.persons.get(code, [])
-            ids = set(data.persons["person_id"].iloc[persons]) - {""}
+            ids = {self._ids[0][i] for i in persons} - {""}
             st = sorted(set(self.st["commune_code"].get(code, [])).union(
                 *(self.st["person_id"].get(i, []) for i in ids)))
             al = self.al["commune_code"].get(code, [])
@@ -227,27 +231,52 @@ class UnitIndex:
             iss = self.iss["_school_key"].get(code, [])
         else:
             raise ValueError(f"unit workbook kind {kind!r}")
-        frames = _local_name_ranks(data.students.iloc[st], data.allocations.iloc[al], data.persons.iloc[persons])
-        issues = data.issues.iloc[iss]
-        ids = set(frames[1]["person_id"])
-        files = set(frames[0]["source_file"]) | set(issues["source_file"])
-        sent = sorted(p for f in files for p in self.sent.get(f, [])) if self.sent is not None else None
+        ranks = [[ranks[i] for i in rows] for ranks, rows in zip(self._ranks, (st, al, persons))]
+        local = {v: n for n, v in enumerate(sorted({int(v) for part in ranks for v in part}))}
+        ids = {self._ids[1][i] for i in al}
+        files = {self._files[0][i] for i in st} | {self._files[1][i] for i in iss}
+        sent = sorted(p for f in files for p in self.sent.get(f, [])) if self.sent is not None else []
+        return UnitRows(
+            kind=kind, code=code,
+            rows={"students": st, "allocations": al, "persons": persons, "issues": iss, "rows_as_sent": sent},
+            name_ranks=[[local[int(v)] for v in part] for part in ranks],
+            connectivity=_rows_where(r.connectivity, "commune_code", {code}) if kind == "commune" else None,
+            follow_ups=_rows_where(r.follow_ups, "person_id", ids) if kind == "commune" else None,
+            handovers=_rows_where(r.handovers, "person_id", ids),
+            headers={k: v for k, v in (r.headers or {}).items() if k[0] in files})
+
+    def view(self, kind: str, code: str, stamp: "Stamp | None" = None) -> "Prepared":
+        data, r = self.data, self.data.result
+        u = self.rows(kind, code)
+        rows = u.rows
+        st, al, persons = (frame.iloc[rows[name]].assign(_name_rank=ranks) for frame, name, ranks in zip(
+            (data.students, data.allocations, data.persons), ("students", "allocations", "persons"), u.name_ranks))
         stamp = stamp or Stamp(r.as_of, r.run_id, r.started_at)
+        sent = r.rows_as_sent.iloc[rows["rows_as_sent"]] if self.sent is not None else r.rows_as_sent
         result = RunResult(
             run_id=stamp.run_id, as_of=stamp.as_of, started_at=stamp.started_at, finished_at=None, sources=[],
             students=None, issues=None, allocations=None, donations=None, donation_summary=None,
-            connectivity=_rows_where(r.connectivity, "commune_code", {code}) if kind == "commune" else None,
-            review_pairs=None, changes=None,
-            follow_ups=_rows_where(r.follow_ups, "person_id", ids) if kind == "commune" else None,
-            handovers=_rows_where(r.handovers, "person_id", ids),
-            rows_as_sent=r.rows_as_sent.iloc[sent] if sent is not None else r.rows_as_sent,
-            headers={k: v for k, v in (r.headers or {}).items() if k[0] in files})
-        return Prepared(result=result, cfg=data.cfg, students=frames[0], persons=frames[2], allocations=frames[1],
-                        issues=issues, review_pairs=data.review_pairs.iloc[0:0], donations=data.donations.iloc[0:0],
-                        commune_codes=[code] if kind == "commune" else [],
-                        school_codes=[code] if kind == "school" else [],
-                        rows={"students": st, "allocations": al, "persons": persons, "issues": iss,
-                              "rows_as_sent": sent if sent is not None else []})
+            connectivity=u.connectivity, review_pairs=None, changes=None, follow_ups=u.follow_ups,
+            handovers=u.handovers, rows_as_sent=sent, headers=u.headers)
+        return Prepared(result=result, cfg=data.cfg, students=st, persons=persons, allocations=al,
+                        issues=data.issues.iloc[rows["issues"]], review_pairs=data.review_pairs.iloc[0:0],
+                        donations=data.donations.iloc[0:0], commune_codes=[code] if kind == "commune" else [],
+                        school_codes=[code] if kind == "school" else [], rows=rows)
+
+
+@dataclass
+class UnitRows:
+    """What one unit's view holds (``UnitIndex.rows``): the positions of its rows in the night's frames, its local
+    name ranks (students, allocations, persons), and its small frames and headers."""
+
+    kind: str
+    code: str
+    rows: dict[str, list[int]]
+    name_ranks: list[list[int]]
+    connectivity: Any
+    follow_ups: Any
+    handovers: Any
+    headers: dict
 
 
 def _positions(column: pd.Series) -> dict[Any, list[int]]:
@@ -267,12 +296,6 @@ def _rows_where(frame: Any, column: str, values: set) -> Any:
     keep = [as_text(v) in values for v in frame[column].tolist()]
     return frame[keep]
 
-
-def _local_name_ranks(*frames: pd.DataFrame) -> list[pd.DataFrame]:
-    """Copies of the frames with ``_name_rank`` renumbered over their names only (the night's order)."""
-    ranks = sorted({int(v) for f in frames for v in f["_name_rank"].tolist()})
-    local = {v: i for i, v in enumerate(ranks)}
-    return [f.assign(_name_rank=[local[int(v)] for v in f["_name_rank"].tolist()]) for f in frames]
 
 
 def prepare(result: RunResult, cfg: AppConfig) -> Prepared:

@@ -77,7 +77,7 @@ def publish(
         workbooks = 1 + len(data.commune_codes) + len(data.school_codes)
         key = kept.workbook_key(result, cfg, "district", fields) if reuse is not None else ""
         district = not kept.link_kept(reuse, key, out_root, partial, name="district")
-        units, stamps = _unit_workbooks(data, cfg, out_root, partial, reuse)
+        units, stamps = _unit_workbooks(data, cfg, out_root, partial, reuse, fields)
         if district or units:
             write_workbooks(data, partial, groups=("district",) if district else (), units=units)
         if district:
@@ -96,8 +96,9 @@ def publish(
     return final
 
 
-def _unit_workbooks(data, cfg: AppConfig, out_root: Path, folder: Path, reuse) -> tuple[list, dict]:  # noqa: ANN001
-    """Which commune and school workbooks to write tonight, each with its data and stamp, after linking the others
+def _unit_workbooks(data, cfg: AppConfig, out_root: Path, folder: Path, reuse,  # noqa: ANN001
+                    fields: dict[str, str]) -> tuple[list, dict]:
+    """Which commune and school workbooks to write tonight, each with its stamp, after linking the others
     from the last run folder; and each one's key and stamp for the manifest (``flows.reuse.workbooks``).
 
     A unit workbook whose key (what it shows, ``UnitKeys``) is the one the last run published it under keeps that
@@ -111,16 +112,15 @@ def _unit_workbooks(data, cfg: AppConfig, out_root: Path, folder: Path, reuse) -
     history = reuse is not None and reuse.root is not None
     last, entries, listed = kept.unit_workbooks(out_root) if history else (None, {}, {})
     linking = history and not reuse.full and last is not None
+    keys = kept.unit_keys(data, cfg, reuse, fields) if history else {}
     jobs, stamps = [], {}
-    index, keys = UnitIndex(data), kept.UnitKeys(data, cfg, result.as_of) if history else None
     for kind, code, rel in data.unit_files():
-        view = index.view(kind, code)
-        key = keys.key(view, kind, code) if keys is not None else ""
+        key = keys.get(rel, "")
         stamp = kept.kept_stamp(entries.get(rel), key) if history else None
         if linking and stamp is not None and kept.link_file(last, rel, listed.get(rel), folder, listed):
             reuse.taken.setdefault(kept.AREA, {})[rel] = stamp.run_id
         else:
-            jobs.append((kind, code, folder / rel, view if stamp is None else view.stamped(stamp)))
+            jobs.append((kind, code, folder / rel, stamp))
             if reuse is not None:
                 reuse.rebuilt.setdefault(kept.AREA, []).append(rel)
         if history:
@@ -131,63 +131,70 @@ def _unit_workbooks(data, cfg: AppConfig, out_root: Path, folder: Path, reuse) -
 # Below this many rows, starting worker processes costs more than it saves.
 PARALLEL_MIN_ROWS = 20_000
 _WRITERS = {"district": write_district, "commune": write_commune, "school": write_school}
+_SHARED: dict[str, object] = {}  # a worker process's copy of the night's prepared data (and its UnitIndex)
 WORKER_CPU = {"seconds": 0.0}  # CPU seconds spent by workbook writer processes so far (for ``bench``)
 
 
 def write_workbooks(data, folder: Path, workers: int | None = None,  # noqa: ANN001 - Prepared
                     groups: Sequence[str] = ("district", "units"), units: Sequence | None = None) -> int:
     """The district (group ``district``), commune and school (group ``units``) workbooks into ``folder``; return
-    how many. ``units``: instead of group ``units``, the (kind, code, path, data) of the unit workbooks to write,
-    each with its unit's data (``Prepared.unit``). With ``workers`` > 1 (default: one per core once the night has
-    ``PARALLEL_MIN_ROWS`` rows; ``SONGMAYTINH_PUBLISH_WORKERS`` sets it; a daemonic process, such as a Dask worker,
-    may start none and writes them itself) they are written by that many processes, each job sent its own data. A
-    workbook is the same whichever process writes it: its writer reads nothing but its data and its code."""
-    jobs = [("district", "", folder / "district" / data.district_file, data)] if "district" in groups else []
+    how many. ``units``: instead of group ``units``, the (kind, code, path, stamp) of the unit workbooks to write,
+    each from its unit's data (``Prepared.unit``) stating ``stamp`` (None: tonight). With ``workers`` > 1
+    (default: one per core once the night has ``PARALLEL_MIN_ROWS`` rows; ``SONGMAYTINH_PUBLISH_WORKERS`` sets it;
+    a daemonic process, such as a Dask worker, may start none and writes them itself) they are written by that
+    many processes, each given the prepared data once. A workbook is the same whichever process writes it: its
+    writer reads nothing but its unit's data and its code."""
+    jobs = [("district", "", folder / "district" / data.district_file, None)] if "district" in groups else []
     if units is not None:
         jobs += list(units)
     elif "units" in groups:
-        index = UnitIndex(data)
-        jobs += [(kind, code, folder / rel, index.view(kind, code)) for kind, code, rel in data.unit_files()]
+        jobs += [(kind, code, folder / rel, None) for kind, code, rel in data.unit_files()]
     if not jobs:
         return 0
     if workers is None:
         env = os.environ.get("SONGMAYTINH_PUBLISH_WORKERS", "")
-        rows = sum(len(job[3].students) + len(job[3].allocations) for job in jobs)
-        workers = int(env) if env.isdigit() else (os.cpu_count() or 1) if rows >= PARALLEL_MIN_ROWS else 1
+        big = len(data.students) + len(data.allocations) >= PARALLEL_MIN_ROWS
+        workers = int(env) if env.isdigit() else (os.cpu_count() or 1) if big else 1
     workers = min(workers, len(jobs))
     if workers > 1 and multiprocessing.current_process().daemon:
         workers = 1  # a daemonic process (a Dask worker) may start none: it writes them itself, the same workbooks
     if workers <= 1:
-        for kind, code, path, unit_data in jobs:
-            _write_one(unit_data, kind, code, path)
+        shared = {"data": data}
+        for kind, code, path, stamp in jobs:
+            _write_one(shared, kind, code, path, stamp)
         return len(jobs)
     from concurrent.futures import ProcessPoolExecutor
 
     # a fresh process per worker (forkserver), not a fork of this one: the night may run beside threads (Prefect)
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload(["flows.publishing.publish"])
-    with ProcessPoolExecutor(workers, mp_context=context) as pool:
-        cpu = sum(done.result() for done in [pool.submit(_write_sent, kind, code, str(path), _payload(unit_data))
-                                              for kind, code, path, unit_data in jobs])
+    payload = pickle.dumps(data, protocol=pickle.HIGHEST_PROTOCOL)
+    with ProcessPoolExecutor(workers, mp_context=context, initializer=_receive, initargs=(payload,)) as pool:
+        cpu = sum(done.result() for done in [pool.submit(_write_shared, kind, code, str(path), stamp)
+                                              for kind, code, path, stamp in jobs])
     WORKER_CPU["seconds"] += cpu
     log.info("publish: %d workbooks written by %d processes (%.1f CPU s)", len(jobs), workers, cpu)
     return len(jobs)
 
 
-def _write_one(data, kind: str, code: str, path: Path) -> None:  # noqa: ANN001
+def _write_one(shared: dict, kind: str, code: str, path: Path, stamp=None) -> None:  # noqa: ANN001
+    """Write one workbook from ``shared["data"]`` (the night's prepared data; its ``UnitIndex`` is kept beside it)."""
+    data = shared["data"]
     if kind == "district":
         _WRITERS[kind](data, path)
-    else:
-        _WRITERS[kind](data, code, path)
+        return
+    if "index" not in shared:
+        shared["index"] = UnitIndex(data)
+    _WRITERS[kind](shared["index"].view(kind, code, stamp), code, path)
 
 
-def _payload(data) -> bytes:  # noqa: ANN001 - Prepared
-    return pickle.dumps(data, protocol=pickle.HIGHEST_PROTOCOL)
+def _receive(payload: bytes) -> None:
+    _SHARED["data"] = pickle.loads(payload)
 
 
-def _write_sent(kind: str, code: str, path: str, payload: bytes) -> float:
+def _write_shared(kind: str, code: str, path: str, stamp) -> float:  # noqa: ANN001
     started = time.process_time()
-    _write_one(pickle.loads(payload), kind, code, Path(path))
+    _write_one(_SHARED, kind, code, Path(path), stamp)
     return time.process_time() - started
 
 

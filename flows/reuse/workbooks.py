@@ -80,8 +80,8 @@ def phase_facts(cfg, as_of) -> tuple:  # noqa: ANN001 - AppConfig, date
 
 class UnitKeys:
     """The keys of the night's commune and school workbooks (``key``): for each, what its view
-    (``flows.publishing.prepared.UnitIndex.view``) holds but its stamp, the phase facts of tonight's date, the
-    config and the code. The night's large frames are digested row by row once (every value, its type, the
+    (``flows.publishing.prepared.UnitIndex.view``) holds but its stamp (its rows, ``UnitIndex.rows``), the phase
+    facts of tonight's date, the config and the code. The night's large frames are digested row by row once (every value, its type, the
     columns and dtypes; ``_name_rank`` apart, as the view renumbers it): a unit's key reads its rows' digests."""
 
     _FRAMES = ("students", "allocations", "persons", "issues", "rows_as_sent")
@@ -104,17 +104,38 @@ class UnitKeys:
                                              for row in rows])
         return self._rows[name]
 
-    def key(self, view, kind: str, code: str) -> str:  # noqa: ANN001 - Prepared (a unit's view)
+    def key(self, unit) -> str:  # noqa: ANN001 - UnitRows (``UnitIndex.rows``)
         parts = []
         for name in self._FRAMES:
             header, rows = self._digests(name)
-            parts.append((header, hashlib.sha256(b"".join(rows[i] for i in view.rows[name])).hexdigest()))
-        ranks = [f["_name_rank"].tolist() for f in (view.students, view.allocations, view.persons)]
-        r = view.result
+            parts.append((header, hashlib.sha256(b"".join(rows[i] for i in unit.rows[name])).hexdigest()))
         small = [frame_fingerprint(f) if isinstance(f, pd.DataFrame) else repr(f)
-                 for f in (r.connectivity, r.handovers, r.follow_ups)]
-        return digest(UNIT_AREA, kind, code, *parts, ranks, *small, repr(sorted(r.headers.items())),
-                      view.commune_codes, view.school_codes, self.fixed)
+                 for f in (unit.connectivity, unit.handovers, unit.follow_ups)]
+        return digest(UNIT_AREA, unit.kind, unit.code, *parts, unit.name_ranks, *small,
+                      repr(sorted(unit.headers.items())), self.fixed)
+
+
+UNIT_KEYS_AREA = "unit-keys"
+# the fields of the night's result a unit's view is made from (``prepare`` reads the first five)
+UNIT_READS = (*("students", "allocations", "issues", "review_pairs", "donations"), "connectivity", "handovers",
+              "follow_ups", "rows_as_sent", "headers")
+
+
+def unit_keys(data, cfg, reuse: Reuse, fields: dict[str, str]) -> dict[str, str]:  # noqa: ANN001
+    """Path -> key (``UnitKeys``) of every commune and school workbook of the night; kept in the store under the
+    fields of the result the views are made from (``UNIT_READS``, value by value: ``fields``), the phase facts, the
+    config and the code, so a night whose lists did not change indexes nothing to know its keys."""
+    from flows.publishing.prepared import UnitIndex
+
+    plan = digest(UNIT_KEYS_AREA, *((name, fields.get(name, "absent")) for name in UNIT_READS),
+                  phase_facts(cfg, data.result.as_of), config_fingerprint(cfg), code_version())
+    got = reuse.take(UNIT_KEYS_AREA, plan, "keys")
+    if isinstance(got, dict):
+        return got
+    keys, index = UnitKeys(data, cfg, data.result.as_of), UnitIndex(data)
+    found = {rel: keys.key(index.rows(kind, code)) for kind, code, rel in data.unit_files()}
+    reuse.keep(UNIT_KEYS_AREA, plan, found, "keys")
+    return found
 
 
 def unit_workbooks(out_root: Path) -> tuple[Path | None, dict[str, dict], dict[str, str]]:

@@ -12,7 +12,7 @@ import pytest
 
 from flows.pipeline import run_night
 from flows.publishing.commune import write_commune
-from flows.publishing.prepared import Stamp, prepare
+from flows.publishing.prepared import Stamp, UnitIndex, prepare
 from flows.publishing.school import write_school
 from flows.reuse.workbooks import UnitKeys
 from tests.nights import AS_OF, tiny_district
@@ -56,7 +56,7 @@ def test_a_unit_workbook_from_its_units_data_is_the_one_from_the_whole_night(whi
 def test_a_unit_key_follows_its_own_rows_only(cfg):
     data = prepare(make_result(), cfg)
     day = data.result.as_of
-    keys = {rel: UnitKeys(data, cfg, day).key(data.unit(kind, code), kind, code)
+    keys = {rel: UnitKeys(data, cfg, day).key(UnitIndex(data).rows(kind, code))
             for kind, code, rel in data.unit_files()}
     # a child of Yên Bình renamed: Yên Bình's commune workbook and its school's change, Hữu Liên's do not
     result = make_result()
@@ -65,18 +65,15 @@ def test_a_unit_key_follows_its_own_rows_only(cfg):
     al = result.allocations
     al.loc[al["person_id"] == "P007", "full_name"] = "Đặng Thị Dương"
     changed = prepare(result, cfg)
-    after = {rel: UnitKeys(changed, cfg, day).key(changed.unit(kind, code), kind, code)
+    after = {rel: UnitKeys(changed, cfg, day).key(UnitIndex(changed).rows(kind, code))
              for kind, code, rel in changed.unit_files()}
     moved = sorted(rel for rel in keys if keys[rel] != after[rel])
     assert moved == ["communes/06391-xa-yen-binh.xlsx", "schools/TH-06391-th-yen-binh.xlsx"]
-    # the date is no part of a unit's content, only its phase facts; the stamp is no part of its key
-    later = day + dt.timedelta(days=1)
-    assert all(UnitKeys(data, cfg, later).key(data.unit(k, c), k, c) == keys[rel] for k, c, rel in data.unit_files())
-    stamp = Stamp(later, "another-run", dt.datetime(2022, 1, 16, 2, 0))
-    assert all(UnitKeys(data, cfg, day).key(data.unit(k, c, stamp), k, c) == keys[rel]
-               for k, c, rel in data.unit_files())
+    # the date is no part of a unit's content, only its phase facts
+    later, index = day + dt.timedelta(days=1), UnitIndex(data)
+    assert all(UnitKeys(data, cfg, later).key(index.rows(k, c)) == keys[rel] for k, c, rel in data.unit_files())
     ended = UnitKeys(data, cfg, cfg.district.phases[0].end + dt.timedelta(days=1))
-    assert ended.key(data.unit("commune", "06391"), "commune", "06391") != keys["communes/06391-xa-yen-binh.xlsx"]
+    assert ended.key(index.rows("commune", "06391")) != keys["communes/06391-xa-yen-binh.xlsx"]
 
 
 def test_a_stamp_changes_only_what_the_workbook_states_about_its_making(cfg, tmp_path):
