@@ -140,7 +140,7 @@ def write_workbooks(data, folder: Path, workers: int | None = None,  # noqa: ANN
     """The district (group ``district``), commune and school (group ``units``) workbooks into ``folder``; return
     how many. ``units``: instead of group ``units``, the (kind, code, path, stamp) of the unit workbooks to write,
     each from its unit's data (``Prepared.unit``) stating ``stamp`` (None: tonight). With ``workers`` > 1
-    (default: one per core once the night has ``PARALLEL_MIN_ROWS`` rows; ``SONGMAYTINH_PUBLISH_WORKERS`` sets it;
+    (default: one per core once the jobs' rows are worth it, ``_big``; ``SONGMAYTINH_PUBLISH_WORKERS`` sets it;
     a daemonic process, such as a Dask worker, may start none and writes them itself) they are written by that
     many processes, each given the prepared data once. A workbook is the same whichever process writes it: its
     writer reads nothing but its unit's data and its code."""
@@ -153,8 +153,7 @@ def write_workbooks(data, folder: Path, workers: int | None = None,  # noqa: ANN
         return 0
     if workers is None:
         env = os.environ.get("SONGMAYTINH_PUBLISH_WORKERS", "")
-        big = len(data.students) + len(data.allocations) >= PARALLEL_MIN_ROWS
-        workers = int(env) if env.isdigit() else (os.cpu_count() or 1) if big else 1
+        workers = int(env) if env.isdigit() else (os.cpu_count() or 1) if _big(data, jobs) else 1
     workers = min(workers, len(jobs))
     if workers > 1 and multiprocessing.current_process().daemon:
         workers = 1  # a daemonic process (a Dask worker) may start none: it writes them itself, the same workbooks
@@ -175,6 +174,16 @@ def write_workbooks(data, folder: Path, workers: int | None = None,  # noqa: ANN
     WORKER_CPU["seconds"] += cpu
     log.info("publish: %d workbooks written by %d processes (%.1f CPU s)", len(jobs), workers, cpu)
     return len(jobs)
+
+
+def _big(data, jobs: list) -> bool:  # noqa: ANN001 - Prepared
+    """Whether tonight's jobs are worth worker processes: their rows, the district workbook writing every row
+    and the commune and school workbooks each row about twice (its commune's and its school's), against
+    ``PARALLEL_MIN_ROWS`` rows of a whole night's set (so a night that writes the district workbook and a few
+    units writes them itself, without starting processes)."""
+    rows = len(data.students) + len(data.allocations)
+    units = sum(kind != "district" for kind, *_ in jobs) / max(len(data.commune_codes) + len(data.school_codes), 1)
+    return rows * (any(kind == "district" for kind, *_ in jobs) + 2 * units) >= 3 * PARALLEL_MIN_ROWS
 
 
 def _write_one(shared: dict, kind: str, code: str, path: Path, stamp=None) -> None:  # noqa: ANN001
