@@ -39,22 +39,36 @@ def _issue(row: dict, rule: str, headers: dict) -> Issue:
                  "warning", rule, MESSAGES[rule])
 
 
-def person_index(persons: pd.DataFrame) -> tuple[set[str], dict[tuple[str, str], set[str]], dict[str, str]]:
-    """What ``link_rows`` looks persons up by: their ids, (folded name, school) -> ids, id -> birth date. Built
-    once a night for all the officer sheets."""
-    known = set(persons["person_id"].astype(str)) if len(persons) else set()
-    loose: dict[tuple[str, str], set[str]] = {}
-    birth: dict[str, str] = {}
-    if len(persons):
+class PersonIndex:
+    """What ``link_rows`` looks persons up by: their ids, id -> birth date, and (folded name, school) -> ids. Built
+    once a night for all the officer sheets; names are folded only for the schools a row without a known id names
+    (folding every child's name cost more than the whole allocation when every row carries its id)."""
+
+    def __init__(self, persons: pd.DataFrame):
         def column(name: str) -> list:
             return persons[name].tolist() if name in persons else [None] * len(persons)
 
-        for pid, name, school, dob in zip(column("person_id"), column("full_name"), column("school_code"),
-                                          column("date_of_birth")):
-            pid = as_text(pid)
-            loose.setdefault((fold(as_text(name)), as_text(school)), set()).add(pid)
-            birth[pid] = as_text(dob)
-    return known, loose, birth
+        ids = [as_text(p) for p in column("person_id")]
+        self.known = set(persons["person_id"].astype(str)) if len(persons) else set()
+        self.birth = dict(zip(ids, (as_text(d) for d in column("date_of_birth"))))
+        self._by_school: dict[str, list[tuple[str, object]]] = {}
+        for pid, name, school in zip(ids, column("full_name"), column("school_code")):
+            self._by_school.setdefault(as_text(school), []).append((pid, name))
+        self._folded: dict[str, dict[str, set[str]]] = {}
+
+    def named(self, folded_name: str, school: str) -> set[str]:
+        """The ids of the persons of ``school`` whose folded name is ``folded_name``."""
+        if school not in self._folded:
+            names: dict[str, set[str]] = {}
+            for pid, name in self._by_school.get(school, []):
+                names.setdefault(fold(as_text(name)), set()).add(pid)
+            self._folded[school] = names
+        return self._folded[school].get(folded_name, set())
+
+
+def person_index(persons: pd.DataFrame) -> PersonIndex:
+    """``PersonIndex(persons)``: built once a night for all the officer sheets."""
+    return PersonIndex(persons)
 
 
 def link_rows(rows: pd.DataFrame, persons: pd.DataFrame, headers: dict | None = None,
@@ -67,7 +81,8 @@ def link_rows(rows: pd.DataFrame, persons: pd.DataFrame, headers: dict | None = 
     columns = list(dict.fromkeys([*(rows.columns if rows is not None else []), "person_id"]))
     if rows is None or rows.empty:
         return pd.DataFrame(columns=columns), []
-    known, loose, birth = person_index(persons) if index is None else index
+    index = person_index(persons) if index is None else index
+    known, birth = index.known, index.birth
     out, issues = [], []
     for r in rows.to_dict("records"):
         pid = as_text(r.get("person_id"))
@@ -76,7 +91,7 @@ def link_rows(rows: pd.DataFrame, persons: pd.DataFrame, headers: dict | None = 
             name, school, dob = fold(as_text(r.get("full_name"))), as_text(r.get("school_code")), \
                 as_text(r.get("date_of_birth"))
             # same name and school; a birth date written on both sides must agree
-            hits = {h for h in loose.get((name, school), set()) if not dob or birth[h] in ("", dob)} if name else set()
+            hits = {h for h in index.named(name, school) if not dob or birth[h] in ("", dob)} if name else set()
             if dob and len(hits) > 1:
                 hits = {h for h in hits if birth[h] == dob} or hits
             if by_serial and serial and serial in by_serial and (not hits or by_serial[serial] in hits):

@@ -31,7 +31,8 @@ def allocate_supports(persons: pd.DataFrame, normalized, cfg: AppConfig, ledger,
     follow-ups. Rows that name nobody, and the donations ledger's problems, become issues (``allocation.issues``).
     ``review_pairs``: tonight's undecided pairs, never both supported (``flows.allocation.allocate``).
     ``reuse`` (``flows.reuse.Reuse``): the allocator's answer is taken from the store when everything it reads is
-    that of a kept night (``flows.reuse.allocation``); the ledger is written either way.
+    that of a kept night (``flows.reuse.allocation``); the ledger is written either way. A night that allocated
+    also allocates on the ledger state it leaves, for the next night to take (``Allocator.ahead``).
     """
     from flows.reuse.allocation import allocator
 
@@ -62,9 +63,12 @@ def allocate_supports(persons: pd.DataFrame, normalized, cfg: AppConfig, ledger,
         ledger.record_follow_ups(run_id, linked.assign(source=linked["source_file"]))
 
     previous = ledger.active_allocations()
-    allocation = allocator(reuse)(persons, normalized.donations, normalized.connectivity, previous, cfg.district, as_of,
+    allocate = allocator(reuse)
+    allocation = allocate(persons, normalized.donations, normalized.connectivity, previous, cfg.district, as_of,
                           ledger.overrides(), review_pairs)
     ledger.record_allocations(run_id, allocation.allocations, allocation.releases)
+    if allocate.computed:  # the next night reads tonight's allocations as its ``previous``: allocate it now
+        allocate.ahead(ledger.active_allocations())
     changes = [c for c in changes if c is not None and len(c)]
     if changes:
         allocation.changes = pd.concat([*changes, allocation.changes], ignore_index=True)

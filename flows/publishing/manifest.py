@@ -3,7 +3,9 @@
 It holds the run id, the as-of date, start and finish times, every source read (ok / stale / failed), the
 counts computed from the published frames together with the counts the stages reported, and the sha256 of
 every other file in the folder, and (``reuse``) which pieces the night took from earlier nights and since which
-run (``flows.reuse``). It is written through a temporary file and renamed, so it is there whole or not at all.
+run (``flows.reuse``), and (``unit-workbooks``) each commune and school workbook's key and the stamp it states: the
+as-of date of its data (``data_as_of``), the run that first published this content and when it started; the
+manifest's own ``as_of`` is the night that checked it. It is written through a temporary file and renamed, so it is there whole or not at all.
 """
 
 from __future__ import annotations
@@ -21,9 +23,10 @@ from flows.text import as_text
 
 
 def write_manifest(result: RunResult, data: Prepared, folder: Path, finished_at: dt.datetime,
-                   workbooks: int, reuse: dict | None = None) -> None:
+                   workbooks: int, reuse: dict | None = None, unit_workbooks: dict | None = None) -> None:
     """``folder/manifest.json``, after every other file of the run folder is written. ``reuse``: what the night
-    took from earlier nights (``flows.reuse.Reuse.report``: per area, each piece reused and the run it is from)."""
+    took from earlier nights (``flows.reuse.Reuse.report``: per area, each piece reused and the run it is from);
+    ``unit_workbooks``: path -> key and stamp of each commune and school workbook (``flows.reuse.workbooks``)."""
     files = {p.relative_to(folder).as_posix(): _sha256(p)
              for p in sorted(folder.rglob("*")) if p.is_file() and p.name != "manifest.json"}
     st, al, persons, iss = data.students, data.allocations, data.persons, data.issues
@@ -55,6 +58,8 @@ def write_manifest(result: RunResult, data: Prepared, folder: Path, finished_at:
     }
     if reuse is not None:
         manifest["reuse"] = reuse
+    if unit_workbooks:
+        manifest["unit-workbooks"] = dict(sorted(unit_workbooks.items()))
     tmp = folder / ".manifest.json.tmp"
     tmp.write_text(json.dumps(manifest, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
     os.replace(tmp, folder / "manifest.json")

@@ -9,10 +9,11 @@ and manifest writers share.
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import pandas as pd
@@ -133,6 +134,8 @@ class Prepared:
     donations: pd.DataFrame
     commune_codes: list[str]
     school_codes: list[str]  # schools that get a feedback workbook
+    # a unit's view only (``UnitIndex.view``): frame name -> positions of its rows in the night's frame
+    rows: dict[str, list[int]] | None = None
 
     @property
     def district(self) -> District:
@@ -155,6 +158,144 @@ class Prepared:
 
     def school_file(self, code: str) -> str:
         return f"{_safe_code(code)}-{_slug(self.school_name(code, code).removeprefix('Trường '))}.xlsx"
+
+    def unit_files(self) -> list[tuple[str, str, str]]:
+        """(kind, code, path in the run folder) of every commune and school workbook, in writing order."""
+        return ([("commune", c, f"communes/{self.commune_file(c)}") for c in self.commune_codes]
+                + [("school", s, f"schools/{self.school_file(s)}") for s in self.school_codes])
+
+    def unit(self, kind: str, code: str, stamp: "Stamp | None" = None) -> "Prepared":
+        """What the workbook of one commune (``kind`` "commune") or school reads, and nothing else (``UnitIndex``;
+        indexing the night once serves every unit: ``UnitIndex(data).view``)."""
+        return UnitIndex(self).view(kind, code, stamp)
+
+    def stamped(self, stamp: "Stamp") -> "Prepared":
+        """The same data, stating another date, run and time of making (``Stamp``)."""
+        return replace(self, result=replace(self.result, as_of=stamp.as_of, run_id=stamp.run_id,
+                                            started_at=stamp.started_at))
+
+
+@dataclass(frozen=True)
+class Stamp:
+    """What a workbook states about its making: the as-of date it prints ("số liệu đến ngày", the document's
+    date line), the run it names ("lần tổng hợp") and the time in its document properties. A commune or school
+    workbook states the night its content was first published, as long as that content stays the same
+    (``flows.reuse.workbooks``)."""
+
+    as_of: dt.date
+    run_id: str
+    started_at: dt.datetime
+
+
+class UnitIndex:
+    """The night's frames indexed once by commune, school, person and file, to cut each unit's view out of them.
+
+    ``view(kind, code)`` is what the workbook of one commune (``kind`` "commune") or school reads, and nothing
+    else: its rows of every list (a commune: its rows and every row of the children placed in it; a school: the
+    rows it sent and the rows of its students), its issues, its children's handovers and device checks, its
+    villages' connectivity, the rows as sent of its files and their headers. Sort helpers that were global are
+    made local (``_name_rank`` ranks this unit's names only: the same order, whatever other units' names are);
+    global figures the workbook prints (a child's ``priority_rank``) stay as they are. ``stamp``: the date, run
+    and time the workbook states it was made (default tonight's). The workbook written from a view is the one
+    written from the whole night (``tests/publishing/test_unit_views.py``), so a key over the view
+    (``flows.reuse.workbooks.UnitKeys``) covers everything the workbook shows."""
+
+    def __init__(self, data: "Prepared"):
+        self.data = data
+        st, al, persons, iss = data.students, data.allocations, data.persons, data.issues
+        self.st = {c: _positions(st[c]) for c in ("commune_code", "person_id", "school_code", "_file_school")}
+        self.al = {c: _positions(al[c]) for c in ("commune_code", "school_code")}
+        self.persons = _positions(persons["commune_code"])
+        self.iss = {c: _positions(iss[c]) for c in ("_commune_key", "_school_key")}
+        sent = data.result.rows_as_sent
+        self.sent = _positions(sent["source_file"]) if isinstance(sent, pd.DataFrame) and "source_file" in sent \
+            else None
+        self._ranks = [f["_name_rank"].tolist() for f in (st, al, persons)]
+        self._ids = (persons["person_id"].tolist(), al["person_id"].tolist())
+        self._files = (st["source_file"].tolist(), iss["source_file"].tolist())
+
+    def rows(self, kind: str, code: str) -> "UnitRows":
+        """Which rows of the night's frames the unit's view holds, and its small frames."""
+        r = self.data.result
+        if kind == "commune":
+            persons = self.persons.get(code, [])
+            ids = {self._ids[0][i] for i in persons} - {""}
+            st = sorted(set(self.st["commune_code"].get(code, [])).union(
+                *(self.st["person_id"].get(i, []) for i in ids)))
+            al = self.al["commune_code"].get(code, [])
+            iss = self.iss["_commune_key"].get(code, [])
+        elif kind == "school":
+            persons = []
+            st = sorted(set(self.st["school_code"].get(code, [])) | set(self.st["_file_school"].get(code, [])))
+            al = self.al["school_code"].get(code, [])
+            iss = self.iss["_school_key"].get(code, [])
+        else:
+            raise ValueError(f"unit workbook kind {kind!r}")
+        ranks = [[ranks[i] for i in rows] for ranks, rows in zip(self._ranks, (st, al, persons))]
+        local = {v: n for n, v in enumerate(sorted({int(v) for part in ranks for v in part}))}
+        ids = {self._ids[1][i] for i in al}
+        files = {self._files[0][i] for i in st} | {self._files[1][i] for i in iss}
+        sent = sorted(p for f in files for p in self.sent.get(f, [])) if self.sent is not None else []
+        return UnitRows(
+            kind=kind, code=code,
+            rows={"students": st, "allocations": al, "persons": persons, "issues": iss, "rows_as_sent": sent},
+            name_ranks=[[local[int(v)] for v in part] for part in ranks],
+            connectivity=_rows_where(r.connectivity, "commune_code", {code}) if kind == "commune" else None,
+            follow_ups=_rows_where(r.follow_ups, "person_id", ids) if kind == "commune" else None,
+            handovers=_rows_where(r.handovers, "person_id", ids),
+            headers={k: v for k, v in (r.headers or {}).items() if k[0] in files})
+
+    def view(self, kind: str, code: str, stamp: "Stamp | None" = None) -> "Prepared":
+        data, r = self.data, self.data.result
+        u = self.rows(kind, code)
+        rows = u.rows
+        st, al, persons = (frame.iloc[rows[name]].assign(_name_rank=ranks) for frame, name, ranks in zip(
+            (data.students, data.allocations, data.persons), ("students", "allocations", "persons"), u.name_ranks))
+        stamp = stamp or Stamp(r.as_of, r.run_id, r.started_at)
+        sent = r.rows_as_sent.iloc[rows["rows_as_sent"]] if self.sent is not None else r.rows_as_sent
+        result = RunResult(
+            run_id=stamp.run_id, as_of=stamp.as_of, started_at=stamp.started_at, finished_at=None, sources=[],
+            students=None, issues=None, allocations=None, donations=None, donation_summary=None,
+            connectivity=u.connectivity, review_pairs=None, changes=None, follow_ups=u.follow_ups,
+            handovers=u.handovers, rows_as_sent=sent, headers=u.headers)
+        return Prepared(result=result, cfg=data.cfg, students=st, persons=persons, allocations=al,
+                        issues=data.issues.iloc[rows["issues"]], review_pairs=data.review_pairs.iloc[0:0],
+                        donations=data.donations.iloc[0:0], commune_codes=[code] if kind == "commune" else [],
+                        school_codes=[code] if kind == "school" else [], rows=rows)
+
+
+@dataclass
+class UnitRows:
+    """What one unit's view holds (``UnitIndex.rows``): the positions of its rows in the night's frames, its local
+    name ranks (students, allocations, persons), and its small frames and headers."""
+
+    kind: str
+    code: str
+    rows: dict[str, list[int]]
+    name_ranks: list[list[int]]
+    connectivity: Any
+    follow_ups: Any
+    handovers: Any
+    headers: dict
+
+
+def _positions(column: pd.Series) -> dict[Any, list[int]]:
+    """value -> positions of the rows holding it, in order."""
+    out: dict[Any, list[int]] = {}
+    for i, v in enumerate(column.tolist()):
+        out.setdefault(v, []).append(i)
+    return out
+
+
+def _rows_where(frame: Any, column: str, values: set) -> Any:
+    """The rows of ``frame`` whose ``column`` (as text) is one of ``values``, in order; None stays None."""
+    if frame is None or not isinstance(frame, pd.DataFrame):
+        return frame
+    if column not in frame.columns or not len(frame):
+        return frame.iloc[0:0]
+    keep = [as_text(v) in values for v in frame[column].tolist()]
+    return frame[keep]
+
 
 
 def prepare(result: RunResult, cfg: AppConfig) -> Prepared:

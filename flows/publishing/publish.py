@@ -36,6 +36,7 @@ from flows.publishing.commune import write_commune
 from flows.publishing.district import write_district
 from flows.publishing.exports import EXPORTS, write_exports
 from flows.publishing.manifest import write_manifest
+from flows.publishing.prepared import UnitIndex
 from flows.publishing.school import write_school
 
 log = logging.getLogger(__name__)
@@ -74,20 +75,20 @@ def publish(
             if reuse is not None:
                 kept.keep_written(reuse, exports[name], partial, kept.EXPORTS_AREA, name)
         workbooks = 1 + len(data.commune_codes) + len(data.school_codes)
-        keys = {group: kept.workbook_key(result, cfg, group, fields) if reuse is not None else ""
-                for group in kept.GROUPS}
-        stale = [group for group, key in keys.items() if not kept.link_kept(reuse, key, out_root, partial, name=group)]
-        if stale:
-            write_workbooks(data, partial, groups=stale)
-            for group in stale:
-                kept.keep_written(reuse, keys[group], partial, name=group)
+        key = kept.workbook_key(result, cfg, "district", fields) if reuse is not None else ""
+        district = not kept.link_kept(reuse, key, out_root, partial, name="district")
+        units, stamps = _unit_workbooks(data, cfg, out_root, partial, reuse, fields)
+        if district or units:
+            write_workbooks(data, partial, groups=("district",) if district else (), units=units)
+        if district:
+            kept.keep_written(reuse, key, partial, name="district")
         docs = kept.docs_key(result.validation or {}, cfg) if reuse is not None else ""
         if not kept.link_kept(reuse, docs, out_root, partial, kept.DOCS_AREA):
             if _write_data_docs(result, cfg, partial):
                 kept.keep_written(reuse, docs, partial, kept.DOCS_AREA)
         finished_at = result.finished_at or (clock or _now_like(result.started_at))()
         write_manifest(result, data, partial, finished_at, workbooks,
-                       reuse=reuse.report() if reuse is not None else None)
+                       reuse=reuse.report() if reuse is not None else None, unit_workbooks=stamps)
     final, pruned = run_folder.switch(
         partial, retention=cfg.district.publish.retention if retention is None else retention)
     log.info("published run %s: %d workbooks, %d student rows, %d issues, %d pruned in %.1fs", final.name,
@@ -95,36 +96,71 @@ def publish(
     return final
 
 
+def _unit_workbooks(data, cfg: AppConfig, out_root: Path, folder: Path, reuse,  # noqa: ANN001
+                    fields: dict[str, str]) -> tuple[list, dict]:
+    """Which commune and school workbooks to write tonight, each with its stamp, after linking the others
+    from the last run folder; and each one's key and stamp for the manifest (``flows.reuse.workbooks``).
+
+    A unit workbook whose key (what it shows, ``UnitKeys``) is the one the last run published it under keeps that
+    run's stamp (the date, run and time it states), whether it is linked or written again (a full night writes
+    it, with the same bytes). A night without a store (``reuse`` None, or a replay) stamps every one tonight."""
+    from flows.publishing.prepared import Stamp
+    from flows.reuse import workbooks as kept
+
+    result = data.result
+    tonight = Stamp(result.as_of, result.run_id, result.started_at)
+    history = reuse is not None and reuse.root is not None
+    last, entries, listed = kept.unit_workbooks(out_root) if history else (None, {}, {})
+    linking = history and not reuse.full and last is not None
+    keys = kept.unit_keys(data, cfg, reuse, fields) if history else {}
+    jobs, stamps = [], {}
+    for kind, code, rel in data.unit_files():
+        key = keys.get(rel, "")
+        stamp = kept.kept_stamp(entries.get(rel), key) if history else None
+        if linking and stamp is not None and kept.link_file(last, rel, listed.get(rel), folder, listed):
+            reuse.taken.setdefault(kept.AREA, {})[rel] = stamp.run_id
+        else:
+            jobs.append((kind, code, folder / rel, stamp))
+            if reuse is not None:
+                reuse.rebuilt.setdefault(kept.AREA, []).append(rel)
+        if history:
+            stamps[rel] = kept.stamp_entry(key, stamp or tonight)
+    return jobs, stamps
+
+
 # Below this many rows, starting worker processes costs more than it saves.
 PARALLEL_MIN_ROWS = 20_000
 _WRITERS = {"district": write_district, "commune": write_commune, "school": write_school}
-_SHARED: dict[str, object] = {}  # a worker process's copy of the night's prepared data
+_SHARED: dict[str, object] = {}  # a worker process's copy of the night's prepared data (and its UnitIndex)
 WORKER_CPU = {"seconds": 0.0}  # CPU seconds spent by workbook writer processes so far (for ``bench``)
 
 
 def write_workbooks(data, folder: Path, workers: int | None = None,  # noqa: ANN001 - Prepared
-                    groups: Sequence[str] = ("district", "units")) -> int:
+                    groups: Sequence[str] = ("district", "units"), units: Sequence | None = None) -> int:
     """The district (group ``district``), commune and school (group ``units``) workbooks into ``folder``; return
-    how many. With ``workers`` > 1 (default: one per core once the night has ``PARALLEL_MIN_ROWS`` rows;
-    ``SONGMAYTINH_PUBLISH_WORKERS`` sets it; a daemonic process, such as a Dask worker, may start none and
-    writes them itself) they are written by that many processes, each given the prepared data once. A workbook
-    is the same whichever process writes it: its writer reads nothing but the data and its code."""
-    jobs = [("district", "", folder / "district" / data.district_file)] if "district" in groups else []
-    if "units" in groups:
-        jobs += [("commune", code, folder / "communes" / data.commune_file(code)) for code in data.commune_codes]
-        jobs += [("school", code, folder / "schools" / data.school_file(code)) for code in data.school_codes]
+    how many. ``units``: instead of group ``units``, the (kind, code, path, stamp) of the unit workbooks to write,
+    each from its unit's data (``Prepared.unit``) stating ``stamp`` (None: tonight). With ``workers`` > 1
+    (default: one per core once the jobs' rows are worth it, ``_big``; ``SONGMAYTINH_PUBLISH_WORKERS`` sets it;
+    a daemonic process, such as a Dask worker, may start none and writes them itself) they are written by that
+    many processes, each given the prepared data once. A workbook is the same whichever process writes it: its
+    writer reads nothing but its unit's data and its code."""
+    jobs = [("district", "", folder / "district" / data.district_file, None)] if "district" in groups else []
+    if units is not None:
+        jobs += list(units)
+    elif "units" in groups:
+        jobs += [(kind, code, folder / rel, None) for kind, code, rel in data.unit_files()]
     if not jobs:
         return 0
     if workers is None:
         env = os.environ.get("SONGMAYTINH_PUBLISH_WORKERS", "")
-        big = len(data.students) + len(data.allocations) >= PARALLEL_MIN_ROWS
-        workers = int(env) if env.isdigit() else (os.cpu_count() or 1) if big else 1
+        workers = int(env) if env.isdigit() else (os.cpu_count() or 1) if _big(data, jobs) else 1
     workers = min(workers, len(jobs))
     if workers > 1 and multiprocessing.current_process().daemon:
         workers = 1  # a daemonic process (a Dask worker) may start none: it writes them itself, the same workbooks
     if workers <= 1:
-        for kind, code, path in jobs:
-            _write_one(data, kind, code, path)
+        shared = {"data": data}
+        for kind, code, path, stamp in jobs:
+            _write_one(shared, kind, code, path, stamp)
         return len(jobs)
     from concurrent.futures import ProcessPoolExecutor
 
@@ -133,27 +169,41 @@ def write_workbooks(data, folder: Path, workers: int | None = None,  # noqa: ANN
     context.set_forkserver_preload(["flows.publishing.publish"])
     payload = pickle.dumps(data, protocol=pickle.HIGHEST_PROTOCOL)
     with ProcessPoolExecutor(workers, mp_context=context, initializer=_receive, initargs=(payload,)) as pool:
-        cpu = sum(done.result() for done in [pool.submit(_write_shared, kind, code, str(path))
-                                              for kind, code, path in jobs])
+        cpu = sum(done.result() for done in [pool.submit(_write_shared, kind, code, str(path), stamp)
+                                              for kind, code, path, stamp in jobs])
     WORKER_CPU["seconds"] += cpu
     log.info("publish: %d workbooks written by %d processes (%.1f CPU s)", len(jobs), workers, cpu)
     return len(jobs)
 
 
-def _write_one(data, kind: str, code: str, path: Path) -> None:  # noqa: ANN001
+def _big(data, jobs: list) -> bool:  # noqa: ANN001 - Prepared
+    """Whether tonight's jobs are worth worker processes: their rows, the district workbook writing every row
+    and the commune and school workbooks each row about twice (its commune's and its school's), against
+    ``PARALLEL_MIN_ROWS`` rows of a whole night's set (so a night that writes the district workbook and a few
+    units writes them itself, without starting processes)."""
+    rows = len(data.students) + len(data.allocations)
+    units = sum(kind != "district" for kind, *_ in jobs) / max(len(data.commune_codes) + len(data.school_codes), 1)
+    return rows * (any(kind == "district" for kind, *_ in jobs) + 2 * units) >= 3 * PARALLEL_MIN_ROWS
+
+
+def _write_one(shared: dict, kind: str, code: str, path: Path, stamp=None) -> None:  # noqa: ANN001
+    """Write one workbook from ``shared["data"]`` (the night's prepared data; its ``UnitIndex`` is kept beside it)."""
+    data = shared["data"]
     if kind == "district":
         _WRITERS[kind](data, path)
-    else:
-        _WRITERS[kind](data, code, path)
+        return
+    if "index" not in shared:
+        shared["index"] = UnitIndex(data)
+    _WRITERS[kind](shared["index"].view(kind, code, stamp), code, path)
 
 
 def _receive(payload: bytes) -> None:
     _SHARED["data"] = pickle.loads(payload)
 
 
-def _write_shared(kind: str, code: str, path: str) -> float:
+def _write_shared(kind: str, code: str, path: str, stamp) -> float:  # noqa: ANN001
     started = time.process_time()
-    _write_one(_SHARED["data"], kind, code, Path(path))
+    _write_one(_SHARED, kind, code, Path(path), stamp)
     return time.process_time() - started
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 from flows.publishing.lists import write_allocated_sheet
 from flows.publishing.prepared import Prepared, as_int, sorted_issues
 from flows.publishing.rows_as_sent import write_unit_rows
-from flows.publishing.workbook import Book, Col, date_value, label, tier_label
+from flows.publishing.workbook import REISSUE_NOTE, Book, Col, date_value, label, tier_label
 
 _FEEDBACK_COLS = [
     Col("STT", 6, "stt"), Col("Tệp", 28, "wrap"), Col("Trang tính", 14), Col("Dòng", 7, "int"),
@@ -47,6 +47,7 @@ def write_school(data: Prepared, code: str, path: Path) -> None:
              for i, (r, file) in enumerate(zip(issues, files), 1)],
             filter_from=h, empty="Không có lỗi dữ liệu. Cảm ơn nhà trường.")
     sh.line("Dòng có mức độ “Lỗi” chưa được tổng hợp: hãy sửa trong tệp gốc; “Cảnh báo” cần kiểm tra lại.")
+    sh.line(REISSUE_NOTE)
     write_unit_rows(book, data, st, iss, code, sub)
 
     sh = book.sheet("students", "DANH SÁCH HỌC SINH VÀ KẾT QUẢ XÉT HỖ TRỢ", sub, _SCHOOL_LIST_COLS)

@@ -14,7 +14,7 @@ from typing import Any
 import pandas as pd
 
 from flows.publishing.prepared import GIVEN, WAITING, Prepared, school_enrolment, truthy
-from flows.publishing.workbook import Book, Col, Sheet, label, vn_int, vn_pct
+from flows.publishing.workbook import REISSUE_NOTE, Book, Col, Sheet, label, vn_int, vn_pct
 
 _OTHER_LABEL = "Khác / chưa xác định"
 _SUMMARY_METRICS = [
@@ -88,6 +88,8 @@ def write_summary(book: Book, data: Prepared, st: pd.DataFrame, persons: pd.Data
         sh.total(total)
     sh.line("Ghi chú: Nhu cầu đang chờ gồm chờ phân bổ và thôn chưa có sóng/cáp quang; tỷ lệ có Internet ước tính "
             "= (sĩ số - số em còn chờ hỗ trợ Internet) / sĩ số.")
+    if commune is not None:
+        sh.line(REISSUE_NOTE)
 
     sh.skip()
     sh.line("Đối chiếu số liệu (mọi dòng, mọi học sinh đều được tính đúng một lần)", "section")

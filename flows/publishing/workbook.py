@@ -29,6 +29,12 @@ HEADER_ROW = 6  # 0-based row of every sheet's (first) table header: Excel row 7
 # officer returns among the sources is read only for decisions and overrides (flows.intake.returned).
 PUBLISHED_MARKER = "songmaytinh_workbook"
 _AUDIENCES = {"district": "district", "communes": "commune", "schools": "school"}
+# What a commune's or school's workbook says about its date (flows.reuse.workbooks): it is issued again only when
+# its content changes, so its date is the night its data was consolidated, and a later district workbook's date
+# is the last night that checked it.
+REISSUE_NOTE = ("Bảng tính này chỉ được lập lại khi số liệu của đơn vị thay đổi: ngày ghi trên bảng là ngày tổng hợp "
+                "số liệu này. Các lần tổng hợp sau không làm thay đổi số liệu thì giữ nguyên bảng tính; ngày kiểm tra "
+                "gần nhất là ngày của bảng tổng hợp mới nhất của huyện.")
 _QUOC_HIEU = "CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM"
 _TIEU_NGU = "Độc lập - Tự do - Hạnh phúc"
 _STREAM_ROWS = 5000  # workbooks with more data rows than this are written in xlsxwriter's constant-memory mode

@@ -15,10 +15,12 @@ either matches exactly or the piece is rebuilt.
                                                     decisions + config + model + code; kept only when no
                                                     new id was reserved                           (linkage)
     persons ──────► allocator's answer         key: its frames + ledger state + which dates the as-of date
-                                                    has reached + district config + code        (allocation)
+                                                    has reached + district config + code; a night that
+                                                    allocated also answers the next night's key (allocation)
     night result ─► frames for the workbooks   key: the five frames they are made from + config + code
                 └─► district workbook          key: the published frames + config + code      (workbooks)
-                └─► commune, school workbooks  key: the same minus what they never show (change log, ...)
+                └─► each commune, school workbook  key: its unit's rows (Prepared.unit) + phase facts +
+                                                    config + code; states the night its content was first published
                 └─► each CSV export            key: the one frame it writes + code
 
 The ledger's part of every stage (storing fingerprint links and merges, recording allocations and the change log,

@@ -1,29 +1,33 @@
 """Reuse in publish: workbooks, CSV exports and Data Docs whose every input is unchanged are linked, not written;
 the frames prepared for the workbooks are kept under the five fields of the result they are made from.
 
-The workbooks are kept in two groups, each keyed by what its writers read:
+- The district workbook reads every value of the night's result (the change log, the sources sheet, tonight's
+  date) except the run's id and times: it is kept under all of them (group ``district``) and linked only on a
+  rerun with the same result.
+- Each commune and school workbook is keyed by exactly what its writer reads for that unit
+  (``flows.publishing.prepared.Prepared.unit``: its rows of each list, its issues, its children's handovers and
+  device checks, its villages' connectivity, the rows as sent of its files; global figures it prints, such as a
+  child's priority rank, by this unit's values), the phase facts of the as-of date (which phase is current and
+  which have started), the config and the code (``UnitKeys``). Its date is not in the key: a unit workbook
+  states the night its content was first published (``Stamp``: the as-of date it prints, the run it names, the
+  time in its properties), read from the last run's manifest (``unit_workbooks``), as long as its key stays the
+  same. So one school's changed list rewrites the workbooks whose content changed (that school's, its commune's,
+  and those of units whose children's printed ranks moved), and a quiet night on a new day rewrites none of them;
+  only the district workbook and the manifest carry tonight's date. A full night (``--full``) writes every
+  workbook, with the same stamps, so it publishes the same bytes; a night with no store (a replay) stamps every
+  workbook with its own night.
 
-- ``district``: the district workbook reads every value of the night's result (the change log and the sources
-  sheet included), except the run's id and times.
-- ``units``: the commune and school workbooks read the lists (students, allocations, issues, review pairs,
-  donations, connectivity, handovers, follow-ups, rows as sent, headers) and the as-of date, never the change
-  log, the sources' report, the counts, the validation summary, the cash, the donation summary or the override
-  log (``UNITS_IGNORE``). So a night whose lists are those of a kept night (the change log aside: the night
-  after the first, or any quiet night) links them all and writes only the district workbook.
-
-When a group's inputs, the config and the code are those of a kept night, the files that night published are
-the files a full night would write, save the stamp naming the run that wrote them (the run id in a title, the
-file's creation time); they are hard-linked (copied where links are not possible) from the last run folder into
-tonight's, each checked against that folder's manifest. Anything missing or different is written.
-Workbooks print the as-of date, so a night with another as-of date writes them again. The Data Docs show only the
-suite and the validation's counts per rule: they are keyed by those and linked whenever the lists gave the same
-counts. Each CSV export is written from one field of the result by code alone (``flows.publishing.exports``): it is
-keyed by that field and the code, and linked whenever the field is unchanged, whatever the day (a quiet night
-writes only its change log). The manifest is always written.
+Files are hard-linked (copied where links are not possible) from the last run folder into tonight's, each checked
+against that folder's manifest. Anything missing or different is written. The Data Docs show only the suite and
+the validation's counts per rule: they are keyed by those and linked whenever the lists gave the same counts.
+Each CSV export is written from one field of the result by code alone (``flows.publishing.exports``): it is keyed
+by that field and the code, and linked whenever the field is unchanged, whatever the day (a quiet night writes
+only its change log). The manifest is always written.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -38,10 +42,9 @@ from flows.reuse.store import Reuse
 log = logging.getLogger(__name__)
 
 AREA = "workbooks"
-# group -> the run folder's parts it writes
-GROUPS = {"district": ("district",), "units": ("communes", "schools")}
-# RunResult fields no commune or school workbook reads (flows.publishing.commune, .school and what they call)
-UNITS_IGNORE = frozenset({"changes", "sources", "counts", "validation", "cash", "donation_summary", "override_log"})
+# group -> the run folder's parts it writes (the commune and school workbooks are kept one by one: ``UnitKeys``)
+GROUPS = {"district": ("district",)}
+UNIT_AREA = "unit-workbooks"  # the manifest's part naming each unit workbook's key and stamp
 DOCS_AREA = "data-docs"
 DOCS = ("data-docs",)  # keyed by the validation's summary alone (it shows nothing else of the night)
 EXPORTS_AREA = "exports"  # each CSV export, keyed by the one field of the result it writes
@@ -63,10 +66,124 @@ def result_fingerprint(result, ignore: frozenset[str] = frozenset(), fields: dic
 
 
 def workbook_key(result, cfg, group: str = "district", fields: dict[str, str] | None = None) -> str:  # noqa: ANN001
-    """The key of a group of workbooks (``GROUPS``): what its writers read, the config and the code. ``fields``:
-    ``field_fingerprints(result)``, computed once for both groups."""
-    ignore = UNITS_IGNORE if group == "units" else frozenset()
-    return digest(AREA, group, result_fingerprint(result, ignore, fields), config_fingerprint(cfg), code_version())
+    """The key of the district workbook: every value of the result but the run's id and times, the config and the
+    code. ``fields``: ``field_fingerprints(result)``, when already computed."""
+    return digest(AREA, group, result_fingerprint(result, frozenset(), fields), config_fingerprint(cfg),
+                  code_version())
+
+
+def phase_facts(cfg, as_of) -> tuple:  # noqa: ANN001 - AppConfig, date
+    """All a unit workbook's content reads of the as-of date besides printing it: for each phase, whether it has
+    started and whether it has ended (which phase is current, which figures are shown)."""
+    return tuple((p.start <= as_of, as_of <= p.end) for p in cfg.district.phases)
+
+
+class UnitKeys:
+    """The keys of the night's commune and school workbooks (``key``): for each, what its view
+    (``flows.publishing.prepared.UnitIndex.view``) holds but its stamp (its rows, ``UnitIndex.rows``), the phase
+    facts of tonight's date, the config and the code. The night's large frames are digested row by row once (every value, its type, the
+    columns and dtypes; ``_name_rank`` apart, as the view renumbers it): a unit's key reads its rows' digests."""
+
+    _FRAMES = ("students", "allocations", "persons", "issues", "rows_as_sent")
+
+    def __init__(self, data, cfg, as_of) -> None:  # noqa: ANN001 - Prepared, AppConfig, date
+        self.data = data
+        self.fixed = digest(phase_facts(cfg, as_of), config_fingerprint(cfg), code_version())
+        self._rows: dict[str, tuple[str, list[bytes]]] = {}
+
+    def _digests(self, name: str) -> tuple[str, list[bytes]]:
+        if name not in self._rows:
+            frame = self.data.result.rows_as_sent if name == "rows_as_sent" else getattr(self.data, name)
+            if not isinstance(frame, pd.DataFrame):
+                self._rows[name] = (repr(frame), [])
+            else:
+                cols = [c for c in frame.columns if c != "_name_rank"]
+                header = repr([(str(c), str(frame[c].dtype)) for c in cols])
+                rows = zip(*(frame[c].tolist() for c in cols)) if cols else ((),) * len(frame)
+                self._rows[name] = (header, [hashlib.sha256(repr(row).encode("utf-8", "surrogatepass")).digest()
+                                             for row in rows])
+        return self._rows[name]
+
+    def key(self, unit) -> str:  # noqa: ANN001 - UnitRows (``UnitIndex.rows``)
+        parts = []
+        for name in self._FRAMES:
+            header, rows = self._digests(name)
+            parts.append((header, hashlib.sha256(b"".join(rows[i] for i in unit.rows[name])).hexdigest()))
+        small = [frame_fingerprint(f) if isinstance(f, pd.DataFrame) else repr(f)
+                 for f in (unit.connectivity, unit.handovers, unit.follow_ups)]
+        return digest(UNIT_AREA, unit.kind, unit.code, *parts, unit.name_ranks, *small,
+                      repr(sorted(unit.headers.items())), self.fixed)
+
+
+UNIT_KEYS_AREA = "unit-keys"
+# the fields of the night's result a unit's view is made from (``prepare`` reads the first five)
+UNIT_READS = (*("students", "allocations", "issues", "review_pairs", "donations"), "connectivity", "handovers",
+              "follow_ups", "rows_as_sent", "headers")
+
+
+def unit_keys(data, cfg, reuse: Reuse, fields: dict[str, str]) -> dict[str, str]:  # noqa: ANN001
+    """Path -> key (``UnitKeys``) of every commune and school workbook of the night; kept in the store under the
+    fields of the result the views are made from (``UNIT_READS``, value by value: ``fields``), the phase facts, the
+    config and the code, so a night whose lists did not change indexes nothing to know its keys."""
+    from flows.publishing.prepared import UnitIndex
+
+    plan = digest(UNIT_KEYS_AREA, *((name, fields.get(name, "absent")) for name in UNIT_READS),
+                  phase_facts(cfg, data.result.as_of), config_fingerprint(cfg), code_version())
+    got = reuse.take(UNIT_KEYS_AREA, plan, "keys")
+    if isinstance(got, dict):
+        return got
+    keys, index = UnitKeys(data, cfg, data.result.as_of), UnitIndex(data)
+    found = {rel: keys.key(index.rows(kind, code)) for kind, code, rel in data.unit_files()}
+    reuse.keep(UNIT_KEYS_AREA, plan, found, "keys")
+    return found
+
+
+def unit_workbooks(out_root: Path) -> tuple[Path | None, dict[str, dict], dict[str, str]]:
+    """The last run folder, its manifest's unit workbooks (path -> key and stamp) and its files' sha256."""
+    last = _last_run(out_root)
+    if last is None:
+        return None, {}, {}
+    try:
+        manifest = json.loads((last / "manifest.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return last, {}, {}
+    entries = manifest.get(UNIT_AREA)
+    return last, dict(entries) if isinstance(entries, dict) else {}, dict(manifest.get("files") or {})
+
+
+def stamp_entry(key: str, stamp) -> dict:  # noqa: ANN001 - Stamp
+    return {"key": key, "data_as_of": stamp.as_of.isoformat(), "run_id": stamp.run_id,
+            "started_at": stamp.started_at.isoformat()}
+
+
+def kept_stamp(entry: dict | None, key: str):  # noqa: ANN201 - Stamp | None
+    """The stamp of a unit workbook the last run published under ``key``; None when its key was another."""
+    import datetime as dt
+
+    from flows.publishing.prepared import Stamp
+
+    if not isinstance(entry, dict) or entry.get("key") != key:
+        return None
+    try:
+        return Stamp(dt.date.fromisoformat(entry["data_as_of"]), str(entry["run_id"]),
+                     dt.datetime.fromisoformat(entry["started_at"]))
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+def link_file(last: Path, rel: str, sha: str | None, folder: Path, listed: dict[str, str]) -> bool:
+    """Link ``rel`` from the last run folder into ``folder`` when it is there with the sha256 its manifest lists;
+    False (nothing linked) otherwise."""
+    source = last / rel
+    if sha is None or listed.get(rel) != sha or not source.is_file():
+        return False
+    target = folder / rel
+    target.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        os.link(source, target)
+    except OSError:
+        shutil.copy2(source, target)
+    return True
 
 
 def docs_key(summary: dict, cfg) -> str:  # noqa: ANN001

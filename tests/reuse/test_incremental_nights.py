@@ -94,27 +94,50 @@ def test_an_unchanged_night_reuses_every_source_the_validation_and_the_partition
     assert set(third["areas"]["layout"]["reused"].values()) == {nights["runs"][0][0].name}
 
 
+def _units(run_dir: Path) -> list[str]:
+    return sorted(p.relative_to(run_dir).as_posix() for part in ("communes", "schools")
+                  for p in (run_dir / part).iterdir())
+
+
 def test_a_rerun_of_the_same_day_links_the_workbooks_of_the_night_before(nights):
-    """Workbooks print the as-of date: only a night with the same date and the same result can link them."""
-    (second, _, _), (third, _, _) = nights["runs"][1:3]
+    """The district workbook prints tonight's date and change log: only a night with the same date and the same
+    result can link it. The commune and school workbooks are linked whenever their content is unchanged."""
+    (first, _, _), (second, _, _), (third, _, _) = nights["runs"][:3]
     report = _reuse(third)
-    assert report["areas"]["workbooks"]["reused"] == {"district": second.name, "units": second.name}
-    # the allocator's answer too: the same lists and the same ledger state (the night before changed nothing in it)
-    assert report["areas"]["allocation"]["reused"] == {"allocate": second.name}
-    # the night before had the first night's allocations as its ledger state: it allocated
-    assert _rebuilt(_reuse(second), "allocation") == 1 and _reused(_reuse(second), "allocation") == 0
+    # each unit workbook says the run that first published its content: the first night
+    assert report["areas"]["workbooks"]["reused"] == {"district": second.name, **{u: first.name for u in _units(third)}}
+    # the allocator's answer too: the same lists and the same ledger state, whose answer the first night computed
+    # ahead, once its allocations were recorded
+    assert report["areas"]["allocation"]["reused"] == {"allocate": first.name}
     for part in ("district", "communes", "schools"):
         linked = [p for p in (third / part).iterdir()]
         assert linked and all(p.stat().st_ino == (second / part / p.name).stat().st_ino for p in linked), part
 
 
+def test_the_night_after_an_allocation_takes_the_answer_computed_ahead_for_it(nights):
+    """The night after a night that allocated reads that night's allocations from the ledger: an answer of its own
+    (no change log), which the night before computed once its allocations were recorded. So it allocates nothing,
+    and still publishes what a full night publishes (``found == []``)."""
+    for before, after in ((0, 1), (3, 4)):
+        (allocated, _, _), (quiet, _, found) = nights["runs"][before], nights["runs"][after]
+        assert found == []
+        assert _reuse(allocated)["areas"]["allocation"] == {"reused": {}, "rebuilt": 2}  # tonight's, the next's
+        assert _reuse(quiet)["areas"]["allocation"] == {"reused": {"allocate": allocated.name}, "rebuilt": 0}
+    # the quiet night's change log is its own, not the night before's (which allocated everything)
+    first, second = (nights["runs"][n][0] for n in (0, 1))
+    assert len((first / "exports" / "changes.csv").read_text(encoding="utf-8").splitlines()) > 1
+    assert len((second / "exports" / "changes.csv").read_text(encoding="utf-8").splitlines()) == 1
+
+
 def test_a_night_whose_lists_did_not_change_links_the_commune_and_school_workbooks(nights):
     """The night after a change, on the same day: only the change log differs, which only the district workbook
     shows; the commune and school workbooks are linked, and the result is still a full night's."""
-    (changed, _, _), (quiet, _, found) = nights["runs"][3], nights["runs"][4]
+    (first, _, _), (changed, _, _), (quiet, _, found) = nights["runs"][0], nights["runs"][3], nights["runs"][4]
     assert found == []
     report = _reuse(quiet)
-    assert report["areas"]["workbooks"]["reused"] == {"units": changed.name}
+    rewritten = set(_reuse(changed)["areas"]["workbooks"]["reused"]) ^ set(_units(changed)) - {"district"}
+    assert rewritten and report["areas"]["workbooks"]["reused"] == {
+        u: changed.name if u in rewritten else first.name for u in _units(quiet)}
     # the frames the district workbook is written from are that night's: the lists did not change
     assert report["areas"]["prepared"]["reused"] == {"prepared": changed.name}
     assert _rebuilt(_reuse(changed), "prepared") == 1
@@ -125,6 +148,30 @@ def test_a_night_whose_lists_did_not_change_links_the_commune_and_school_workboo
         assert linked and all(p.stat().st_ino == (changed / part / p.name).stat().st_ino for p in linked), part
     district = next((quiet / "district").iterdir())
     assert district.stat().st_ino != (changed / "district" / district.name).stat().st_ino
+
+
+def test_the_next_day_unchanged_states_the_date_of_its_data_and_the_district_tonights(nights):
+    """A quiet night on a new day rewrites no commune or school workbook: each still states the night its data was
+    first published (its date, its run), and the manifest says tonight checked it; the district workbook carries
+    tonight's date. A full night that day writes them all, stating the same date (``found == []``)."""
+    from tests.publishing.night import strings
+
+    (first, _, _), (second, full, found) = nights["runs"][:2]
+    assert found == []
+    assert _rebuilt(_reuse(second), "workbooks") == 1  # the district workbook alone
+    manifest = json.loads((second / "manifest.json").read_text(encoding="utf-8"))
+    entries = manifest["unit-workbooks"]
+    assert sorted(entries) == _units(second) and manifest["as_of"] == (DAY + dt.timedelta(days=1)).isoformat()
+    assert {(e["data_as_of"], e["run_id"]) for e in entries.values()} == {(DAY.isoformat(), first.name)}
+    # the full night's chain is its own (its runs): the same keys and dates
+    same = lambda es: {rel: (e["key"], e["data_as_of"]) for rel, e in es.items()}  # noqa: E731
+    assert same(json.loads((full / "manifest.json").read_text(encoding="utf-8"))["unit-workbooks"]) == same(entries)
+    school = second / _units(second)[-1]
+    assert any(f"{DAY:%d/%m/%Y}" in s for s in strings(school))
+    assert not any(f"{DAY + dt.timedelta(days=1):%d/%m/%Y}" in s for s in strings(school))
+    assert any(f"{DAY:%d/%m/%Y}" in s for s in strings(full / school.relative_to(second)))  # written, same date
+    district = next((second / "district").iterdir())
+    assert any(f"{DAY + dt.timedelta(days=1):%d/%m/%Y}" in s for s in strings(district))
 
 
 def test_csv_exports_whose_frame_did_not_change_are_linked_and_the_change_log_is_written(nights):
@@ -151,8 +198,11 @@ def test_one_changed_school_list_is_laid_out_again_alone(nights):
     assert _rebuilt(report, "layout") == 1 and _reused(report, "layout") == sources - 1
     assert _rebuilt(report, "normalize") == 1
     assert _rebuilt(report, "validate") == 1 and _rebuilt(report, "linkage") >= 1
-    assert _rebuilt(report, "workbooks") == 2
-    assert _rebuilt(_reuse(nights["runs"][1][0]), "workbooks") == 2  # the next day: the as-of date changed
+    # the district workbook, the changed school's and its commune's; no other unit's content changed
+    changed = set(_units(nights["runs"][3][0])) - set(report["areas"]["workbooks"]["reused"])
+    assert _rebuilt(report, "workbooks") == len(changed) + 1
+    assert len([u for u in changed if u.startswith("schools/")]) == 1
+    assert len([u for u in changed if u.startswith("communes/")]) == 1
 
 
 def test_the_data_docs_of_the_same_validation_are_linked_whatever_the_day(nights):

@@ -150,6 +150,25 @@ def test_the_allocation_key_follows_the_as_of_date_only_across_a_donation_or_ove
     assert key("2022-03-05", donations.assign(date=["2022-03-01", "2022-03-11"])) != key("2022-03-05")
 
 
+def test_the_allocation_key_reads_of_previous_what_the_allocator_reads(cfg):
+    """The run that recorded an active allocation and when are no input of the allocator: the key leaves them out,
+    and keeps every column it reads."""
+    from flows.reuse.allocation import allocation_key
+
+    persons, empty = pd.DataFrame({"person_id": ["P1"], "grade": [3]}), pd.DataFrame()
+    previous = pd.DataFrame({"person_id": ["P1"], "need": ["device"], "item": ["tablet"], "donation_id": ["D1"],
+                             "status": ["provisional"], "run_id": ["r1"], "allocated_at": ["2022-03-01T01:00"],
+                             "full_name": ["An"], "date_of_birth": [""], "commune_code": ["06388"],
+                             "school_code": ["TH"], "guardian_name": [""], "left_when_turn": ["tablet 3"]})
+
+    def key(prev: pd.DataFrame) -> str:
+        return allocation_key(persons, empty, empty, prev, cfg.district, dt.date(2022, 3, 15), None, None)
+
+    assert key(previous) == key(previous.assign(run_id=["r2"], allocated_at=["2022-03-02T01:00"]))
+    assert key(previous) != key(previous.assign(left_when_turn=["tablet 2"]))
+    assert key(previous) != key(previous.assign(donation_id=["D2"]))
+
+
 def test_a_taken_assignment_keeps_the_partition_it_was_computed_from(tmp_path, cfg):
     """A night that takes the whole assignment of ids never links: the partition it rests on must stay in the store
     for a night whose ledger differs (here: the kept assignments removed), which then does not link again."""
