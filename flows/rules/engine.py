@@ -43,6 +43,7 @@ class _Worker:
     process: subprocess.Popen
     conn: Any  # multiprocessing.connection.Connection
     cpu_seen: float = 0.0
+    owner: int = 0  # the process that started it: a process forked from that one starts its own
 
     def alive(self) -> bool:
         return self.process.poll() is None
@@ -51,6 +52,23 @@ class _Worker:
 _LOCK = threading.RLock()
 _worker: _Worker | None = None
 _registered = False
+
+
+def _forget_after_fork() -> None:
+    """In a process forked from one with a worker (a test's night): that worker is its parent's; this process
+    closes its copy of the pipe and starts its own when it needs one."""
+    global _LOCK, _worker
+    _LOCK = threading.RLock()
+    if _worker is not None:
+        try:
+            _worker.conn.close()
+        except OSError:
+            pass
+    _worker = None
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_after_fork)
 
 
 def enabled() -> bool:
@@ -62,7 +80,7 @@ def start() -> bool:
     engine stays in this process (disabled, or a daemonic process, which may start none)."""
     global _worker
     with _LOCK:
-        if _worker is not None and _worker.alive():
+        if _worker is not None and _worker.owner == os.getpid() and _worker.alive():
             return True
         _worker = None
         if not enabled():
@@ -73,15 +91,15 @@ def start() -> bool:
         try:
             here, there = multiprocessing.Pipe()
             try:
-                process = subprocess.Popen([sys.executable, "-m", "flows.rules.engine", str(there.fileno())],
-                                           pass_fds=[there.fileno()], stdin=subprocess.DEVNULL)
+                process = subprocess.Popen([sys.executable, "-m", "flows.rules.engine", str(there.fileno()),
+                                            str(os.getpid())], pass_fds=[there.fileno()], stdin=subprocess.DEVNULL)
             finally:
                 there.close()
         except Exception as exc:  # noqa: BLE001 - no worker is no reason to stop the night
             log.warning("rules: worker not started (%s); Great Expectations runs in the night's process",
                         type(exc).__name__)
             return False
-        _worker = _Worker(process, here)
+        _worker = _Worker(process, here, owner=os.getpid())
         global _registered
         if not _registered:
             atexit.register(stop)
@@ -218,8 +236,7 @@ def _peak_mib() -> float:
 
 def _serve(conn) -> None:  # noqa: ANN001 - the worker's end of the pipe
     """The worker: import Great Expectations and make its context at once, then answer requests until the night's
-    process closes the pipe, sends None, or is gone."""
-    parent = os.getppid()
+    process closes the pipe or sends None (``_watch`` ends it when that process is gone)."""
     try:
         from flows.rules.validate import _context
 
@@ -227,9 +244,6 @@ def _serve(conn) -> None:  # noqa: ANN001 - the worker's end of the pipe
     except Exception:  # noqa: BLE001 - said with the first request's answer
         pass
     while True:
-        while not conn.poll(1.0):
-            if os.getppid() != parent:
-                return  # the night's process is gone (and a process it forked may hold the pipe open)
         try:
             message = conn.recv()
         except (EOFError, OSError):
@@ -248,7 +262,21 @@ def _serve(conn) -> None:  # noqa: ANN001 - the worker's end of the pipe
             return
 
 
+def _watch(parent: int) -> None:
+    """End this worker the moment the night's process ``parent`` is gone (killed, even while Great Expectations is
+    being imported), whoever else holds the pipe open: a thread, polling the parent's pid."""
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(0.2)
+        os._exit(0)
+
+    if os.getppid() != parent:
+        os._exit(0)
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
+
+
 if __name__ == "__main__":
+    _watch(int(sys.argv[2]))
     import flows  # noqa: F401 - before Great Expectations (flows/__init__.py)
     from multiprocessing.connection import Connection
 

@@ -70,16 +70,24 @@ def test_a_killed_worker_does_not_stop_validation(cfg, in_process, caplog):
     engine.stop()
 
 
-def test_a_worker_lost_during_a_request_falls_back(cfg, in_process, caplog, monkeypatch):
+def test_a_worker_lost_during_a_request_falls_back(cfg, in_process, caplog):
     assert engine.start()
-    pid = engine.worker_pid()
-    real = engine._call
+    worker = engine._worker
 
-    def dies_on_the_way(kind, *args):  # noqa: ANN001, ANN202
-        os.kill(pid, signal.SIGKILL)
-        return real(kind, *args)
+    class DiesOnTheWay:
+        """The worker's pipe: the worker is killed as the request is sent."""
 
-    monkeypatch.setattr(engine, "_call", dies_on_the_way)
+        def __init__(self, conn):  # noqa: ANN001
+            self.conn = conn
+
+        def send(self, message):  # noqa: ANN001, ANN202
+            self.conn.send(message)
+            os.kill(worker.process.pid, signal.SIGKILL)
+
+        def __getattr__(self, name):  # noqa: ANN001, ANN204
+            return getattr(self.conn, name)
+
+    worker.conn = DiesOnTheWay(worker.conn)
     fallbacks = engine.WORKER_STATS["fallbacks"]
     with caplog.at_level(logging.WARNING, logger="flows.rules.engine"):
         answer = validate_students_for_docs(_rows(), {}, cfg, AS_OF)
@@ -123,3 +131,48 @@ def test_the_night_process_never_imports_great_expectations(tmp_path):
     assert done.returncode == 0, done.stderr[-2000:]
     issues, docs, imported = done.stdout.split()
     assert int(issues) >= 2 and docs == "True" and imported == "False"
+
+
+def test_the_worker_ends_with_a_killed_night():
+    """SIGKILL to the night's process (while its worker may still be importing Great Expectations): the worker
+    leaves at once, it does not outlive the night."""
+    code = ("import sys, time; from flows.rules import engine; engine.start(); print(engine.worker_pid(), flush=True); "
+            "time.sleep(600)")
+    night = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True,
+                             env={**os.environ, engine.ENV: "1"})
+    try:
+        pid = int(night.stdout.readline())
+        os.kill(night.pid, signal.SIGKILL)
+        night.wait(30)
+        import time
+
+        deadline = time.monotonic() + 10
+        while _running(pid) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not _running(pid), "the worker outlived the killed night"
+    finally:
+        if night.poll() is None:
+            night.kill()
+
+
+def _running(pid: int) -> bool:
+    try:
+        state = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state not in ("Z", "X")
+
+
+def test_a_forked_process_starts_its_own_worker():
+    assert engine.start()
+    parent_worker = engine.worker_pid()
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: the parent's worker is not its own
+        try:
+            os.write(write, str(engine.worker_pid()).encode())
+        finally:
+            os._exit(0)
+    os.waitpid(pid, 0)
+    assert os.read(read, 100) == b"None"
+    assert engine.worker_pid() == parent_worker  # the parent's is untouched
