@@ -155,6 +155,12 @@ def _header_key(text: str) -> str:
     return " ".join(fold(text).replace("/", " ").split())
 
 
+@lru_cache(maxsize=TEXT_CACHE)
+def _cell_key(text: str) -> str:
+    """``_header_key`` of a cell below the header, its legacy font read (a header printed again)."""
+    return _header_key(to_unicode(text))
+
+
 # Section titles inside a table ("Lớp 3A", "Thôn Bãi Hào"). Not "truong"/"ban"/"xa": Trương, Bàn and Xa are
 # family names.
 _SECTION_WORDS = ("lop", "khoi", "thon", "xom", "danh sach")
@@ -307,7 +313,7 @@ def _extract_rows(grid: SheetGrid, header: Header, markers: _Markers, cfg: AppCo
         if _is_subtotal(row, stt_col, markers):
             continue
         repeats = sum(1 for c, v in cells.items() if isinstance(v, str) and leaf_labels.get(c)
-                      and _header_key(to_unicode(v)) == leaf_labels[c])
+                      and _cell_key(v) == leaf_labels[c])
         if repeats >= 2:
             continue  # the header printed again (a new page or class)
         record: dict[str, Any] = {}

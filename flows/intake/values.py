@@ -365,6 +365,7 @@ class Vocabularies:
         self.need_verbs = sorted([(w, True) for w in self.need_lacks] + [(w, False) for w in self.need_has],
                                  key=lambda wl: -len(wl[0]))
         self._mappings: dict[str, dict[str, _Vocab]] = {}
+        self._needs_of_text = lru_cache(maxsize=TEXT_CACHE)(self._needs)  # the same need texts on many rows
 
     # --- yes / no ---
     def flag(self, value: Any) -> bool | None:
@@ -468,6 +469,11 @@ class Vocabularies:
         and whether it says they are lacking (``need_lacks``, or nothing: a need column lists what is lacking) or
         had (``need_has``); a clause that names no item speaks of ``own``, and one with no verb takes the verb of
         the clause before it ("Chưa có máy tính, Internet")."""
+        if type(value) is str:
+            return self._needs_of_text(value, own)
+        return self._needs(value, own)
+
+    def _needs(self, value: Any, own: str | None) -> tuple[bool | None, bool | None] | None:
         text = cell_text(value)
         if not text:
             return (None, None)
