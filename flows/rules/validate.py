@@ -171,8 +171,9 @@ def _mark_duplicates(df: pd.DataFrame, headers: HeaderMap, cfg: AppConfig) -> li
         if col in df:
             key = key + "\x1f" + df[col].astype(str)
     first_row: dict[str, int] = {}
-    for i in df.index[usable]:
-        k = key.iat[i]
+    keys, rows = key.to_numpy(), df["source_row"].to_numpy()
+    for i in df.index[usable]:  # a RangeIndex: labels are positions
+        k = keys[i]
         if k in first_row:
             df.at[i, "row_status"] = "duplicate"
             df.at[i, "duplicate_of"] = first_row[k]
@@ -184,7 +185,7 @@ def _mark_duplicates(df: pd.DataFrame, headers: HeaderMap, cfg: AppConfig) -> li
                 message=cfg.rules.message("duplicate_in_sheet", other_row=first_row[k]),
             ))
         else:
-            first_row[k] = int(df.at[i, "source_row"])
+            first_row[k] = int(rows[i])
     return issues
 
 
