@@ -34,12 +34,13 @@ def _peak_mib(reset_worked: bool) -> float:
 
 
 def _cpu_seconds() -> float:
-    """CPU seconds of this process and of the workbook writer processes: a figure that a busy machine inflates
-    less than the wall clock."""
+    """CPU seconds of this process, of the workbook writer processes and of the rule engine's worker: a figure
+    that a busy machine inflates less than the wall clock."""
     from flows.publishing.publish import WORKER_CPU
+    from flows.rules.engine import WORKER_STATS
 
     own = resource.getrusage(resource.RUSAGE_SELF)
-    return own.ru_utime + own.ru_stime + WORKER_CPU["seconds"]
+    return own.ru_utime + own.ru_stime + WORKER_CPU["seconds"] + WORKER_STATS["seconds"]
 
 
 def change_one_school(sources: Path) -> str:
@@ -150,6 +151,12 @@ def bench_district(scale: float, console: Console, prefect: bool = True) -> dict
     table.add_row("share of its CPU", *(f"{n['night CPU (all processes)'] / cpu:.0%}" for n in nights.values()))
     table.add_row("peak RSS (MiB)", *(f"{peaks[label]:.0f}" for label in nights))
     console.print(table)
+    from flows.rules.engine import WORKER_STATS
+
+    if WORKER_STATS["requests"]:
+        console.print(f"rule engine worker process (Great Expectations, flows.rules.engine): peak RSS "
+                      f"{WORKER_STATS['peak_mib']:.0f} MiB, not in the night's peak above; its CPU is in the night's; "
+                      f"{WORKER_STATS['fallbacks']} fallback(s) to the night's process")
     for label, info in reused.items():
         areas = info.get("areas", {})
         console.print(f"{label}: " + ", ".join(f"{a} {len(r['reused'])} reused / {r['rebuilt']} rebuilt"

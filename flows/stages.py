@@ -86,9 +86,13 @@ class Extraction:
 
 def extract_tables(sources: list[SourceData], cfg: AppConfig, reuse=None) -> Extraction:
     """Each source's tables, header labels and sheet-level issues. ``reuse`` (``flows.reuse.Reuse``): a source
-    whose content, the config and the code are unchanged since a kept night is not laid out again."""
+    whose content, the config and the code are unchanged since a kept night is not laid out again. The first
+    student list (or source of a kind still unknown) laid out starts the rule engine's worker
+    (``flows.rules.engine``), which imports Great Expectations meanwhile; a night whose every source was kept may
+    need none."""
     from flows.intake.layout import extract
     from flows.reuse.intake import source_keys
+    from flows.rules import engine
 
     keys = source_keys(sources, cfg) if reuse is not None else {}
     if reuse is not None:
@@ -105,6 +109,8 @@ def extract_tables(sources: list[SourceData], cfg: AppConfig, reuse=None) -> Ext
             result = reuse.take("layout", key, source.source_id) if key else None
             try:
                 if result is None:
+                    if source.kind in (None, "students"):
+                        engine.start()  # returns at once; the worker imports GX while layout goes on
                     result = extract(source, cfg)
                     if key:
                         reuse.keep("layout", key, result, source.source_id)

@@ -5,8 +5,26 @@ from __future__ import annotations
 import datetime as dt
 import re
 import unicodedata
+from functools import lru_cache, wraps
 
 import pandas as pd
+
+# Pure functions of one text are memoized: a night reads the same village, class, mark and header texts thousands
+# of times. Bounded, so that a process running district after district does not grow; results are unchanged.
+TEXT_CACHE = 1 << 16
+
+
+def memo_text(fn):  # noqa: ANN001, ANN201
+    """``fn`` (a pure function of one cell) remembered for text cells; any other value is computed each time.
+    ``fn`` must return an immutable value (a str, a number, a tuple)."""
+    cached = lru_cache(maxsize=TEXT_CACHE)(fn)
+
+    @wraps(fn)
+    def call(value):  # noqa: ANN001, ANN202
+        return cached(value) if type(value) is str else fn(value)
+
+    call.cache_info, call.cache_clear = cached.cache_info, cached.cache_clear
+    return call
 
 _SPACE = re.compile(r"\s+")
 _PUNCT = re.compile(r"[^\w/]+", re.UNICODE)
@@ -53,7 +71,12 @@ def fold(value: object) -> str:
     """Matching key: lower case, no tones, Đ->d, punctuation other than "/" turned into spaces, single spaces."""
     if value is None:
         return ""
-    text = strip_tones(nfc(str(value))).lower()
+    return _fold(value if type(value) is str else str(value))
+
+
+@lru_cache(maxsize=TEXT_CACHE)
+def _fold(value: str) -> str:
+    text = strip_tones(nfc(value)).lower()
     text = _PUNCT.sub(" ", text).replace("_", " ")
     return _SPACE.sub(" ", text).strip()
 
@@ -80,11 +103,13 @@ _INVISIBLE = str.maketrans({"\u200b": " ", "\u2060": " ", "\u200c": None, "\u200
                             "\u00ad": None})
 
 
+@lru_cache(maxsize=TEXT_CACHE)
 def clean_spaces(value: str) -> str:
     """Single spaces, none at either end; no-break, zero-width and other invisible spacing undone."""
     return _SPACE.sub(" ", value.translate(_INVISIBLE)).strip()
 
 
+@lru_cache(maxsize=TEXT_CACHE)
 def title_name(value: str) -> str:
     """NFC, single spaces, each word capitalised, one tone placement ("NGUYỄN  thị THUỲ" -> "Nguyễn Thị Thủy")."""
     words = clean_spaces(nfc(value)).split(" ")

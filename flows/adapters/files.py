@@ -280,6 +280,9 @@ def _xlsx_hidden(path: Path) -> dict[str, tuple[frozenset[int], frozenset[int]]]
                             return False
                     return True
 
+                if not _mentions(zf, member, b"hidden"):  # no hidden row nor column: nothing to parse (most sheets)
+                    result[sheet.get("name", "")] = (frozenset(), frozenset())
+                    continue
                 with zf.open(member) as fh:
                     for _, elem in ET.iterparse(fh):
                         if elem.tag == f"{m}row":
@@ -317,6 +320,18 @@ def _xlsx_hidden(path: Path) -> dict[str, tuple[frozenset[int], frozenset[int]]]
     except (KeyError, zipfile.BadZipFile, ET.ParseError, ValueError, AttributeError):
         return {}
     return result
+
+
+def _mentions(zf: zipfile.ZipFile, member: str, word: bytes, chunk: int = 1 << 20) -> bool:
+    """``word`` occurs in the zip member (read a chunk at a time: a bytes scan is far cheaper than parsing)."""
+    tail = b""
+    with zf.open(member) as fh:
+        while block := fh.read(chunk):
+            window = tail + block
+            if word in window:
+                return True
+            tail = window[-(len(word) - 1):]
+    return False
 
 
 _ENCRYPTED_OOXML = "EncryptionInfo".encode("utf-16-le")  # stream name in the CFB directory of a protected file

@@ -6,10 +6,11 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from functools import lru_cache
 from typing import Any
 
 from flows.intake.legacy_fonts import to_unicode
-from flows.text import clean_spaces
+from flows.text import TEXT_CACHE, clean_spaces
 
 # "(1)", "2", "A", "(5)=(3)+(4)": the row of column numbers under a header
 _COLUMN_NUMBER = re.compile(r"[(\[]?\d{1,2}[)\]]?|[(\[]?[A-Za-z][)\]]?|\(\d{1,2}\)\s*[=+\-*/x].*")
@@ -29,15 +30,22 @@ def is_empty(value: Any) -> bool:
 
 def display_text(value: Any) -> str:
     """Display text of a cell, legacy fonts repaired, single spaces (for matching, never for data)."""
+    if type(value) is str:
+        return _display(value)
     if is_empty(value):
         return ""
     if isinstance(value, str):
-        return clean_spaces(to_unicode(value))
+        return _display(str(value))
     if isinstance(value, bool):
         return "x" if value else ""
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
     return str(value)
+
+
+@lru_cache(maxsize=TEXT_CACHE)
+def _display(text: str) -> str:
+    return clean_spaces(to_unicode(text)) if text.strip() else ""
 
 
 def is_column_number(text: str) -> bool:

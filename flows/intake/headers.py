@@ -82,7 +82,7 @@ class _Aliases:
                     self.exact.setdefault(tuple(f for f, _ in toks), []).append((toks, fld))
         self.contains.sort(key=lambda kv: -sum(len(f) for f, _ in kv[0]))
 
-    @lru_cache(maxsize=4096)
+    @lru_cache(maxsize=16384)
     def match(self, text: str) -> str | None:
         if not text:
             return None
@@ -98,7 +98,10 @@ class _Aliases:
         for toks in variants:
             if len(toks) > _HEADER_WORDS:
                 continue  # a sentence ("DANH SÁCH HỌC SINH CHƯA CÓ THIẾT BỊ ..."): a title, not a column's header
+            words = {f for f, _ in toks}
             for alias, fld in self.contains:
+                if alias and alias[0][0] not in words:
+                    continue  # its first word is nowhere in the header: it cannot match
                 n = len(alias)
                 if any(_same_words(toks[i:i + n], alias) for i in range(len(toks) - n + 1)):
                     found[fld] = max(found.get(fld, 0), sum(len(f) for f, _ in alias))

@@ -25,6 +25,7 @@ import datetime as dt
 import re
 import unicodedata
 from dataclasses import dataclass, field, replace
+from functools import lru_cache
 from pathlib import PurePath
 from typing import Any, Iterable
 
@@ -41,7 +42,7 @@ from flows.intake.legacy_fonts import SheetFonts, to_unicode
 from flows.intake.signatures import (_SIGNERS_PER_ROW, _has_data, _MarkWords, _name_like, _plain_text,
                                      _signature_start)
 from flows.intake.values import NEED_FIELDS, NEED_IN_NOTE, vocabularies
-from flows.text import fold, strip_tones
+from flows.text import TEXT_CACHE, fold, strip_tones
 
 
 @dataclass
@@ -68,6 +69,7 @@ class _Markers:
                    [_light_fold(m) for m in cfg.headers.subtotal_markers])
 
 
+@lru_cache(maxsize=TEXT_CACHE)
 def _light_fold(text: str) -> str:
     """Lower case, no tones, single spaces, punctuation kept: for markers such as "(Ký" or "KT. Chủ tịch"."""
     return " ".join(strip_tones(unicodedata.normalize("NFC", text)).lower().split())
@@ -147,9 +149,16 @@ def _unit_for(source: SourceData, grid: SheetGrid, header_first: int, kind: str,
 
 
 # --- Rows -----------------------------------------------------------------------------------------------------
+@lru_cache(maxsize=TEXT_CACHE)
 def _header_key(text: str) -> str:
     """Matching key of a header cell: folded, "/" as a space ("Ngày/tháng/năm sinh" = "Ngày, tháng, năm sinh")."""
     return " ".join(fold(text).replace("/", " ").split())
+
+
+@lru_cache(maxsize=TEXT_CACHE)
+def _cell_key(text: str) -> str:
+    """``_header_key`` of a cell below the header, its legacy font read (a header printed again)."""
+    return _header_key(to_unicode(text))
 
 
 # Section titles inside a table ("Lớp 3A", "Thôn Bãi Hào"). Not "truong"/"ban"/"xa": Trương, Bàn and Xa are
@@ -304,7 +313,7 @@ def _extract_rows(grid: SheetGrid, header: Header, markers: _Markers, cfg: AppCo
         if _is_subtotal(row, stt_col, markers):
             continue
         repeats = sum(1 for c, v in cells.items() if isinstance(v, str) and leaf_labels.get(c)
-                      and _header_key(to_unicode(v)) == leaf_labels[c])
+                      and _cell_key(v) == leaf_labels[c])
         if repeats >= 2:
             continue  # the header printed again (a new page or class)
         record: dict[str, Any] = {}

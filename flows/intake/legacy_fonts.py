@@ -309,6 +309,11 @@ def to_unicode(text: str) -> str:
     """One cell to NFC Unicode, repairing TCVN3 / VNI text; anything else comes back NFC-normalised only."""
     if not isinstance(text, str) or not text:
         return text
+    return _to_unicode(text if type(text) is str else str(text))
+
+
+@lru_cache(maxsize=65536)
+def _to_unicode(text: str) -> str:
     nfc_text = unicodedata.normalize("NFC", text)
     return unicodedata.normalize("NFC", _analyse(nfc_text)[1])
 
@@ -323,6 +328,7 @@ _LOCAL_VOTES = 2  # a cell's row and column with fewer cells that tell: the shee
 _ABBREVIATION = re.compile(r"[BCDĐGHKLMNPQRSTVX]{1,5}")  # "SĐT", "ĐT", "TĐC": capitals without a vowel
 
 
+@lru_cache(maxsize=65536)
 def _vote(text: str) -> str | None:
     """What one cell says about its sheet's font: "unicode", "tcvn3", "vni", or None (ASCII, or only Latin-1
     letters that read as Unicode: no evidence either way)."""
@@ -363,7 +369,7 @@ class SheetFonts:
         self.sheet: dict[str, int] = {}
         for r, row in enumerate(rows):
             for c, value in enumerate(row):
-                vote = _vote(value) if isinstance(value, str) else None
+                vote = _vote(str(value)) if isinstance(value, str) else None
                 if vote:
                     for count in (self.rows.setdefault(r, {}), self.columns.setdefault(c, {}), self.sheet):
                         count[vote] = count.get(vote, 0) + 1

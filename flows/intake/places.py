@@ -7,10 +7,11 @@ from __future__ import annotations
 
 import difflib
 import re
+from functools import lru_cache
 from typing import Iterable
 
 from flows.config import AppConfig, built_for
-from flows.text import clean_spaces, fold, nfc, place_number, title_name
+from flows.text import TEXT_CACHE, clean_spaces, fold, nfc, place_number, title_name
 
 _VILLAGE_PREFIXES = ("thon", "khu pho", "khu", "xom", "ban", "to dan pho", "tdp", "kp")  # not "làng": "Thôn Làng Mới"
 _COMMUNE_PREFIXES = ("ubnd", "thi tran", "xa", "tt", "phuong")
@@ -52,6 +53,10 @@ class Places:
         self.schools_in_commune: dict[str, list] = {}
         for s in district.schools:
             self.schools_in_commune.setdefault(s.commune, []).append(s)
+        # each a pure function of its arguments and these lookups: remembered (the same texts on thousands of rows)
+        self.school = lru_cache(maxsize=TEXT_CACHE)(self.school)
+        self.commune = lru_cache(maxsize=TEXT_CACHE)(self.commune)
+        self.village = lru_cache(maxsize=TEXT_CACHE)(self.village)
 
     def school(self, text: str, grade: int | None = None) -> str:
         """The code of the school ``text`` names ("Trường Tiểu học Yên Bình", "TH Yên Bìh"); when it names only a

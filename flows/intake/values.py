@@ -13,20 +13,23 @@ from __future__ import annotations
 import datetime as dt
 import math
 import re
+from functools import lru_cache
 from typing import Any, Iterable
 
 from flows.config import AppConfig, built_for
 from flows.intake.legacy_fonts import to_unicode
-from flows.text import clean_spaces, fold, is_missing, strip_tones, title_name
+from flows.text import TEXT_CACHE, clean_spaces, fold, is_missing, memo_text, strip_tones, title_name
 
 
 # --- Cells ----------------------------------------------------------------------------------------------------
 def cell_text(value: Any) -> str:
     """The cell as the school reads it: legacy fonts repaired, NFC, surrounding space removed."""
+    if type(value) is str:
+        return _cell_text(value)
     if is_missing(value):
         return ""
     if isinstance(value, str):
-        return to_unicode(value).replace("\u00a0", " ").strip()
+        return _cell_text(str(value))
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, dt.datetime):
@@ -36,6 +39,11 @@ def cell_text(value: Any) -> str:
     if isinstance(value, float):
         return str(int(value)) if value.is_integer() else repr(value)
     return str(value)
+
+
+@lru_cache(maxsize=TEXT_CACHE)
+def _cell_text(text: str) -> str:
+    return to_unicode(text).replace("\u00a0", " ").strip()
 
 
 # --- Dates ----------------------------------------------------------------------------------------------------
@@ -69,6 +77,7 @@ def _serial_date(serial: float) -> dt.date | None:
     return _EXCEL_EPOCH + dt.timedelta(days=n)
 
 
+@memo_text
 def parse_date(value: Any) -> tuple[str, int | None]:
     """(ISO date or "", year or None). A year alone gives ("", year); unreadable gives ("", None)."""
     if is_missing(value) or value == "":
@@ -144,6 +153,7 @@ _GRADE_WORDS = {"mot": 1, "hai": 2, "ba": 3, "bon": 4, "tu": 4, "nam": 5, "sau":
 _GRADE = re.compile(r"(?:[a-z]+\s+){0,2}(\d{1,2})(?:\s*[/\-.]?\s*[a-z]?\s*\d{0,2})?")
 
 
+@memo_text
 def parse_grade(value: Any) -> int | None:
     """The grade number of "3A", "Lớp 7", "lớp 6B", "6/1", "7", 7.0, "Khối 8"; None if unreadable."""
     if is_missing(value) or isinstance(value, bool):
@@ -197,6 +207,7 @@ def _phone_digits(text: str) -> str:
     return digits
 
 
+@memo_text
 def parse_phone(value: Any) -> str:
     """"0xxxxxxxxx" when the cell holds a Vietnamese number (spaces, dots, dashes, +84, a lost leading 0);
     otherwise the digits as written (validation warns)."""
@@ -217,6 +228,7 @@ def parse_phone(value: Any) -> str:
     return _phone_digits(text)
 
 
+@memo_text
 def parse_national_id(value: Any) -> str:
     if is_missing(value) or isinstance(value, bool):
         return ""
@@ -234,6 +246,7 @@ def parse_national_id(value: Any) -> str:
 _NAME_EDGE = re.compile(r"^[\s\"'`.,;:*\-_]+|[\s\"'`.,;:*\-_]+$")
 
 
+@memo_text
 def clean_name(value: Any) -> str:
     """A person's name: legacy fonts repaired, NFC, single spaces, title case ("NGUYỄN  thị ánh" ->
     "Nguyễn Thị Ánh")."""
@@ -352,6 +365,7 @@ class Vocabularies:
         self.need_verbs = sorted([(w, True) for w in self.need_lacks] + [(w, False) for w in self.need_has],
                                  key=lambda wl: -len(wl[0]))
         self._mappings: dict[str, dict[str, _Vocab]] = {}
+        self._needs_of_text = lru_cache(maxsize=TEXT_CACHE)(self._needs)  # the same need texts on many rows
 
     # --- yes / no ---
     def flag(self, value: Any) -> bool | None:
@@ -455,6 +469,11 @@ class Vocabularies:
         and whether it says they are lacking (``need_lacks``, or nothing: a need column lists what is lacking) or
         had (``need_has``); a clause that names no item speaks of ``own``, and one with no verb takes the verb of
         the clause before it ("Chưa có máy tính, Internet")."""
+        if type(value) is str:
+            return self._needs_of_text(value, own)
+        return self._needs(value, own)
+
+    def _needs(self, value: Any, own: str | None) -> tuple[bool | None, bool | None] | None:
         text = cell_text(value)
         if not text:
             return (None, None)

@@ -46,9 +46,20 @@ def summarize(result: Any) -> dict:
 
 
 def build(summary: dict, cfg: AppConfig, run_id: str, started_at: dt.datetime, folder: Path) -> Path | None:
-    """Write the Data Docs site for one run into ``folder``; return its index page (None: nothing to show)."""
+    """Write the Data Docs site for one run into ``folder``; return its index page (None: nothing to show). Great
+    Expectations writes it in the rule engine's process when it runs (``flows.rules.engine``)."""
     if not summary or not summary.get("results"):
         return None
+    from flows.rules import engine
+    from validations.students import expectation_specs
+
+    index = engine.data_docs(summary, expectation_specs(cfg), run_id, started_at, folder)
+    log.info("data docs: %d expectations written to %s", len(summary["results"]), folder.name)
+    return index
+
+
+def write_site(summary: dict, specs: list, run_id: str, started_at: dt.datetime, folder: Path) -> Path | None:
+    """``build`` with the suite given as ``validations.students.expectation_specs``: what the worker runs."""
     import great_expectations as gx
     from great_expectations.core.expectation_validation_result import ExpectationSuiteValidationResultSchema
     from great_expectations.core.run_identifier import RunIdentifier
@@ -56,7 +67,7 @@ def build(summary: dict, cfg: AppConfig, run_id: str, started_at: dt.datetime, f
         ExpectationSuiteIdentifier,
         ValidationResultIdentifier,
     )
-    from validations.students import build_suite
+    from validations.students import suite_of
 
     from validations import quiet_gx_loggers
 
@@ -70,7 +81,7 @@ def build(summary: dict, cfg: AppConfig, run_id: str, started_at: dt.datetime, f
                           "base_directory": str(folder.resolve())},  # GX refuses a relative one
         "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
     })
-    suite = build_suite(cfg)
+    suite = suite_of(specs)
     ctx.suites.add(suite)
     result = ExpectationSuiteValidationResultSchema().load(summary)
     when = started_at if started_at.tzinfo else started_at.replace(tzinfo=dt.timezone.utc)
@@ -83,5 +94,4 @@ def build(summary: dict, cfg: AppConfig, run_id: str, started_at: dt.datetime, f
     ctx.build_data_docs(site_names=[SITE])
     make_offline(folder)  # no CDN: the page opens offline and tells no one who reads it
     index = folder / "index.html"
-    log.info("data docs: %d expectations written to %s", len(summary["results"]), folder.name)
     return index if index.exists() else None

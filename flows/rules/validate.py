@@ -113,8 +113,8 @@ def validate_students_for_docs(
 ) -> tuple[pd.DataFrame, list[Issue], dict]:
     """``validate_students`` plus the suite's result for the Data Docs: a JSON-able dict of counts per
     expectation with no cell values (``flows.rules.datadocs.summarize``); {} when there were no rows."""
-    from flows.rules.datadocs import summarize
-    from validations.students import build_suite, check_frame
+    from flows.rules import engine
+    from validations.students import check_frame, expectation_specs
 
     df = students.reset_index(drop=True).copy()
     issues: list[Issue] = []
@@ -124,12 +124,12 @@ def validate_students_for_docs(
         df["grade_by_birth_year"] = pd.Series(dtype="Int64")
         return df, issues, {}
     frame = check_frame(df, cfg, as_of)
-    result = run_suite(frame, build_suite(cfg), "students")
+    failures, summary = engine.check(frame, expectation_specs(cfg))  # GX, in its own process when it runs
     rules = cfg.rules
     seen: set[tuple[int, str]] = set()
     errors = pd.Series(False, index=df.index)
     flagged: dict[str, set[int]] = {}
-    for meta, keys in failing_rows(result):
+    for meta, keys in failures:
         rule, field = meta.get("rule", ""), meta.get("field", "")
         for k in keys:
             if (k, rule) in seen:
@@ -158,7 +158,7 @@ def validate_students_for_docs(
     issues.extend(_mark_duplicates(df, headers, cfg))
     df["exclusion"] = _exclusions(df, flagged)
     df["grade_by_birth_year"] = birth_year_grades(df, as_of)
-    return df, issues, summarize(result)
+    return df, issues, summary
 
 
 def _mark_duplicates(df: pd.DataFrame, headers: HeaderMap, cfg: AppConfig) -> list[Issue]:
@@ -171,8 +171,9 @@ def _mark_duplicates(df: pd.DataFrame, headers: HeaderMap, cfg: AppConfig) -> li
         if col in df:
             key = key + "\x1f" + df[col].astype(str)
     first_row: dict[str, int] = {}
-    for i in df.index[usable]:
-        k = key.iat[i]
+    keys, rows = key.to_numpy(), df["source_row"].to_numpy()
+    for i in df.index[usable]:  # a RangeIndex: labels are positions
+        k = keys[i]
         if k in first_row:
             df.at[i, "row_status"] = "duplicate"
             df.at[i, "duplicate_of"] = first_row[k]
@@ -184,7 +185,7 @@ def _mark_duplicates(df: pd.DataFrame, headers: HeaderMap, cfg: AppConfig) -> li
                 message=cfg.rules.message("duplicate_in_sheet", other_row=first_row[k]),
             ))
         else:
-            first_row[k] = int(df.at[i, "source_row"])
+            first_row[k] = int(rows[i])
     return issues
 
 

@@ -152,3 +152,19 @@ def test_a_row_the_filter_would_show_but_hidden_by_hand_is_reported(tmp_path, cf
     assert read_grids(path)[0].hidden_rows == {4}
     names, issues = _names(path, cfg)
     assert names == ["Nguyễn Văn An", "Lê Thị Bình", "Vi Thị Dung", "Lò Văn Em"] and issues == [(5, "hidden_row")]
+
+
+def test_the_scan_for_hidden_finds_the_word_across_chunk_boundaries(tmp_path):
+    """A sheet's XML is parsed for hidden rows only when it mentions "hidden" (``_mentions``, a chunked scan):
+    the word split between two chunks is found, whatever the chunk size."""
+    import zipfile
+
+    from flows.adapters.files import _mentions
+
+    path = tmp_path / "a.zip"
+    with zipfile.ZipFile(path, "w") as zf:
+        zf.writestr("sheet.xml", b"<row r=\"3\" hid" + b"den=\"1\"/>" + b" " * 50)
+        zf.writestr("plain.xml", b"<row r=\"3\"/>" * 20)
+    with zipfile.ZipFile(path) as zf:
+        assert all(_mentions(zf, "sheet.xml", b"hidden", chunk=n) for n in range(1, 40))
+        assert not any(_mentions(zf, "plain.xml", b"hidden", chunk=n) for n in range(1, 40))
