@@ -170,27 +170,19 @@ def _open_night(url: str, out_root: Path, wait: float, run_id: str, as_of: dt.da
         raise
 
 
-def _validate(students, headers, cfg: AppConfig, as_of: dt.date, reuse, run_id: str, started: dt.datetime,  # noqa: ANN001
-              out_root: Path):
-    """The validate stage (``flows.reuse.intake.validate_night``), then tonight's Data Docs built while the rule
-    engine's worker runs, which then ends (``flows.rules.datadocs.stage``): (rows, issues, summary, staged site)."""
-    from flows.reuse.intake import validate_night
-    from flows.rules.datadocs import stage
-
-    rows, issues, summary = validate_night(students, headers, cfg, as_of, reuse)
-    return rows, issues, summary, stage(summary, cfg, run_id, started, out_root)
-
-
 def _locked_night(sources_dir: Path | None, cfg: AppConfig, out_root: Path, as_of: dt.date, ledger,
                   progress: Progress, step: Step, offline: bool, replay_run: str | None,
                   started: dt.datetime, run_id: str, full: bool = False) -> tuple[RunResult, Path]:
     from flows.publishing.rows_as_sent import rows_as_sent
     from flows.publishing.publish import publish
     from flows.reuse import Reuse
+    from flows.reuse.intake import validate_night
+    from flows.rules.datadocs import stage as stage_data_docs
     from flows.rules.datadocs import unstage as unstage_data_docs
 
     # a replay reads the past and writes no store; any other night reuses what did not change (``--full``: nothing)
     reuse = Reuse(None, run_id) if replay_run else Reuse.beside(out_root, run_id, full=full)
+    staged_docs = None
 
     try:
         progress("Đọc nguồn dữ liệu")
@@ -205,10 +197,11 @@ def _locked_night(sources_dir: Path | None, cfg: AppConfig, out_root: Path, as_o
         progress("Chuẩn hoá dữ liệu")
         normalized = step("normalize", normalize_tables, extraction, cfg, reuse)
         progress("Kiểm tra dữ liệu (Great Expectations)")
-        students, validation_issues, validation, staged_docs = step(
-            "validate", _validate, normalized.students, extraction.headers, cfg, as_of, reuse, run_id, started,
-            out_root)
+        students, validation_issues, validation = step("validate", validate_night, normalized.students,
+                                                       extraction.headers, cfg, as_of, reuse)
         issues = extraction.issues + validation_issues
+        # the Data Docs now, while the rule engine's worker runs; then it leaves (``flows.rules.datadocs.stage``)
+        staged_docs = step("data-docs", stage_data_docs, validation, cfg, run_id, started, out_root)
         log.info("validate: %d rows, %d rejected, %d duplicate, %d issues", len(students),
                  int((students.get("row_status") == "rejected").sum()) if len(students) else 0,
                  int((students.get("row_status") == "duplicate").sum()) if len(students) else 0,
@@ -260,5 +253,5 @@ def _locked_night(sources_dir: Path | None, cfg: AppConfig, out_root: Path, as_o
             log.warning("run %s not marked failed: %s; the next night will", run_id, type(exc).__name__)
         raise
     finally:
-        unstage_data_docs(out_root)  # a staged Data Docs site publish did not take, or one a killed night left
+        unstage_data_docs(staged_docs)
         ledger.close()

@@ -16,6 +16,7 @@ import datetime as dt
 import logging
 import os
 import shutil
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -60,37 +61,35 @@ def build(summary: dict, cfg: AppConfig, run_id: str, started_at: dt.datetime, f
     return index
 
 
-STAGING = ".data-docs-staging"  # beside the run folders: where ``stage`` builds tonight's site
-
-
 def stage(summary: dict, cfg: AppConfig, run_id: str, started_at: dt.datetime, out_root: Path) -> Path | None:
     """Tonight's Data Docs built right after validate, while the rule engine's worker (``flows.rules.engine``) is
-    running, into ``out_root/.data-docs-staging/<run>``; then the worker is ended, so that its Great Expectations
-    (about 300 MB) is not held through linkage, allocation and the workbook writers. Publish moves the site into the
-    run folder (``flows.publishing.publish``); every night ends by removing the staging folder (``unstage``), and
-    starts this one afresh (a night killed in between leaves one). None when no worker runs (every list kept:
-    publish links the kept site, or builds it itself) or when the site could not be built here (publish builds it
-    then, as before). Never raises: the Data Docs must not cost the night."""
+    running, into a staging folder beside the run folders; then the worker is ended, so that its Great Expectations
+    (about 300 MB) is not held through linkage, allocation and publish. Publish moves the site into the run folder
+    (``flows.publishing.publish``); the caller removes the staging folder (``unstage``). None when no worker runs
+    (every list kept: publish links the kept site, or builds it itself) or when the site could not be built here
+    (publish builds it then, as before). Never raises: the Data Docs must not cost the night."""
     from flows.rules import engine
 
     if engine.worker_pid() is None:
         return None
-    unstage(out_root)
-    site = Path(out_root) / STAGING / run_id / FOLDER
+    folder = Path(tempfile.mkdtemp(prefix=".data-docs-", dir=out_root))
     try:
-        if build(summary, cfg, run_id, started_at, site) is not None:
-            return site
-        return None  # nothing to show: publish writes nothing either
+        if build(summary, cfg, run_id, started_at, folder / FOLDER) is not None:
+            return folder / FOLDER
+        shutil.rmtree(folder, ignore_errors=True)  # nothing to show: publish writes nothing either
+        return None
     except Exception as exc:  # noqa: BLE001 - publish builds the site itself
         log.warning("data docs not staged (%s); publish builds them", type(exc).__name__)
+        shutil.rmtree(folder, ignore_errors=True)
         return None
     finally:
         engine.stop()
 
 
-def unstage(out_root: Path) -> None:
-    """Remove the staging folder of ``stage`` (empty once publish has moved tonight's site)."""
-    shutil.rmtree(Path(out_root) / STAGING, ignore_errors=True)
+def unstage(site: Path | None) -> None:
+    """Remove what ``stage`` left (the staging folder, empty once publish has moved the site)."""
+    if site is not None:
+        shutil.rmtree(Path(site).parent, ignore_errors=True)
 
 
 def write_site(summary: dict, specs: list, run_id: str, started_at: dt.datetime, folder: Path) -> Path | None:
