@@ -177,12 +177,9 @@ def _locked_night(sources_dir: Path | None, cfg: AppConfig, out_root: Path, as_o
     from flows.publishing.publish import publish
     from flows.reuse import Reuse
     from flows.reuse.intake import validate_night
-    from flows.rules.datadocs import stage as stage_data_docs
-    from flows.rules.datadocs import unstage as unstage_data_docs
 
     # a replay reads the past and writes no store; any other night reuses what did not change (``--full``: nothing)
     reuse = Reuse(None, run_id) if replay_run else Reuse.beside(out_root, run_id, full=full)
-    staged_docs = None
 
     try:
         progress("Đọc nguồn dữ liệu")
@@ -200,8 +197,6 @@ def _locked_night(sources_dir: Path | None, cfg: AppConfig, out_root: Path, as_o
         students, validation_issues, validation = step("validate", validate_night, normalized.students,
                                                        extraction.headers, cfg, as_of, reuse)
         issues = extraction.issues + validation_issues
-        # the Data Docs now, while the rule engine's worker runs; then it leaves (``flows.rules.datadocs.stage``)
-        staged_docs = step("data-docs", stage_data_docs, validation, cfg, run_id, started, out_root)
         log.info("validate: %d rows, %d rejected, %d duplicate, %d issues", len(students),
                  int((students.get("row_status") == "rejected").sum()) if len(students) else 0,
                  int((students.get("row_status") == "duplicate").sum()) if len(students) else 0,
@@ -235,7 +230,7 @@ def _locked_night(sources_dir: Path | None, cfg: AppConfig, out_root: Path, as_o
         result.handovers = allocation.handovers
         progress("Xuất bảng tính")
         result.finished_at = dt.datetime.now(dt.timezone.utc)
-        run_dir = step("publish", publish, result, cfg, out_root, None, reuse, staged_docs)
+        run_dir = step("publish", publish, result, cfg, out_root, None, reuse)
         swept = reuse.sweep()
         log.info("reuse: %s; %d stale piece(s) dropped", ", ".join(
             f"{area} {len(r['reused'])} reused/{r['rebuilt']} rebuilt" for area, r in reuse.report()["areas"].items()),
@@ -253,5 +248,4 @@ def _locked_night(sources_dir: Path | None, cfg: AppConfig, out_root: Path, as_o
             log.warning("run %s not marked failed: %s; the next night will", run_id, type(exc).__name__)
         raise
     finally:
-        unstage_data_docs(staged_docs)
         ledger.close()

@@ -48,7 +48,6 @@ def publish(
     out_root: Path,
     retention: int | None = None,
     reuse=None,
-    data_docs: Path | None = None,
     *,
     clock: Callable[[], dt.datetime] | None = None,
 ) -> Path:
@@ -60,8 +59,7 @@ def publish(
     when the result, the config and the code are those of a kept night, its workbooks and Data Docs are linked
     from the last run folder instead of written, and so is each CSV export whose frame is unchanged
     (``flows.reuse.workbooks``; the frames prepared for the workbooks are kept too); the manifest says what was
-    reused. ``data_docs``: tonight's Data Docs site already built (``flows.rules.datadocs.stage``), moved in
-    instead of built when no kept site serves.
+    reused.
     """
     from flows.reuse import workbooks as kept
 
@@ -86,7 +84,7 @@ def publish(
             kept.keep_written(reuse, key, partial, name="district")
         docs = kept.docs_key(result.validation or {}, cfg) if reuse is not None else ""
         if not kept.link_kept(reuse, docs, out_root, partial, kept.DOCS_AREA):
-            if _write_data_docs(result, cfg, partial, data_docs):
+            if _write_data_docs(result, cfg, partial):
                 kept.keep_written(reuse, docs, partial, kept.DOCS_AREA)
         finished_at = result.finished_at or (clock or _now_like(result.started_at))()
         write_manifest(result, data, partial, finished_at, workbooks,
@@ -209,15 +207,11 @@ def _write_shared(kind: str, code: str, path: str, stamp) -> float:  # noqa: ANN
     return time.process_time() - started
 
 
-def _write_data_docs(result: RunResult, cfg: AppConfig, folder: Path, staged: Path | None = None) -> bool:
-    """The GX Data Docs site of tonight's validation (flows.rules.datadocs), inside the run folder and its manifest:
-    ``staged`` moved in when the night built it already, else built now. False when it could not be built (nothing
-    to keep for the next night)."""
+def _write_data_docs(result: RunResult, cfg: AppConfig, folder: Path) -> bool:
+    """The GX Data Docs site of tonight's validation (flows.rules.datadocs), inside the run folder and its manifest.
+    False when it could not be built (nothing to keep for the next night)."""
     from flows.rules import datadocs
     target = folder / datadocs.FOLDER
-    if staged is not None and (Path(staged) / "index.html").is_file():
-        shutil.move(str(staged), str(target))
-        return True
     try:
         datadocs.build(result.validation, cfg, result.run_id, result.started_at, target)
     except Exception as exc:  # the officers' detail view must not cost the schools their night's results

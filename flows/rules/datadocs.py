@@ -4,8 +4,7 @@ The validate stage hands over its result as a plain JSON-able dict (``summarize`
 and row index, so the site shows each rule, how many rows it checked and how many failed, and nothing about a
 child: officers find the rows themselves in the issues sheets and ``exports/issues.csv``. ``build`` writes the
 site once per run into the run folder (``<run>/data-docs/index.html``), before the manifest is written, so the
-manifest lists it and the run folder is switched in with it; a night whose rule engine ran in its worker builds it
-right after validate (``stage``) and publish moves it in. The pages fetch nothing from the internet
+manifest lists it and the run folder is switched in with it. The pages fetch nothing from the internet
 (``flows.rules.offline_docs``).
 """
 
@@ -15,8 +14,6 @@ import copy
 import datetime as dt
 import logging
 import os
-import shutil
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -59,37 +56,6 @@ def build(summary: dict, cfg: AppConfig, run_id: str, started_at: dt.datetime, f
     index = engine.data_docs(summary, expectation_specs(cfg), run_id, started_at, folder)
     log.info("data docs: %d expectations written to %s", len(summary["results"]), folder.name)
     return index
-
-
-def stage(summary: dict, cfg: AppConfig, run_id: str, started_at: dt.datetime, out_root: Path) -> Path | None:
-    """Tonight's Data Docs built right after validate, while the rule engine's worker (``flows.rules.engine``) is
-    running, into a staging folder beside the run folders; then the worker is ended, so that its Great Expectations
-    (about 300 MB) is not held through linkage, allocation and publish. Publish moves the site into the run folder
-    (``flows.publishing.publish``); the caller removes the staging folder (``unstage``). None when no worker runs
-    (every list kept: publish links the kept site, or builds it itself) or when the site could not be built here
-    (publish builds it then, as before). Never raises: the Data Docs must not cost the night."""
-    from flows.rules import engine
-
-    if engine.worker_pid() is None:
-        return None
-    folder = Path(tempfile.mkdtemp(prefix=".data-docs-", dir=out_root))
-    try:
-        if build(summary, cfg, run_id, started_at, folder / FOLDER) is not None:
-            return folder / FOLDER
-        shutil.rmtree(folder, ignore_errors=True)  # nothing to show: publish writes nothing either
-        return None
-    except Exception as exc:  # noqa: BLE001 - publish builds the site itself
-        log.warning("data docs not staged (%s); publish builds them", type(exc).__name__)
-        shutil.rmtree(folder, ignore_errors=True)
-        return None
-    finally:
-        engine.stop()
-
-
-def unstage(site: Path | None) -> None:
-    """Remove what ``stage`` left (the staging folder, empty once publish has moved the site)."""
-    if site is not None:
-        shutil.rmtree(Path(site).parent, ignore_errors=True)
 
 
 def write_site(summary: dict, specs: list, run_id: str, started_at: dt.datetime, folder: Path) -> Path | None:

@@ -176,28 +176,3 @@ def test_a_forked_process_starts_its_own_worker():
     os.waitpid(pid, 0)
     assert os.read(read, 100) == b"None"
     assert engine.worker_pid() == parent_worker  # the parent's is untouched
-
-
-def test_the_worker_leaves_after_validate_and_the_night_publishes_the_data_docs_it_built(cfg, tmp_path):
-    """The Data Docs are built while the worker runs, right after validate; then it ends, so linkage, allocation
-    and publish run without its Great Expectations beside them. The site is in the run folder and no staging
-    folder is left beside the runs."""
-    from flows.pipeline import run_night
-    from samples.generate import generate
-
-    src = tmp_path / "src"
-    generate(src, seed=31, scale=0.03)
-    seen: dict[str, int | None] = {}
-
-    def step(name, fn, *args):  # noqa: ANN001, ANN202 - the pipeline's step: notes whether the worker runs
-        seen[name] = engine.worker_pid()
-        return fn(*args)
-
-    engine.stop()
-    out = tmp_path / "out"
-    _, run_dir = run_night(src, cfg, out, AS_OF, step=step, ledger_url=f"sqlite:///{tmp_path / 'l.sqlite'}")
-    assert seen["data-docs"] is not None  # started at layout, running when the site is built
-    assert seen["dedupe"] is None and seen["publish"] is None
-    assert (run_dir / "data-docs" / "index.html").is_file()
-    assert "data-docs/index.html" in (run_dir / "manifest.json").read_text(encoding="utf-8")
-    assert not [p for p in out.iterdir() if p.name.startswith(".data-docs-")]
