@@ -28,11 +28,12 @@ _SCAN_ROWS = 15
 
 
 def _matches(text: str, aliases: list[str]) -> bool:
-    key = fold(text)
-    if not key:
-        return False
-    exact, within = _folded(tuple(aliases))
-    return key in exact or any(a in key for a in within)
+    return _hit(fold(text), *_folded(tuple(aliases)))
+
+
+def _hit(key: str, exact: frozenset[str], within: tuple[str, ...]) -> bool:
+    """A folded text is one of the names ``exact`` or contains one of the words ``within`` (``_folded``)."""
+    return bool(key) and (key in exact or any(a in key for a in within))
 
 
 @functools.lru_cache(maxsize=64)
@@ -55,7 +56,7 @@ def _header(rows: list[list], aliases: dict[str, list[str]]) -> tuple[int, dict[
             if not key:
                 continue
             for name, exact, within in folded:
-                if name not in cols and (key in exact or any(a in key for a in within)):
+                if name not in cols and _hit(key, exact, within):
                     cols[name] = c
                     break
         if "pair_key" in cols and "decision" in cols:

@@ -58,17 +58,17 @@ def field_fingerprints(result) -> dict[str, str]:  # noqa: ANN001 - RunResult
             for name, value in sorted(vars(result).items()) if name not in _RUN_STAMPS}
 
 
-def result_fingerprint(result, ignore: frozenset[str] = frozenset(), fields: dict[str, str] | None = None) -> str:  # noqa: ANN001
-    """Every value of the night's result except the run's id and times and the fields in ``ignore``;
-    ``fields``: ``field_fingerprints(result)`` when already computed."""
+def result_fingerprint(result, fields: dict[str, str] | None = None) -> str:  # noqa: ANN001
+    """Every value of the night's result except the run's id and times; ``fields``: ``field_fingerprints(result)``
+    when already computed."""
     fields = field_fingerprints(result) if fields is None else fields
-    return digest(*((name, fp) for name, fp in sorted(fields.items()) if name not in ignore))
+    return digest(*sorted(fields.items()))
 
 
 def workbook_key(result, cfg, group: str = "district", fields: dict[str, str] | None = None) -> str:  # noqa: ANN001
     """The key of the district workbook: every value of the result but the run's id and times, the config and the
     code. ``fields``: ``field_fingerprints(result)``, when already computed."""
-    return digest(AREA, group, result_fingerprint(result, frozenset(), fields), config_fingerprint(cfg),
+    return digest(AREA, group, result_fingerprint(result, fields), config_fingerprint(cfg),
                   code_version())
 
 
