@@ -64,7 +64,10 @@ def cannot_link(a: dict, b: dict) -> str:
 
     - one list names two children (a school lists twins together; exact repeats of a row are marked
       ``duplicate`` before linkage); where records do not say their list, two rows written next to each other
-      with the same family name and birth and another given name, be it only a tone ("Thủy" / "Thúy");
+      with the same family name and birth and a name written otherwise: another given name, be it only a tone
+      ("Thủy" / "Thúy"), a name with its marks where the other has none ("Phượng" / "Phuong"), or its words in
+      another order ("Đinh Hững" / "Hùng Đinh"), as a list with a known name would have it (in lists written with
+      Vietnamese marks; without any, only another given name);
     - the same family name, birth and household (guardian, phone or village) with two different given names:
       each a real Vietnamese syllable and more than a typing error apart, not one name with its marks changed or
       lost ("Hưng" / "Hùng", "Anh" / "Ánh" are one name written two ways; "Lihn" is a slip for "Linh", and from
@@ -77,6 +80,13 @@ def cannot_link(a: dict, b: dict) -> str:
     if written_together and a["name_key"] and a["name_key"] == b["name_key"] and (
             (a["dob"] and b["dob"] and not _close_birth(a, b)) or (a["sex"] and b["sex"] and a["sex"] != b["sex"])):
         return SAME_LIST  # namesakes of one list: another birthday or another sex
+    if written_together and _close_birth(a, b) and _written_apart(a, b) and (a["given_marked"] or b["given_marked"]) \
+            and (_same_family(a, b) or _same_words(a, b)):
+        # one list giving one family's child of that birth twice, the second time spelled otherwise: two children.
+        # Only in a list written with marks: there a repeat is a copy, and another spelling is another child; in
+        # a list without any (FEBRL's), two spellings side by side are as often one record's typing slips
+        return TWINS if _same_family(a, b) and (_other_marks(a, b) or _two_given_names(a, b, slips_too=True)) \
+            else SAME_LIST
     if not (_same_family(a, b) and _close_birth(a, b)):
         return ""
     if written_together and (_other_marks(a, b) or _two_given_names(a, b, slips_too=True)):
@@ -84,6 +94,17 @@ def cannot_link(a: dict, b: dict) -> str:
     if (a["name_key"] and a["name_key"] == b["name_key"]) or _one_name_mistyped(a, b):
         return ""
     return TWINS if _two_given_names(a, b) and _same_household(a, b) else ""
+
+
+def _written_apart(a: dict, b: dict) -> bool:
+    """The two names not written alike: other words, another order, or other marks (a repeat of the same
+    row is left to the model; validation marks a whole repeat ``duplicate`` before)."""
+    return any(a[k] != b[k] for k in ("family", "middle", "given", "given_marked"))
+
+
+def _same_words(a: dict, b: dict) -> bool:
+    """The same words of a name in another order ("Đinh Hùng" / "Hùng Đinh")."""
+    return bool(a["name_key"]) and a["name_key"] == b["name_key"]
 
 
 def _one_name_mistyped(a: dict, b: dict) -> bool:

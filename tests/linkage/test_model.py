@@ -167,6 +167,26 @@ def test_rows_written_together_without_a_list_are_twins_even_when_only_a_tone_di
     assert labels[0] != labels[1] and labels[1] == labels[5]
 
 
+def test_rows_written_together_without_a_list_are_two_children_however_the_second_name_is_spelled():
+    """As a list with a known name would have it: marks on one row only, or the name's words in another order."""
+    home = {"date_of_birth": "2010-07-02", "village": "Phố Mới", "guardian_name": "Chu Thị Trang",
+            "school_code": "THCS Tân Lập"}
+    for a, b in (("Vi Thi Phuong", "Vi Thị Phượng"), ("Đinh Hững", "Hùng Đinh"), ("MÔNG THỊ PHƯƠNG", "Mông Thị Phượnng")):
+        recs = _recs({"full_name": a, **home}, {"full_name": b, **home},
+                     *[{"full_name": f"Hoàng Văn {g}"} for g in ("An", "Bình", "Cường")], {"full_name": b, **home})
+        assert cannot_link(recs[0], recs[1]) != "", (a, b)  # adjacent rows of one list
+        assert cannot_link(recs[0], recs[5]) == "", (a, b)  # far apart: another list's copy, for the model
+    # the same name written the same way on two neighbouring rows is a repeated row: the model weighs it
+    recs = _recs({"full_name": "Vi Thị Phượng", **home}, {"full_name": "Vi Thị Phượng", **home})
+    assert cannot_link(*recs) == ""
+    # and another family name written together is no twin: the model weighs it
+    recs = _recs({"full_name": "Vi Thị Phượng", **home}, {"full_name": "Lý Thị Phượng", **home})
+    assert cannot_link(*recs) == ""
+    # a list written without marks (FEBRL's) has slips side by side: one letter is the model's to weigh
+    recs = _recs({"full_name": "coleman emiily", **home}, {"full_name": "coleman emiiyl", **home})
+    assert cannot_link(*recs) == ""
+
+
 def test_a_village_numbered_in_words_is_compared_as_in_digits():
     keys = features(pd.DataFrame({"full_name": ["A"] * 6,
                                   "village": ["Thôn Ba", "thôn 03", "Khu Năm", "Bản Nà Ba", "Thôn Nam", "Xóm Mười"]}))
