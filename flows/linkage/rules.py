@@ -65,9 +65,8 @@ def cannot_link(a: dict, b: dict) -> str:
     - one list names two children (a school lists twins together; exact repeats of a row are marked
       ``duplicate`` before linkage); where records do not say their list, two rows written next to each other
       with the same family name and birth and a name written otherwise: another given name, be it only a tone
-      ("Thủy" / "Thúy"), a name with its marks where the other has none ("Phượng" / "Phuong"), or its words in
-      another order ("Đinh Hững" / "Hùng Đinh"), as a list with a known name would have it (in lists written with
-      Vietnamese marks; without any, only another given name);
+      ("Thủy" / "Thúy"), or, both written with marks, its words in another order or its marks and a letter
+      changed ("Đinh Hững" / "Hùng Đinh", "Phương" / "Phượnng"), as a list with a known name would have it;
     - the same family name, birth and household (guardian, phone or village) with two different given names:
       each a real Vietnamese syllable and more than a typing error apart, not one name with its marks changed or
       lost ("Hưng" / "Hùng", "Anh" / "Ánh" are one name written two ways; "Lihn" is a slip for "Linh", and from
@@ -80,11 +79,12 @@ def cannot_link(a: dict, b: dict) -> str:
     if written_together and a["name_key"] and a["name_key"] == b["name_key"] and (
             (a["dob"] and b["dob"] and not _close_birth(a, b)) or (a["sex"] and b["sex"] and a["sex"] != b["sex"])):
         return SAME_LIST  # namesakes of one list: another birthday or another sex
-    if written_together and _close_birth(a, b) and _written_apart(a, b) and (a["given_marked"] or b["given_marked"]) \
+    if written_together and _close_birth(a, b) and a["given_marked"] and b["given_marked"] and _written_apart(a, b) \
             and (_same_family(a, b) or _same_words(a, b)):
-        # one list giving one family's child of that birth twice, the second time spelled otherwise: two children.
-        # Only in a list written with marks: there a repeat is a copy, and another spelling is another child; in
-        # a list without any (FEBRL's), two spellings side by side are as often one record's typing slips
+        # one list giving one family's child of that birth twice, both written with marks, the second time spelled
+        # otherwise: two children. A row without marks beside one with them may be either (a copy typed without
+        # them, or a twin), and in a list without any (FEBRL's) two spellings side by side are as often one
+        # record's typing slips: those are the model's to weigh
         return TWINS if _same_family(a, b) and (_other_marks(a, b) or _two_given_names(a, b, slips_too=True)) \
             else SAME_LIST
     if not (_same_family(a, b) and _close_birth(a, b)):
