@@ -11,6 +11,7 @@ import datetime as dt
 import logging
 import os
 import threading
+import unicodedata
 from functools import lru_cache
 
 import pandas as pd
@@ -163,30 +164,39 @@ def validate_students_for_docs(
 
 def _mark_duplicates(df: pd.DataFrame, headers: HeaderMap, cfg: AppConfig) -> list[Issue]:
     """A usable row repeating an earlier usable row of the same sheet: every field the same (name compared
-    folded), so that two children who share a name and class but not a parent or birthday stay apart."""
+    folded), so that two children who share a name and class but not a parent or birthday stay apart. Two names
+    both written with marks and marked otherwise are two names ("Thủy" / "Thúy": twins share every other field);
+    a name without marks repeats any marked spelling of its letters."""
     issues = []
     usable = df["row_status"] == "ok"
     key = df["source_id"].astype(str) + "\x1f" + df["source_sheet"].astype(str) + "\x1f" + df["full_name"].map(fold)
     for col in DUPLICATE_KEY:
         if col in df:
             key = key + "\x1f" + df[col].astype(str)
-    first_row: dict[str, int] = {}
-    keys, rows = key.to_numpy(), df["source_row"].to_numpy()
+    earlier: dict[str, list[tuple[str | None, int]]] = {}  # key -> (the name as marked, its first row)
+    keys, rows, names = key.to_numpy(), df["source_row"].to_numpy(), df["full_name"].to_numpy()
     for i in df.index[usable]:  # a RangeIndex: labels are positions
-        k = keys[i]
-        if k in first_row:
+        k, marked = keys[i], _as_marked(names[i])
+        first = next((row for m, row in earlier.get(k, ()) if m is None or marked is None or m == marked), None)
+        if first is not None:
             df.at[i, "row_status"] = "duplicate"
-            df.at[i, "duplicate_of"] = first_row[k]
+            df.at[i, "duplicate_of"] = first
             issues.append(Issue(
                 source_file=df.at[i, "source_file"], source_sheet=df.at[i, "source_sheet"],
                 source_row=int(df.at[i, "source_row"]),
                 column=header_label(headers, cfg, df.at[i, "source_file"], df.at[i, "source_sheet"], "full_name"),
                 severity=cfg.rules.severity("duplicate_in_sheet"), rule="duplicate_in_sheet",
-                message=cfg.rules.message("duplicate_in_sheet", other_row=first_row[k]),
+                message=cfg.rules.message("duplicate_in_sheet", other_row=first),
             ))
         else:
-            first_row[k] = int(rows[i])
+            earlier.setdefault(k, []).append((marked, int(rows[i])))
     return issues
+
+
+def _as_marked(name: object) -> str | None:
+    """A name as written with its marks (NFC, lower case, single spaces), or None when it has none to tell."""
+    text = " ".join(unicodedata.normalize("NFC", as_text(name)).lower().split())
+    return text if any(ord(ch) > 127 for ch in text) else None
 
 
 def _exclusions(df: pd.DataFrame, flagged: dict[str, set[int]]) -> list[str]:

@@ -114,3 +114,14 @@ def test_a_name_that_is_a_formula_rejects_the_row(cfg):
     assert list(df["row_status"]) == ["rejected"] * 5 + ["ok"]
     # one issue says what is wrong: no "looks like a formula" warning nor "name incomplete" on the same cell
     assert not [i for i in issues if i.rule in {"formula_like_text", "name_plausible"} and i.source_row < 13]
+
+
+def test_twins_whose_names_differ_only_by_a_mark_are_two_rows_not_a_repeat(cfg):
+    """Twins share every field but the name: "Thủy" and "Thúy" written with marks are two children; a row typed
+    without marks repeats any marked spelling of its letters."""
+    rows = students({"full_name": "Nông Thị Thủy"}, {"full_name": "Nông Thị Thúy"}, {"full_name": "NONG THI THUY"},
+                    {"full_name": "Nông  Thị  Thúy"})
+    df, issues = validate_students(rows, {}, cfg, AS_OF)
+    assert list(df["row_status"]) == ["ok", "ok", "duplicate", "duplicate"]
+    assert list(df["duplicate_of"].iloc[2:]) == [8, 9]
+    assert [i.source_row for i in issues if i.rule == "duplicate_in_sheet"] == [10, 11]
