@@ -7,7 +7,6 @@ with one task per stage (``step``). Logs carry counts and ids only.
 from __future__ import annotations
 
 import datetime as dt
-import gc
 import logging
 import os
 import time
@@ -19,6 +18,7 @@ from zoneinfo import ZoneInfo
 from flows.config import AppConfig
 from flows.allocation.stage import allocate_supports
 from flows.frames import RunResult
+from flows.heap import frozen_between_stages
 from flows.night_results import cite_column, issue_frame, night_counts, source_reports, student_export
 from flows.stages import extract_tables, fetch_sources, link_persons, normalize_tables, open_ledger, send_feedback
 
@@ -101,7 +101,7 @@ def run_night(
     """
     out_root.mkdir(parents=True, exist_ok=True)
     url = ledger_url or default_ledger_url(out_root)
-    step, thaw = _frozen_between_stages(step)
+    step, thaw = frozen_between_stages(step)  # the night's rows out of the cyclic collector's scans
     scratch = None
     if replay_run:  # read-only: a copy of the ledger, its own output folder (UnknownRun for an unknown id)
         wait = cfg.district.night.lock_wait_seconds if lock_wait is None else lock_wait
@@ -113,32 +113,6 @@ def run_night(
         thaw()
         if scratch is not None:
             scratch.remove()
-
-
-def _frozen_between_stages(step: Step) -> tuple[Step, Callable[[], None]]:
-    """``step`` that first moves every object alive so far out of the cyclic garbage collector's reach
-    (``gc.freeze``), and the call that gives them back (``gc.unfreeze``) when the night ends.
-
-    A night holds a few million container objects (its rows as lists, dicts and frames) for several stages, and
-    every full collection Python triggers on its own scans them all again: about 1.6 s of a full night's 21 s, and
-    0.85 s of an unchanged night's 4. What a stage receives is alive until the stages after it are done with it,
-    so it is frozen when the next stage starts; what a stage makes and drops is collected as before. Frozen
-    objects are still freed by reference counting; only one that becomes part of a garbage cycle waits for the
-    night's end, where one full collection frees it (else a process running night after night would freeze each
-    night's leftovers again the next night and grow). A process that froze objects itself before the night (a
-    server's start-up) keeps its own policy: the night then freezes and unfreezes nothing."""
-    if gc.get_freeze_count():
-        return step, lambda: None
-
-    def frozen_step(name: str, fn: Callable, *args):
-        gc.freeze()
-        return step(name, fn, *args)
-
-    def thaw() -> None:
-        gc.unfreeze()
-        gc.collect()
-
-    return frozen_step, thaw
 
 
 REPLAY_FOLDER = "replays"  # OUT/replays/<run>/: where a replay publishes (``latest`` is never moved)

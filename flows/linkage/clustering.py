@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
+from flows.heap import frozen_while
 from flows.linkage.comparisons import (
     COMPARISONS, EVIDENCE_FLOOR, IDENTITY_COMPARISONS, MATCH_THRESHOLD, REVIEW_THRESHOLD,
 )
@@ -75,15 +76,16 @@ def link(records: pd.DataFrame, model: dict | None = None, *, must_link: list[tu
     appended after them repeat earlier nights and would make the model depend on the ledger's history).
     ``progress(step, total)`` is called as the stages complete."""
     tick = progress or (lambda step, total: None)
-    feats = features(records)
-    tick(1, 4)
-    # pairs well below the review band are scored too: they are the evidence that two children are not one
-    pairs = score(feats, model, min_probability=min(review_threshold, EVIDENCE_FLOOR), train_rows=train_rows)
-    gc.collect()  # Splink's linkers hold their DuckDB databases in reference cycles: freed now, not at some later peak
-    tick(2, 4)
-    recs = feats.astype(object).where(feats.notna(), None).to_dict("records")
-    labels, review = cluster(recs, pairs, must_link=must_link, cannot=cannot, match_threshold=match_threshold,
-                             review_threshold=review_threshold)
+    with frozen_while():  # the caller's data out of the collector's scans (a night has frozen it already)
+        feats = features(records)
+        tick(1, 4)
+        # pairs well below the review band are scored too: they are the evidence that two children are not one
+        pairs = score(feats, model, min_probability=min(review_threshold, EVIDENCE_FLOOR), train_rows=train_rows)
+        gc.collect()  # Splink's linkers hold their DuckDB databases in reference cycles: freed now, not at a later peak
+        tick(2, 4)
+        recs = feats.astype(object).where(feats.notna(), None).to_dict("records")
+        labels, review = cluster(recs, pairs, must_link=must_link, cannot=cannot, match_threshold=match_threshold,
+                                 review_threshold=review_threshold)
     tick(3, 4)
     tick(4, 4)
     return Linkage(labels=labels, review=review, pairs_scored=len(pairs), model=pairs.attrs.get("model"))

@@ -1,13 +1,16 @@
-"""The night keeps what earlier stages made out of the cyclic garbage collector's scans (``gc.freeze`` before each
-stage) and gives it all back when it ends, however it ends; a process with its own frozen objects is left alone."""
+"""``flows.heap``: the night keeps what earlier stages made out of the cyclic garbage collector's scans
+(``gc.freeze`` before each stage) and gives it all back when it ends, however it ends; linking does the same with its
+caller's data; a process with its own frozen objects is left alone."""
 
 from __future__ import annotations
 
 import datetime as dt
 import gc
 
+import pandas as pd
 import pytest
 
+from flows.linkage.clustering import link
 from flows.pipeline import run_night
 from samples.generate import generate
 
@@ -66,5 +69,22 @@ def test_a_process_that_froze_objects_itself_keeps_them_and_the_night_freezes_no
         run_night(sources, cfg, tmp_path / "out", AS_OF, step=step)
         assert max(step.frozen.values()) <= before  # nothing of the night's was frozen
         assert 0 < gc.get_freeze_count() <= before  # and the process's own frozen objects are still frozen
+    finally:
+        gc.unfreeze()
+
+
+def test_linking_freezes_its_callers_objects_while_it_runs_unless_the_caller_froze_its_own():
+    records = pd.DataFrame([{"full_name": "Nguyễn Văn An", "date_of_birth": "2012-03-04", "commune_code": "06388"},
+                            {"full_name": "Nguyen Van An", "date_of_birth": "2012-03-04", "commune_code": "06388"}])
+    seen = []
+    labels = link(records, progress=lambda step, total: seen.append(gc.get_freeze_count())).labels
+    assert labels[0] == labels[1]
+    assert seen[0] > 0 and gc.get_freeze_count() == 0
+    gc.freeze()
+    try:
+        before = gc.get_freeze_count()
+        seen.clear()
+        link(records, progress=lambda step, total: seen.append(gc.get_freeze_count()))
+        assert max(seen) <= before and 0 < gc.get_freeze_count() <= before
     finally:
         gc.unfreeze()
