@@ -110,15 +110,25 @@ def _install() -> None:
 
 
 @contextmanager
-def lean() -> Iterator[None]:
-    """Within: this thread's GX validation reads each expectation's configuration and domain object once."""
+def lean(fingerprint: bool = True) -> Iterator[None]:
+    """Within: this thread's GX validation reads each expectation's configuration and domain object once.
+    ``fingerprint=False``: a pandas batch loaded within gets no ``pandas_data_fingerprint`` marker, an md5 of the
+    whole frame (``hash_pandas_object``) that GX computes for every frame under 1 GB and that a caller who drops
+    the result's batch markers (``flows.rules.datadocs.summarize``) never reads."""
     _install()
     outer = _memo()
     if outer is not None:  # nested: the outer run's memo serves
         yield
         return
     _STATE.memo = {}
+    engine, threshold = None, None
+    if not fingerprint:
+        from great_expectations.execution_engine import pandas_execution_engine as engine
+
+        threshold, engine.HASH_THRESHOLD = engine.HASH_THRESHOLD, 0  # memory_usage().sum() < 0: never hashed
     try:
         yield
     finally:
         _STATE.memo = None
+        if engine is not None:
+            engine.HASH_THRESHOLD = threshold

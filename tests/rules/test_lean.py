@@ -45,12 +45,21 @@ def _comparable(result) -> str:
 def test_a_lean_validation_gives_gx_s_own_result(cfg, monkeypatch):
     frame, suite = _frame(cfg), build_suite(cfg)
     lean_result = validate.run_suite(frame, suite, "lean-test")
-    monkeypatch.setattr(validate, "lean", contextlib.nullcontext)
+    monkeypatch.setattr(validate, "lean", lambda **_: contextlib.nullcontext())
     plain_result = validate.run_suite(frame, suite, "lean-test")
     assert _comparable(lean_result) == _comparable(plain_result)
     failed = {meta["rule"] for meta, keys in validate.failing_rows(lean_result) if keys}
     assert {"name_present", "date_valid", "grade_in_range", "need_marked", "phone_valid",
             "age_grade_consistent", "commune_in_district"} <= failed  # a comparison of failures, not of nothing
+
+
+def test_the_night_s_validation_hashes_no_frame(cfg):
+    from great_expectations.execution_engine import pandas_execution_engine
+
+    threshold = pandas_execution_engine.HASH_THRESHOLD
+    result = validate.run_suite(_frame(cfg), build_suite(cfg), "lean-test")
+    assert "pandas_data_fingerprint" not in result.meta["batch_markers"]  # the night drops the markers
+    assert pandas_execution_engine.HASH_THRESHOLD == threshold  # GX as it was, outside
 
 
 def test_within_lean_a_configuration_is_worked_out_once(cfg):
