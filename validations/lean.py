@@ -32,6 +32,7 @@ _STATE = threading.local()
 _INSTALLED = False
 _INSTALL_LOCK = threading.Lock()
 _PLAIN_SCALARS = (str, int, bool, type(None))
+_KEYED_BY_VALUE = (str, int, bool, type(None), float)
 _DICTS: tuple[type, ...] = (dict,)  # and GX's IDDict, once installed
 
 
@@ -89,8 +90,9 @@ def _install() -> None:
                 keys = set(self.keys()) - set(self._id_ignore_keys)
                 if len(keys) > 1:
                     data = {k: self[k] for k in keys}
-                    # the same values (a container: the same object, kept alive below) give the same id
-                    key = ("to_id", *sorted((k, v if type(v) in _PLAIN_SCALARS else (type(v), id(v)))
+                    # the same values of the same types (a container: the same object, kept alive below) give
+                    # the same id; True and 1 are equal keys in Python, hence the type
+                    key = ("to_id", *sorted((k, type(v), v if type(v) in _KEYED_BY_VALUE else id(v))
                                             for k, v in data.items()))
                     hit = memo.get(key)
                     if hit is not None:

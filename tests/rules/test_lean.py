@@ -94,6 +94,16 @@ def test_metric_ids_are_gx_s_own(values):
         assert IDDict(values).to_id() == outside  # from the memo
 
 
+def test_metric_ids_of_equal_but_different_values_differ():
+    from great_expectations.core.id_dict import IDDict
+
+    values = [{"column": "x", "v": True}, {"column": "x", "v": 1}, {"column": "x", "v": 1.0}]
+    outside = [IDDict(v).to_id() for v in values]
+    assert len(set(outside)) == 3
+    with lean():
+        assert [IDDict(v).to_id() for v in values] == outside
+
+
 def test_the_engine_frame_reads_as_the_check_frame():
     frame = pd.DataFrame({
         "row_key": [0, 1, 2],
