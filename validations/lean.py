@@ -1,7 +1,7 @@
 """Great Expectations without its repeated bookkeeping: the same validation, each value worked out once per run.
 
 Profiled on the district sample (28 expectations, ``songmaytinh bench district``), most of GX's time was not
-spent on the data but on three things it recomputes over and over while it builds the metric graph and the
+spent on the data but on four things it recomputes over and over while it builds the metric graph and the
 results (GX 1.x, ``great_expectations/expectations`` and ``core/id_dict.py``):
 
 - ``Expectation.configuration``, a property that rebuilds the expectation's pydantic ``dict()`` on every read:
@@ -9,9 +9,13 @@ results (GX 1.x, ``great_expectations/expectations`` and ``core/id_dict.py``):
 - ``ExpectationConfiguration.to_domain_obj``, which builds (and pydantic-validates) a new Expectation from the
   same configuration for every metric it asks about;
 - ``IDDict.to_id``, each metric configuration's id, which runs ``convert_to_json_serializable`` (numpy type
-  checks on every element, value sets of a few hundred villages included) before ``json.dumps``.
+  checks on every element, value sets of a few hundred villages included) before ``json.dumps``;
+- ``ValidationGraph.build_metric_dependency_graph``, which asks each metric's provider for its dependencies
+  (new MetricConfigurations, new ids) again for every expectation and every path that reaches that metric
+  (the table's columns and row count, each column's null condition...): about 56 nodes per expectation.
 
-``lean()`` makes the first two answer from a memo for the duration of one validation (the objects are made and
+``lean()`` makes the first two and the dependencies of a metric (by its id and the run's configuration) answer
+from a memo for the duration of one validation (the objects are made and
 read within it; the memo is dropped when it ends), and gives ``to_id`` a fast path for values that are already
 plain JSON (str, int, bool, None, finite or infinite floats, lists, tuples and str-keyed dicts of those), for
 which GX's conversion returns the values unchanged: the id is the same md5 of the same ``json.dumps``. Anything
@@ -105,6 +109,34 @@ def _install() -> None:
             return to_id(self, id_keys, id_ignore_keys)
 
         fast_to_id.__wrapped__ = to_id
+
+        def memo_dependencies(graph, metric_configuration, runtime_configuration=None):  # noqa: ANN001, ANN202
+            memo = _memo()
+            if memo is None:
+                return build_graph(graph, metric_configuration, runtime_configuration)
+            impl, _ = graph.set_metric_configuration_default_kwargs_if_absent(metric_configuration)
+            key = ("dependencies", metric_configuration.id, id(runtime_configuration), id(graph._execution_engine))
+            hit = memo.get(key)
+            if hit is None:
+                deps = impl.get_evaluation_dependencies(metric=metric_configuration,
+                                                        execution_engine=graph._execution_engine,
+                                                        runtime_configuration=runtime_configuration)
+                hit = memo[key] = (runtime_configuration, deps)
+            deps = hit[1]
+            if not deps:
+                graph.add(MetricEdge(left=metric_configuration))
+                return
+            metric_configuration.metric_dependencies = deps
+            for dependency in deps.values():
+                if dependency.id == metric_configuration.id:
+                    continue
+                graph.add(MetricEdge(left=metric_configuration, right=dependency))
+                memo_dependencies(graph, dependency, runtime_configuration)
+
+        from great_expectations.validator.validation_graph import MetricEdge, ValidationGraph
+
+        build_graph = ValidationGraph.build_metric_dependency_graph
+        ValidationGraph.build_metric_dependency_graph = memo_dependencies
         Expectation.configuration = property(memoized("configuration", configuration))
         ExpectationConfiguration.to_domain_obj = memoized("domain_obj", to_domain_obj)
         IDDict.to_id = fast_to_id

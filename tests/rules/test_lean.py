@@ -72,6 +72,28 @@ def test_within_lean_a_configuration_is_worked_out_once(cfg):
     assert expectation.configuration is not first  # the memo ends with the validation
 
 
+def test_within_lean_a_metric_s_dependencies_are_worked_out_once():
+    from great_expectations.execution_engine import PandasExecutionEngine
+    from great_expectations.validator.metric_configuration import MetricConfiguration
+    from great_expectations.validator.validation_graph import ValidationGraph
+
+    engine, runtime = PandasExecutionEngine(), {}
+
+    def graph():  # noqa: ANN202
+        metric = MetricConfiguration("column_values.nonnull.unexpected_count", {"column": "x"}, {})
+        built = ValidationGraph(execution_engine=engine)
+        built.build_metric_dependency_graph(metric, runtime)
+        return built.edge_ids, list(metric.metric_dependencies.values())
+
+    outside = graph()
+    assert outside[1] and [a is b for a, b in zip(outside[1], graph()[1])] == [False] * len(outside[1])
+    with lean():
+        first = graph()
+        again = graph()
+    assert first[0] == again[0] == outside[0]  # the same graph as GX builds
+    assert all(a is b for a, b in zip(first[1], again[1]))  # from the memo
+
+
 class _Kind(str, enum.Enum):
     A = "a"
 
