@@ -56,11 +56,11 @@ def check_frame(df: pd.DataFrame, cfg: AppConfig, as_of: dt.date) -> pd.DataFram
     raw_dob = _raw(df, "date_of_birth")
     has_dob = df["date_of_birth"].fillna("") != ""
     has_year = df["birth_year"].notna()
+    # missing when the school left it blank (date_missing), "bad" when written but unreadable (date_valid)
     out["date_status"] = [
-        "blank" if r is None else ("ok" if d else ("year" if y else "bad"))
+        None if r is None else ("ok" if d else ("year" if y else "bad"))
         for r, d, y in zip(raw_dob, has_dob, has_year)
     ]
-    out["date_present"] = [None if s == "blank" else s for s in out["date_status"]]
     grade = pd.to_numeric(df["grade"], errors="coerce")
     start = school_year_start(as_of)
     in_range = grade.between(cfg.rules.grade_min, cfg.rules.grade_max)
@@ -81,7 +81,6 @@ def check_frame(df: pd.DataFrame, cfg: AppConfig, as_of: dt.date) -> pd.DataFram
     missing = df["commune_code"].fillna("") == ""
     out["commune_claimed"] = [None if m and not r else (f"?{r}" if m else c)
                               for m, r, c in zip(missing, raw_commune, df["commune_code"])]
-    out["commune_known"] = [None if m and not r else "ok" for m, r in zip(missing, raw_commune)]
     raw_school = _raw(df, "school")
     out["school_claimed"] = [None if r is None else (c or f"?{r}") for r, c in zip(raw_school, df["school_code"])]
     out["commune_village"] = [
@@ -142,9 +141,9 @@ def expectation_specs(cfg: AppConfig) -> list[Spec]:
                                               max_value=r.name_max_length, meta=meta("name_plausible", "full_name")),
         E.ExpectColumnValuesToNotMatchRegex(column="name_shape", regex=r"[0-9@#$%^&*_=+<>{}\[\]|\\]",
                                             meta=meta("name_plausible", "full_name")),
-        E.ExpectColumnValuesToBeInSet(column="date_status", value_set=["ok", "year", "blank"],
+        E.ExpectColumnValuesToBeInSet(column="date_status", value_set=["ok", "year"],
                                       meta=meta("date_valid", "date_of_birth")),
-        E.ExpectColumnValuesToNotBeNull(column="date_present", meta=meta("date_missing", "date_of_birth")),
+        E.ExpectColumnValuesToNotBeNull(column="date_status", meta=meta("date_missing", "date_of_birth")),
         E.ExpectColumnValuesToBeBetween(column="age_gap", min_value=-r.age_band.below, max_value=r.age_band.above,
                                         meta=meta("age_grade_consistent", "date_of_birth")),
         E.ExpectColumnValuesToBeInSet(column="grade_read", value_set=["ok"], meta=meta("grade_valid", "grade")),
@@ -155,7 +154,7 @@ def expectation_specs(cfg: AppConfig) -> list[Spec]:
                                       meta=meta("category_in_domain", "category")),
         E.ExpectColumnValuesToBeInSet(column="commune_claimed", value_set=sorted(cfg.district.commune_by_code),
                                       meta=meta("commune_in_district", "commune")),
-        E.ExpectColumnValuesToNotBeNull(column="commune_known", meta=meta("commune_missing", "commune")),
+        E.ExpectColumnValuesToNotBeNull(column="commune_claimed", meta=meta("commune_missing", "commune")),
         E.ExpectColumnValuesToBeInSet(column="school_claimed", value_set=roster, meta=meta("school_in_roster", "school")),
         E.ExpectColumnValuesToBeInSet(column="commune_village", value_set=villages,
                                       meta=meta("village_in_commune", "village")),
