@@ -115,6 +115,35 @@ class UnitKeys:
                       repr(sorted(unit.headers.items())), self.fixed)
 
 
+SHEETS_AREA = "district-sheets"
+
+
+class SheetParts:
+    """The store of the district workbook's worksheets (``flows.publishing.workbook.Book``): each sheet's XML and
+    its worksheet calls but the cells', kept under the digest of everything its ``Sheet`` was given (tonight's
+    date as placeholders), the config and the code. It works on its own copy of the night's ``Reuse`` (it may be
+    used in a writer process): ``merge`` gives what it took and kept back to the night's."""
+
+    def __init__(self, reuse: Reuse, cfg) -> None:  # noqa: ANN001 - AppConfig
+        self.reuse = Reuse(reuse.root, reuse.run_id, reuse.full)
+        self.fixed = digest(SHEETS_AREA, config_fingerprint(cfg), code_version())
+
+    def key(self, *parts: str) -> str:
+        return digest(SHEETS_AREA, self.fixed, *parts)
+
+    def take(self, key: str, name: str):  # noqa: ANN201 - dict | None
+        got = self.reuse.take(SHEETS_AREA, key, name)
+        return got if isinstance(got, dict) else None
+
+    def keep(self, key: str, value: dict, name: str) -> None:
+        self.reuse.keep(SHEETS_AREA, key, value, name)
+
+    def merge(self, into: Reuse) -> None:
+        into.retain(self.reuse.touched())
+        into.taken.setdefault(SHEETS_AREA, {}).update(self.reuse.taken.get(SHEETS_AREA, {}))
+        into.rebuilt.setdefault(SHEETS_AREA, []).extend(self.reuse.rebuilt.get(SHEETS_AREA, []))
+
+
 UNIT_KEYS_AREA = "unit-keys"
 # the fields of the night's result a unit's view is made from (``prepare`` reads the first five)
 UNIT_READS = (*("students", "allocations", "issues", "review_pairs", "donations"), "connectivity", "handovers",
