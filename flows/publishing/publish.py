@@ -19,7 +19,9 @@ Roman with the official document heading, and are reproducible: the same result 
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import gc
 import logging
 import multiprocessing
 import os
@@ -200,12 +202,27 @@ def _write_one(shared: dict, kind: str, code: str, path: Path, stamp=None, parts
     """Write one workbook from ``shared["data"]`` (the night's prepared data; its ``UnitIndex`` is kept beside it);
     ``parts``: the district workbook's kept sheets."""
     data = shared["data"]
-    if kind == "district":
-        _WRITERS[kind](data, path, parts)
-        return
-    if "index" not in shared:
-        shared["index"] = UnitIndex(data)
-    _WRITERS[kind](shared["index"].view(kind, code, stamp), code, path)
+    with _no_cycle_collection():
+        if kind == "district":
+            _WRITERS[kind](data, path, parts)
+            return
+        if "index" not in shared:
+            shared["index"] = UnitIndex(data)
+        _WRITERS[kind](shared["index"].view(kind, code, stamp), code, path)
+
+
+@contextlib.contextmanager
+def _no_cycle_collection():
+    """The cyclic garbage collector paused while a workbook is written: writing allocates a list per row and a
+    tuple per cell, which would start full collections over the whole night's heap again and again (a third of
+    a quiet night's publish). What is freed is freed by reference counting; cycles wait for the next collection."""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
 
 
 def _receive(payload: bytes) -> None:

@@ -11,7 +11,9 @@ typed data rows, totals, notes) and the signature block; A4 landscape, frozen an
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import io
+import pickle
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from itertools import chain
@@ -317,10 +319,17 @@ class Sheet:
             if _PLACEHOLDER in text or len(text) > 30000:
                 return None
             heading.append((_templated(text, tokens), self._fits(first, n, text, style)))
-        rest = repr((self._ws.index, self.name, self.cols, self.ops))
-        if _PLACEHOLDER in rest or not _plain(self.ops):
+        if not _plain(self.ops):
             return None
-        return self.book.parts.key(repr(heading), rest)
+        # every value with its exact type (a pickle without its memo: the same content gives the same bytes)
+        buffer = io.BytesIO()
+        pickler = pickle.Pickler(buffer, protocol=5)
+        pickler.fast = True
+        pickler.dump((self._ws.index, self.name, self.cols, self.ops))
+        rest = buffer.getvalue()
+        if _PLACEHOLDER.encode() in rest:
+            return None
+        return self.book.parts.key(repr(heading), hashlib.sha256(rest).hexdigest())
 
     def _fits(self, first: int, last: int, text: str, style: str) -> tuple:
         """What ``_across`` makes of ``text`` on columns [first, last): written as is, or merged over that many
@@ -334,24 +343,25 @@ class Sheet:
         return ("written",)
 
     def reuse(self, kept: dict, tokens: dict[str, str]) -> bool:
-        """Take a kept sheet: replay its worksheet calls but the cells' (what the workbook's own parts read: print
-        titles, autofilter, page set-up) and give the worksheet the kept XML with tonight's date put in."""
+        """Take a kept sheet: replay its worksheet calls the workbook's own parts read (``_WORKBOOK_READS``: print
+        titles, autofilter) and give the worksheet the kept XML with tonight's date put in."""
         xml, calls = kept.get("xml"), kept.get("calls")
-        if not isinstance(xml, str) or not isinstance(calls, list):
+        if not isinstance(xml, bytes) or not isinstance(calls, list):
             return False
         def value(a: Any) -> Any:
             return self.book.format_named(a[1]) if type(a) is tuple and a[:1] == ("fmt",) else a
 
         for name, args, kwargs in calls:
             getattr(self._ws, name)(*map(value, args), **{k: value(v) for k, v in kwargs.items()})
-        self._ws.part = xml.replace(_LINE, tokens["line"]).replace(_DATE, tokens["date"])
+        self._ws.part = xml.replace(_LINE.encode(), tokens["line"].encode()).replace(_DATE.encode(),
+                                                                                   tokens["date"].encode())
         self.played = True
         self.ops = []
         return True
 
     def kept(self, tokens: dict[str, str]) -> dict | None:
         """What to keep of a sheet written tonight: its XML with tonight's date as placeholders (only where the
-        heading wrote it: it must appear there and nowhere else) and its worksheet calls but the cells'."""
+        heading wrote it: it must appear there and nowhere else) and its worksheet calls the workbook reads."""
         xml, calls = self._ws.xml, getattr(self, "_calls", None)
         self._ws.xml = None
         if xml is None or calls is None or _PLACEHOLDER in xml:
@@ -360,7 +370,8 @@ class Sheet:
         if xml.count(line) != 1 + self.title.count(line) + self.subtitle.count(line) \
                 or xml.count(date) != self.title.count(date) + self.subtitle.count(date):
             return None  # tonight's date also elsewhere (in a value): never kept, never taken
-        return {"xml": xml.replace(tokens["line"], _LINE).replace(tokens["date"], _DATE), "calls": calls}
+        xml = xml.replace(tokens["line"], _LINE).replace(tokens["date"], _DATE)
+        return {"xml": xml.encode("utf-8"), "calls": calls}
 
     # -- writing -------------------------------------------------------------------------------------------------
 
@@ -596,9 +607,13 @@ _PLACEHOLDER = "\ue000"  # a private-use character: in no text a sheet is given 
 _LINE, _DATE = f"{_PLACEHOLDER}L{_PLACEHOLDER}", f"{_PLACEHOLDER}D{_PLACEHOLDER}"
 _PLAIN = frozenset({str, int, float, bool, type(None), dt.date, dt.datetime})
 _CELLS = frozenset({"write_string", "write_number", "write_blank", "write_datetime"})
-# The worksheet calls ``Sheet`` makes besides cells; replayed on a sheet whose XML is taken, for what the
-# workbook's own parts read of a worksheet (print titles, autofilter: workbook.xml's defined names). Any other call
-# makes a sheet not reusable.
+# Of a worksheet, the workbook's own parts (workbook.xml, content types, rels, docProps) read its name and index,
+# what it holds (charts, images, comments, tables, links), its print area, print titles and autofilter (defined
+# names). Of the calls ``Sheet`` makes, only these two reach them: they are noted and replayed on a sheet whose
+# XML is taken, so the workbook's parts come out as a full write makes them.
+_WORKBOOK_READS = frozenset({"repeat_rows", "autofilter"})
+# The other worksheet calls ``Sheet`` makes besides cells (the sheet's XML alone); any call outside these makes a
+# sheet not reusable.
 _META = frozenset({"set_column", "set_row", "set_paper", "set_landscape", "fit_to_pages", "set_margins",
                    "center_horizontally", "set_footer", "freeze_panes", "repeat_rows", "autofilter", "merge_range",
                    "set_h_pagebreaks", "set_print_scale"})
@@ -639,18 +654,22 @@ def _plain(value: Any) -> bool:
 
 
 class _Part(Worksheet):
-    """A worksheet that writes a kept XML part (``part``) instead of its own, or keeps a copy of what it writes
-    (``capture``: ``xml``)."""
+    """A worksheet that writes a kept XML part (``part``, UTF-8) instead of its own, or keeps a copy of what it
+    writes (``capture``: ``xml``)."""
 
     def __init__(self) -> None:
         super().__init__()
-        self.part: str | None = None
+        self.part: bytes | None = None
         self.capture = False
         self.xml: str | None = None
 
     def _assemble_xml_file(self) -> None:
         if self.part is not None:
-            self.fh.write(self.part)
+            if hasattr(self.fh, "buffer"):  # the part's file, opened as UTF-8 text
+                self.fh.flush()
+                self.fh.buffer.write(self.part)
+            else:
+                self.fh.write(self.part.decode("utf-8"))
             self._xml_close()
             return
         if not self.capture:
@@ -666,15 +685,16 @@ class _Part(Worksheet):
 
 
 class _Recorder:
-    """A worksheet's stand-in while a sheet is written to be kept: cells go straight through; other calls are
-    noted (formats by name) for ``Sheet.reuse`` to replay; a call outside ``_META`` marks it not reusable."""
+    """A worksheet's stand-in while a sheet is written to be kept: cells and the calls only its XML shows go
+    straight through; those the workbook reads (``_WORKBOOK_READS``) are noted (formats by name) for ``Sheet.reuse``
+    to replay; a call outside ``_META`` marks it not reusable."""
 
     def __init__(self, ws: _Part, names: dict[int, str]):
         self.ws, self.names, self.calls, self.clean = ws, names, [], True
 
     def __getattr__(self, name: str) -> Any:
         attr = getattr(self.ws, name)
-        if name in _CELLS:
+        if name in _CELLS or (name in _META and name not in _WORKBOOK_READS):
             return attr
         if name not in _META:
             self.clean = False
