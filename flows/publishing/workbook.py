@@ -14,6 +14,7 @@ import datetime as dt
 import hashlib
 import io
 import pickle
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from itertools import chain
@@ -346,15 +347,15 @@ class Sheet:
         """Take a kept sheet: replay its worksheet calls the workbook's own parts read (``_WORKBOOK_READS``: print
         titles, autofilter) and give the worksheet the kept XML with tonight's date put in."""
         xml, calls = kept.get("xml"), kept.get("calls")
-        if not isinstance(xml, bytes) or not isinstance(calls, list):
+        if not isinstance(xml, list) or not isinstance(calls, list) or len(xml) % 2 != 1:
             return False
         def value(a: Any) -> Any:
             return self.book.format_named(a[1]) if type(a) is tuple and a[:1] == ("fmt",) else a
 
         for name, args, kwargs in calls:
             getattr(self._ws, name)(*map(value, args), **{k: value(v) for k, v in kwargs.items()})
-        self._ws.part = xml.replace(_LINE.encode(), tokens["line"].encode()).replace(_DATE.encode(),
-                                                                                   tokens["date"].encode())
+        dates = {_LINE: tokens["line"].encode(), _DATE: tokens["date"].encode()}
+        self._ws.part = b"".join(piece if i % 2 == 0 else dates[piece] for i, piece in enumerate(xml))
         self.played = True
         self.ops = []
         return True
@@ -370,8 +371,12 @@ class Sheet:
         if xml.count(line) != 1 + self.title.count(line) + self.subtitle.count(line) \
                 or xml.count(date) != self.title.count(date) + self.subtitle.count(date):
             return None  # tonight's date also elsewhere (in a value): never kept, never taken
-        xml = xml.replace(tokens["line"], _LINE).replace(tokens["date"], _DATE)
-        return {"xml": xml.encode("utf-8"), "calls": calls}
+        # the XML between the dates (UTF-8), each date as its placeholder: [text, placeholder, text, ...]
+        pieces = re.split(f"({re.escape(line)}|{re.escape(date)})", xml)
+        if pieces[1::2].count(date) != xml.count(date) or pieces[1::2].count(line) != xml.count(line):
+            return None  # the two overlap somewhere
+        return {"xml": [p.encode("utf-8") if i % 2 == 0 else _LINE if p == line else _DATE
+                        for i, p in enumerate(pieces)], "calls": calls}
 
     # -- writing -------------------------------------------------------------------------------------------------
 

@@ -3,7 +3,14 @@ the frames prepared for the workbooks are kept under the five fields of the resu
 
 - The district workbook reads every value of the night's result (the change log, the sources sheet, tonight's
   date) except the run's id and times: it is kept under all of them (group ``district``) and linked only on a
-  rerun with the same result.
+  rerun with the same result. Any other night writes it, sheet by sheet from ``SheetParts`` (area
+  ``district-sheets``): a worksheet given exactly what a kept one was (``flows.publishing.workbook.Sheet.key``:
+  every call and value, tonight's date as placeholders with how the heading fits it, the config and the code)
+  takes that one's XML with tonight's date put in instead of writing its cells; formats have fixed style indices
+  and the worksheet calls the workbook's own parts read are replayed, so the file is the bytes a full write gives.
+  A sheet with tonight's date inside a value, a sheet a writer reaches past ``Sheet`` (the summary's chart) and a
+  workbook small enough for shared strings keep nothing. So a quiet night writes only the sheets whose content
+  changed (the change log, the sources, the summary).
 - Each commune and school workbook is keyed by exactly what its writer reads for that unit
   (``flows.publishing.prepared.Prepared.unit``: its rows of each list, its issues, its children's handovers and
   device checks, its villages' connectivity, the rows as sent of its files; global figures it prints, such as a
