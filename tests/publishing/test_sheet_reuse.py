@@ -98,3 +98,21 @@ def test_a_sheet_whose_worksheet_a_writer_reaches_is_written_every_night(cfg, tm
     _, _, again = _both(_night(2, day), cfg, tmp_path, store, "again")
     summary = workbook.SHEETS["summary"]
     assert summary not in parts.reuse.rebuilt[SHEETS_AREA] and summary not in _taken(again)
+
+
+def test_publish_takes_kept_sheets_into_the_bytes_a_night_without_a_store_publishes(cfg, tmp_path, streamed):
+    """Through ``publish``: the next day with the same lists takes the district's list sheets from the store and
+    publishes the district workbook a night without any store writes in full; the manifest says what was taken."""
+    import json
+
+    from flows.publishing.publish import publish
+
+    inc, full = tmp_path / "inc", tmp_path / "full"
+    for n, day in enumerate((dt.date(2022, 1, 15), dt.date(2022, 1, 16), dt.date(2022, 1, 17)), 1):
+        result = _night(n, day)
+        kept = publish(result, cfg, inc, reuse=Reuse.beside(inc, result.run_id))
+        alone = publish(result, cfg, full)
+        name = next((alone / "district").glob("*.xlsx")).name
+        assert (kept / "district" / name).read_bytes() == (alone / "district" / name).read_bytes(), day
+        taken = json.loads((kept / "manifest.json").read_text(encoding="utf-8"))["reuse"]["areas"][SHEETS_AREA]
+        assert (set(LISTS) <= set(taken["reused"])) == (n > 1), day
