@@ -263,7 +263,7 @@ class Sheet:
 
     def play(self, capture: bool = False, final: bool = False) -> None:
         """Write what was recorded (once). ``final``: the last call (the book closes: ``finish`` too). ``capture``:
-        note every worksheet call but the cells' and keep the XML (``kept``)."""
+        note the worksheet calls the workbook reads and keep the XML (``kept``)."""
         if self.played:
             return
         self.played = True
@@ -315,8 +315,8 @@ class Sheet:
             return None
         n, split = len(self.cols), self._split()
         heading = []
-        for row, first, text, style in ((2, split, tokens["line"], "place"), (3, 0, self.title, "title"),
-                                        (4, 0, self.subtitle, "subtitle")):
+        for first, text, style in ((split, tokens["line"], "place"), (0, self.title, "title"),
+                                   (0, self.subtitle, "subtitle")):  # heading rows 2, 3 and 4
             if _PLACEHOLDER in text or len(text) > 30000:
                 return None
             heading.append((_templated(text, tokens), self._fits(first, n, text, style)))
@@ -349,6 +349,7 @@ class Sheet:
         xml, calls = kept.get("xml"), kept.get("calls")
         if not isinstance(xml, list) or not isinstance(calls, list) or len(xml) % 2 != 1:
             return False
+
         def value(a: Any) -> Any:
             return self.book.format_named(a[1]) if type(a) is tuple and a[:1] == ("fmt",) else a
 
