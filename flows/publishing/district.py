@@ -39,11 +39,13 @@ _SOURCE_COLS = [
 ]
 
 
-def write_district(data: Prepared, path: Path) -> None:
-    """The district's workbook, every sheet in the order the office reads them."""
+def write_district(data: Prepared, path: Path, parts: Any = None) -> None:
+    """The district's workbook, every sheet in the order the office reads them. ``parts``
+    (``flows.reuse.workbooks.SheetParts``): a sheet given what an earlier night's was is taken from there
+    (``workbook.Book``)."""
     info = data.district.district
     book = Book(path, data, f"Tổng hợp {info.programme} - {info.name}",
-                rows=len(data.allocations) + len(data.persons) + len(data.issues))
+                rows=len(data.allocations) + len(data.persons) + len(data.issues), parts=parts)
     write_summary(book, data, data.students, data.persons, data.allocations, data.issues, commune=None)
     write_list_sheets(book, data, data.allocations, data.persons, data.issues, info.name)
     _write_review_sheet(book, data)

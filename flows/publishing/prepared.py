@@ -32,8 +32,16 @@ WAITING = ("waitlisted", "no_coverage")  # allocation statuses of a need still w
 
 def as_int(v: object) -> int | None:
     """An integer from a number or numeric text; None for missing, bool or non-numeric values."""
+    kind = type(v)  # the lists' ints and floats first, as ``as_number`` takes them (it is called per cell)
+    if kind is float:
+        return int(v) if math.isfinite(v) else None
+    if kind is int and -_EXACT < v < _EXACT:
+        return v
     n = as_number(v)
     return None if n is None else int(n)
+
+
+_EXACT = 2**53  # ints a float holds exactly
 
 
 def as_number(v: object) -> float | int | None:

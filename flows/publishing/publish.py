@@ -19,7 +19,9 @@ Roman with the official document heading, and are reproducible: the same result 
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import gc
 import logging
 import multiprocessing
 import os
@@ -78,8 +80,11 @@ def publish(
         key = kept.workbook_key(result, cfg, "district", fields) if reuse is not None else ""
         district = not kept.link_kept(reuse, key, out_root, partial, name="district")
         units, stamps = _unit_workbooks(data, cfg, out_root, partial, reuse, fields)
+        parts = kept.SheetParts(reuse, cfg) if district and reuse is not None and reuse.root is not None else None
         if district or units:
-            write_workbooks(data, partial, groups=("district",) if district else (), units=units)
+            write_workbooks(data, partial, groups=("district",) if district else (), units=units, parts=parts)
+        if parts is not None:
+            parts.merge(reuse)
         if district:
             kept.keep_written(reuse, key, partial, name="district")
         docs = kept.docs_key(result.validation or {}, cfg) if reuse is not None else ""
@@ -136,14 +141,16 @@ WORKER_CPU = {"seconds": 0.0}  # CPU seconds spent by workbook writer processes 
 
 
 def write_workbooks(data, folder: Path, workers: int | None = None,  # noqa: ANN001 - Prepared
-                    groups: Sequence[str] = ("district", "units"), units: Sequence | None = None) -> int:
+                    groups: Sequence[str] = ("district", "units"), units: Sequence | None = None,
+                    parts=None) -> int:  # noqa: ANN001 - SheetParts | None
     """The district (group ``district``), commune and school (group ``units``) workbooks into ``folder``; return
     how many. ``units``: instead of group ``units``, the (kind, code, path, stamp) of the unit workbooks to write,
     each from its unit's data (``Prepared.unit``) stating ``stamp`` (None: tonight). With ``workers`` > 1
     (default: one per core once the jobs' rows are worth it, ``_big``; ``SONGMAYTINH_PUBLISH_WORKERS`` sets it;
     a daemonic process, such as a Dask worker, may start none and writes them itself) they are written by that
     many processes, each given the prepared data once. A workbook is the same whichever process writes it: its
-    writer reads nothing but its unit's data and its code."""
+    writer reads nothing but its unit's data and its code. ``parts`` (``flows.reuse.workbooks.SheetParts``): the
+    district workbook's kept sheets (what a writer process took and kept is noted back in it)."""
     jobs = [("district", "", folder / "district" / data.district_file, None)] if "district" in groups else []
     if units is not None:
         jobs += list(units)
@@ -160,7 +167,7 @@ def write_workbooks(data, folder: Path, workers: int | None = None,  # noqa: ANN
     if workers <= 1:
         shared = {"data": data}
         for kind, code, path, stamp in jobs:
-            _write_one(shared, kind, code, path, stamp)
+            _write_one(shared, kind, code, path, stamp, parts)
         return len(jobs)
     from concurrent.futures import ProcessPoolExecutor
 
@@ -169,10 +176,15 @@ def write_workbooks(data, folder: Path, workers: int | None = None,  # noqa: ANN
     context.set_forkserver_preload(["flows.publishing.publish"])
     payload = pickle.dumps(data, protocol=pickle.HIGHEST_PROTOCOL)
     with ProcessPoolExecutor(workers, mp_context=context, initializer=_receive, initargs=(payload,)) as pool:
-        cpu = sum(done.result() for done in [pool.submit(_write_shared, kind, code, str(path), stamp)
-                                              for kind, code, path, stamp in jobs])
+        done = [f.result() for f in [pool.submit(_write_shared, kind, code, str(path), stamp,
+                                                 parts if kind == "district" else None)
+                                     for kind, code, path, stamp in jobs]]
+    cpu = sum(seconds for seconds, _ in done)
     WORKER_CPU["seconds"] += cpu
     log.info("publish: %d workbooks written by %d processes (%.1f CPU s)", len(jobs), workers, cpu)
+    for _, used in done:
+        if parts is not None and used is not None:
+            parts.reuse = used.reuse  # the writer process's account of what it took and kept
     return len(jobs)
 
 
@@ -186,25 +198,41 @@ def _big(data, jobs: list) -> bool:  # noqa: ANN001 - Prepared
     return rows * (any(kind == "district" for kind, *_ in jobs) + 2 * units) >= 3 * PARALLEL_MIN_ROWS
 
 
-def _write_one(shared: dict, kind: str, code: str, path: Path, stamp=None) -> None:  # noqa: ANN001
-    """Write one workbook from ``shared["data"]`` (the night's prepared data; its ``UnitIndex`` is kept beside it)."""
+def _write_one(shared: dict, kind: str, code: str, path: Path, stamp=None, parts=None) -> None:  # noqa: ANN001
+    """Write one workbook from ``shared["data"]`` (the night's prepared data; its ``UnitIndex`` is kept beside it);
+    ``parts``: the district workbook's kept sheets."""
     data = shared["data"]
-    if kind == "district":
-        _WRITERS[kind](data, path)
-        return
-    if "index" not in shared:
-        shared["index"] = UnitIndex(data)
-    _WRITERS[kind](shared["index"].view(kind, code, stamp), code, path)
+    with _no_cycle_collection():
+        if kind == "district":
+            _WRITERS[kind](data, path, parts)
+            return
+        if "index" not in shared:
+            shared["index"] = UnitIndex(data)
+        _WRITERS[kind](shared["index"].view(kind, code, stamp), code, path)
+
+
+@contextlib.contextmanager
+def _no_cycle_collection():
+    """The cyclic garbage collector paused while a workbook is written: writing allocates a list per row and a
+    tuple per cell, which would start full collections over the whole night's heap again and again (a third of
+    a quiet night's publish). What is freed is freed by reference counting; cycles wait for the next collection."""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
 
 
 def _receive(payload: bytes) -> None:
     _SHARED["data"] = pickle.loads(payload)
 
 
-def _write_shared(kind: str, code: str, path: str, stamp) -> float:  # noqa: ANN001
+def _write_shared(kind: str, code: str, path: str, stamp, parts=None) -> tuple:  # noqa: ANN001
     started = time.process_time()
-    _write_one(_SHARED, kind, code, Path(path), stamp)
-    return time.process_time() - started
+    _write_one(_SHARED, kind, code, Path(path), stamp, parts)
+    return time.process_time() - started, parts
 
 
 def _write_data_docs(result: RunResult, cfg: AppConfig, folder: Path) -> bool:

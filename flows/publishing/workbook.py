@@ -11,12 +11,18 @@ typed data rows, totals, notes) and the signature block; A4 landscape, frozen an
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import io
+import pickle
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from itertools import chain
 from pathlib import Path
 from typing import Any
 
 import xlsxwriter
+from xlsxwriter.worksheet import Worksheet
 
 from flows.config import District
 from flows.publishing import textfit
@@ -113,9 +119,13 @@ class Col:
 
 
 class Book:
-    """One xlsxwriter workbook with its formats, created once."""
+    """One xlsxwriter workbook with its formats, created once.
 
-    def __init__(self, path: Path, data: Prepared, title: str, rows: int):
+    ``parts`` (``flows.reuse.workbooks.SheetParts``, streamed workbooks only): where the XML of each worksheet
+    written tonight is kept under the digest of everything its ``Sheet`` was given, and taken from instead of
+    writing the sheet again when that digest is a kept one (``close``)."""
+
+    def __init__(self, path: Path, data: Prepared, title: str, rows: int, parts: Any = None):
         path.parent.mkdir(parents=True, exist_ok=True)
         self.data = data
         self.wb = xlsxwriter.Workbook(str(path), {
@@ -165,6 +175,15 @@ class Book:
             "small": {"font_size": 11},
         }
         self.fmt = {name: self.wb.add_format(props) for name, props in self.props.items()}
+        for style in self.props:
+            self.wrapping(style)
+        # Every format gets its xf index now, in this fixed order, not at its first use: a sheet's XML then never
+        # depends on which sheets were written before it (``close`` may take a sheet's XML from an earlier night).
+        self._names = {id(f): name for name, f in self.fmt.items()}
+        self._names.update({id(f): f"wrap:{name}" for name, f in self._variants.items()})
+        for f in (*self.fmt.values(), *self._variants.values()):
+            f._get_xf_index()
+        self.parts = parts if self.wb.constant_memory else None  # inline strings: a sheet's XML is its own
 
     def sheet(self, key: str, title: str, subtitle: str, cols: Sequence[Col]) -> "Sheet":
         sheet = Sheet(self, SHEETS[key], title, subtitle, cols)
@@ -180,41 +199,187 @@ class Book:
             self._variants[style] = self.wb.add_format({**props, "text_wrap": True, "valign": "vcenter"})
         return self._variants[style]
 
+    def format_named(self, name: str) -> Any:
+        return self._variants[name[5:]] if name.startswith("wrap:") else self.fmt[name]
+
     def close(self) -> None:
+        """Write every sheet (or take its XML from ``parts``: ``Sheet.key``), then the workbook; keep the XML of
+        each sheet written tonight that can be reused (``Sheet.kept``)."""
+        tokens = _tokens(self.data)
+        written = []
         for sheet in self.sheets:
-            sheet.finish()
+            if sheet.played:  # written as it was given (a sheet whose worksheet a writer used directly)
+                sheet.finish()
+                continue
+            key = sheet.key(tokens) if self.parts is not None else None
+            kept = self.parts.take(key, sheet.name) if key is not None else None
+            if kept is None or not sheet.reuse(kept, tokens):
+                sheet.play(capture=key is not None, final=True)
+                if key is not None:
+                    written.append((sheet, key))
         self.wb.close()
+        for sheet, key in written:
+            value = sheet.kept(tokens)
+            if value is not None:
+                self.parts.keep(key, value, sheet.name)
 
 
 class Sheet:
-    """A worksheet written strictly top to bottom (as constant-memory mode needs): heading, tables, signature."""
+    """A worksheet written strictly top to bottom (as constant-memory mode needs): heading, tables, signature.
+
+    What a sheet is given (``header``, ``rows``, ``total``, ``line``, ``skip``, ``page_break``, ``signature``) is
+    recorded and written when the book closes (``play``), so that a sheet given exactly what an earlier night's
+    was can take that night's XML instead (``key``, ``reuse``). A writer that reaches past these (``ws``,
+    ``widths``) has the sheet written at once, and written every night."""
 
     def __init__(self, book: Book, name: str, title: str, subtitle: str, cols: Sequence[Col]):
         self.book = book
-        self.ws = book.wb.add_worksheet(name)
+        self._ws = book.wb.add_worksheet(name, worksheet_class=_Part)
         self.name = name
+        self.title, self.subtitle = title, subtitle
         self.cols = list(cols)
-        self.widths = [c.width for c in self.cols]  # the columns' widths as printed (the first table fits them)
+        self._widths = [c.width for c in self.cols]  # the columns' widths as printed (the first table fits them)
+        self.ops: list[tuple[str, tuple]] = []
+        self.played = False
+        self.row = HEADER_ROW  # the next row to write (counted as the calls are recorded)
+
+    @property
+    def ws(self) -> Any:
+        """The worksheet, for what ``Sheet`` does not write (a chart): the sheet is written now, and every night."""
+        self.play()
+        return self._ws
+
+    @property
+    def widths(self) -> list[float]:
+        self.play()
+        return self._widths
+
+    def _record(self, op: str, args: tuple, rows: int) -> None:
+        if self.played:
+            getattr(self, op)(*args)
+        else:
+            self.ops.append((op, args))
+            self.row += rows
+
+    def play(self, capture: bool = False, final: bool = False) -> None:
+        """Write what was recorded (once). ``final``: the last call (the book closes: ``finish`` too). ``capture``:
+        note the worksheet calls the workbook reads and keep the XML (``kept``)."""
+        if self.played:
+            return
+        self.played = True
+        if capture:
+            self._ws.capture = True
+            self._ws = _Recorder(self._ws, self.book._names)
+        planned, self.row = self.row, 0
+        self._heading()
+        for op, args in self.ops:
+            getattr(self, op)(*args)
+        assert self.row == planned, (self.name, self.row, planned)
+        self.ops = []
+        if final:
+            self.finish()
+        if capture:
+            self._calls, self._ws = self._ws.calls if self._ws.clean else None, self._ws.ws
+
+    def _heading(self) -> None:
         self.row = 0
         self.filtered = False
         self.fitted = False
         self.breaks: list[int] = []
-        ws = self.ws
+        ws = self._ws
         for i, c in enumerate(self.cols):
             ws.set_column(i, i, c.width)
         page_setup(ws)
-        info = book.data.district.district
+        info = self.book.data.district.district
         n = len(self.cols)
         split = self._split()
         self._across(0, 0, split, info.parent_unit.upper(), "unit")
         self._across(0, split, n, _QUOC_HIEU, "nation")
         self._across(1, 0, split, info.issuing_unit.upper(), "unit_bold")
         self._across(1, split, n, _TIEU_NGU, "motto")
-        self._across(2, split, n, _date_line(info.place_name, book.data.result.as_of), "place")
+        self._across(2, split, n, _date_line(info.place_name, self.book.data.result.as_of), "place")
         ws.set_row(3, 22)
-        self._across(3, 0, n, title, "title")
-        self._across(4, 0, n, subtitle, "subtitle")
+        self._across(3, 0, n, self.title, "title")
+        self._across(4, 0, n, self.subtitle, "subtitle")
         self.row = HEADER_ROW
+
+    # -- reuse ---------------------------------------------------------------------------------------------------
+
+    def key(self, tokens: dict[str, str]) -> str | None:
+        """The digest of everything this sheet writes, or None when it cannot be reused. Tonight's date appears
+        only as placeholders: the heading's date line, and the as-of date (dd/mm/yyyy) in the title and subtitle;
+        how those texts fit their columns (what the heading does with them) is part of the digest. Any other text
+        is in it as it is, and a value of any type but a plain str, int, float, bool, date or None, or a
+        placeholder character anywhere, makes the sheet not reusable."""
+        if self.played or tokens is None:
+            return None
+        n, split = len(self.cols), self._split()
+        heading = []
+        for first, text, style in ((split, tokens["line"], "place"), (0, self.title, "title"),
+                                   (0, self.subtitle, "subtitle")):  # heading rows 2, 3 and 4
+            if _PLACEHOLDER in text or len(text) > 30000:
+                return None
+            heading.append((_templated(text, tokens), self._fits(first, n, text, style)))
+        if not _plain(self.ops):
+            return None
+        # every value with its exact type (a pickle without its memo: the same content gives the same bytes)
+        buffer = io.BytesIO()
+        pickler = pickle.Pickler(buffer, protocol=5)
+        pickler.fast = True
+        pickler.dump((self._ws.index, self.name, self.cols, self.ops))
+        rest = buffer.getvalue()
+        if _PLACEHOLDER.encode() in rest:
+            return None
+        return self.book.parts.key(repr(heading), hashlib.sha256(rest).hexdigest())
+
+    def _fits(self, first: int, last: int, text: str, style: str) -> tuple:
+        """What ``_across`` makes of ``text`` on columns [first, last): written as is, or merged over that many
+        lines."""
+        props = self.book.props[style]
+        size, bold = props.get("font_size", textfit.DEFAULT_SIZE), bool(props.get("bold"))
+        if last <= first:
+            return ()
+        if last - first > 1 and textfit.text_points(text, size, bold) > self._room(first, last):
+            return ("merged", textfit.wrapped_lines(text, sum(self._widths[first:last]), size, bold))
+        return ("written",)
+
+    def reuse(self, kept: dict, tokens: dict[str, str]) -> bool:
+        """Take a kept sheet: replay its worksheet calls the workbook's own parts read (``_WORKBOOK_READS``: print
+        titles, autofilter) and give the worksheet the kept XML with tonight's date put in."""
+        xml, calls = kept.get("xml"), kept.get("calls")
+        if not isinstance(xml, list) or not isinstance(calls, list) or len(xml) % 2 != 1:
+            return False
+
+        def value(a: Any) -> Any:
+            return self.book.format_named(a[1]) if type(a) is tuple and a[:1] == ("fmt",) else a
+
+        for name, args, kwargs in calls:
+            getattr(self._ws, name)(*map(value, args), **{k: value(v) for k, v in kwargs.items()})
+        dates = {_LINE: tokens["line"].encode(), _DATE: tokens["date"].encode()}
+        self._ws.part = b"".join(piece if i % 2 == 0 else dates[piece] for i, piece in enumerate(xml))
+        self.played = True
+        self.ops = []
+        return True
+
+    def kept(self, tokens: dict[str, str]) -> dict | None:
+        """What to keep of a sheet written tonight: its XML with tonight's date as placeholders (only where the
+        heading wrote it: it must appear there and nowhere else) and its worksheet calls the workbook reads."""
+        xml, calls = self._ws.xml, getattr(self, "_calls", None)
+        self._ws.xml = None
+        if xml is None or calls is None or _PLACEHOLDER in xml:
+            return None
+        line, date = tokens["line"], tokens["date"]
+        if xml.count(line) != 1 + self.title.count(line) + self.subtitle.count(line) \
+                or xml.count(date) != self.title.count(date) + self.subtitle.count(date):
+            return None  # tonight's date also elsewhere (in a value): never kept, never taken
+        # the XML between the dates (UTF-8), each date as its placeholder: [text, placeholder, text, ...]
+        pieces = re.split(f"({re.escape(line)}|{re.escape(date)})", xml)
+        if pieces[1::2].count(date) != xml.count(date) or pieces[1::2].count(line) != xml.count(line):
+            return None  # the two overlap somewhere
+        return {"xml": [p.encode("utf-8") if i % 2 == 0 else _LINE if p == line else _DATE
+                        for i, p in enumerate(pieces)], "calls": calls}
+
+    # -- writing -------------------------------------------------------------------------------------------------
 
     def _split(self) -> int:
         widths = [c.width for c in self.cols]
@@ -227,7 +392,7 @@ class Sheet:
 
     def _room(self, first: int, last: int) -> float:
         """Points of text room across columns [first, last)."""
-        return textfit.column_points(sum(self.widths[first:last]) + (last - first - 1) * 5 / 7)
+        return textfit.column_points(sum(self._widths[first:last]) + (last - first - 1) * 5 / 7)
 
     def _across(self, row: int, first: int, last: int, text: str, style: str) -> None:
         """Text centred across columns [first, last) without merging (works in constant-memory mode); text
@@ -237,57 +402,84 @@ class Sheet:
         props, fmt = self.book.props[style], self.book.fmt[style]
         size, bold = props.get("font_size", textfit.DEFAULT_SIZE), bool(props.get("bold"))
         if last - first > 1 and textfit.text_points(text, size, bold) > self._room(first, last):
-            lines = textfit.wrapped_lines(text, sum(self.widths[first:last]), size, bold)
-            self.ws.set_row(row, textfit.row_height(lines, size))
-            self.ws.merge_range(row, first, row, last - 1, text, self.book.wrapping(style))
+            lines = textfit.wrapped_lines(text, sum(self._widths[first:last]), size, bold)
+            self._ws.set_row(row, textfit.row_height(lines, size))
+            self._ws.merge_range(row, first, row, last - 1, text, self.book.wrapping(style))
             return
-        self.ws.write_string(row, first, text, fmt)
+        self._ws.write_string(row, first, text, fmt)
         for c in range(first + 1, last):
-            self.ws.write_blank(row, c, None, fmt)
+            self._ws.write_blank(row, c, None, fmt)
 
     def header(self, cols: Sequence[Col] | None = None, *, freeze: bool = True, repeat: bool = True) -> int:
-        cols = list(cols or self.cols)
+        """A table's header row; returns its row."""
         r = self.row
-        lines = max(textfit.wrapped_lines(col.header, self._width(c), bold=True) for c, col in enumerate(cols))
-        self.ws.set_row(r, max(textfit.row_height(lines), 20))
-        for c, col in enumerate(cols):
-            self.ws.write_string(r, c, col.header, self.book.fmt["th"])
-        if freeze and r == HEADER_ROW:
-            self.ws.freeze_panes(r + 1, 0)
-            if repeat:
-                self.ws.repeat_rows(r)
-        self.row += 1
+        self._record("_header", (list(cols or self.cols), freeze, repeat), 1)
         return r
 
+    def rows(self, rows: Iterable[Sequence[Any]], cols: Sequence[Col] | None = None, *,
+             filter_from: int | None = None, empty: str = "") -> int:
+        """Data rows; returns how many. ``filter_from``: header row to put the autofilter on. A value wider than
+        its column wraps (text columns) and its row gets the height of its longest cell; no rows and ``empty``:
+        that message in a row of its own."""
+        rows = [list(r) for r in rows]
+        self._record("_rows", (rows, list(cols or self.cols), filter_from, empty), len(rows) or (1 if empty else 0))
+        return len(rows)
+
+    def total(self, values: Sequence[Any], cols: Sequence[Col] | None = None) -> None:
+        self._record("_total", (list(values), list(cols or self.cols)), 1)
+
+    def line(self, text: str, style: str = "note") -> None:
+        """A line of text under the tables; one wider than the table wraps across its columns."""
+        self._record("_line", (text, style), 1)
+
+    def page_break(self) -> None:
+        """Start a new printed page at the current row. Excel ignores manual breaks on a sheet fitted to the
+        page width, so such a sheet is printed at a fixed scale that fits its columns instead (``finish``)."""
+        self._record("_page_break", (), 0)
+
+    def skip(self, n: int = 1) -> None:
+        self._record("_skip", (n,), n)
+
+    def signature(self, recipients: Sequence[str] = (), left_title: str = "") -> None:
+        """Signature block: "Nơi nhận" or the preparer on the left, the signer's title on the right."""
+        recipients = list(recipients)
+        self._record("_signature", (recipients, left_title), 1 + max(len(recipients) + 1 if recipients else 2, 2))
+
+    def _header(self, cols: list[Col], freeze: bool, repeat: bool) -> None:
+        r = self.row
+        lines = max(textfit.wrapped_lines(col.header, self._width(c), bold=True) for c, col in enumerate(cols))
+        self._ws.set_row(r, max(textfit.row_height(lines), 20))
+        for c, col in enumerate(cols):
+            self._ws.write_string(r, c, col.header, self.book.fmt["th"])
+        if freeze and r == HEADER_ROW:
+            self._ws.freeze_panes(r + 1, 0)
+            if repeat:
+                self._ws.repeat_rows(r)
+        self.row += 1
+
     def _width(self, c: int) -> float:
-        return self.widths[c] if c < len(self.widths) else 8.43
+        return self._widths[c] if c < len(self._widths) else 8.43
 
     def _fit(self, rows: list[Sequence[Any]], cols: list[Col]) -> None:
         """The first table's columns grow to fit their values: numbers and dates always, text up to ``_GROW``
         times the planned width (longer text wraps); wrapping columns keep their width."""
         self.fitted = True
-        for c, col in enumerate(cols[:len(self.widths)]):
+        for c, col in enumerate(cols[:len(self._widths)]):
             if col.kind == "wrap":
                 continue
             need = max((textfit.text_points(_shown(r[c], col.kind)) for r in rows if c < len(r)), default=0.0)
-            if need <= textfit.column_points(self.widths[c]):
+            if need <= textfit.column_points(self._widths[c]):
                 continue
             width = textfit.points_to_width(need) + 0.5
             if col.kind not in _NUMERIC:
                 width = min(width, col.width * _GROW)
-            self.widths[c] = round(width, 1)
-            self.ws.set_column(c, c, self.widths[c])
+            self._widths[c] = round(width, 1)
+            self._ws.set_column(c, c, self._widths[c])
 
-    def rows(self, rows: Iterable[Sequence[Any]], cols: Sequence[Col] | None = None, *,
-             filter_from: int | None = None, empty: str = "") -> int:
-        """Write data rows; returns how many. ``filter_from``: header row to put the autofilter on.
-
-        A value wider than its column wraps (text columns) and its row gets the height of its longest cell."""
-        cols = list(cols or self.cols)
-        rows = list(rows)
+    def _rows(self, rows: list[list[Any]], cols: list[Col], filter_from: int | None, empty: str) -> None:
         if not self.fitted and rows and cols == self.cols:
             self._fit(rows, cols)
-        ws, fmt = self.ws, self.book.fmt
+        ws, fmt = self._ws, self.book.fmt
         writers = []
         for col in cols:
             if col.kind in ("stt", "int", "money", "pct"):
@@ -334,65 +526,59 @@ class Sheet:
             ws.autofilter(filter_from, 0, max(r - 1, filter_from), len(cols) - 1)
             self.filtered = True
         self.row = r
-        return count
 
-    def total(self, values: Sequence[Any], cols: Sequence[Col] | None = None) -> None:
-        cols = list(cols or self.cols)
+    def _total(self, values: list[Any], cols: list[Col]) -> None:
         fmt = self.book.fmt
         for c, (col, v) in enumerate(zip(cols, values)):
             if v is None or v == "":
-                self.ws.write_blank(self.row, c, None, fmt["total_text"])
+                self._ws.write_blank(self.row, c, None, fmt["total_text"])
             elif isinstance(v, str):
-                self.ws.write_string(self.row, c, v, fmt["total_text"])
+                self._ws.write_string(self.row, c, v, fmt["total_text"])
             else:
-                self.ws.write_number(self.row, c, v, fmt["total_pct" if col.kind == "pct" else "total_int"])
+                self._ws.write_number(self.row, c, v, fmt["total_pct" if col.kind == "pct" else "total_int"])
         self.row += 1
 
-    def line(self, text: str, style: str = "note") -> None:
-        """A line of text under the tables; one wider than the table wraps across its columns."""
+    def _line(self, text: str, style: str) -> None:
         props = self.book.props[style]
         size, bold = props.get("font_size", textfit.DEFAULT_SIZE), bool(props.get("bold"))
         n = len(self.cols)
         if n > 1 and textfit.text_points(text, size, bold) > self._room(0, n):
-            lines = textfit.wrapped_lines(text, sum(self.widths), size, bold)
-            self.ws.set_row(self.row, textfit.row_height(lines, size))
-            self.ws.merge_range(self.row, 0, self.row, n - 1, text, self.book.wrapping(style))
+            lines = textfit.wrapped_lines(text, sum(self._widths), size, bold)
+            self._ws.set_row(self.row, textfit.row_height(lines, size))
+            self._ws.merge_range(self.row, 0, self.row, n - 1, text, self.book.wrapping(style))
         else:
-            self.ws.write_string(self.row, 0, text, self.book.fmt[style])
+            self._ws.write_string(self.row, 0, text, self.book.fmt[style])
         self.row += 1
 
-    def page_break(self) -> None:
-        """Start a new printed page at the current row. Excel ignores manual breaks on a sheet fitted to the
-        page width, so such a sheet is printed at a fixed scale that fits its columns instead (``finish``)."""
+    def _page_break(self) -> None:
         self.breaks.append(self.row)
 
     def finish(self) -> None:
         """Page set-up that needs the final column widths (called when the book closes)."""
         if not self.breaks:
             return
-        self.ws.set_h_pagebreaks(self.breaks)
+        self._ws.set_h_pagebreaks(self.breaks)
         # Columns measured as Excel and LibreOffice draw them in Times New Roman 12: the stored width (xlsxwriter
         # adds 5/7 of a character) at 8 px a character; 2 % to spare.
-        table = sum((w + 5 / 7) * 8 for w in self.widths) * 0.75
-        self.ws.set_print_scale(max(10, min(100, int(98 * _PRINT_WIDTH_PT / table))))
+        table = sum((w + 5 / 7) * 8 for w in self._widths) * 0.75
+        self._ws.set_print_scale(max(10, min(100, int(98 * _PRINT_WIDTH_PT / table))))
 
-    def skip(self, n: int = 1) -> None:
+    def _skip(self, n: int) -> None:
         self.row += n
 
-    def signature(self, recipients: Sequence[str] = (), left_title: str = "") -> None:
-        """Signature block: "Nơi nhận" or the preparer on the left, the signer's title on the right."""
+    def _signature(self, recipients: list[str], left_title: str) -> None:
         fmt, n = self.book.fmt, len(self.cols)
         split = self._split()
         signer = self.book.data.district.district.signer_title.upper()
-        self.skip()
+        self._skip(1)
         lines = max(len(recipients) + 1 if recipients else 2, 2)
         for i in range(lines):
             r = self.row
             if recipients:
                 if i == 0:
-                    self.ws.write_string(r, 0, "Nơi nhận:", fmt["recipients"])
+                    self._ws.write_string(r, 0, "Nơi nhận:", fmt["recipients"])
                 elif i <= len(recipients):
-                    self.ws.write_string(r, 0, recipients[i - 1], fmt["small"])
+                    self._ws.write_string(r, 0, recipients[i - 1], fmt["small"])
             elif left_title:
                 text = left_title if i == 0 else "(Ký, ghi rõ họ tên)" if i == 1 else ""
                 if text:
@@ -417,3 +603,122 @@ def _shown(value: Any, kind: str) -> str:
     if isinstance(value, (int, float)):
         return f"{value:,.0f}"
     return str(value)
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Sheets taken from an earlier night (Book.close, Sheet.key)
+# ----------------------------------------------------------------------------------------------------------
+
+_PLACEHOLDER = "\ue000"  # a private-use character: in no text a sheet is given (``Sheet.key`` checks)
+_LINE, _DATE = f"{_PLACEHOLDER}L{_PLACEHOLDER}", f"{_PLACEHOLDER}D{_PLACEHOLDER}"
+_PLAIN = frozenset({str, int, float, bool, type(None), dt.date, dt.datetime})
+_CELLS = frozenset({"write_string", "write_number", "write_blank", "write_datetime"})
+# Of a worksheet, the workbook's own parts (workbook.xml, content types, rels, docProps) read its name and index,
+# what it holds (charts, images, comments, tables, links), its print area, print titles and autofilter (defined
+# names). Of the calls ``Sheet`` makes, only these two reach them: they are noted and replayed on a sheet whose
+# XML is taken, so the workbook's parts come out as a full write makes them.
+_WORKBOOK_READS = frozenset({"repeat_rows", "autofilter"})
+# The other worksheet calls ``Sheet`` makes besides cells (the sheet's XML alone); any call outside these makes a
+# sheet not reusable.
+_META = frozenset({"set_column", "set_row", "set_paper", "set_landscape", "fit_to_pages", "set_margins",
+                   "center_horizontally", "set_footer", "freeze_panes", "repeat_rows", "autofilter", "merge_range",
+                   "set_h_pagebreaks", "set_print_scale"})
+
+
+def _tokens(data: Any) -> dict[str, str] | None:
+    """Tonight's date as the sheets print it: the heading's date line and the as-of date (dd/mm/yyyy); None when
+    they cannot be told apart from each other or would be escaped in XML (no sheet is then reused)."""
+    try:
+        info, as_of = data.district.district, data.result.as_of
+        tokens = {"line": _date_line(info.place_name, as_of), "date": f"{as_of:%d/%m/%Y}"}
+    except AttributeError:
+        return None
+    if tokens["date"] in tokens["line"] or tokens["line"] in tokens["date"]:
+        return None
+    for text in tokens.values():
+        if text != text.strip() or any(ch in text for ch in '&<>"' + _PLACEHOLDER) \
+                or any(ord(ch) < 32 for ch in text):
+            return None
+    return tokens
+
+
+def _templated(text: str, tokens: dict[str, str]) -> str:
+    return text.replace(tokens["line"], _LINE).replace(tokens["date"], _DATE)
+
+
+def _plain(value: Any) -> bool:
+    """Whether ``value`` holds only lists, tuples, columns and values whose ``repr`` is what xlsxwriter writes of
+    them (str, int, float, bool, date, datetime, None)."""
+    kind = type(value)
+    if kind in _PLAIN or kind is Col:
+        return True
+    if kind is list and value and all(type(v) is list for v in value):  # a table's rows
+        return set(map(type, chain.from_iterable(value))) <= _PLAIN
+    if kind in (list, tuple):
+        return all(_plain(v) for v in value)
+    return False
+
+
+class _Part(Worksheet):
+    """A worksheet that writes a kept XML part (``part``, UTF-8) instead of its own, or keeps a copy of what it
+    writes (``capture``: ``xml``)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.part: bytes | None = None
+        self.capture = False
+        self.xml: str | None = None
+
+    def _assemble_xml_file(self) -> None:
+        if self.part is not None:
+            if hasattr(self.fh, "buffer"):  # the part's file, opened as UTF-8 text
+                self.fh.flush()
+                self.fh.buffer.write(self.part)
+            else:
+                self.fh.write(self.part.decode("utf-8"))
+            self._xml_close()
+            return
+        if not self.capture:
+            super()._assemble_xml_file()
+            return
+        fh, internal, buffer = self.fh, self.internal_fh, io.StringIO()
+        self.fh, self.internal_fh = buffer, False
+        super()._assemble_xml_file()
+        self.xml = buffer.getvalue()
+        self.fh, self.internal_fh = fh, internal
+        fh.write(self.xml)
+        self._xml_close()
+
+
+class _Recorder:
+    """A worksheet's stand-in while a sheet is written to be kept: cells and the calls only its XML shows go
+    straight through; those the workbook reads (``_WORKBOOK_READS``) are noted (formats by name) for ``Sheet.reuse``
+    to replay; a call outside ``_META`` marks it not reusable."""
+
+    def __init__(self, ws: _Part, names: dict[int, str]):
+        self.ws, self.names, self.calls, self.clean = ws, names, [], True
+
+    def __getattr__(self, name: str) -> Any:
+        attr = getattr(self.ws, name)
+        if name in _CELLS or (name in _META and name not in _WORKBOOK_READS):
+            return attr
+        if name not in _META:
+            self.clean = False
+            return attr
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            noted = []
+            for a in (*args, *kwargs.values()):
+                if isinstance(a, xlsxwriter.format.Format):
+                    if id(a) not in self.names:
+                        self.clean = False
+                    noted.append(("fmt", self.names.get(id(a), "")))
+                elif _plain(a):
+                    noted.append(a if type(a) is not list else list(a))
+                else:
+                    self.clean = False
+                    noted.append(a)
+            self.calls.append((name, tuple(noted[:len(args)]), dict(zip(kwargs, noted[len(args):]))))
+            return attr(*args, **kwargs)
+
+        return call

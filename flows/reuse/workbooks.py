@@ -3,7 +3,14 @@ the frames prepared for the workbooks are kept under the five fields of the resu
 
 - The district workbook reads every value of the night's result (the change log, the sources sheet, tonight's
   date) except the run's id and times: it is kept under all of them (group ``district``) and linked only on a
-  rerun with the same result.
+  rerun with the same result. Any other night writes it, sheet by sheet from ``SheetParts`` (area
+  ``district-sheets``): a worksheet given exactly what a kept one was (``flows.publishing.workbook.Sheet.key``:
+  every call and value, tonight's date as placeholders with how the heading fits it, the config and the code)
+  takes that one's XML with tonight's date put in instead of writing its cells; formats have fixed style indices
+  and the worksheet calls the workbook's own parts read are replayed, so the file is the bytes a full write gives.
+  A sheet with tonight's date inside a value, a sheet a writer reaches past ``Sheet`` (the summary's chart) and a
+  workbook small enough for shared strings keep nothing. So a quiet night writes only the sheets whose content
+  changed (the change log, the sources, the summary).
 - Each commune and school workbook is keyed by exactly what its writer reads for that unit
   (``flows.publishing.prepared.Prepared.unit``: its rows of each list, its issues, its children's handovers and
   device checks, its villages' connectivity, the rows as sent of its files; global figures it prints, such as a
@@ -113,6 +120,35 @@ class UnitKeys:
                  for f in (unit.connectivity, unit.handovers, unit.follow_ups)]
         return digest(UNIT_AREA, unit.kind, unit.code, *parts, unit.name_ranks, *small,
                       repr(sorted(unit.headers.items())), self.fixed)
+
+
+SHEETS_AREA = "district-sheets"
+
+
+class SheetParts:
+    """The store of the district workbook's worksheets (``flows.publishing.workbook.Book``): each sheet's XML and
+    its worksheet calls but the cells', kept under the digest of everything its ``Sheet`` was given (tonight's
+    date as placeholders), the config and the code. It works on its own copy of the night's ``Reuse`` (it may be
+    used in a writer process): ``merge`` gives what it took and kept back to the night's."""
+
+    def __init__(self, reuse: Reuse, cfg) -> None:  # noqa: ANN001 - AppConfig
+        self.reuse = Reuse(reuse.root, reuse.run_id, reuse.full)
+        self.fixed = digest(SHEETS_AREA, config_fingerprint(cfg), code_version())
+
+    def key(self, *parts: str) -> str:
+        return digest(SHEETS_AREA, self.fixed, *parts)
+
+    def take(self, key: str, name: str):  # noqa: ANN201 - dict | None
+        got = self.reuse.take(SHEETS_AREA, key, name)
+        return got if isinstance(got, dict) else None
+
+    def keep(self, key: str, value: dict, name: str) -> None:
+        self.reuse.keep(SHEETS_AREA, key, value, name)
+
+    def merge(self, into: Reuse) -> None:
+        into.retain(self.reuse.touched())
+        into.taken.setdefault(SHEETS_AREA, {}).update(self.reuse.taken.get(SHEETS_AREA, {}))
+        into.rebuilt.setdefault(SHEETS_AREA, []).extend(self.reuse.rebuilt.get(SHEETS_AREA, []))
 
 
 UNIT_KEYS_AREA = "unit-keys"

@@ -1,0 +1,118 @@
+"""The district workbook's worksheets taken from an earlier night (``workbook.Book``, ``SheetParts``): a workbook
+assembled from kept sheets is byte for byte the one a full write gives, night after night (a new day, a changed
+list, tonight's date inside a value), and a sheet is taken only when everything it writes is the same."""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+
+import pytest
+
+from flows.publishing import workbook
+from flows.publishing.district import write_district
+from flows.publishing.prepared import prepare
+from flows.reuse import Reuse
+from flows.reuse.workbooks import SHEETS_AREA, SheetParts
+from tests.publishing.night import make_result
+
+LISTS = ("Danh sách phân bổ", "Danh sách chờ", "Không đủ điều kiện", "Lỗi dữ liệu")
+
+
+@pytest.fixture
+def streamed(monkeypatch):
+    """The small night's district workbook written as a large one is (constant memory, inline strings)."""
+    monkeypatch.setattr(workbook, "_STREAM_ROWS", 0)
+
+
+def _night(n: int, day: dt.date, base=None):  # noqa: ANN001, ANN202
+    result = copy.deepcopy(base or make_result())
+    result.run_id = f"2022011{n}-020000"
+    result.started_at = dt.datetime.combine(day, dt.time(2, 0))
+    result.as_of = day
+    return result
+
+
+def _both(result, cfg, tmp_path, store, name: str) -> tuple[bytes, bytes, SheetParts]:  # noqa: ANN001
+    """The district workbook written with the store (taking and keeping sheets) and without (a full write)."""
+    parts = SheetParts(Reuse(store, result.run_id), cfg)
+    write_district(prepare(result, cfg), tmp_path / f"{name}-kept.xlsx", parts)
+    write_district(prepare(result, cfg), tmp_path / f"{name}-full.xlsx")
+    return (tmp_path / f"{name}-kept.xlsx").read_bytes(), (tmp_path / f"{name}-full.xlsx").read_bytes(), parts
+
+
+def _taken(parts: SheetParts) -> set[str]:
+    return set(parts.reuse.taken.get(SHEETS_AREA, {}))
+
+
+def test_kept_sheets_give_the_bytes_of_a_full_write_night_after_night(cfg, tmp_path, streamed):
+    store, day = tmp_path / "store", dt.date(2022, 1, 15)
+    kept, full, parts = _both(_night(1, day), cfg, tmp_path, store, "first")
+    assert kept == full and not _taken(parts) and set(LISTS) <= set(parts.reuse.rebuilt[SHEETS_AREA])
+
+    # the same lists the next day (and the day after a month's end: the date line changes length): taken, with
+    # tonight's date in every heading
+    for n, later in ((2, day + dt.timedelta(days=1)), (3, dt.date(2022, 3, 1))):
+        kept, full, parts = _both(_night(n, later), cfg, tmp_path, store, f"day{n}")
+        assert kept == full, later
+        assert set(LISTS) <= _taken(parts), later
+
+    # one child's name changed: the lists that show it are written, the others taken; the bytes of a full write
+    changed = make_result()
+    al = changed.allocations
+    al.loc[al.index[al["status"] == "allocated"][0], "full_name"] = "Nguyễn Văn Mới"
+    kept, full, parts = _both(_night(4, dt.date(2022, 3, 1), changed), cfg, tmp_path, store, "changed")
+    assert kept == full
+    assert "Danh sách phân bổ" not in _taken(parts) and "Lỗi dữ liệu" in _taken(parts)
+
+
+def test_a_sheet_with_tonights_date_in_a_value_is_never_kept(cfg, tmp_path, streamed):
+    """A note reading tonight's date could not be told from the heading's date: that sheet is written every night
+    (the next day it must still say the note's date, not the next day's)."""
+    store, day = tmp_path / "store", dt.date(2022, 1, 15)
+    noted = make_result()
+    noted.donations.loc[noted.donations.index[0], "note"] = f"Nhận ngày {day:%d/%m/%Y}"
+    kept, full, parts = _both(_night(1, day, noted), cfg, tmp_path, store, "first")
+    assert kept == full and "Nguồn tài trợ" not in parts.reuse.rebuilt[SHEETS_AREA]
+    kept, full, parts = _both(_night(2, day + dt.timedelta(days=1), noted), cfg, tmp_path, store, "next")
+    assert kept == full
+    assert "Nguồn tài trợ" not in _taken(parts) and set(LISTS) <= _taken(parts)
+
+
+def test_a_full_night_takes_no_sheet_and_a_small_workbook_keeps_none(cfg, tmp_path, monkeypatch):
+    store, day = tmp_path / "store", dt.date(2022, 1, 15)
+    parts = SheetParts(Reuse(store, "r"), cfg)
+    write_district(prepare(_night(1, day), cfg), tmp_path / "small.xlsx", parts)  # shared strings: not kept
+    assert not parts.reuse.rebuilt.get(SHEETS_AREA) and not store.exists()
+    monkeypatch.setattr(workbook, "_STREAM_ROWS", 0)
+    _both(_night(1, day), cfg, tmp_path, store, "first")
+    parts = SheetParts(Reuse(store, "r", full=True), cfg)
+    write_district(prepare(_night(2, day), cfg), tmp_path / "full.xlsx", parts)
+    assert not _taken(parts) and set(LISTS) <= set(parts.reuse.rebuilt[SHEETS_AREA])
+
+
+def test_a_sheet_whose_worksheet_a_writer_reaches_is_written_every_night(cfg, tmp_path, streamed):
+    """The summary's chart is inserted through the worksheet itself: that sheet is never kept."""
+    store, day = tmp_path / "store", dt.date(2022, 1, 15)
+    _, _, parts = _both(_night(1, day), cfg, tmp_path, store, "first")
+    _, _, again = _both(_night(2, day), cfg, tmp_path, store, "again")
+    summary = workbook.SHEETS["summary"]
+    assert summary not in parts.reuse.rebuilt[SHEETS_AREA] and summary not in _taken(again)
+
+
+def test_publish_takes_kept_sheets_into_the_bytes_a_night_without_a_store_publishes(cfg, tmp_path, streamed):
+    """Through ``publish``: the next day with the same lists takes the district's list sheets from the store and
+    publishes the district workbook a night without any store writes in full; the manifest says what was taken."""
+    import json
+
+    from flows.publishing.publish import publish
+
+    inc, full = tmp_path / "inc", tmp_path / "full"
+    for n, day in enumerate((dt.date(2022, 1, 15), dt.date(2022, 1, 16), dt.date(2022, 1, 17)), 1):
+        result = _night(n, day)
+        kept = publish(result, cfg, inc, reuse=Reuse.beside(inc, result.run_id))
+        alone = publish(result, cfg, full)
+        name = next((alone / "district").glob("*.xlsx")).name
+        assert (kept / "district" / name).read_bytes() == (alone / "district" / name).read_bytes(), day
+        taken = json.loads((kept / "manifest.json").read_text(encoding="utf-8"))["reuse"]["areas"][SHEETS_AREA]
+        assert (set(LISTS) <= set(taken["reused"])) == (n > 1), day
