@@ -13,7 +13,6 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import io
-import pickle
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -26,6 +25,7 @@ from xlsxwriter.worksheet import Worksheet
 
 from flows.config import District
 from flows.publishing import textfit
+from flows.reuse.fingerprints import exact_bytes
 from flows.publishing.labels import SHEETS, VI
 from flows.publishing.prepared import Prepared, as_int
 from flows.text import as_text
@@ -323,11 +323,7 @@ class Sheet:
         if not _plain(self.ops):
             return None
         # every value with its exact type (a pickle without its memo: the same content gives the same bytes)
-        buffer = io.BytesIO()
-        pickler = pickle.Pickler(buffer, protocol=5)
-        pickler.fast = True
-        pickler.dump((self._ws.index, self.name, self.cols, self.ops))
-        rest = buffer.getvalue()
+        rest = exact_bytes((self._ws.index, self.name, self.cols, self.ops))
         if _PLACEHOLDER.encode() in rest:
             return None
         return self.book.parts.key(repr(heading), hashlib.sha256(rest).hexdigest())

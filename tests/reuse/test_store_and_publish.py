@@ -81,6 +81,17 @@ def test_keys_tell_types_apart():
     a = pd.DataFrame({"x": [1, 2]})
     assert frame_fingerprint(a) != frame_fingerprint(a.astype(float))
     assert frame_fingerprint(a) != frame_fingerprint(a.iloc[::-1].reset_index(drop=True))
+    objects = pd.DataFrame({"x": [1, 1.0, "1", True, None, float("nan")]}, dtype=object)
+    assert len({frame_fingerprint(objects.iloc[[i]].reset_index(drop=True)) for i in range(6)}) == 6
+
+
+def test_a_frame_fingerprint_is_its_values_whether_or_not_they_share_objects():
+    name = "Nguyễn Thị Thủy"
+    shared = pd.DataFrame({"full_name": [name, name]}, dtype=object)
+    copies = pd.DataFrame({"full_name": [name, "".join(list(name))]}, dtype=object)
+    assert shared["full_name"][0] is shared["full_name"][1]
+    assert copies["full_name"][0] is not copies["full_name"][1]
+    assert frame_fingerprint(shared) == frame_fingerprint(copies)
 
 
 @pytest.fixture(scope="module")
