@@ -34,6 +34,11 @@ def nfc(value: str) -> str:
     return unicodedata.normalize("NFC", value)
 
 
+def has_marks(text: str) -> bool:
+    """Whether a text is written with any letter beyond ASCII (Vietnamese tones and marks, Đ)."""
+    return any(ord(ch) > 127 for ch in unicodedata.normalize("NFC", text))
+
+
 def strip_tones(value: str) -> str:
     """Remove Vietnamese diacritics: "Đặng Thị Ánh" -> "Dang Thi Anh"."""
     if value.isascii():

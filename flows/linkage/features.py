@@ -15,7 +15,7 @@ import unicodedata
 
 import pandas as pd
 
-from flows.text import as_text, nfc, place_number, tone_placement
+from flows.text import as_text, has_marks, nfc, place_number, tone_placement
 from flows.text import fold as _fold_uncached
 
 PARTICLES = ("thi", "van")
@@ -36,10 +36,6 @@ def _fold_text(text: str) -> str:
 def fold(value: object) -> str:
     """``flows.text.fold`` remembered: names, villages and schools repeat a great deal across 100,000 rows."""
     return _fold_text(value if isinstance(value, str) else as_text(value))
-
-
-def _accented(text: str) -> bool:
-    return any(ord(ch) > 127 for ch in unicodedata.normalize("NFC", text))
 
 
 def name_parts(full_name: object) -> dict[str, str | None]:
@@ -66,7 +62,7 @@ def _name_parts(full_name: str) -> dict[str, str | None]:
     if not kept:
         return {"family": None, "middle": None, "given": None, "given_marked": None, "name_key": None,
                 "name_compact": None, "particle": particle}
-    marked = _accented(" ".join(words))
+    marked = has_marks(" ".join(words))
     return {
         "family": kept[0][0] if len(kept) > 1 else None,
         "middle": " ".join(k for k, _ in kept[1:-1]) or None,

@@ -76,7 +76,7 @@ def cannot_link(a: dict, b: dict) -> str:
     if a["source_list"] and b["source_list"] and a["source_list"] == b["source_list"]:
         return SAME_LIST
     written_together = _written_together(a, b)
-    if written_together and a["name_key"] and a["name_key"] == b["name_key"] and (
+    if written_together and _same_words(a, b) and (
             (a["dob"] and b["dob"] and not _close_birth(a, b)) or (a["sex"] and b["sex"] and a["sex"] != b["sex"])):
         return SAME_LIST  # namesakes of one list: another birthday or another sex
     if written_together and _close_birth(a, b) and a["given_marked"] and b["given_marked"] and _written_apart(a, b) \
@@ -91,7 +91,7 @@ def cannot_link(a: dict, b: dict) -> str:
         return ""
     if written_together and (_other_marks(a, b) or _two_given_names(a, b, slips_too=True)):
         return TWINS
-    if (a["name_key"] and a["name_key"] == b["name_key"]) or _one_name_mistyped(a, b):
+    if _same_words(a, b) or _one_name_mistyped(a, b):
         return ""
     return TWINS if _two_given_names(a, b) and _same_household(a, b) else ""
 
@@ -103,7 +103,7 @@ def _written_apart(a: dict, b: dict) -> bool:
 
 
 def _same_words(a: dict, b: dict) -> bool:
-    """The same words of a name in another order ("Đinh Hùng" / "Hùng Đinh")."""
+    """The same words of a name, in any order ("Đinh Hùng" / "Hùng Đinh")."""
     return bool(a["name_key"]) and a["name_key"] == b["name_key"]
 
 

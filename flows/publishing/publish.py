@@ -19,9 +19,7 @@ Roman with the official document heading, and are reproducible: the same result 
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
-import gc
 import logging
 import multiprocessing
 import os
@@ -33,6 +31,7 @@ from pathlib import Path
 
 from flows.config import AppConfig
 from flows.frames import RunResult
+from flows.heap import collector_paused
 from flows.publishing import run_folder
 from flows.publishing.commune import write_commune
 from flows.publishing.district import write_district
@@ -202,27 +201,13 @@ def _write_one(shared: dict, kind: str, code: str, path: Path, stamp=None, parts
     """Write one workbook from ``shared["data"]`` (the night's prepared data; its ``UnitIndex`` is kept beside it);
     ``parts``: the district workbook's kept sheets."""
     data = shared["data"]
-    with _no_cycle_collection():
+    with collector_paused():
         if kind == "district":
             _WRITERS[kind](data, path, parts)
             return
         if "index" not in shared:
             shared["index"] = UnitIndex(data)
         _WRITERS[kind](shared["index"].view(kind, code, stamp), code, path)
-
-
-@contextlib.contextmanager
-def _no_cycle_collection():
-    """The cyclic garbage collector paused while a workbook is written: writing allocates a list per row and a
-    tuple per cell, which would start full collections over the whole night's heap again and again (a third of
-    a quiet night's publish). What is freed is freed by reference counting; cycles wait for the next collection."""
-    was = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was:
-            gc.enable()
 
 
 def _receive(payload: bytes) -> None:

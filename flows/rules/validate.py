@@ -22,7 +22,7 @@ from validations import quiet_gx_loggers
 from validations.lean import lean
 from flows.frames import Issue
 from flows.rules.grades import birth_year_grades
-from flows.text import as_text, fold
+from flows.text import as_text, fold, has_marks
 
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
 log = logging.getLogger(__name__)
@@ -233,7 +233,7 @@ def _mark_duplicates(df: pd.DataFrame, headers: HeaderMap, cfg: AppConfig) -> li
 def _as_marked(name: object) -> str | None:
     """A name as written with its marks (NFC, lower case, single spaces), or None when it has none to tell."""
     text = " ".join(unicodedata.normalize("NFC", as_text(name)).lower().split())
-    return text if any(ord(ch) > 127 for ch in text) else None
+    return text if has_marks(text) else None
 
 
 def _exclusions(df: pd.DataFrame, flagged: dict[str, set[int]]) -> list[str]:
