@@ -31,6 +31,7 @@ class DedupeResult:
     new_links: dict[str, str] = field(default_factory=dict)  # fingerprint -> person_id, to store in the ledger
     aliases: dict[str, str] = field(default_factory=dict)  # merged person_id -> surviving person_id
     ledger_changes: list[pd.DataFrame] = field(default_factory=list)  # change rows from merges and handovers
+    clusters: int = 0  # how many persons tonight's linkage found among the usable rows (each has its own id)
 
 
 def fingerprint(row: pd.Series | dict) -> str:
@@ -161,7 +162,7 @@ def assign_persons(
     review = _review_pairs(df, [(usable[r["i"]], usable[r["j"]], r["match_probability"], r["reasons"])
                                 for r in result.review if r["i"] < n_tonight and r["j"] < n_tonight])
     return DedupeResult(students=df, persons=persons, review_pairs=review, issues=issues,
-                        new_links=new_links, aliases=aliases)
+                        new_links=new_links, aliases=aliases, clusters=len(clusters))
 
 
 def _survivor_rank(past: pd.DataFrame):

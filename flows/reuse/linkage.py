@@ -16,10 +16,21 @@ links, past recipients and officer decisions, and may reserve new person ids. ``
 under all of these (every link the ledger holds, not only tonight's: a key never equates two different states)
 when it reserved no id, and a later night with the same rows and the same ledger state takes it: ids, aliases,
 new links, persons and review pairs. Storing the links and aliases in the ledger always runs (``link_persons``).
-An answer that reserved ids is never kept: the ledger's sequence has moved, and those ids are now its links.
+An answer that reserved ids is never kept under that key: the ledger's sequence has moved, and those ids are now
+its links.
+
+Every answer is also kept *settled*, under what it reads besides the ledger's links and past recipients: the
+rows, the officer decisions, the config, the model and the code. A later night with those takes it when the
+ledger already links every one of tonight's usable records to the id the answer gave it, one id per person
+(``_settled_holds``). ``assign_persons`` would then compute that very answer with nothing to store: each person
+is named by its own records' links (one id, so neither an alias nor the survivor's rank), no person is left to
+find among past recipients or to give a new id, and no link differs. So the night after a night that gave ids,
+whose ledger now holds them and its allocations, assigns nothing again, whatever those allocations are.
 """
 
 from __future__ import annotations
+
+from dataclasses import replace
 
 from flows.reuse.fingerprints import code_version, config_fingerprint, digest, frame_fingerprint, model_fingerprint
 from flows.reuse.store import Reuse
@@ -69,9 +80,14 @@ def assigner(reuse: Reuse):
 
     def reusing_assign(students, cfg, known_links=None, allocate_ids=None, past_recipients=None,  # noqa: ANN001, ANN202
                        decisions=None):
-        key = digest("dedupe", frame_fingerprint(students), sorted((known_links or {}).items()),
-                     frame_fingerprint(past_recipients), frame_fingerprint(decisions), allocate_ids is None,
-                     config_fingerprint(cfg), model_fingerprint(), code_version())
+        known_links = known_links or {}
+        lists = digest("dedupe-settled", frame_fingerprint(students), frame_fingerprint(decisions),
+                       allocate_ids is None, config_fingerprint(cfg), model_fingerprint(), code_version())
+        settled = reuse.take("dedupe", lists, "settled", holds=lambda got: _settled_holds(got, known_links))
+        if settled is not None:
+            reuse.retain(settled["pieces"])
+            return settled["result"]
+        key = digest("dedupe", lists, sorted(known_links.items()), frame_fingerprint(past_recipients))
         got = reuse.take("dedupe", key, "persons")
         if got is not None:
             reuse.retain(got["pieces"])
@@ -86,8 +102,21 @@ def assigner(reuse: Reuse):
         result = assign_persons(students, cfg, known_links=known_links, allocate_ids=ids if allocate_ids else None,
                                 past_recipients=past_recipients, decisions=decisions, linker=linker(reuse),
                                 summarize=summarizer(reuse))
+        pieces = sorted(reuse.touched() - before)
+        usable = result.students[result.students["row_status"] == "ok"] if len(result.students) else result.students
+        links = list(zip(usable.get("fingerprint", []), usable.get("person_id", [])))
+        reuse.keep("dedupe", lists, {"result": replace(result, new_links={}, aliases={}, ledger_changes=[]),
+                                     "links": links, "pieces": pieces}, "settled")
         if not any(reserved):
-            reuse.keep("dedupe", key, {"result": result, "pieces": sorted(reuse.touched() - before)}, "persons")
+            reuse.keep("dedupe", key, {"result": result, "pieces": pieces}, "persons")
         return result
 
     return reusing_assign
+
+
+def _settled_holds(settled: dict, known_links: dict[str, str]) -> bool:
+    """The ledger links each usable record of a settled answer to the id the answer gave it, and the answer gave
+    each of its persons an id of its own: ``assign_persons`` on this ledger would give that answer unchanged."""
+    links = settled["links"]
+    return (len({pid for _, pid in links}) == settled["result"].clusters
+            and all(known_links.get(fp) == pid for fp, pid in links))

@@ -40,8 +40,9 @@ class Reuse:
     def _path(self, area: str, key: str) -> Path:
         return self.root / area / f"{key}.pickle"
 
-    def take(self, area: str, key: str, name: str = ""):
-        """The piece kept under ``key`` in ``area``, or None (``full``, never kept, or unreadable)."""
+    def take(self, area: str, key: str, name: str = "", holds=None):  # noqa: ANN001 - a predicate on the piece
+        """The piece kept under ``key`` in ``area``, or None (``full``, never kept, or unreadable; or ``holds``
+        given and false of it: a piece whose key does not say everything it depends on, not taken)."""
         if self.root is None:
             return None
         self._touched.add((area, key))
@@ -57,6 +58,8 @@ class Reuse:
             log.warning("reuse: %s/%s unreadable (%s): rebuilt", area, key[:12], type(exc).__name__)
             return None
         if not isinstance(stored, dict) or stored.get("format") != _FORMAT or stored.get("key") != key:
+            return None
+        if holds is not None and not holds(stored["value"]):
             return None
         self.taken.setdefault(area, {})[name or key[:12]] = stored["since"]
         return stored["value"]
