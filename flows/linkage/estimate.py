@@ -79,7 +79,9 @@ def train_on(feats, seed: int = SEED, max_pairs: float = 2e6, label_column: str 
     model_settings = settings()
     if label_column:
         model_settings["additional_columns_to_retain"] = [label_column]
-    linker = Linker(DuckDBAPI().register(feats), model_settings, log_level=logging.ERROR)
+    # Splink's settings check parses every level's SQL and only logs, below ERROR: the settings are checked once
+    # by tests/linkage/test_comparison_sql.py, not on every night
+    linker = Linker(DuckDBAPI().register(feats), model_settings, log_level=logging.ERROR, validate_settings=False)
     linker.training.estimate_probability_two_random_records_match(DETERMINISTIC_RULES,
                                                                    recall=DETERMINISTIC_RECALL)
     linker.training.estimate_u_using_random_sampling(max_pairs=max_pairs, seed=seed)

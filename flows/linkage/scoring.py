@@ -72,7 +72,9 @@ def score(feats: pd.DataFrame, model: dict | None = None, *, min_probability: fl
     db = DuckDBAPI()
     table = db.register(feats)
     model["blocking_rules_to_generate_predictions"] = [{"blocking_rule": r} for r in affordable_rules(table, len(feats))]
-    linker = Linker(on_backend(feats, table), model, log_level=logging.ERROR)
+    # Splink's settings check parses every level's SQL and only logs, below ERROR: the settings are checked once
+    # by tests/linkage/test_comparison_sql.py, not on every night
+    linker = Linker(on_backend(feats, table), model, log_level=logging.ERROR, validate_settings=False)
     _estimate_prior(linker, len(feats), model)
     prior = linker._settings_obj._probability_two_random_records_match
     # scored a little below the floor: the prior the pairs then give may raise them over it
@@ -212,7 +214,7 @@ def _estimate_own_u(feats: pd.DataFrame, model: dict, sampled: dict | None = Non
     from splink import DuckDBAPI, Linker
 
 
-    linker = Linker(DuckDBAPI().register(feats), json.loads(json.dumps(model)), log_level=logging.ERROR)
+    linker = Linker(DuckDBAPI().register(feats), json.loads(json.dumps(model)), log_level=logging.ERROR, validate_settings=False)
     _estimate_prior(linker, len(feats), model)
     prior = linker._settings_obj._probability_two_random_records_match
     if sampled is None:  # ``sampled``: the same sampling, already done while training on this data

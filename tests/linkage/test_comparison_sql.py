@@ -51,3 +51,35 @@ def test_guarded_edit_distances_give_the_distance_alone():
     assert differ == 0
     # and the guards are not vacuous: they keep pairs out before the distance is computed
     assert con.execute(f"select count(*) from p where {edits_within('a_l', 'a_r')}").fetchone()[0] > 1000
+
+
+def _settings_warnings(model: dict, caplog) -> list[str]:
+    """What Splink's settings validation says of ``model`` on the night's feature columns (the night constructs
+    its linkers with ``validate_settings=False``: the check parses every level's SQL, and its findings are only
+    logged, at a level the night does not show)."""
+    import logging
+
+    import pandas as pd
+    from splink import DuckDBAPI, Linker
+
+    from flows.linkage.features import features
+
+    feats = features(pd.DataFrame([{"full_name": "Nguyễn Văn An", "date_of_birth": "2014-09-05"},
+                                   {"full_name": "Lê Thị Bình", "date_of_birth": "2013-01-01"}]))
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="splink"):
+        Linker(DuckDBAPI().register(feats), model, log_level=None)
+    return [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+
+
+def test_the_settings_and_the_saved_model_name_only_feature_columns(caplog):
+    from flows.linkage.comparisons import load_model, settings
+
+    assert _settings_warnings(settings(), caplog) == []
+    assert _settings_warnings({k: v for k, v in load_model().items() if k != "training"}, caplog) == []
+    broken = settings()
+    broken["comparisons"] = [*broken["comparisons"][:-1], {
+        **broken["comparisons"][-1], "comparison_levels": [
+            {"sql_condition": '"no_such_column_l" = "no_such_column_r"', "label_for_charts": "x"},
+            {"sql_condition": "ELSE", "label_for_charts": "else"}]}]
+    assert _settings_warnings(broken, caplog)  # the check the night skips does find a missing column
