@@ -52,6 +52,35 @@ def _em_underflow_held():
         em.populate_m_u_from_lookup = original
 
 
+_EXACT_MATCH: dict[tuple, bool] = {}  # (level SQL, dialect) -> Splink's answer: a pure function of the text
+
+
+@contextmanager
+def _exact_match_remembered():
+    """Splink's test of whether a comparison level is an exact match, remembered by the level's SQL and dialect.
+
+    Each EM session asks it of every level (to find the levels a training blocking rule fixes), by parsing and
+    simplifying the level's SQL with sqlglot: about 4 ms a level, 55 levels, two sessions a night; the answer
+    depends on the SQL text alone, so a process asks sqlglot once per level (a worker running several districts,
+    once in all). Installed only for the duration of a training, as ``_em_underflow_held`` (Splink's version is
+    pinned in ``uv.lock``; ``tests/linkage/test_train.py`` checks the answers are Splink's own)."""
+    from splink.internals.comparison_level import ComparisonLevel
+
+    original = ComparisonLevel.__dict__["_is_exact_match"]
+
+    def remembered(level) -> bool:  # noqa: ANN001
+        key = (level.sql_condition, str(level.sqlglot_dialect), level._is_else_level)
+        if key not in _EXACT_MATCH:
+            _EXACT_MATCH[key] = original.fget(level)
+        return _EXACT_MATCH[key]
+
+    ComparisonLevel._is_exact_match = property(remembered)
+    try:
+        yield
+    finally:
+        ComparisonLevel._is_exact_match = original
+
+
 def sampled_u(linker) -> dict[tuple[str, str], float]:
     """The u probabilities random sampling left on ``linker``, by (comparison, level label): what a caller that
     falls back to the saved model's m can reuse instead of sampling the same pairs again."""
@@ -90,7 +119,7 @@ def train_on(feats, seed: int = SEED, max_pairs: float = 2e6, label_column: str 
     if label_column:
         linker.training.estimate_m_from_label_column(label_column)
     else:
-        with _em_underflow_held():
+        with _em_underflow_held(), _exact_match_remembered():
             for rule in ("l.given = r.given AND l.family = r.family", "l.dob = r.dob"):
                 linker.training.estimate_parameters_using_expectation_maximisation(
                     rule, estimate_without_term_frequencies=True, max_pairs=max_pairs / 4)

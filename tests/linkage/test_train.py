@@ -67,3 +67,24 @@ def test_an_m_that_underflows_in_em_is_held_at_splinks_floor_instead_of_failing_
     assert level.u_probability == 0.25
     with pytest.raises(ValueError, match="below the minimum"):  # Splink's own function is back afterwards
         em.populate_m_u_from_lookup(set(), level, comparison.output_column_name, lookup(0.0))
+
+
+def test_splinks_exact_match_test_is_remembered_with_its_own_answers_during_training():
+    from splink import DuckDBAPI, Linker
+    from splink.internals.comparison_level import ComparisonLevel
+
+    from flows.linkage import estimate
+    from flows.linkage.comparisons import settings
+
+    feats = features(identity_frame(generate(50, seed=3).drop(columns=["true_person"])))
+    levels = [lvl for comp in Linker(DuckDBAPI().register(feats), settings())._settings_obj.comparisons
+              for lvl in comp.comparison_levels]
+    own = [lvl._is_exact_match for lvl in levels]
+    assert any(own) and not all(own)  # the model has exact-match levels and others
+    estimate._EXACT_MATCH.clear()
+    with estimate._exact_match_remembered():
+        assert [lvl._is_exact_match for lvl in levels] == own
+        assert len(estimate._EXACT_MATCH) == len({(lvl.sql_condition, lvl._is_else_level) for lvl in levels})
+        assert [lvl._is_exact_match for lvl in levels] == own  # now from memory
+    assert isinstance(ComparisonLevel.__dict__["_is_exact_match"], property)
+    assert ComparisonLevel.__dict__["_is_exact_match"].fget.__qualname__ == "ComparisonLevel._is_exact_match"
