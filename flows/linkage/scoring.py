@@ -160,9 +160,10 @@ def affordable_rules(table, n: int) -> list[str]:
     reach.
 
     Splink counts a rule by building its pairs (about 45 ms a rule). A rule whose pairs are bounded by the budget
-    anyway is not counted: the pairs agreeing on the plain columns it joins on (``l.x = r.x``) are counted for every
-    rule in one query (``_plain_column_bounds``), and a rule within the budget by that bound is kept, as its own
-    count, which is no larger, would keep it. Only the others are counted by Splink."""
+    anyway is not counted: the pairs agreeing on the values it compares side by side (``l.x = r.x``, ``left(l.x, 4) =
+    left(r.x, 4)``) are counted for every rule in one query (``_plain_column_bounds``), and a rule within the budget
+    by that bound is kept, as its own count, which is no larger, would keep it. Only the others are counted by
+    Splink."""
     import warnings
 
     from splink.blocking_analysis import count_comparisons_from_blocking_rules
@@ -186,25 +187,54 @@ def affordable_rules(table, n: int) -> list[str]:
     return kept
 
 
-_PLAIN_EQUALITY = re.compile(r"\bl\.(\w+) = r\.(\w+)\b")
+_SIDE = re.compile(r"\bl\.(\w+)")
+
+
+def _top_level(text: str, sep: str) -> list[str]:
+    """``text`` split at each ``sep`` outside parentheses."""
+    parts, depth, start, i = [], 0, 0, 0
+    while i < len(text):
+        ch = text[i]
+        depth += (ch == "(") - (ch == ")")
+        if depth == 0 and text.startswith(sep, i):
+            parts.append(text[start:i])
+            start = i = i + len(sep)
+            continue
+        i += 1
+    return [*parts, text[start:]]
+
+
+def _symmetric_keys(rule: str) -> tuple[str, ...]:
+    """The expressions of a record that a rule's conditions ``f(l) = f(r)`` compare (``l.x = r.x``, ``left(l.id,
+    4) = left(r.id, 4)``), written on the record's own columns; its other conditions (``l.dob = r.dob_swap``,
+    ``length(l.id) >= 6``) are left out: they only narrow the pairs."""
+    keys = set()
+    for condition in _top_level(rule, " AND "):
+        sides = _top_level(condition.strip(), " = ")
+        if len(sides) != 2:
+            continue
+        left, right = (side.strip() for side in sides)
+        if "r." in left or not _SIDE.search(left) or _SIDE.sub(r"r.\1", left) != right:
+            continue
+        keys.add(_SIDE.sub(r'"\1"', left))
+    return tuple(sorted(keys))
 
 
 def _plain_column_bounds(table, rules: list[str]) -> dict[str, float]:
-    """For each rule with conditions ``l.x = r.x`` on plain columns: the number of record pairs agreeing on all
-    those columns (none of them null), an upper bound of the rule's pairs (its other conditions only narrow them).
-    One DuckDB query over ``table`` (a registered Splink frame) for all the rules."""
-    keys = {rule: tuple(sorted({x for x, y in _PLAIN_EQUALITY.findall(rule) if x == y})) for rule in rules}
+    """For each rule with conditions ``f(l) = f(r)`` (``_symmetric_keys``): the number of record pairs with equal
+    values of all those expressions (none of them null), an upper bound of the rule's pairs (its other conditions
+    only narrow them). One DuckDB query over ``table`` (a registered Splink frame) for all the rules."""
+    keys = {rule: _symmetric_keys(rule) for rule in rules}
     distinct = sorted({k for k in keys.values() if k})
     if not distinct:
         return {}
     parts = []
-    for i, cols in enumerate(distinct):
-        quoted = [f'"{c}"' for c in cols]
+    for i, exprs in enumerate(distinct):
         parts.append(f"SELECT {i} AS k, coalesce(sum(c * (c - 1) / 2), 0) AS pairs FROM (SELECT count(*) AS c "
-                     f"FROM {table.physical_name} WHERE {' AND '.join(q + ' IS NOT NULL' for q in quoted)} "
-                     f"GROUP BY {', '.join(quoted)})")
+                     f"FROM {table.physical_name} WHERE {' AND '.join(f'({e}) IS NOT NULL' for e in exprs)} "
+                     f"GROUP BY {', '.join(exprs)})")
     found = dict(table.db_api.duckdb_con.execute(" UNION ALL ".join(parts)).fetchall())
-    return {rule: float(found[distinct.index(cols)]) for rule, cols in keys.items() if cols}
+    return {rule: float(found[distinct.index(exprs)]) for rule, exprs in keys.items() if exprs}
 
 
 def _estimate_own_u(feats: pd.DataFrame, model: dict, sampled: dict | None = None) -> None:

@@ -479,6 +479,12 @@ def test_rules_bounded_by_their_plain_columns_are_kept_as_counting_them_would(mo
     bounded = [scoring.affordable_rules(DuckDBAPI().register(f), len(f)) for f in frames]
     bounds = scoring._plain_column_bounds(DuckDBAPI().register(crowded), scoring.BLOCKING_RULES)
     assert bounds["l.given = r.given AND l.commune = r.commune"] == 3000 * 2999 / 2  # every pair of the one name
+    # a rule comparing the same function of both records is bounded too: here the pairs born the same day
+    per_day = [sum(1 for i in range(3000) if i % 28 == day) for day in range(28)]
+    assert bounds["l.dob = r.dob AND substr(l.given, 1, 1) = substr(r.given, 1, 1)"] == sum(
+        n * (n - 1) / 2 for n in per_day)
+    assert {r for r in scoring.BLOCKING_RULES if "national_id" in r} <= set(bounds)  # no id written: 0 pairs
+    assert all(bounds[r] == 0 for r in scoring.BLOCKING_RULES if "national_id" in r)
     monkeypatch.setattr(scoring, "_plain_column_bounds", lambda table, rules: {})  # every rule counted by Splink
     counted = [scoring.affordable_rules(DuckDBAPI().register(f), len(f)) for f in frames]
     assert bounded == counted
