@@ -34,7 +34,9 @@ def _fold_text(text: str) -> str:
 
 
 def fold(value: object) -> str:
-    """``flows.text.fold`` remembered: names, villages and schools repeat a great deal across 100,000 rows."""
+    """``flows.text.fold`` remembered in a memo four times the size of its own (``TEXT_CACHE``, sized for one
+    district's cells): names, villages and schools repeat a great deal across 100,000 rows, and more than 65,536
+    of them are distinct."""
     return _fold_text(value if isinstance(value, str) else as_text(value))
 
 
