@@ -14,7 +14,7 @@ import datetime as dt
 import hashlib
 import io
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from itertools import chain
 from pathlib import Path
@@ -208,6 +208,14 @@ class Book:
         tokens = _tokens(self.data)
         written = []
         for sheet in self.sheets:
+            made = None  # the key of the inputs a deferred sheet's rows are made from (``Sheet.fill``)
+            if sheet.deferred is not None:
+                inputs, fill = sheet.deferred
+                made = sheet.inputs_key(tokens, inputs) if self.parts is not None else None
+                if made is not None and self._take_made(sheet, made, tokens):
+                    continue
+                sheet.deferred = None
+                fill(sheet)
             if sheet.played:  # written as it was given (a sheet whose worksheet a writer used directly)
                 sheet.finish()
                 continue
@@ -216,12 +224,26 @@ class Book:
             if kept is None or not sheet.reuse(kept, tokens):
                 sheet.play(capture=key is not None, final=True)
                 if key is not None:
-                    written.append((sheet, key))
+                    written.append((sheet, key, made))
+            elif made is not None:  # new inputs that made a kept sheet: found by them from now on
+                self.parts.keep_made(made, key, sheet.name)
         self.wb.close()
-        for sheet, key in written:
+        for sheet, key, made in written:
             value = sheet.kept(tokens)
             if value is not None:
                 self.parts.keep(key, value, sheet.name)
+                if made is not None:
+                    self.parts.keep_made(made, key, sheet.name)
+
+    def _take_made(self, sheet: "Sheet", made: str, tokens: dict[str, str]) -> bool:
+        """Take the sheet kept from the same inputs (``Sheet.fill``) without making its rows; False when there is
+        none (or it is no longer kept)."""
+        key = self.parts.made(made, sheet.name)
+        kept = self.parts.take(key, sheet.name) if key is not None else None
+        if kept is None or not sheet.reuse(kept, tokens):
+            return False
+        sheet.deferred = None
+        return True
 
 
 class Sheet:
@@ -242,6 +264,7 @@ class Sheet:
         self.ops: list[tuple[str, tuple]] = []
         self.played = False
         self.row = HEADER_ROW  # the next row to write (counted as the calls are recorded)
+        self.deferred: tuple[str, Callable[[Sheet], None]] | None = None  # ``fill``: (inputs, fill) until made
 
     @property
     def ws(self) -> Any:
@@ -253,6 +276,26 @@ class Sheet:
     def widths(self) -> list[float]:
         self.play()
         return self._widths
+
+    def fill(self, fill: Callable[["Sheet"], None], frames: Sequence[Any] = (), reads: Sequence[str] = ()) -> None:
+        """Give the sheet what ``fill(sheet)`` gives it (tables, lines, the signature), made only when needed.
+
+        ``fill`` reads nothing but the night's prepared frames (``Prepared``: the district workbook's, whose key
+        ``Prepared.key`` is known; ``frames``, the ones it was handed, must be those frames themselves, not a part
+        of them), the fields ``reads`` of the night's result, the config and the code, and of tonight's date only
+        what the heading prints and the phase facts. On a book that takes kept sheets
+        (``parts``), a sheet whose inputs (those, ``SheetParts.inputs``) made a kept sheet is taken without calling
+        ``fill``: a quiet night does not make the rows of lists it does not write. Otherwise ``fill`` is called
+        (when the book closes), and the sheet is written or taken as one given those rows would be."""
+        data = self.book.data
+        whole = [getattr(data, name, None) for name in ("students", "persons", "allocations", "issues",
+                                                          "review_pairs", "donations")]
+        inputs = self.book.parts.inputs(data, tuple(reads)) if self.book.parts is not None and all(
+            any(frame is w for w in whole) for frame in frames) else None
+        if inputs is None:
+            fill(self)
+        else:
+            self.deferred = (inputs, fill)
 
     def _record(self, op: str, args: tuple, rows: int) -> None:
         if self.played:
@@ -313,6 +356,27 @@ class Sheet:
         placeholder character anywhere, makes the sheet not reusable."""
         if self.played or tokens is None:
             return None
+        heading = self._heading_key(tokens)
+        if heading is None or not _plain(self.ops):
+            return None
+        # every value with its exact type (a pickle without its memo: the same content gives the same bytes)
+        rest = exact_bytes((self._ws.index, self.name, self.cols, self.ops))
+        if _PLACEHOLDER.encode() in rest:
+            return None
+        return self.book.parts.key(repr(heading), hashlib.sha256(rest).hexdigest())
+
+    def inputs_key(self, tokens: dict[str, str] | None, inputs: str) -> str | None:
+        """The digest of this sheet (its place, name, columns and heading, as ``key`` has them) made from
+        ``inputs`` (``fill``): what a kept sheet is found by before its rows are made; None when it cannot be."""
+        heading = self._heading_key(tokens) if tokens is not None and not self.played else None
+        if heading is None:
+            return None
+        place = hashlib.sha256(exact_bytes((self._ws.index, self.name, self.cols))).hexdigest()
+        return self.book.parts.key("inputs", repr(heading), place, inputs)
+
+    def _heading_key(self, tokens: dict[str, str]) -> list | None:
+        """The heading's texts with tonight's date as placeholders and how each fits (``key``); None when one
+        holds a placeholder character or is too long."""
         n, split = len(self.cols), self._split()
         heading = []
         for first, text, style in ((split, tokens["line"], "place"), (0, self.title, "title"),
@@ -320,13 +384,7 @@ class Sheet:
             if _PLACEHOLDER in text or len(text) > 30000:
                 return None
             heading.append((_templated(text, tokens), self._fits(first, n, text, style)))
-        if not _plain(self.ops):
-            return None
-        # every value with its exact type (a pickle without its memo: the same content gives the same bytes)
-        rest = exact_bytes((self._ws.index, self.name, self.cols, self.ops))
-        if _PLACEHOLDER.encode() in rest:
-            return None
-        return self.book.parts.key(repr(heading), hashlib.sha256(rest).hexdigest())
+        return heading
 
     def _fits(self, first: int, last: int, text: str, style: str) -> tuple:
         """What ``_across`` makes of ``text`` on columns [first, last): written as is, or merged over that many

@@ -123,6 +123,7 @@ class UnitKeys:
 
 
 SHEETS_AREA = "district-sheets"
+INPUTS_AREA = "district-sheet-inputs"  # a sheet's inputs -> the key of the sheet they made (``SheetParts.made``)
 
 
 class SheetParts:
@@ -131,12 +132,32 @@ class SheetParts:
     date as placeholders), the config and the code. It works on its own copy of the night's ``Reuse`` (it may be
     used in a writer process): ``merge`` gives what it took and kept back to the night's."""
 
-    def __init__(self, reuse: Reuse, cfg) -> None:  # noqa: ANN001 - AppConfig
+    def __init__(self, reuse: Reuse, cfg, fields: dict[str, str] | None = None) -> None:  # noqa: ANN001 - AppConfig
         self.reuse = Reuse(reuse.root, reuse.run_id, reuse.full)
         self.fixed = digest(SHEETS_AREA, config_fingerprint(cfg), code_version())
+        self.fields = dict(fields or {})  # ``field_fingerprints`` of the night's result (``inputs``)
+        self._cfg = cfg
 
     def key(self, *parts: str) -> str:
         return digest(SHEETS_AREA, self.fixed, *parts)
+
+    def inputs(self, data, reads: tuple[str, ...]) -> str | None:  # noqa: ANN001 - Prepared
+        """The digest of what a sheet's rows are made from (``workbook.Sheet.fill``): the night's prepared frames
+        (their key, ``Prepared.key``: the fields of the result ``prepare`` reads), the fields ``reads`` of the
+        result, the phase facts of tonight's date; the config and the code are in every key. None (the rows are
+        made at once) when the frames or a field have no key (a night without the store)."""
+        if not getattr(data, "key", "") or any(name not in self.fields for name in reads):
+            return None
+        return digest(INPUTS_AREA, data.key, *((name, self.fields[name]) for name in reads),
+                      phase_facts(self._cfg, data.result.as_of))
+
+    def made(self, key: str, name: str) -> str | None:
+        """The key (``workbook.Sheet.key``) of the sheet kept from the inputs ``key`` (``Sheet.inputs_key``)."""
+        got = self.reuse.take(INPUTS_AREA, key, name)
+        return got.get("sheet") if isinstance(got, dict) and isinstance(got.get("sheet"), str) else None
+
+    def keep_made(self, key: str, sheet: str, name: str) -> None:
+        self.reuse.keep(INPUTS_AREA, key, {"sheet": sheet}, name)
 
     def take(self, key: str, name: str):  # noqa: ANN201 - dict | None
         got = self.reuse.take(SHEETS_AREA, key, name)
@@ -236,7 +257,7 @@ def prepared(result, cfg, reuse: Reuse | None, fields: dict[str, str]):  # noqa:
     """``flows.publishing.prepared.prepare(result, cfg)``, its frames taken from the store when the five fields
     of the result it reads (``PREPARED_READS``, value by value: ``fields``), the config and the code are a kept
     night's; tonight's result and config are put back in (the writers read the run's date and id from them)."""
-    from dataclasses import fields as dataclass_fields
+    from dataclasses import fields as dataclass_fields, replace
 
     from flows.publishing.prepared import Prepared, prepare
 
@@ -245,11 +266,12 @@ def prepared(result, cfg, reuse: Reuse | None, fields: dict[str, str]):  # noqa:
     key = digest(PREPARED_AREA, *((name, fields.get(name, "absent")) for name in PREPARED_READS),
                  config_fingerprint(cfg), code_version())
     got = reuse.take(PREPARED_AREA, key, "prepared")
-    if got is not None:
-        return Prepared(result=result, cfg=cfg, **got)
-    data = prepare(result, cfg)
+    if isinstance(got, dict):
+        got.pop("key", None)
+        return Prepared(result=result, cfg=cfg, key=key, **got)
+    data = replace(prepare(result, cfg), key=key)
     reuse.keep(PREPARED_AREA, key, {f.name: getattr(data, f.name) for f in dataclass_fields(Prepared)
-                                    if f.name not in ("result", "cfg")}, "prepared")
+                                    if f.name not in ("result", "cfg", "key")}, "prepared")
     return data
 
 
