@@ -14,6 +14,9 @@ import datetime as dt
 import hashlib
 import io
 import re
+import threading
+import zipfile
+import zlib
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from itertools import chain
@@ -128,7 +131,7 @@ class Book:
     def __init__(self, path: Path, data: Prepared, title: str, rows: int, parts: Any = None):
         path.parent.mkdir(parents=True, exist_ok=True)
         self.data = data
-        self.wb = xlsxwriter.Workbook(str(path), {
+        self.wb = _Workbook(str(path), {
             "strings_to_formulas": False, "strings_to_urls": False, "strings_to_numbers": False,
             # Large workbooks stream rows to temporary files; small ones are faster kept in memory, and assembled
             # there too (``in_memory``: no temporary file per part of the package; it would override streaming).
@@ -184,9 +187,12 @@ class Book:
         for f in (*self.fmt.values(), *self._variants.values()):
             f._get_xf_index()
         self.parts = parts if self.wb.constant_memory else None  # inline strings: a sheet's XML is its own
+        if self.parts is not None:  # the package is zipped with each worksheet deflated once per content
+            self.wb.members, self.wb.deflate = {}, self.parts.deflated
 
     def sheet(self, key: str, title: str, subtitle: str, cols: Sequence[Col]) -> "Sheet":
         sheet = Sheet(self, SHEETS[key], title, subtitle, cols)
+        sheet._ws.members = self.wb.members
         self.sheets.append(sheet)
         return sheet
 
@@ -713,18 +719,93 @@ def _plain(value: Any) -> bool:
     return False
 
 
+class _Workbook(xlsxwriter.Workbook):
+    """A workbook whose package is zipped by ``_Zip`` when it has ``members`` (a book that keeps its sheets): each
+    worksheet there is deflated by ``deflate`` (``SheetParts.deflated``: once per content, then kept)."""
+
+    members: dict[str, bytes] | None = None
+    deflate: Callable[[bytes], tuple[int, bytes]] | None = None
+
+    def _store_workbook(self) -> None:
+        if self.members is None:  # (filled as the package is made, inside this call)
+            super()._store_workbook()
+            return
+        import xlsxwriter.workbook as module
+
+        # xlsxwriter zips the package with the ``ZipFile`` of its module: ``_Zip`` there stores this thread's
+        # members deflated and zips anything else (any other workbook, any other thread's) as ``ZipFile`` does
+        module.ZipFile = _Zip
+        _ZIPPING.members, _ZIPPING.deflate = self.members, self.deflate
+        try:
+            super()._store_workbook()
+        finally:
+            _ZIPPING.members = _ZIPPING.deflate = None
+
+
+_ZIPPING = threading.local()  # the members (and their deflate) of the workbook this thread is zipping
+
+
+class _Zip(zipfile.ZipFile):
+    """A zip file that stores the members of the workbook this thread is zipping (``_Workbook``: temporary file ->
+    its XML) already deflated, as ``ZipFile.write`` stores them (the same local header, sizes, CRC and deflate
+    stream: zlib's output does not depend on how its input is split); any other file as ``ZipFile.write`` does."""
+
+    def write(self, filename: Any, arcname: Any = None, compress_type: Any = None, compresslevel: Any = None) -> None:
+        members, deflate_xml = getattr(_ZIPPING, "members", None), getattr(_ZIPPING, "deflate", None)
+        xml = members.get(filename) if members and deflate_xml and isinstance(filename, str) else None
+        if xml is None or compress_type is not None or compresslevel is not None \
+                or self.compression != zipfile.ZIP_DEFLATED or self.compresslevel is not None:
+            super().write(filename, arcname, compress_type, compresslevel)
+            return
+        crc, data = deflate_xml(xml)
+        info = zipfile.ZipInfo.from_file(filename, arcname, strict_timestamps=self._strict_timestamps)
+        info.compress_type, info._compresslevel = self.compression, self.compresslevel
+        with self.open(info, "w") as dest:  # the local header; sizes and CRC written back on close
+            dest._fileobj.write(data)
+            dest._compressor = _DEFLATED  # nothing left to flush
+            dest._crc, dest._file_size, dest._compress_size = crc, len(xml), len(data)
+
+
+class _Deflated:
+    """The compressor of a member written already deflated: nothing left to flush."""
+
+    @staticmethod
+    def flush() -> bytes:
+        return b""
+
+
+_DEFLATED = _Deflated()
+
+
+def deflate(xml: bytes) -> tuple[int, bytes]:
+    """``xml``'s CRC-32 and its raw deflate stream as ``ZipFile`` makes it (``ZIP_DEFLATED``, default level)."""
+    compressor = zlib.compressobj(zlib.Z_DEFAULT_COMPRESSION, zlib.DEFLATED, -15)
+    return zlib.crc32(xml), compressor.compress(xml) + compressor.flush()
+
+
 class _Part(Worksheet):
     """A worksheet that writes a kept XML part (``part``, UTF-8) instead of its own, or keeps a copy of what it
-    writes (``capture``: ``xml``)."""
+    writes (``capture``: ``xml``). In a book that keeps its sheets (``members``: the XML of its worksheets by
+    temporary file) the XML goes there, not to the file, and ``_Zip`` stores it."""
 
     def __init__(self) -> None:
         super().__init__()
         self.part: bytes | None = None
         self.capture = False
         self.xml: str | None = None
+        self.members: dict[str, bytes] | None = None
+        self.path: str | None = None  # the temporary file the package writes this worksheet to
+
+    def _set_xml_writer(self, filename: Any) -> None:
+        self.path = filename if isinstance(filename, str) else None
+        super()._set_xml_writer(filename)
 
     def _assemble_xml_file(self) -> None:
         if self.part is not None:
+            if self.members is not None and self.path is not None:
+                self.members[self.path] = self.part
+                self._xml_close()
+                return
             if hasattr(self.fh, "buffer"):  # the part's file, opened as UTF-8 text
                 self.fh.flush()
                 self.fh.buffer.write(self.part)
@@ -740,7 +821,10 @@ class _Part(Worksheet):
         super()._assemble_xml_file()
         self.xml = buffer.getvalue()
         self.fh, self.internal_fh = fh, internal
-        fh.write(self.xml)
+        if self.members is not None and self.path is not None:
+            self.members[self.path] = self.xml.encode("utf-8")
+        else:
+            fh.write(self.xml)
         self._xml_close()
 
 

@@ -123,6 +123,7 @@ class UnitKeys:
 
 
 SHEETS_AREA = "district-sheets"
+ZIP_AREA = "district-sheet-zip"  # a worksheet's XML, deflated (``SheetParts.deflated``)
 INPUTS_AREA = "district-sheet-inputs"  # a sheet's inputs -> the key of the sheet they made (``SheetParts.made``)
 
 
@@ -150,6 +151,22 @@ class SheetParts:
             return None
         return digest(INPUTS_AREA, data.key, *((name, self.fields[name]) for name in reads),
                       phase_facts(self._cfg, data.result.as_of))
+
+    def deflated(self, xml: bytes) -> tuple[int, bytes]:
+        """A worksheet's XML as the package stores it (``flows.publishing.workbook.deflate``: CRC and deflate
+        stream), kept under its digest: a night that writes the same worksheet again (the same day) does not
+        compress it again."""
+        import zlib
+
+        from flows.publishing.workbook import deflate
+
+        key = digest(ZIP_AREA, hashlib.sha256(xml).hexdigest(), len(xml), zlib.ZLIB_RUNTIME_VERSION)
+        got = self.reuse.take(ZIP_AREA, key, "")
+        if isinstance(got, tuple) and len(got) == 2 and isinstance(got[0], int) and isinstance(got[1], bytes):
+            return got
+        done = deflate(xml)
+        self.reuse.keep(ZIP_AREA, key, done, "")
+        return done
 
     def made(self, key: str, name: str) -> str | None:
         """The key (``workbook.Sheet.key``) of the sheet kept from the inputs ``key`` (``Sheet.inputs_key``)."""

@@ -172,3 +172,33 @@ def test_a_quiet_night_takes_the_lists_without_making_their_rows(cfg, tmp_path, 
                                       "source": "ban-giao.xlsx", "run_id": "r"}])
     counted, parts = night(handed, "handed")
     assert counted == {"_allocation_rows": 1}, counted  # the only list that shows handovers
+
+
+def test_a_worksheet_written_again_the_same_day_is_not_compressed_again(cfg, tmp_path, streamed, monkeypatch):
+    """A book that keeps its sheets stores each worksheet deflated once per content: a second night the same day
+    compresses only the worksheets whose XML changed (those naming the run: the sources), and its file is byte for byte
+    a full write's; the next day (a new date in every heading) compresses them all again. (The summary, whose
+    chart a writer adds through the worksheet itself, is kept nowhere and zipped as xlsxwriter zips it.)"""
+    import zipfile
+
+    deflated: list[int] = []
+    plain = workbook.deflate
+
+    def counting(xml: bytes):  # noqa: ANN202
+        deflated.append(len(xml))
+        return plain(xml)
+
+    monkeypatch.setattr(workbook, "deflate", counting)
+    store, day = tmp_path / "store", dt.date(2022, 1, 15)
+    kept, full, _ = _both(_night(1, day), cfg, tmp_path, store, "first")
+    sheets = sum(n.startswith("xl/worksheets/sheet") for n in zipfile.ZipFile(tmp_path / "first-kept.xlsx").namelist())
+    assert kept == full and len(deflated) == sheets - 1
+    deflated.clear()
+    kept, full, _ = _both(_night(2, day), cfg, tmp_path, store, "again")
+    first, again = (zipfile.ZipFile(tmp_path / f"{name}-kept.xlsx") for name in ("first", "again"))
+    changed = [n for n in first.namelist() if n.startswith("xl/worksheets/sheet") and n != "xl/worksheets/sheet1.xml"
+               and first.read(n) != again.read(n)]  # sheet1: the summary
+    assert kept == full and 0 < len(deflated) == len(changed) < sheets - 1, (deflated, changed)
+    deflated.clear()
+    kept, full, _ = _both(_night(3, day + dt.timedelta(days=1)), cfg, tmp_path, store, "next")
+    assert kept == full and len(deflated) == sheets - 1
