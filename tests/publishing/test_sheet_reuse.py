@@ -124,13 +124,13 @@ def test_a_quiet_night_takes_the_lists_without_making_their_rows(cfg, tmp_path, 
     full write; a change in what it reads (a name, a handover) makes its rows again."""
     import pandas as pd
 
-    from flows.publishing import lists
+    from flows.publishing import lists, progress
     from flows.reuse import workbooks as kept_pieces
 
     made: dict[str, int] = {}
 
-    def counting(name: str):  # noqa: ANN202
-        inner = getattr(lists, name)
+    def counting(name: str, module=lists):  # noqa: ANN001, ANN202
+        inner = getattr(module, name)
 
         def count(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
             made[name] = made.get(name, 0) + 1
@@ -139,6 +139,8 @@ def test_a_quiet_night_takes_the_lists_without_making_their_rows(cfg, tmp_path, 
 
     for name in ("_allocation_rows", "_waitlist_rows", "_excluded_rows", "_issue_rows"):
         monkeypatch.setattr(lists, name, counting(name))
+    for name in ("_infrastructure", "_progress"):
+        monkeypatch.setattr(progress, name, counting(name, progress))
     store = tmp_path / "store"
 
     def night(result, name: str) -> tuple[dict[str, int], SheetParts]:  # noqa: ANN001
@@ -156,7 +158,8 @@ def test_a_quiet_night_takes_the_lists_without_making_their_rows(cfg, tmp_path, 
 
     day = dt.date(2022, 1, 15)
     counted, _ = night(_night(1, day), "first")
-    assert set(counted) == {"_allocation_rows", "_waitlist_rows", "_excluded_rows", "_issue_rows"}
+    assert set(counted) == {"_allocation_rows", "_waitlist_rows", "_excluded_rows", "_issue_rows", "_infrastructure",
+                            "_progress"}
     counted, parts = night(_night(2, day + dt.timedelta(days=1)), "quiet")
     assert counted == {} and set(LISTS) <= _taken(parts)
 
@@ -165,13 +168,23 @@ def test_a_quiet_night_takes_the_lists_without_making_their_rows(cfg, tmp_path, 
     al.loc[al.index[al["status"] == "waitlisted"][0], "full_name"] = "Nguyễn Văn Mới"
     counted, parts = night(_night(3, day + dt.timedelta(days=2), changed), "renamed")
     assert counted.get("_waitlist_rows") == 1 and "Danh sách chờ" not in _taken(parts)
+    assert counted.get("_progress") == 1  # it counts the allocations: made again, and taken by its content
 
-    handed = _night(4, day + dt.timedelta(days=3), changed)
+    connected = _night(4, day + dt.timedelta(days=2), changed)
+    connected.connectivity = connected.connectivity.iloc[:-1] if len(connected.connectivity) else None
+    counted, _ = night(connected, "connectivity")
+    assert counted == {"_infrastructure": 1, "_progress": 1}, counted
+
+    handed = _night(5, day + dt.timedelta(days=3), changed)
     handed.handovers = pd.DataFrame([{"person_id": "P007", "need": "device", "item": "smartphone", "serial": "SN9",
                                       "date": dt.date(2022, 1, 8), "received_by": "", "donation_id": "D-003",
                                       "source": "ban-giao.xlsx", "run_id": "r"}])
     counted, parts = night(handed, "handed")
     assert counted == {"_allocation_rows": 1}, counted  # the only list that shows handovers
+
+    phase = next(p for p in cfg.district.phases if p.start > handed.as_of)  # a phase starts: Tiến độ says so
+    counted, _ = night(_night(6, phase.start, changed), "phase")
+    assert counted.get("_progress") == 1, counted
 
 
 def test_a_worksheet_written_again_the_same_day_is_not_compressed_again(cfg, tmp_path, streamed, monkeypatch):
