@@ -527,7 +527,12 @@ class Sheet:
         for c, col in enumerate(cols[:len(self._widths)]):
             if col.kind == "wrap":
                 continue
-            need = max((textfit.text_points(_shown(r[c], col.kind)) for r in rows if c < len(r)), default=0.0)
+            column = [r[c] for r in rows if c < len(r)]
+            # each text measured once (lists repeat their schools, communes, labels); other values as shown
+            texts = {v for v in column if type(v) is str}
+            need = max(chain(map(textfit.text_points, texts),
+                             (textfit.text_points(_shown(v, col.kind)) for v in column if type(v) is not str)),
+                       default=0.0)
             if need <= textfit.column_points(self._widths[c]):
                 continue
             width = textfit.points_to_width(need) + 0.5
@@ -551,17 +556,24 @@ class Sheet:
         wrapped = [self.book.wrapping(col.kind) if col.kind in ("text", "center", "wrap") else None for col in cols]
         rooms = [textfit.column_points(self._width(c)) for c in range(len(cols))]
         widths = [self._width(c) for c in range(len(cols))]
+        # the columns whose texts may wrap, with their room, width and whether they always wrap (kind "wrap")
+        fitting = [(c, rooms[c], widths[c], cols[c].kind == "wrap") for c in range(len(cols)) if wrapped[c] is not None]
         write_blank, write_string, text_fmt = ws.write_blank, ws.write_string, fmt["center"]
+        text_points, wrapped_lines = textfit.text_points, textfit.wrapped_lines
         r = start = self.row
         for values in rows:
-            lines, wraps = 1, False
-            for c, v in enumerate(values):
-                if wrapped[c] is not None and isinstance(v, str) and v:
-                    if cols[c].kind == "wrap":
+            lines, wraps, wide = 1, False, ()
+            for c, room, width, always in fitting:
+                if c >= len(values):
+                    break
+                v = values[c]
+                if isinstance(v, str) and v:
+                    if always:
                         wraps = True
-                    if textfit.text_points(v) > rooms[c]:
+                    if text_points(v) > room:
                         wraps = True
-                        lines = max(lines, textfit.wrapped_lines(v, widths[c]))
+                        wide = (*wide, c)  # written in the wrapping format
+                        lines = max(lines, wrapped_lines(v, width))
             if wraps:
                 ws.set_row(r, textfit.row_height(lines))
             for c, v in enumerate(values):
@@ -570,7 +582,7 @@ class Sheet:
                     write_blank(r, c, None, f)
                 elif is_date and isinstance(v, str):
                     write_string(r, c, v, text_fmt)
-                elif wrapped[c] is not None and isinstance(v, str) and textfit.text_points(v) > rooms[c]:
+                elif c in wide:
                     write_string(r, c, v, wrapped[c])
                 else:
                     write(r, c, v, f)
