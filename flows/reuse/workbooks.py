@@ -10,7 +10,10 @@ the frames prepared for the workbooks are kept under the five fields of the resu
   and the worksheet calls the workbook's own parts read are replayed, so the file is the bytes a full write gives.
   A sheet with tonight's date inside a value, a sheet a writer reaches past ``Sheet`` (the summary's chart) and a
   workbook small enough for shared strings keep nothing. So a quiet night writes only the sheets whose content
-  changed (the change log, the sources, the summary).
+  changed (the change log, the sources, the summary). A sheet filled through ``Sheet.fill`` is also kept under
+  its inputs (area ``district-sheet-inputs``, ``SheetParts.inputs``: the prepared frames' key, the result fields
+  it reads, the phase facts), so such a night does not even make its rows; and each kept worksheet's XML is kept
+  deflated (area ``district-sheet-zip``, ``SheetParts.deflated``), so the same XML is compressed once.
 - Each commune and school workbook is keyed by exactly what its writer reads for that unit
   (``flows.publishing.prepared.Prepared.unit``: its rows of each list, its issues, its children's handovers and
   device checks, its villages' connectivity, the rows as sent of its files; global figures it prints, such as a
