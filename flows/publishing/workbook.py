@@ -752,6 +752,7 @@ class _Workbook(xlsxwriter.Workbook):
             super()._store_workbook()
         finally:
             _ZIPPING.members = _ZIPPING.deflate = None
+            self.members.clear()  # the worksheets' XML, zipped: not held while the book is kept
 
 
 _ZIPPING = threading.local()  # the members (and their deflate) of the workbook this thread is zipping
