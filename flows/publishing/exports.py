@@ -63,9 +63,23 @@ def _write_csv(path: Path, df: Any, leading: Sequence[str], *, contract: bool = 
         writer = csv.writer(fh, lineterminator="\n")
         writer.writerow(columns)
         if len(df):
-            values = [[_csv_cell(v) for v in df[c].tolist()] if c in df.columns else [""] * len(df)
-                      for c in columns]
+            values = [_csv_column(df[c].tolist()) if c in df.columns else [""] * len(df) for c in columns]
             writer.writerows(zip(*values))
+
+
+def _csv_column(values: list) -> list[str]:
+    """``_csv_cell`` of each value; each text made safe once (columns repeat their schools, statuses, codes)."""
+    texts: dict[str, str] = {}
+    out = []
+    for v in values:
+        if type(v) is str:
+            cell = texts.get(v)
+            if cell is None:
+                cell = texts[v] = _line_breaks(csv_safe(v))
+            out.append(cell)
+        else:
+            out.append(_csv_cell(v))
+    return out
 
 
 def _csv_cell(v: object) -> str:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import pandas as pd
 
 from flows.publishing.prepared import Prepared, as_int, ordered
-from flows.publishing.workbook import Book, Col, date_value, label
+from flows.publishing.workbook import Book, Col, Sheet, date_value, label
 from flows.text import as_text
 
 _GRADE_COLS = [
@@ -30,18 +30,22 @@ def write_grade_sheet(book: Book, data: Prepared, persons: pd.DataFrame, sub: st
     kids = persons[persons["person_id"].isin(set(unwritten["person_id"]))]
     if kids.empty:
         return
-    first = unwritten.drop_duplicates("person_id").set_index("person_id")
-    kids = ordered(kids, "_commune_order", "commune", "village", "_name_rank")
-    rows = []
-    for i, r in enumerate(kids.itertuples(index=False), 1):
-        row = first.loc[r.person_id]
-        grade = as_int(row.get("grade_resolved"))
-        rows.append([i, r.person_id, r.full_name, date_value(r.date_of_birth, r.birth_year), r.commune, r.village,
-                     grade if grade is not None and grade >= 1 else None,
-                     label("grade_source", as_text(row["grade_source"])), label("status", r.status),
-                     label("reason", r.reason) if r.reason else "", r.sources])
-    sh = book.sheet("grades", "HỌC SINH DANH SÁCH KHÔNG GHI LỚP: LỚP ĐÃ DÙNG ĐỂ XÉT HỖ TRỢ", sub, _GRADE_COLS)
-    h = sh.header()
-    sh.rows(rows, filter_from=h)
-    sh.line("Lớp theo danh sách của trường khi em có trong danh sách của trường; nếu không, lớp suy ra từ năm sinh "
-            "(vào lớp 1 năm em tròn 6 tuổi). Nếu lớp của em khác, hãy ghi lớp vào danh sách gửi lại.")
+
+    def fill(sh: Sheet) -> None:
+        first = unwritten.drop_duplicates("person_id").set_index("person_id")
+        rows = []
+        for i, r in enumerate(ordered(kids, "_commune_order", "commune", "village", "_name_rank").itertuples(
+                index=False), 1):
+            row = first.loc[r.person_id]
+            grade = as_int(row.get("grade_resolved"))
+            rows.append([i, r.person_id, r.full_name, date_value(r.date_of_birth, r.birth_year), r.commune,
+                         r.village, grade if grade is not None and grade >= 1 else None,
+                         label("grade_source", as_text(row["grade_source"])), label("status", r.status),
+                         label("reason", r.reason) if r.reason else "", r.sources])
+        h = sh.header()
+        sh.rows(rows, filter_from=h)
+        sh.line("Lớp theo danh sách của trường khi em có trong danh sách của trường; nếu không, lớp suy ra từ năm "
+                "sinh (vào lớp 1 năm em tròn 6 tuổi). Nếu lớp của em khác, hãy ghi lớp vào danh sách gửi lại.")
+
+    book.sheet("grades", "HỌC SINH DANH SÁCH KHÔNG GHI LỚP: LỚP ĐÃ DÙNG ĐỂ XÉT HỖ TRỢ", sub, _GRADE_COLS).fill(
+        fill, frames=(persons, st))

@@ -12,7 +12,7 @@ import pandas as pd
 
 from flows.publishing.grades import write_grade_sheet
 from flows.publishing.prepared import GIVEN, WAITING, Prepared, as_int, ordered, sorted_issues
-from flows.publishing.workbook import Book, Col, date_value, label, tier_label
+from flows.publishing.workbook import Book, Col, Sheet, date_value, label, tier_label
 from flows.text import as_text
 
 _ALLOCATION_COLS = [
@@ -44,33 +44,45 @@ def write_list_sheets(book: Book, data: Prepared, al: pd.DataFrame, persons: pd.
     sub = f"{where} - số liệu đến ngày {as_of}"
     write_allocated_sheet(book, data, al, sub)
 
-    sh = book.sheet("waitlist", "DANH SÁCH HỌC SINH CHỜ PHÂN BỔ (THEO THỨ TỰ ƯU TIÊN)", sub, _WAITLIST_COLS)
-    h = sh.header()
-    sh.rows(_waitlist_rows(data, al), filter_from=h, empty="Không có học sinh đang chờ")
-    sh.signature(left_title="NGƯỜI LẬP BIỂU")
+    def waitlist(sh: Sheet) -> None:
+        h = sh.header()
+        sh.rows(_waitlist_rows(data, al), filter_from=h, empty="Không có học sinh đang chờ")
+        sh.signature(left_title="NGƯỜI LẬP BIỂU")
 
-    sh = book.sheet("excluded", "DANH SÁCH HỌC SINH KHÔNG ĐỦ ĐIỀU KIỆN HỖ TRỢ", sub, _EXCLUDED_COLS)
-    h = sh.header()
-    sh.rows(_excluded_rows(persons), filter_from=h, empty="Không có học sinh nào")
-    sh.signature(left_title="NGƯỜI LẬP BIỂU")
+    book.sheet("waitlist", "DANH SÁCH HỌC SINH CHỜ PHÂN BỔ (THEO THỨ TỰ ƯU TIÊN)", sub, _WAITLIST_COLS).fill(
+        waitlist, frames=(al,))
+
+    def excluded(sh: Sheet) -> None:
+        h = sh.header()
+        sh.rows(_excluded_rows(persons), filter_from=h, empty="Không có học sinh nào")
+        sh.signature(left_title="NGƯỜI LẬP BIỂU")
+
+    book.sheet("excluded", "DANH SÁCH HỌC SINH KHÔNG ĐỦ ĐIỀU KIỆN HỖ TRỢ", sub, _EXCLUDED_COLS).fill(
+        excluded, frames=(persons,))
     write_grade_sheet(book, data, persons, sub)
 
 
 def write_allocated_sheet(book: Book, data: Prepared, al: pd.DataFrame, sub: str) -> None:
     """Danh sách phân bổ: the needs given (allocated or handed over), by commune, school and name."""
-    sh = book.sheet("allocated", "DANH SÁCH HỌC SINH ĐƯỢC PHÂN BỔ HỖ TRỢ", sub, _ALLOCATION_COLS)
-    h = sh.header()
-    sh.rows(_allocation_rows(data, al), filter_from=h, empty="Chưa có học sinh được phân bổ")
-    sh.signature(left_title="NGƯỜI LẬP BIỂU")
+    def fill(sh: Sheet) -> None:
+        h = sh.header()
+        sh.rows(_allocation_rows(data, al), filter_from=h, empty="Chưa có học sinh được phân bổ")
+        sh.signature(left_title="NGƯỜI LẬP BIỂU")
+
+    book.sheet("allocated", "DANH SÁCH HỌC SINH ĐƯỢC PHÂN BỔ HỖ TRỢ", sub, _ALLOCATION_COLS).fill(
+        fill, frames=(al,), reads=("handovers",))
 
 
 def write_issue_sheet(book: Book, data: Prepared, iss: pd.DataFrame, where: str) -> None:
     """Lỗi dữ liệu: every issue of these rows and files, what to fix, errors before warnings."""
     errors = int((iss["severity"] == "error").sum())
     sub = f"{where} - {errors} lỗi, {len(iss) - errors} cảnh báo (dòng có lỗi không được tổng hợp; hãy sửa và gửi lại)"
-    sh = book.sheet("issues", "DANH SÁCH LỖI DỮ LIỆU CẦN SỬA", sub, _ISSUE_COLS)
-    h = sh.header()
-    sh.rows(_issue_rows(iss), filter_from=h, empty="Không có lỗi dữ liệu")
+
+    def fill(sh: Sheet) -> None:
+        h = sh.header()
+        sh.rows(_issue_rows(iss), filter_from=h, empty="Không có lỗi dữ liệu")
+
+    book.sheet("issues", "DANH SÁCH LỖI DỮ LIỆU CẦN SỬA", sub, _ISSUE_COLS).fill(fill, frames=(iss,))
 
 
 def _allocation_rows(data: Prepared, al: pd.DataFrame) -> list[list[Any]]:

@@ -144,6 +144,8 @@ class Prepared:
     school_codes: list[str]  # schools that get a feedback workbook
     # a unit's view only (``UnitIndex.view``): frame name -> positions of its rows in the night's frame
     rows: dict[str, list[int]] | None = None
+    # the digest of what these frames were prepared from (``flows.reuse.workbooks.prepared``); "" when unknown
+    key: str = ""
 
     @property
     def district(self) -> District:

@@ -16,7 +16,7 @@ import pandas as pd
 
 from flows.allocation.coverage import village_key
 from flows.publishing.prepared import GIVEN, WAITING, Prepared, as_int, ordered, school_enrolment, truthy
-from flows.publishing.workbook import Book, Col, label, tier_label, vn_int, vn_pct
+from flows.publishing.workbook import Book, Col, Sheet, label, tier_label, vn_int, vn_pct
 from flows.text import as_text, name_sort_key
 
 _INFRA_COLS = [
@@ -52,13 +52,17 @@ def write_infrastructure_sheet(book: Book, data: Prepared, al: pd.DataFrame, com
     lack internet where their village has no signal (for the telecoms)."""
     where = data.commune_name(commune, commune) if commune else data.district.district.name
     target = data.district.overall_targets.village_coverage_share
+    book.sheet("infrastructure", "HIỆN TRẠNG HẠ TẦNG VIỄN THÔNG CÁC THÔN, KHU",
+               f"{where} - sóng 3G/4G và cáp quang so với mục tiêu {vn_pct(target, 0)} thôn, khu - "
+               f"số liệu đến ngày {data.result.as_of:%d/%m/%Y}", _INFRA_COLS).fill(
+        lambda sh: _infrastructure(sh, data, al, commune, target), frames=(al,), reads=("connectivity",))
+
+
+def _infrastructure(sh: Sheet, data: Prepared, al: pd.DataFrame, commune: str | None, target: float) -> None:
     coverage = _coverage_index(data)
     villages = _villages(data, coverage, commune)
     waiting = al[(al["need"] == "internet") & (al["status"] == "no_coverage")]
     waiting_by_village = Counter(village_key(c, v) for c, v in zip(waiting["commune_code"], waiting["village"]))
-    sh = book.sheet("infrastructure", "HIỆN TRẠNG HẠ TẦNG VIỄN THÔNG CÁC THÔN, KHU",
-                    f"{where} - sóng 3G/4G và cáp quang so với mục tiêu {vn_pct(target, 0)} thôn, khu - "
-                    f"số liệu đến ngày {data.result.as_of:%d/%m/%Y}", _INFRA_COLS)
     h = sh.header()
     rows, total = [], [0] * 7
     communes = [c for c in data.district.communes if commune is None or c.code == commune]
@@ -105,16 +109,21 @@ def write_infrastructure_sheet(book: Book, data: Prepared, al: pd.DataFrame, com
 def write_progress_sheet(book: Book, data: Prepared, al: pd.DataFrame, commune: str | None) -> None:
     """Tiến độ: per phase, device sets against the target and the share of students with internet against the
     phase's and the final target; then handovers and the device-use follow-up."""
+    where = data.commune_name(commune, commune) if commune else data.district.district.name
+    book.sheet("progress", "TIẾN ĐỘ THỰC HIỆN SO VỚI MỤC TIÊU",
+               f"{where} - lũy kế đến ngày {data.result.as_of:%d/%m/%Y}", _PROGRESS_SHEET_COLS).fill(
+        lambda sh: _progress(sh, data, al, commune), frames=(al,), reads=("connectivity", "follow_ups"))
+
+
+def _progress(sh: Sheet, data: Prepared, al: pd.DataFrame, commune: str | None) -> None:
+    """Tiến độ's tables: of tonight's date they read only which phases have started (the phase facts)."""
     d = data.district
     as_of = data.result.as_of
-    where = data.commune_name(commune, commune) if commune else d.district.name
     schools = [s for s in d.schools if commune is None or s.commune == commune]
     enrolment = sum(school_enrolment(s) for s in schools)
     unmet = int(((al["need"] == "internet") & al["status"].isin(WAITING)).sum())
     share = max(enrolment - unmet, 0) / enrolment if enrolment else None
     devices = int(((al["need"] == "device") & al["status"].isin(GIVEN)).sum())
-    sh = book.sheet("progress", "TIẾN ĐỘ THỰC HIỆN SO VỚI MỤC TIÊU",
-                    f"{where} - lũy kế đến ngày {as_of:%d/%m/%Y}", _PROGRESS_SHEET_COLS)
     h = sh.header()
     rows: list[list[Any]] = []
     for phase in d.phases:

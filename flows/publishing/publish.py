@@ -79,7 +79,7 @@ def publish(
         key = kept.workbook_key(result, cfg, "district", fields) if reuse is not None else ""
         district = not kept.link_kept(reuse, key, out_root, partial, name="district")
         units, stamps = _unit_workbooks(data, cfg, out_root, partial, reuse, fields)
-        parts = kept.SheetParts(reuse, cfg) if district and reuse is not None and reuse.root is not None else None
+        parts = kept.SheetParts(reuse, cfg, fields) if district and reuse is not None and reuse.root is not None else None
         if district or units:
             write_workbooks(data, partial, groups=("district",) if district else (), units=units, parts=parts)
         if parts is not None:

@@ -41,9 +41,17 @@ def rows_as_sent(raw_students: pd.DataFrame | None, headers: HeaderMap) -> pd.Da
         return pd.DataFrame(columns=_KEY)
     fields = [c for c in raw_students.columns if c not in PROVENANCE and c not in ("list_type", "unit_code")]
     out = raw_students[_KEY].copy()
+    sheets = list(zip(raw_students["source_file"].tolist(), raw_students["source_sheet"].tolist()))
+    written = {sheet: headers.get(sheet, {}) for sheet in set(sheets)}  # the fields each sheet had a header for
     for f in fields:
-        out[f] = [_display(v) if f in headers.get((file, sheet), {}) else None
-                  for v, file, sheet in zip(raw_students[f], raw_students["source_file"], raw_students["source_sheet"])]
+        having = {sheet for sheet, fields_of in written.items() if f in fields_of}
+        values = raw_students[f].tolist()
+        if len(having) == len(written):  # every sheet had it (most fields): no sheet to look up per cell
+            out[f] = [_display(v) for v in values]
+        elif not having:
+            out[f] = [None] * len(values)
+        else:
+            out[f] = [_display(v) if sheet in having else None for v, sheet in zip(values, sheets)]
     return out.reset_index(drop=True)
 
 

@@ -14,7 +14,10 @@ import datetime as dt
 import hashlib
 import io
 import re
-from collections.abc import Iterable, Sequence
+import threading
+import zipfile
+import zlib
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from itertools import chain
 from pathlib import Path
@@ -128,7 +131,7 @@ class Book:
     def __init__(self, path: Path, data: Prepared, title: str, rows: int, parts: Any = None):
         path.parent.mkdir(parents=True, exist_ok=True)
         self.data = data
-        self.wb = xlsxwriter.Workbook(str(path), {
+        self.wb = _Workbook(str(path), {
             "strings_to_formulas": False, "strings_to_urls": False, "strings_to_numbers": False,
             # Large workbooks stream rows to temporary files; small ones are faster kept in memory, and assembled
             # there too (``in_memory``: no temporary file per part of the package; it would override streaming).
@@ -184,9 +187,12 @@ class Book:
         for f in (*self.fmt.values(), *self._variants.values()):
             f._get_xf_index()
         self.parts = parts if self.wb.constant_memory else None  # inline strings: a sheet's XML is its own
+        if self.parts is not None:  # the package is zipped with each worksheet deflated once per content
+            self.wb.members, self.wb.deflate = {}, self.parts.deflated
 
     def sheet(self, key: str, title: str, subtitle: str, cols: Sequence[Col]) -> "Sheet":
         sheet = Sheet(self, SHEETS[key], title, subtitle, cols)
+        sheet._ws.members = self.wb.members
         self.sheets.append(sheet)
         return sheet
 
@@ -208,6 +214,14 @@ class Book:
         tokens = _tokens(self.data)
         written = []
         for sheet in self.sheets:
+            made = None  # the key of the inputs a deferred sheet's rows are made from (``Sheet.fill``)
+            if sheet.deferred is not None:
+                inputs, fill = sheet.deferred
+                made = sheet.inputs_key(tokens, inputs) if self.parts is not None else None
+                if made is not None and self._take_made(sheet, made, tokens):
+                    continue
+                sheet.deferred = None
+                fill(sheet)
             if sheet.played:  # written as it was given (a sheet whose worksheet a writer used directly)
                 sheet.finish()
                 continue
@@ -216,12 +230,26 @@ class Book:
             if kept is None or not sheet.reuse(kept, tokens):
                 sheet.play(capture=key is not None, final=True)
                 if key is not None:
-                    written.append((sheet, key))
+                    written.append((sheet, key, made))
+            elif made is not None:  # new inputs that made a kept sheet: found by them from now on
+                self.parts.keep_made(made, key, sheet.name)
         self.wb.close()
-        for sheet, key in written:
+        for sheet, key, made in written:
             value = sheet.kept(tokens)
             if value is not None:
                 self.parts.keep(key, value, sheet.name)
+                if made is not None:
+                    self.parts.keep_made(made, key, sheet.name)
+
+    def _take_made(self, sheet: "Sheet", made: str, tokens: dict[str, str]) -> bool:
+        """Take the sheet kept from the same inputs (``Sheet.fill``) without making its rows; False when there is
+        none (or it is no longer kept)."""
+        key = self.parts.made(made, sheet.name)
+        kept = self.parts.take(key, sheet.name) if key is not None else None
+        if kept is None or not sheet.reuse(kept, tokens):
+            return False
+        sheet.deferred = None
+        return True
 
 
 class Sheet:
@@ -242,6 +270,7 @@ class Sheet:
         self.ops: list[tuple[str, tuple]] = []
         self.played = False
         self.row = HEADER_ROW  # the next row to write (counted as the calls are recorded)
+        self.deferred: tuple[str, Callable[[Sheet], None]] | None = None  # ``fill``: (inputs, fill) until made
 
     @property
     def ws(self) -> Any:
@@ -253,6 +282,26 @@ class Sheet:
     def widths(self) -> list[float]:
         self.play()
         return self._widths
+
+    def fill(self, fill: Callable[["Sheet"], None], frames: Sequence[Any] = (), reads: Sequence[str] = ()) -> None:
+        """Give the sheet what ``fill(sheet)`` gives it (tables, lines, the signature), made only when needed.
+
+        ``fill`` reads nothing but the night's prepared frames (``Prepared``: the district workbook's, whose key
+        ``Prepared.key`` is known; ``frames``, the ones it was handed, must be those frames themselves, not a part
+        of them), the fields ``reads`` of the night's result, the config and the code, and of tonight's date only
+        what the heading prints and the phase facts. On a book that takes kept sheets
+        (``parts``), a sheet whose inputs (those, ``SheetParts.inputs``) made a kept sheet is taken without calling
+        ``fill``: a quiet night does not make the rows of lists it does not write. Otherwise ``fill`` is called
+        (when the book closes), and the sheet is written or taken as one given those rows would be."""
+        data = self.book.data
+        whole = [getattr(data, name, None) for name in ("students", "persons", "allocations", "issues",
+                                                          "review_pairs", "donations")]
+        inputs = self.book.parts.inputs(data, tuple(reads)) if self.book.parts is not None and all(
+            any(frame is w for w in whole) for frame in frames) else None
+        if inputs is None:
+            fill(self)
+        else:
+            self.deferred = (inputs, fill)
 
     def _record(self, op: str, args: tuple, rows: int) -> None:
         if self.played:
@@ -313,6 +362,27 @@ class Sheet:
         placeholder character anywhere, makes the sheet not reusable."""
         if self.played or tokens is None:
             return None
+        heading = self._heading_key(tokens)
+        if heading is None or not _plain(self.ops):
+            return None
+        # every value with its exact type (a pickle without its memo: the same content gives the same bytes)
+        rest = exact_bytes((self._ws.index, self.name, self.cols, self.ops))
+        if _PLACEHOLDER.encode() in rest:
+            return None
+        return self.book.parts.key(repr(heading), hashlib.sha256(rest).hexdigest())
+
+    def inputs_key(self, tokens: dict[str, str] | None, inputs: str) -> str | None:
+        """The digest of this sheet (its place, name, columns and heading, as ``key`` has them) made from
+        ``inputs`` (``fill``): what a kept sheet is found by before its rows are made; None when it cannot be."""
+        heading = self._heading_key(tokens) if tokens is not None and not self.played else None
+        if heading is None:
+            return None
+        place = hashlib.sha256(exact_bytes((self._ws.index, self.name, self.cols))).hexdigest()
+        return self.book.parts.key("inputs", repr(heading), place, inputs)
+
+    def _heading_key(self, tokens: dict[str, str]) -> list | None:
+        """The heading's texts with tonight's date as placeholders and how each fits (``key``); None when one
+        holds a placeholder character or is too long."""
         n, split = len(self.cols), self._split()
         heading = []
         for first, text, style in ((split, tokens["line"], "place"), (0, self.title, "title"),
@@ -320,13 +390,7 @@ class Sheet:
             if _PLACEHOLDER in text or len(text) > 30000:
                 return None
             heading.append((_templated(text, tokens), self._fits(first, n, text, style)))
-        if not _plain(self.ops):
-            return None
-        # every value with its exact type (a pickle without its memo: the same content gives the same bytes)
-        rest = exact_bytes((self._ws.index, self.name, self.cols, self.ops))
-        if _PLACEHOLDER.encode() in rest:
-            return None
-        return self.book.parts.key(repr(heading), hashlib.sha256(rest).hexdigest())
+        return heading
 
     def _fits(self, first: int, last: int, text: str, style: str) -> tuple:
         """What ``_across`` makes of ``text`` on columns [first, last): written as is, or merged over that many
@@ -463,7 +527,12 @@ class Sheet:
         for c, col in enumerate(cols[:len(self._widths)]):
             if col.kind == "wrap":
                 continue
-            need = max((textfit.text_points(_shown(r[c], col.kind)) for r in rows if c < len(r)), default=0.0)
+            column = [r[c] for r in rows if c < len(r)]
+            # each text measured once (lists repeat their schools, communes, labels); other values as shown
+            texts = {v for v in column if type(v) is str}
+            need = max(chain(map(textfit.text_points, texts),
+                             (textfit.text_points(_shown(v, col.kind)) for v in column if type(v) is not str)),
+                       default=0.0)
             if need <= textfit.column_points(self._widths[c]):
                 continue
             width = textfit.points_to_width(need) + 0.5
@@ -487,17 +556,24 @@ class Sheet:
         wrapped = [self.book.wrapping(col.kind) if col.kind in ("text", "center", "wrap") else None for col in cols]
         rooms = [textfit.column_points(self._width(c)) for c in range(len(cols))]
         widths = [self._width(c) for c in range(len(cols))]
+        # the columns whose texts may wrap, with their room, width and whether they always wrap (kind "wrap")
+        fitting = [(c, rooms[c], widths[c], cols[c].kind == "wrap") for c in range(len(cols)) if wrapped[c] is not None]
         write_blank, write_string, text_fmt = ws.write_blank, ws.write_string, fmt["center"]
+        text_points, wrapped_lines = textfit.text_points, textfit.wrapped_lines
         r = start = self.row
         for values in rows:
-            lines, wraps = 1, False
-            for c, v in enumerate(values):
-                if wrapped[c] is not None and isinstance(v, str) and v:
-                    if cols[c].kind == "wrap":
+            lines, wraps, wide = 1, False, ()
+            for c, room, width, always in fitting:
+                if c >= len(values):
+                    break
+                v = values[c]
+                if isinstance(v, str) and v:
+                    if always:
                         wraps = True
-                    if textfit.text_points(v) > rooms[c]:
+                    if text_points(v) > room:
                         wraps = True
-                        lines = max(lines, textfit.wrapped_lines(v, widths[c]))
+                        wide = (*wide, c)  # written in the wrapping format
+                        lines = max(lines, wrapped_lines(v, width))
             if wraps:
                 ws.set_row(r, textfit.row_height(lines))
             for c, v in enumerate(values):
@@ -506,7 +582,7 @@ class Sheet:
                     write_blank(r, c, None, f)
                 elif is_date and isinstance(v, str):
                     write_string(r, c, v, text_fmt)
-                elif wrapped[c] is not None and isinstance(v, str) and textfit.text_points(v) > rooms[c]:
+                elif c in wide:
                     write_string(r, c, v, wrapped[c])
                 else:
                     write(r, c, v, f)
@@ -655,18 +731,94 @@ def _plain(value: Any) -> bool:
     return False
 
 
+class _Workbook(xlsxwriter.Workbook):
+    """A workbook whose package is zipped by ``_Zip`` when it has ``members`` (a book that keeps its sheets): each
+    worksheet there is deflated by ``deflate`` (``SheetParts.deflated``: once per content, then kept)."""
+
+    members: dict[str, bytes] | None = None
+    deflate: Callable[[bytes], tuple[int, bytes]] | None = None
+
+    def _store_workbook(self) -> None:
+        if self.members is None:  # (filled as the package is made, inside this call)
+            super()._store_workbook()
+            return
+        import xlsxwriter.workbook as module
+
+        # xlsxwriter zips the package with the ``ZipFile`` of its module: ``_Zip`` there stores this thread's
+        # members deflated and zips anything else (any other workbook, any other thread's) as ``ZipFile`` does
+        module.ZipFile = _Zip
+        _ZIPPING.members, _ZIPPING.deflate = self.members, self.deflate
+        try:
+            super()._store_workbook()
+        finally:
+            _ZIPPING.members = _ZIPPING.deflate = None
+            self.members.clear()  # the worksheets' XML, zipped: not held while the book is kept
+
+
+_ZIPPING = threading.local()  # the members (and their deflate) of the workbook this thread is zipping
+
+
+class _Zip(zipfile.ZipFile):
+    """A zip file that stores the members of the workbook this thread is zipping (``_Workbook``: temporary file ->
+    its XML) already deflated, as ``ZipFile.write`` stores them (the same local header, sizes, CRC and deflate
+    stream: zlib's output does not depend on how its input is split); any other file as ``ZipFile.write`` does."""
+
+    def write(self, filename: Any, arcname: Any = None, compress_type: Any = None, compresslevel: Any = None) -> None:
+        members, deflate_xml = getattr(_ZIPPING, "members", None), getattr(_ZIPPING, "deflate", None)
+        xml = members.get(filename) if members and deflate_xml and isinstance(filename, str) else None
+        if xml is None or compress_type is not None or compresslevel is not None \
+                or self.compression != zipfile.ZIP_DEFLATED or self.compresslevel is not None:
+            super().write(filename, arcname, compress_type, compresslevel)
+            return
+        crc, data = deflate_xml(xml)
+        info = zipfile.ZipInfo.from_file(filename, arcname, strict_timestamps=self._strict_timestamps)
+        info.compress_type, info._compresslevel = self.compression, self.compresslevel
+        with self.open(info, "w") as dest:  # the local header; sizes and CRC written back on close
+            dest._fileobj.write(data)
+            dest._compressor = _DEFLATED  # nothing left to flush
+            dest._crc, dest._file_size, dest._compress_size = crc, len(xml), len(data)
+
+
+class _Deflated:
+    """The compressor of a member written already deflated: nothing left to flush."""
+
+    @staticmethod
+    def flush() -> bytes:
+        return b""
+
+
+_DEFLATED = _Deflated()
+
+
+def deflate(xml: bytes) -> tuple[int, bytes]:
+    """``xml``'s CRC-32 and its raw deflate stream as ``ZipFile`` makes it (``ZIP_DEFLATED``, default level)."""
+    compressor = zlib.compressobj(zlib.Z_DEFAULT_COMPRESSION, zlib.DEFLATED, -15)
+    return zlib.crc32(xml), compressor.compress(xml) + compressor.flush()
+
+
 class _Part(Worksheet):
     """A worksheet that writes a kept XML part (``part``, UTF-8) instead of its own, or keeps a copy of what it
-    writes (``capture``: ``xml``)."""
+    writes (``capture``: ``xml``). In a book that keeps its sheets (``members``: the XML of its worksheets by
+    temporary file) the XML goes there, not to the file, and ``_Zip`` stores it."""
 
     def __init__(self) -> None:
         super().__init__()
         self.part: bytes | None = None
         self.capture = False
         self.xml: str | None = None
+        self.members: dict[str, bytes] | None = None
+        self.path: str | None = None  # the temporary file the package writes this worksheet to
+
+    def _set_xml_writer(self, filename: Any) -> None:
+        self.path = filename if isinstance(filename, str) else None
+        super()._set_xml_writer(filename)
 
     def _assemble_xml_file(self) -> None:
         if self.part is not None:
+            if self.members is not None and self.path is not None:
+                self.members[self.path] = self.part
+                self._xml_close()
+                return
             if hasattr(self.fh, "buffer"):  # the part's file, opened as UTF-8 text
                 self.fh.flush()
                 self.fh.buffer.write(self.part)
@@ -682,7 +834,10 @@ class _Part(Worksheet):
         super()._assemble_xml_file()
         self.xml = buffer.getvalue()
         self.fh, self.internal_fh = fh, internal
-        fh.write(self.xml)
+        if self.members is not None and self.path is not None:
+            self.members[self.path] = self.xml.encode("utf-8")
+        else:
+            fh.write(self.xml)
         self._xml_close()
 
 

@@ -10,7 +10,10 @@ the frames prepared for the workbooks are kept under the five fields of the resu
   and the worksheet calls the workbook's own parts read are replayed, so the file is the bytes a full write gives.
   A sheet with tonight's date inside a value, a sheet a writer reaches past ``Sheet`` (the summary's chart) and a
   workbook small enough for shared strings keep nothing. So a quiet night writes only the sheets whose content
-  changed (the change log, the sources, the summary).
+  changed (the change log, the sources, the summary). A sheet filled through ``Sheet.fill`` is also kept under
+  its inputs (area ``district-sheet-inputs``, ``SheetParts.inputs``: the prepared frames' key, the result fields
+  it reads, the phase facts), so such a night does not even make its rows; and each kept worksheet's XML is kept
+  deflated (area ``district-sheet-zip``, ``SheetParts.deflated``), so the same XML is compressed once.
 - Each commune and school workbook is keyed by exactly what its writer reads for that unit
   (``flows.publishing.prepared.Prepared.unit``: its rows of each list, its issues, its children's handovers and
   device checks, its villages' connectivity, the rows as sent of its files; global figures it prints, such as a
@@ -123,6 +126,8 @@ class UnitKeys:
 
 
 SHEETS_AREA = "district-sheets"
+ZIP_AREA = "district-sheet-zip"  # a worksheet's XML, deflated (``SheetParts.deflated``)
+INPUTS_AREA = "district-sheet-inputs"  # a sheet's inputs -> the key of the sheet they made (``SheetParts.made``)
 
 
 class SheetParts:
@@ -131,12 +136,48 @@ class SheetParts:
     date as placeholders), the config and the code. It works on its own copy of the night's ``Reuse`` (it may be
     used in a writer process): ``merge`` gives what it took and kept back to the night's."""
 
-    def __init__(self, reuse: Reuse, cfg) -> None:  # noqa: ANN001 - AppConfig
+    def __init__(self, reuse: Reuse, cfg, fields: dict[str, str] | None = None) -> None:  # noqa: ANN001 - AppConfig
         self.reuse = Reuse(reuse.root, reuse.run_id, reuse.full)
         self.fixed = digest(SHEETS_AREA, config_fingerprint(cfg), code_version())
+        self.fields = dict(fields or {})  # ``field_fingerprints`` of the night's result (``inputs``)
+        self._cfg = cfg
 
     def key(self, *parts: str) -> str:
         return digest(SHEETS_AREA, self.fixed, *parts)
+
+    def inputs(self, data, reads: tuple[str, ...]) -> str | None:  # noqa: ANN001 - Prepared
+        """The digest of what a sheet's rows are made from (``workbook.Sheet.fill``): the night's prepared frames
+        (their key, ``Prepared.key``: the fields of the result ``prepare`` reads), the fields ``reads`` of the
+        result, the phase facts of tonight's date; the config and the code are in every key. None (the rows are
+        made at once) when the frames or a field have no key (a night without the store)."""
+        if not getattr(data, "key", "") or any(name not in self.fields for name in reads):
+            return None
+        return digest(INPUTS_AREA, data.key, *((name, self.fields[name]) for name in reads),
+                      phase_facts(self._cfg, data.result.as_of))
+
+    def deflated(self, xml: bytes) -> tuple[int, bytes]:
+        """A worksheet's XML as the package stores it (``flows.publishing.workbook.deflate``: CRC and deflate
+        stream), kept under its digest: a night that writes the same worksheet again (the same day) does not
+        compress it again."""
+        import zlib
+
+        from flows.publishing.workbook import deflate
+
+        key = digest(ZIP_AREA, hashlib.sha256(xml).hexdigest(), len(xml), zlib.ZLIB_RUNTIME_VERSION)
+        got = self.reuse.take(ZIP_AREA, key, "")
+        if isinstance(got, tuple) and len(got) == 2 and isinstance(got[0], int) and isinstance(got[1], bytes):
+            return got
+        done = deflate(xml)
+        self.reuse.keep(ZIP_AREA, key, done, "")
+        return done
+
+    def made(self, key: str, name: str) -> str | None:
+        """The key (``workbook.Sheet.key``) of the sheet kept from the inputs ``key`` (``Sheet.inputs_key``)."""
+        got = self.reuse.take(INPUTS_AREA, key, name)
+        return got.get("sheet") if isinstance(got, dict) and isinstance(got.get("sheet"), str) else None
+
+    def keep_made(self, key: str, sheet: str, name: str) -> None:
+        self.reuse.keep(INPUTS_AREA, key, {"sheet": sheet}, name)
 
     def take(self, key: str, name: str):  # noqa: ANN201 - dict | None
         got = self.reuse.take(SHEETS_AREA, key, name)
@@ -236,7 +277,7 @@ def prepared(result, cfg, reuse: Reuse | None, fields: dict[str, str]):  # noqa:
     """``flows.publishing.prepared.prepare(result, cfg)``, its frames taken from the store when the five fields
     of the result it reads (``PREPARED_READS``, value by value: ``fields``), the config and the code are a kept
     night's; tonight's result and config are put back in (the writers read the run's date and id from them)."""
-    from dataclasses import fields as dataclass_fields
+    from dataclasses import fields as dataclass_fields, replace
 
     from flows.publishing.prepared import Prepared, prepare
 
@@ -245,11 +286,12 @@ def prepared(result, cfg, reuse: Reuse | None, fields: dict[str, str]):  # noqa:
     key = digest(PREPARED_AREA, *((name, fields.get(name, "absent")) for name in PREPARED_READS),
                  config_fingerprint(cfg), code_version())
     got = reuse.take(PREPARED_AREA, key, "prepared")
-    if got is not None:
-        return Prepared(result=result, cfg=cfg, **got)
-    data = prepare(result, cfg)
+    if isinstance(got, dict):
+        got.pop("key", None)
+        return Prepared(result=result, cfg=cfg, key=key, **got)
+    data = replace(prepare(result, cfg), key=key)
     reuse.keep(PREPARED_AREA, key, {f.name: getattr(data, f.name) for f in dataclass_fields(Prepared)
-                                    if f.name not in ("result", "cfg")}, "prepared")
+                                    if f.name not in ("result", "cfg", "key")}, "prepared")
     return data
 
 

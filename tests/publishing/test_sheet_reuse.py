@@ -116,3 +116,102 @@ def test_publish_takes_kept_sheets_into_the_bytes_a_night_without_a_store_publis
         assert (kept / "district" / name).read_bytes() == (alone / "district" / name).read_bytes(), day
         taken = json.loads((kept / "manifest.json").read_text(encoding="utf-8"))["reuse"]["areas"][SHEETS_AREA]
         assert (set(LISTS) <= set(taken["reused"])) == (n > 1), day
+
+
+def test_a_quiet_night_takes_the_lists_without_making_their_rows(cfg, tmp_path, streamed, monkeypatch):
+    """A list sheet made from the night's prepared frames (and the fields of the result it reads) is found by those
+    inputs: a night whose lists did not change takes it without making a row of it, and publishes the bytes of a
+    full write; a change in what it reads (a name, a handover) makes its rows again."""
+    import pandas as pd
+
+    from flows.publishing import lists, progress
+    from flows.reuse import workbooks as kept_pieces
+
+    made: dict[str, int] = {}
+
+    def counting(name: str, module=lists):  # noqa: ANN001, ANN202
+        inner = getattr(module, name)
+
+        def count(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+            made[name] = made.get(name, 0) + 1
+            return inner(*args, **kwargs)
+        return count
+
+    for name in ("_allocation_rows", "_waitlist_rows", "_excluded_rows", "_issue_rows"):
+        monkeypatch.setattr(lists, name, counting(name))
+    for name in ("_infrastructure", "_progress"):
+        monkeypatch.setattr(progress, name, counting(name, progress))
+    store = tmp_path / "store"
+
+    def night(result, name: str) -> tuple[dict[str, int], SheetParts]:  # noqa: ANN001
+        """The district workbook as ``publish`` writes it with the store, then in full: the same bytes; the rows
+        the kept write made."""
+        made.clear()
+        reuse = Reuse(store, result.run_id)
+        fields = kept_pieces.field_fingerprints(result)
+        parts = SheetParts(reuse, cfg, fields)
+        write_district(kept_pieces.prepared(result, cfg, reuse, fields), tmp_path / f"{name}-kept.xlsx", parts)
+        counted = dict(made)
+        write_district(prepare(result, cfg), tmp_path / f"{name}-full.xlsx")
+        assert (tmp_path / f"{name}-kept.xlsx").read_bytes() == (tmp_path / f"{name}-full.xlsx").read_bytes(), name
+        return counted, parts
+
+    day = dt.date(2022, 1, 15)
+    counted, _ = night(_night(1, day), "first")
+    assert set(counted) == {"_allocation_rows", "_waitlist_rows", "_excluded_rows", "_issue_rows", "_infrastructure",
+                            "_progress"}
+    counted, parts = night(_night(2, day + dt.timedelta(days=1)), "quiet")
+    assert counted == {} and set(LISTS) <= _taken(parts)
+
+    changed = make_result()
+    al = changed.allocations
+    al.loc[al.index[al["status"] == "waitlisted"][0], "full_name"] = "Nguyễn Văn Mới"
+    counted, parts = night(_night(3, day + dt.timedelta(days=2), changed), "renamed")
+    assert counted.get("_waitlist_rows") == 1 and "Danh sách chờ" not in _taken(parts)
+    assert counted.get("_progress") == 1  # it counts the allocations: made again, and taken by its content
+
+    connected = _night(4, day + dt.timedelta(days=2), changed)
+    connected.connectivity = connected.connectivity.iloc[:-1] if len(connected.connectivity) else None
+    counted, _ = night(connected, "connectivity")
+    assert counted == {"_infrastructure": 1, "_progress": 1}, counted
+
+    handed = _night(5, day + dt.timedelta(days=3), changed)
+    handed.handovers = pd.DataFrame([{"person_id": "P007", "need": "device", "item": "smartphone", "serial": "SN9",
+                                      "date": dt.date(2022, 1, 8), "received_by": "", "donation_id": "D-003",
+                                      "source": "ban-giao.xlsx", "run_id": "r"}])
+    counted, parts = night(handed, "handed")
+    assert counted == {"_allocation_rows": 1}, counted  # the only list that shows handovers
+
+    phase = next(p for p in cfg.district.phases if p.start > handed.as_of)  # a phase starts: Tiến độ says so
+    counted, _ = night(_night(6, phase.start, changed), "phase")
+    assert counted.get("_progress") == 1, counted
+
+
+def test_a_worksheet_written_again_the_same_day_is_not_compressed_again(cfg, tmp_path, streamed, monkeypatch):
+    """A book that keeps its sheets stores each worksheet deflated once per content: a second night the same day
+    compresses only the worksheets whose XML changed (those naming the run: the sources), and its file is byte for byte
+    a full write's; the next day (a new date in every heading) compresses them all again. (The summary, whose
+    chart a writer adds through the worksheet itself, is kept nowhere and zipped as xlsxwriter zips it.)"""
+    import zipfile
+
+    deflated: list[int] = []
+    plain = workbook.deflate
+
+    def counting(xml: bytes):  # noqa: ANN202
+        deflated.append(len(xml))
+        return plain(xml)
+
+    monkeypatch.setattr(workbook, "deflate", counting)
+    store, day = tmp_path / "store", dt.date(2022, 1, 15)
+    kept, full, _ = _both(_night(1, day), cfg, tmp_path, store, "first")
+    sheets = sum(n.startswith("xl/worksheets/sheet") for n in zipfile.ZipFile(tmp_path / "first-kept.xlsx").namelist())
+    assert kept == full and len(deflated) == sheets - 1
+    deflated.clear()
+    kept, full, _ = _both(_night(2, day), cfg, tmp_path, store, "again")
+    first, again = (zipfile.ZipFile(tmp_path / f"{name}-kept.xlsx") for name in ("first", "again"))
+    changed = [n for n in first.namelist() if n.startswith("xl/worksheets/sheet") and n != "xl/worksheets/sheet1.xml"
+               and first.read(n) != again.read(n)]  # sheet1: the summary
+    assert kept == full and 0 < len(deflated) == len(changed) < sheets - 1, (deflated, changed)
+    deflated.clear()
+    kept, full, _ = _both(_night(3, day + dt.timedelta(days=1)), cfg, tmp_path, store, "next")
+    assert kept == full and len(deflated) == sheets - 1
