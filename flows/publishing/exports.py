@@ -75,7 +75,7 @@ def _csv_column(values: list) -> list[str]:
         if type(v) is str:
             cell = texts.get(v)
             if cell is None:
-                cell = texts[v] = _line_breaks(csv_safe(v))
+                cell = texts[v] = _csv_cell(v)
             out.append(cell)
         else:
             out.append(_csv_cell(v))

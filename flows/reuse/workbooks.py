@@ -287,7 +287,6 @@ def prepared(result, cfg, reuse: Reuse | None, fields: dict[str, str]):  # noqa:
                  config_fingerprint(cfg), code_version())
     got = reuse.take(PREPARED_AREA, key, "prepared")
     if isinstance(got, dict):
-        got.pop("key", None)
         return Prepared(result=result, cfg=cfg, key=key, **got)
     data = replace(prepare(result, cfg), key=key)
     reuse.keep(PREPARED_AREA, key, {f.name: getattr(data, f.name) for f in dataclass_fields(Prepared)
