@@ -19,7 +19,7 @@ from flows.config import AppConfig
 from flows.allocation.stage import allocate_supports
 from flows.frames import RunResult
 from flows.heap import frozen_between_stages
-from flows.night_results import cite_column, issue_frame, night_counts, source_reports, student_export
+from flows.night_results import cite_column, issue_frame, night_counts, source_reports
 from flows.stages import extract_tables, fetch_sources, link_persons, normalize_tables, open_ledger, send_feedback
 
 TIMEZONE = ZoneInfo("Asia/Ho_Chi_Minh")
@@ -176,10 +176,10 @@ def _open_night(url: str, out_root: Path, wait: float, run_id: str, as_of: dt.da
 def _locked_night(sources_dir: Path | None, cfg: AppConfig, out_root: Path, as_of: dt.date, ledger,
                   progress: Progress, step: Step, offline: bool, replay_run: str | None,
                   started: dt.datetime, run_id: str, full: bool = False) -> tuple[RunResult, Path]:
-    from flows.publishing.rows_as_sent import rows_as_sent
     from flows.publishing.publish import publish
     from flows.reuse import Reuse
     from flows.reuse.intake import validate_night
+    from flows.reuse.results import reusing_rows_as_sent, reusing_student_export
 
     # a replay reads the past and writes no store; any other night reuses what did not change (``--full``: nothing)
     reuse = Reuse(None, run_id) if replay_run else Reuse.beside(out_root, run_id, full=full)
@@ -215,7 +215,8 @@ def _locked_night(sources_dir: Path | None, cfg: AppConfig, out_root: Path, as_o
                           dedupe.ledger_changes, extraction.headers, dedupe.review_pairs, reuse)
         issues = issues + allocation.issues
 
-        students_out = student_export(dedupe.students, dedupe.persons, allocation.person_status, issues, cfg)
+        students_out = reusing_student_export(dedupe.students, dedupe.persons, allocation.person_status, issues,
+                                              cfg, reuse)
         issues_df = issue_frame(issues)
         reports = source_reports(sources, extraction)
         counts = night_counts(reports, students_out, issues_df, allocation, dedupe.review_pairs)
@@ -225,7 +226,7 @@ def _locked_night(sources_dir: Path | None, cfg: AppConfig, out_root: Path, as_o
             donations=allocation.donations, donation_summary=allocation.donation_summary,
             connectivity=normalized.connectivity, review_pairs=dedupe.review_pairs, changes=allocation.changes,
             cash=allocation.cash, counts=counts,
-            rows_as_sent=rows_as_sent(extraction.tables.get("students"), extraction.headers),
+            rows_as_sent=reusing_rows_as_sent(extraction.tables.get("students"), extraction.headers, reuse),
             headers=extraction.headers, validation=validation,
         )
         result.override_log = allocation.override_log  # extras publish shows (Tiến độ, explain)

@@ -17,6 +17,9 @@ either matches exactly or the piece is rebuilt.
     persons ──────► allocator's answer         key: its frames + ledger state + which dates the as-of date
                                                     has reached + district config + code; a night that
                                                     allocated also answers the next night's key (allocation)
+    rows, persons,
+    statuses, issues ► students export        key: those frames and issues + config + code   (results)
+    raw student rows ► rows as the schools sent them   key: the raw rows + the header labels + code
     night result ─► frames for the workbooks   key: the five frames they are made from + config + code
                 └─► district workbook          key: the published frames + config + code      (workbooks)
                 └─► each commune, school workbook  key: its unit's rows (Prepared.unit) + phase facts +

@@ -252,3 +252,38 @@ def test_a_changed_linkage_model_relinks_and_keeps_the_sources(nights, tmp_path,
     report = _reuse(inc)
     assert _reused(report, "linkage") == 0 and _rebuilt(report, "linkage") >= 1
     assert _rebuilt(report, "layout") == 0 and _reused(report, "validate") == 1
+
+
+def test_the_students_export_and_the_rows_as_sent_are_built_again_only_from_other_inputs(nights):
+    """Both are kept under what they are made from (``flows.reuse.results``): a night with the same lists takes
+    the rows as the schools sent them, and the students export when the persons' statuses and the issues are the
+    same too; the night one school's list changed builds both again. Every night still publishes what a full night
+    publishes (the first test)."""
+    reports = [_reuse(inc) for inc, _, _ in nights["runs"]]
+    names = [inc.name for inc, _, _ in nights["runs"]]
+    assert reports[0]["areas"]["results"] == {"reused": {}, "rebuilt": 2}
+    assert reports[3]["areas"]["results"] == {"reused": {}, "rebuilt": 2}
+    for n in (1, 2):
+        assert reports[n]["areas"]["results"] == {"reused": {"rows_as_sent": names[0], "students": names[0]},
+                                                  "rebuilt": 0}, NIGHTS[n][1]
+    assert reports[4]["areas"]["results"] == {"reused": {"rows_as_sent": names[3], "students": names[3]},
+                                              "rebuilt": 0}
+
+
+def test_the_results_keys_change_with_every_input_they_read():
+    """The keys' parts: a header a sheet gained or an issue's message changed gives another key."""
+    from flows.frames import Issue
+    from flows.reuse.results import _headers_fingerprint, _issues_fingerprint
+
+    headers = {("a.xlsx", "DS"): {"full_name": "Họ và tên", "dob": "Ngày sinh"}}
+    assert _headers_fingerprint(headers) == _headers_fingerprint({k: dict(v) for k, v in headers.items()})
+    assert _headers_fingerprint(headers) != _headers_fingerprint({("a.xlsx", "DS"): {"full_name": "Họ và tên"}})
+    assert _headers_fingerprint(headers) != _headers_fingerprint({("a.xlsx", "DS2"): headers[("a.xlsx", "DS")]})
+    issue = Issue(source_file="a.xlsx", source_sheet="DS", source_row=3, column="Ngày sinh", rule="dob_valid",
+                  severity="error", message="Ngày sinh không hợp lệ")
+    from dataclasses import replace
+
+    assert _issues_fingerprint([issue]) == _issues_fingerprint([replace(issue)])
+    assert _issues_fingerprint([issue]) != _issues_fingerprint([replace(issue, message="khác")])
+    assert _issues_fingerprint([issue]) != _issues_fingerprint([replace(issue, source_row=4)])
+    assert _issues_fingerprint([issue, issue]) != _issues_fingerprint([issue])
