@@ -26,6 +26,8 @@ def test_local_files_are_kept_once_per_content_with_their_cells_typed(ledger) ->
     first = ledger.keep_local_sources([school, broken], {}, "r1")
     again = ledger.keep_local_sources([school, broken], {}, "r2")
     assert [e[1] for e in first] == [e[1] for e in again]  # same content: the same snapshot, stored once
+    with ledger.engine.connect() as conn:  # found again: marked as read by the later run
+        assert set(conn.execute(sa.text("select run_id from source_snapshots"))) == {("r2",)}
     changed = _file("truong/a.xlsx", [["DANH SÁCH", None, None], ["Họ tên"], ["Chi"]])
     third = ledger.keep_local_sources([changed], {"truong/a.xlsx": "school"}, "r3")
     assert third[0][1] != first[0][1]
