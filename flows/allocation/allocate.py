@@ -69,6 +69,7 @@ from flows.allocation.units import EARMARKED, GENERAL, ITEMS, NEEDS, PROBLEM_COL
 from flows.config import District
 from flows.frames import ALLOCATION_EXPORT_COLUMNS, CHANGE_COLUMNS
 from flows.text import as_text
+from flows.frames import frame_records
 
 ALLOCATION_COLUMNS = [*ALLOCATION_EXPORT_COLUMNS, "commune_code", "school_code", "village", "date_of_birth",
                       "tier", "guardian_name", "left_when_turn"]
@@ -293,7 +294,7 @@ def _previous(previous: pd.DataFrame | None) -> dict[tuple[str, str], dict]:
     out: dict[tuple[str, str], dict] = {}
     if previous is None or previous.empty:
         return out
-    for r in previous.to_dict("records"):
+    for r in frame_records(previous):
         status = as_text(r.get("status"))
         if status not in ("provisional", "handed_over"):
             continue

@@ -10,6 +10,7 @@ import pandas as pd
 
 from flows.allocation.values import as_flag
 from flows.text import as_text, fold
+from flows.frames import frame_records
 
 
 def village_key(commune_code: str, village: str) -> tuple[str, str]:
@@ -27,7 +28,7 @@ def coverage(connectivity: pd.DataFrame | None) -> dict[tuple[str, str], bool]:
     out: dict[tuple[str, str], bool] = {}
     if connectivity is None or connectivity.empty:
         return out
-    for r in connectivity.to_dict("records"):
+    for r in frame_records(connectivity):
         key = village_key(as_text(r.get("commune_code")), as_text(r.get("village")))
         if not key[1]:
             continue

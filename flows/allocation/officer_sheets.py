@@ -16,6 +16,7 @@ import pandas as pd
 from flows.config import Rules
 from flows.frames import Issue
 from flows.text import as_text, fold
+from flows.frames import frame_records
 
 MESSAGES = {
     "person_not_found": "Không tìm thấy học sinh của dòng này trong danh sách tổng hợp (đối chiếu mã học sinh, "
@@ -84,7 +85,7 @@ def link_rows(rows: pd.DataFrame, persons: pd.DataFrame, headers: dict | None = 
     index = person_index(persons) if index is None else index
     known, birth = index.known, index.birth
     out, issues = [], []
-    for r in rows.to_dict("records"):
+    for r in frame_records(rows):
         pid = as_text(r.get("person_id"))
         if pid not in known:
             serial = fold(as_text(r.get("serial")))
@@ -111,7 +112,7 @@ def usable_overrides(rows: pd.DataFrame, headers: dict | None = None) -> tuple[p
     ok = [bool(as_text(a)) and (as_text(a) != "assign" or bool(as_text(i)))
           for a, i in zip(rows["action"], rows["item"])]
     bad = rows[[not x for x in ok]]
-    return rows[ok], [_issue(r, "override_invalid", headers or {}) for r in bad.to_dict("records")]
+    return rows[ok], [_issue(r, "override_invalid", headers or {}) for r in frame_records(bad)]
 
 
 def usable_follow_ups(rows: pd.DataFrame, headers: dict | None = None) -> tuple[pd.DataFrame, list[Issue]]:
@@ -120,7 +121,7 @@ def usable_follow_ups(rows: pd.DataFrame, headers: dict | None = None) -> tuple[
         return rows, []
     ok = [bool(as_text(s)) for s in rows["state"]]
     bad = rows[[not x for x in ok]]
-    return rows[ok], [_issue(r, "follow_up_state_unknown", headers or {}) for r in bad.to_dict("records")]
+    return rows[ok], [_issue(r, "follow_up_state_unknown", headers or {}) for r in frame_records(bad)]
 
 
 def donation_issues(problems: pd.DataFrame | None, rules: Rules, headers: dict | None = None) -> list[Issue]:
@@ -130,7 +131,7 @@ def donation_issues(problems: pd.DataFrame | None, rules: Rules, headers: dict |
         return []
     headers = headers or {}
     issues = []
-    for p in problems.to_dict("records"):
+    for p in frame_records(problems):
         rule = p["rule"]
         file, sheet, row = as_text(p["source_file"]), as_text(p["source_sheet"]), _row(p["source_row"])
         params = {k: as_text(p[k]) for k in ("value", "handed_over", "units")}

@@ -28,6 +28,7 @@ import pandas as pd
 from flows.allocation.units import ITEMS, NEEDS, Lot
 from flows.allocation.values import as_day
 from flows.text import as_text, fold
+from flows.frames import frame_records
 
 OVERRIDE_COLUMNS = ["override_id", "person_id", "need", "action", "item", "donation_id", "officer", "reason",
                     "decided_on"]
@@ -83,7 +84,7 @@ def _read(overrides: pd.DataFrame | None, as_of: dt.date) -> tuple[list[dict], l
         return [], []
     log: list[dict] = []
     orders: list[dict] = []
-    for r in overrides.to_dict("records"):
+    for r in frame_records(overrides):
         o = {c: as_text(r.get(c)) for c in OVERRIDE_COLUMNS}
         o["action"] = fold(o["action"])
         day = as_day(r.get("decided_on"))

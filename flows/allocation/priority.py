@@ -14,6 +14,7 @@ import pandas as pd
 
 from flows.allocation.values import as_flag, as_int
 from flows.config import District
+from flows.frames import frame_records
 from flows.text import as_text, collation_key, split_name
 
 GRADE_MIN, GRADE_MAX = 1, 9
@@ -24,7 +25,7 @@ def person_records(persons: pd.DataFrame, district: District) -> list[dict]:
     bug upstream (``ValueError``)."""
     records = []
     seen: set[str] = set()
-    for r in persons.to_dict("records"):
+    for r in frame_records(persons):
         pid = as_text(r.get("person_id"))
         if not pid:
             raise ValueError("persons: a row has no person_id")

@@ -25,6 +25,7 @@ import pandas as pd
 from flows.config import AppConfig
 from flows.frames import Issue
 from flows.text import as_text, is_missing
+from flows.frames import frame_records
 
 def school_year_start(as_of: dt.date) -> int:
     """The calendar year in which the school year of ``as_of`` began (September)."""
@@ -94,7 +95,7 @@ def rows_alone(students: pd.DataFrame, cfg: AppConfig) -> tuple[list[str], list[
     the warnings the night would give it if no school list names the child."""
     exclusions, issues = [], []
     rules = cfg.rules
-    for r in students.to_dict("records"):
+    for r in frame_records(students):
         exclusion = r.get("exclusion") or ""
         if r.get("row_status") == "ok" and _int(r.get("grade")) is None:
             grade, source = person_grade([], [r])

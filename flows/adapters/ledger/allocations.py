@@ -17,6 +17,7 @@ import sqlalchemy as sa
 from flows.adapters.ledger.schema import (CHANGE_COLUMNS, IDENTITY_FIELDS, LedgerBase, _chunks, _date, _fit,
                                           allocations, change_log, follow_ups, handovers, overrides)
 from flows.text import as_text
+from flows.frames import frame_records
 
 ACTIVE_STATUSES = ("provisional", "handed_over")
 ITEMS = ("desktop", "laptop", "tablet", "smartphone", "internet_package")
@@ -124,7 +125,7 @@ class AllocationsMixin(LedgerBase):
         done = 0
         with self.engine.begin() as conn:
             active = self._active_by_key(conn, sorted(set(releases["person_id"].astype(str))))
-            for row in releases.to_dict("records"):
+            for row in frame_records(releases):
                 key = (as_text(row["person_id"]), as_text(row["need"]))
                 current = active.get(key)
                 if current is None or any(
@@ -153,7 +154,7 @@ class AllocationsMixin(LedgerBase):
             return pd.DataFrame(columns=CHANGE_COLUMNS)
         now = self._now()
         records: list[dict] = []
-        for row in rows.to_dict("records"):
+        for row in frame_records(rows):
             pid, item = as_text(row.get("person_id")), as_text(row.get("item"))
             if not pid or item not in ITEMS:
                 continue
@@ -309,7 +310,7 @@ class AllocationsMixin(LedgerBase):
     def write_change_log(self, run_id: str, changes: pd.DataFrame) -> int:
         """Replace the run's change log with ``changes`` (``CHANGE_COLUMNS``); rerunning a run id rewrites it."""
         rows = [] if changes is None else [
-            {"run_id": run_id, **{c: as_text(r.get(c)) for c in CHANGE_COLUMNS}} for r in changes.to_dict("records")]
+            {"run_id": run_id, **{c: as_text(r.get(c)) for c in CHANGE_COLUMNS}} for r in frame_records(changes)]
         with self.engine.begin() as conn:
             conn.execute(sa.delete(change_log).where(change_log.c.run_id == run_id))
             if rows:
@@ -336,7 +337,7 @@ class AllocationsMixin(LedgerBase):
             return 0
         now = self._now()
         incoming: dict[str, dict] = {}
-        for row in rows.to_dict("records"):
+        for row in frame_records(rows):
             values = {f: _fit(overrides, f, row.get(f)) for f in OVERRIDE_FIELDS if f != "decided_on"}
             if not values["person_id"] or not values["action"]:
                 continue
@@ -377,7 +378,7 @@ class AllocationsMixin(LedgerBase):
         now = self._now()
         fields = ["item", "serial", "state", "checked_by", "note", "source"]
         incoming: dict[tuple, dict] = {}
-        for row in rows.to_dict("records"):
+        for row in frame_records(rows):
             pid, state = as_text(row.get("person_id")), as_text(row.get("state"))
             item = as_text(row.get("item"))
             if not pid or state not in FOLLOW_UP_STATES:

@@ -14,6 +14,7 @@ import sqlalchemy as sa
 from flows.adapters.ledger.schema import (CHANGE_COLUMNS, LedgerBase, _chunks, _datetime, decisions, id_counters,
                                           person_aliases, persons, record_links)
 from flows.text import as_text
+from flows.frames import frame_records
 
 PERSON_ID_PREFIX = "HS"
 PERSON_ID_DIGITS = 6
@@ -171,7 +172,7 @@ class IdentitiesMixin(LedgerBase):
         if rows is None or rows.empty:
             return 0
         incoming: dict[tuple[str, str], dict] = {}
-        for row in rows.to_dict("records"):
+        for row in frame_records(rows):
             a, b = as_text(row.get("fingerprint_a")), as_text(row.get("fingerprint_b"))
             decision = as_text(row.get("decision")).lower()
             if not a or not b or a == b:
