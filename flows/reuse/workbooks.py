@@ -316,13 +316,21 @@ def link_kept(reuse: Reuse | None, key: str, out_root: Path, folder: Path, area:
             os.link(last / rel, target)
         except OSError:
             shutil.copy2(last / rel, target)
+    # the pieces the files were made from (the district workbook's sheets): a later night whose key differs may
+    # take them, so they stay in the store past tonight's sweep, unread
+    pieces = kept.get("pieces")
+    if isinstance(pieces, list):
+        reuse.retain(tuple(p) for p in pieces if isinstance(p, (list, tuple)) and len(p) == 2)
     log.info("publish: %d %s files linked from run %s", len(files), area, last.name)
     return True
 
 
-def keep_written(reuse: Reuse | None, key: str, folder: Path, area: str = AREA, name: str = "all") -> None:
+def keep_written(reuse: Reuse | None, key: str, folder: Path, area: str = AREA, name: str = "all",
+                 pieces=None) -> None:  # noqa: ANN001 - iterable of (area, key)
     """Keep the list of files just written (path -> sha256) under ``key`` (piece ``name``: a group of ``GROUPS``,
-    "all" for the Data Docs, or an export's file name) for the next night."""
+    "all" for the Data Docs, or an export's file name) for the next night; ``pieces``: the (area, key) of the store's
+    pieces they were made from (the district workbook's sheets, ``SheetParts``), retained whenever they are linked
+    (``link_kept``)."""
     if reuse is None:
         return
     from flows.publishing.manifest import _sha256
@@ -333,7 +341,10 @@ def keep_written(reuse: Reuse | None, key: str, folder: Path, area: str = AREA, 
         parts = DOCS if area == DOCS_AREA else GROUPS[name]
         paths = [p for part in parts if (folder / part).is_dir() for p in sorted((folder / part).rglob("*"))]
     files = {p.relative_to(folder).as_posix(): _sha256(p) for p in paths if p.is_file()}
-    reuse.keep(area, key, {"files": files}, name)
+    value: dict = {"files": files}
+    if pieces is not None:
+        value["pieces"] = sorted([str(a), str(k)] for a, k in pieces)
+    reuse.keep(area, key, value, name)
 
 
 def export_key(name: str, fields: dict[str, str]) -> str:
