@@ -136,12 +136,12 @@ def write_rows_as_sent(wb, fmt: dict, rows: pd.DataFrame, issues: pd.DataFrame, 
                 else:
                     unplaced.append(i)
             row_fmt = marked[worst][0] if unplaced else cell
-            ws.write_number(r, 0, int(row["source_row"]), row_fmt)
+            ws._write_number(r, 0, int(row["source_row"]), row_fmt)
             if unplaced:
                 ws.write_comment(r, 0, _note(unplaced), {"x_scale": 3, "y_scale": 2})
             outcome = status.get((file, sheet, int(row["source_row"]))) or _STATUS_VI[worst]
             ws.set_row(r, _height([str(row["source_row"]), outcome, *(_shown(row.get(fld)) for fld in fields)], widths))
-            ws.write_string(r, 1, outcome, marked[worst][0] if worst else cell)
+            ws._write_string(r, 1, outcome, marked[worst][0] if worst else cell)
             for c, fld in enumerate(fields, 2):
                 value = row.get(fld)
                 cited = by_label.get(labels[fld], [])
