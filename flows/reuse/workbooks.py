@@ -13,7 +13,9 @@ the frames prepared for the workbooks are kept under the five fields of the resu
   changed (the change log, the sources, the summary). A sheet filled through ``Sheet.fill`` is also kept under
   its inputs (area ``district-sheet-inputs``, ``SheetParts.inputs``: the prepared frames' key, the result fields
   it reads, the phase facts), so such a night does not even make its rows; and each kept worksheet's XML is kept
-  deflated (area ``district-sheet-zip``, ``SheetParts.deflated``), so the same XML is compressed once.
+  deflated (area ``district-sheet-zip``, ``SheetParts.deflated``), so the same XML is compressed once. A rerun that
+  links the whole workbook retains the sheets it was made from (``keep_written``'s ``pieces``, ``link_kept``):
+  the store's sweep would otherwise drop them, and the next night whose lists changed would write every sheet.
 - Each commune and school workbook is keyed by exactly what its writer reads for that unit
   (``flows.publishing.prepared.Prepared.unit``: its rows of each list, its issues, its children's handovers and
   device checks, its villages' connectivity, the rows as sent of its files; global figures it prints, such as a
