@@ -68,17 +68,26 @@ def _write_csv(path: Path, df: Any, leading: Sequence[str], *, contract: bool = 
 
 
 def _csv_column(values: list) -> list[str]:
-    """``_csv_cell`` of each value; each text made safe once (columns repeat their schools, statuses, codes)."""
+    """``_csv_cell`` of each value; each text, int and (non-NaN) float made once (columns repeat their schools,
+    statuses, codes, grades), None as the empty cell it is."""
     texts: dict[str, str] = {}
+    plain: dict[tuple[type, object], str] = {}  # by type too: 1, 1.0 and True are one dict key, not one cell
     out = []
     for v in values:
-        if type(v) is str:
+        kind = type(v)
+        if kind is str:
             cell = texts.get(v)
             if cell is None:
                 cell = texts[v] = _csv_cell(v)
-            out.append(cell)
+        elif v is None:
+            cell = ""
+        elif kind is int or (kind is float and v == v):
+            cell = plain.get((kind, v))
+            if cell is None:
+                cell = plain[(kind, v)] = _csv_cell(v)
         else:
-            out.append(_csv_cell(v))
+            cell = _csv_cell(v)
+        out.append(cell)
     return out
 
 

@@ -85,7 +85,8 @@ def publish(
         if parts is not None:
             parts.merge(reuse)
         if district:
-            kept.keep_written(reuse, key, partial, name="district")
+            kept.keep_written(reuse, key, partial, name="district",
+                              pieces=parts.reuse.touched() if parts is not None else None)
         docs = kept.docs_key(result.validation or {}, cfg) if reuse is not None else ""
         if not kept.link_kept(reuse, docs, out_root, partial, kept.DOCS_AREA):
             if _write_data_docs(result, cfg, partial):

@@ -21,7 +21,7 @@ from flows.frames import PROVENANCE
 from flows.intake.legacy_fonts import to_unicode
 from flows.publishing import textfit
 from flows.publishing.prepared import Prepared
-from flows.publishing.workbook import Book, label, page_setup
+from flows.publishing.workbook import Book, Cells, label, page_setup
 from flows.text import as_text, clean_spaces, is_missing, nfc
 
 SHEET_NAME = "Dòng đã gửi"
@@ -78,7 +78,7 @@ def write_rows_as_sent(wb, fmt: dict, rows: pd.DataFrame, issues: pd.DataFrame, 
 
     ``status``: the row's outcome as the officer words it, by (file, sheet, row); else one from its issues."""
     status = status or {}
-    ws = wb.add_worksheet(SHEET_NAME)
+    ws = wb.add_worksheet(SHEET_NAME, worksheet_class=Cells)
     f = wb.add_format
     base = {"border": 1, "valign": "vcenter", "text_wrap": True}
     cell = f(base)
@@ -136,12 +136,12 @@ def write_rows_as_sent(wb, fmt: dict, rows: pd.DataFrame, issues: pd.DataFrame, 
                 else:
                     unplaced.append(i)
             row_fmt = marked[worst][0] if unplaced else cell
-            ws.write_number(r, 0, int(row["source_row"]), row_fmt)
+            ws._write_number(r, 0, int(row["source_row"]), row_fmt)
             if unplaced:
                 ws.write_comment(r, 0, _note(unplaced), {"x_scale": 3, "y_scale": 2})
             outcome = status.get((file, sheet, int(row["source_row"]))) or _STATUS_VI[worst]
             ws.set_row(r, _height([str(row["source_row"]), outcome, *(_shown(row.get(fld)) for fld in fields)], widths))
-            ws.write_string(r, 1, outcome, marked[worst][0] if worst else cell)
+            ws._write_string(r, 1, outcome, marked[worst][0] if worst else cell)
             for c, fld in enumerate(fields, 2):
                 value = row.get(fld)
                 cited = by_label.get(labels[fld], [])
@@ -182,17 +182,18 @@ def write_unit_rows(book: Book, data: Prepared, st: pd.DataFrame, iss: pd.DataFr
 
 
 def _write(ws, r: int, c: int, value: Any, text_fmt, date_fmt) -> None:
+    # xlsxwriter's undecorated writers (the public ones first try to read the row as A1 notation, every cell)
     if value is None or is_missing(value):
-        ws.write_blank(r, c, None, text_fmt)
+        ws._write_blank(r, c, None, text_fmt)
     elif isinstance(value, bool):
-        ws.write_string(r, c, "x" if value else "", text_fmt)
+        ws._write_string(r, c, "x" if value else "", text_fmt)
     elif isinstance(value, (dt.datetime, dt.date)):
-        ws.write_datetime(r, c, value if isinstance(value, dt.datetime) else
-                          dt.datetime(value.year, value.month, value.day), date_fmt)
+        ws._write_datetime(r, c, value if isinstance(value, dt.datetime) else
+                           dt.datetime(value.year, value.month, value.day), date_fmt)
     elif isinstance(value, (int, float)) and math.isfinite(value):
-        ws.write_number(r, c, value, text_fmt)
+        ws._write_number(r, c, value, text_fmt)
     else:
-        ws.write_string(r, c, as_text(value), text_fmt)
+        ws._write_string(r, c, as_text(value), text_fmt)
 
 
 def _heading(ws, r: int, text: str, one, wrapped, widths: list[float], bold: bool) -> None:

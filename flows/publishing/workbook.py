@@ -24,6 +24,8 @@ from pathlib import Path
 from typing import Any
 
 import xlsxwriter
+from xlsxwriter import worksheet as _xlsx_worksheet
+from xlsxwriter.utility import _preserve_whitespace, xl_col_to_name
 from xlsxwriter.worksheet import Worksheet
 
 from flows.config import District
@@ -548,17 +550,18 @@ class Sheet:
         writers = []
         for col in cols:
             if col.kind in ("stt", "int", "money", "pct"):
-                writers.append((ws.write_number, fmt[col.kind], False))
+                writers.append((ws._write_number, fmt[col.kind], False))
             elif col.kind == "date":
-                writers.append((ws.write_datetime, fmt["date"], True))
+                writers.append((ws._write_datetime, fmt["date"], True))
             else:
-                writers.append((ws.write_string, fmt[col.kind], False))
+                writers.append((ws._write_string, fmt[col.kind], False))
         wrapped = [self.book.wrapping(col.kind) if col.kind in ("text", "center", "wrap") else None for col in cols]
         rooms = [textfit.column_points(self._width(c)) for c in range(len(cols))]
         widths = [self._width(c) for c in range(len(cols))]
         # the columns whose texts may wrap, with their room, width and whether they always wrap (kind "wrap")
         fitting = [(c, rooms[c], widths[c], cols[c].kind == "wrap") for c in range(len(cols)) if wrapped[c] is not None]
-        write_blank, write_string, text_fmt = ws.write_blank, ws.write_string, fmt["center"]
+        # (xlsxwriter's undecorated writers: the public ones first try to read the row as A1 notation, every cell)
+        write_blank, write_string, text_fmt = ws._write_blank, ws._write_string, fmt["center"]
         text_points, wrapped_lines = textfit.text_points, textfit.wrapped_lines
         r = start = self.row
         for values in rows:
@@ -684,7 +687,8 @@ def _shown(value: Any, kind: str) -> str:
 _PLACEHOLDER = "\ue000"  # a private-use character: in no text a sheet is given (``Sheet.key`` checks)
 _LINE, _DATE = f"{_PLACEHOLDER}L{_PLACEHOLDER}", f"{_PLACEHOLDER}D{_PLACEHOLDER}"
 _PLAIN = frozenset({str, int, float, bool, type(None), dt.date, dt.datetime})
-_CELLS = frozenset({"write_string", "write_number", "write_blank", "write_datetime"})
+_CELLS = frozenset({"write_string", "write_number", "write_blank", "write_datetime",
+                    "_write_string", "_write_number", "_write_blank", "_write_datetime"})
 # Of a worksheet, the workbook's own parts (workbook.xml, content types, rels, docProps) read its name and index,
 # what it holds (charts, images, comments, tables, links), its print area, print titles and autofilter (defined
 # names). Of the calls ``Sheet`` makes, only these two reach them: they are noted and replayed on a sheet whose
@@ -796,7 +800,58 @@ def deflate(xml: bytes) -> tuple[int, bytes]:
     return zlib.crc32(xml), compressor.compress(xml) + compressor.flush()
 
 
-class _Part(Worksheet):
+# The cells ``_Part._write_cell`` writes itself (xlsxwriter's cell tuples, by class) and the texts whose in-line XML
+# xlsxwriter changes besides escaping &, < and > (``_x0000_``-like runs, control characters, U+FFFE and U+FFFF).
+_NUMBER_CELLS = frozenset({_xlsx_worksheet.CellNumberTuple, _xlsx_worksheet.CellDatetimeTuple})
+_STRING_CELL, _BLANK_CELL = _xlsx_worksheet.CellStringTuple, _xlsx_worksheet.CellBlankTuple
+_CONTROL = re.compile("_x|[\x00-\x08\x0b-\x1f\ufffe\uffff]")
+_COLUMNS: dict[int, str] = {}
+
+
+class Cells(Worksheet):
+    """A worksheet whose formatted number, date, text and blank cells are written as xlsxwriter writes them, with
+    each text's in-line XML made once (``_write_cell``): the worksheet class of every sheet published here."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._inline: dict[str, str] = {}  # a text -> its in-line string XML after ``t="inlineStr"``
+
+    def _write_cell(self, row: int, col: int, cell: Any) -> None:
+        """The ``<c>`` element of a cell, the bytes ``Worksheet._write_cell`` writes: for a cell with a format (every
+        cell ``Sheet`` writes) of a number or date, a text or a blank, without building its attributes one by one;
+        any other cell through xlsxwriter."""
+        kind, fmt = type(cell), cell.format
+        if not fmt or (kind is not _STRING_CELL and kind is not _BLANK_CELL and kind not in _NUMBER_CELLS):
+            super()._write_cell(row, col, cell)
+            return
+        name = _COLUMNS.get(col)
+        if name is None:
+            name = _COLUMNS[col] = xl_col_to_name(col)
+        head = f'<c r="{name}{row + 1}" s="{fmt._get_xf_index()}"'
+        if kind is _BLANK_CELL:
+            self.fh.write(head + "/>")
+        elif kind is not _STRING_CELL:
+            self.fh.write(f"{head}><v>{cell.number:.16G}</v></c>")
+        elif not self.constant_memory:
+            self.fh.write(f'{head} t="s"><v>{cell.string}</v></c>')
+        else:
+            text = cell.string
+            inline = self._inline.get(text)
+            if inline is None:
+                inline = self._inline[text] = self._inline_xml(text)
+            self.fh.write(head + inline)
+
+    def _inline_xml(self, text: str) -> str:
+        """What ``Worksheet._write_cell`` writes of an in-line text after the cell's reference and format."""
+        if _CONTROL.search(text):
+            text = self._escape_control_characters(text)
+        if text.startswith("<r>") and text.endswith("</r>"):
+            return f' t="inlineStr"><is>{text}</is></c>'
+        preserve = ' xml:space="preserve"' if _preserve_whitespace(text) else ""
+        return f' t="inlineStr"><is><t{preserve}>{self._escape_data(text)}</t></is></c>'
+
+
+class _Part(Cells):
     """A worksheet that writes a kept XML part (``part``, UTF-8) instead of its own, or keeps a copy of what it
     writes (``capture``: ``xml``). In a book that keeps its sheets (``members``: the XML of its worksheets by
     temporary file) the XML goes there, not to the file, and ``_Zip`` stores it."""

@@ -13,7 +13,9 @@ the frames prepared for the workbooks are kept under the five fields of the resu
   changed (the change log, the sources, the summary). A sheet filled through ``Sheet.fill`` is also kept under
   its inputs (area ``district-sheet-inputs``, ``SheetParts.inputs``: the prepared frames' key, the result fields
   it reads, the phase facts), so such a night does not even make its rows; and each kept worksheet's XML is kept
-  deflated (area ``district-sheet-zip``, ``SheetParts.deflated``), so the same XML is compressed once.
+  deflated (area ``district-sheet-zip``, ``SheetParts.deflated``), so the same XML is compressed once. A rerun that
+  links the whole workbook retains the sheets it was made from (``keep_written``'s ``pieces``, ``link_kept``):
+  the store's sweep would otherwise drop them, and the next night whose lists changed would write every sheet.
 - Each commune and school workbook is keyed by exactly what its writer reads for that unit
   (``flows.publishing.prepared.Prepared.unit``: its rows of each list, its issues, its children's handovers and
   device checks, its villages' connectivity, the rows as sent of its files; global figures it prints, such as a
@@ -316,13 +318,21 @@ def link_kept(reuse: Reuse | None, key: str, out_root: Path, folder: Path, area:
             os.link(last / rel, target)
         except OSError:
             shutil.copy2(last / rel, target)
+    # the pieces the files were made from (the district workbook's sheets): a later night whose key differs may
+    # take them, so they stay in the store past tonight's sweep, unread
+    pieces = kept.get("pieces")
+    if isinstance(pieces, list):
+        reuse.retain(tuple(p) for p in pieces if isinstance(p, (list, tuple)) and len(p) == 2)
     log.info("publish: %d %s files linked from run %s", len(files), area, last.name)
     return True
 
 
-def keep_written(reuse: Reuse | None, key: str, folder: Path, area: str = AREA, name: str = "all") -> None:
+def keep_written(reuse: Reuse | None, key: str, folder: Path, area: str = AREA, name: str = "all",
+                 pieces=None) -> None:  # noqa: ANN001 - iterable of (area, key)
     """Keep the list of files just written (path -> sha256) under ``key`` (piece ``name``: a group of ``GROUPS``,
-    "all" for the Data Docs, or an export's file name) for the next night."""
+    "all" for the Data Docs, or an export's file name) for the next night; ``pieces``: the (area, key) of the store's
+    pieces they were made from (the district workbook's sheets, ``SheetParts``), retained whenever they are linked
+    (``link_kept``)."""
     if reuse is None:
         return
     from flows.publishing.manifest import _sha256
@@ -333,7 +343,10 @@ def keep_written(reuse: Reuse | None, key: str, folder: Path, area: str = AREA, 
         parts = DOCS if area == DOCS_AREA else GROUPS[name]
         paths = [p for part in parts if (folder / part).is_dir() for p in sorted((folder / part).rglob("*"))]
     files = {p.relative_to(folder).as_posix(): _sha256(p) for p in paths if p.is_file()}
-    reuse.keep(area, key, {"files": files}, name)
+    value: dict = {"files": files}
+    if pieces is not None:
+        value["pieces"] = sorted([str(a), str(k)] for a, k in pieces)
+    reuse.keep(area, key, value, name)
 
 
 def export_key(name: str, fields: dict[str, str]) -> str:
