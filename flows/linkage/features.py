@@ -145,7 +145,7 @@ def frame_records(frame: pd.DataFrame) -> list[dict]:
         if dtype == object or isinstance(dtype, ExtensionDtype):
             cells = [v if type(v) in _NATIVE else maybe_box_native(v) for v in cells]
         values.append(cells)
-    return [dict(zip(columns, row)) for row in zip(*values)] if columns else [{} for _ in range(len(frame))]
+    return [dict(zip(columns, row)) for row in zip(*values)]  # no columns: no rows, as pandas
 
 
 def features(records: pd.DataFrame) -> pd.DataFrame:
