@@ -13,6 +13,7 @@ training: the level is one no match falls in, which the final floor says anyway 
 
 from __future__ import annotations
 
+import contextvars
 import logging
 from contextlib import contextmanager
 
@@ -81,6 +82,11 @@ def _exact_match_remembered():
         ComparisonLevel._is_exact_match = original
 
 
+# the sampling ``_u_counted_together`` answers for in this thread: Splink's module function is one for all threads,
+# and one thread's counting must never answer another's (nor outlive its own sampling)
+_U_TOGETHER: contextvars.ContextVar[object | None] = contextvars.ContextVar("songmaytinh_u_together", default=None)
+
+
 @contextmanager
 def _u_counted_together(linker):
     """Splink's random sampling of u with each chunk of its sampled pairs compared once for all the comparisons
@@ -96,8 +102,9 @@ def _u_counted_together(linker):
     integer counts added in the same order: the same early stops and the same u probabilities, bit for bit, in 11
     queries at most. A chunk this does not know how to answer (a comparison whose SQL is not ``linker``'s,
     another link type, a backend other than DuckDB) is counted by Splink as before. Installed only around a
-    sampling, as ``_em_underflow_held`` (Splink's version is pinned in ``uv.lock``;
-    ``tests/linkage/test_estimate_u.py`` checks the u probabilities are Splink's own)."""
+    sampling, as ``_em_underflow_held``, and only for the thread that installed it (``_U_TOGETHER``: a sampling in
+    another thread meanwhile is Splink's own). Splink's version is pinned in ``uv.lock``;
+    ``tests/linkage/test_estimate_u.py`` checks the u probabilities are Splink's own."""
     from copy import deepcopy
 
     from splink.internals import estimate_u as eu
@@ -150,6 +157,8 @@ def _u_counted_together(linker):
         return found
 
     def together(**kw):  # noqa: ANN003, ANN202 - Splink's keyword arguments
+        if _U_TOGETHER.get() is not mine:  # another thread's sampling, or one this function outlived
+            return original(**kw)
         comparison, db_api = kw["comparison"], kw["db_api"]
         name = comparison.output_column_name
         if id(comparison) not in same_sql:  # Splink's copy of the comparison, asked once (sqlglot: ~10 ms)
@@ -177,11 +186,14 @@ def _u_counted_together(linker):
             return False
         return kw["counts_accumulator"].all_levels_meet_min_u_count(kw["min_count_per_level"])
 
+    mine = object()
+    active = _U_TOGETHER.set(mine)
     eu._accumulate_u_counts_from_chunk_and_check_min_count = together
     try:
         yield
     finally:
         eu._accumulate_u_counts_from_chunk_and_check_min_count = original
+        _U_TOGETHER.reset(active)
 
 
 def _records(counts: dict[int, float]) -> list[dict]:

@@ -93,3 +93,25 @@ def test_a_comparison_whose_sql_is_not_the_linkers_is_counted_by_splink():
     with _recorded(by_splink), _u_counted_together(linker):
         estimate_u_values(sampling, max_pairs=2e4, seed=SEED)
     assert by_splink and {name for name, _, _ in by_splink} == {"family"}
+
+
+def test_a_sampling_in_another_thread_meanwhile_is_splinks_own():
+    from concurrent.futures import ThreadPoolExecutor
+
+    from splink import DuckDBAPI, Linker
+    from splink.internals.estimate_u import estimate_u_values
+
+    from flows.linkage.estimate import _u_counted_together
+
+    feats = features(identity_frame(generate(400, seed=6).drop(columns=["true_person"])))
+    own, own_chunks, _ = _sampled(feats, False, 5e4, 100)
+    linker = Linker(DuckDBAPI().register(feats), settings(), log_level=logging.ERROR, validate_settings=False)
+    elsewhere = Linker(DuckDBAPI().register(feats), settings(), log_level=logging.ERROR, validate_settings=False)
+    by_splink: list = []
+    with _recorded(by_splink), _u_counted_together(linker), ThreadPoolExecutor(1) as pool:
+        pool.submit(estimate_u_values, elsewhere, max_pairs=5e4, seed=SEED).result()
+    assert by_splink == own_chunks  # every chunk of the other thread's sampling counted by Splink
+    u = {(comp.output_column_name, level.comparison_vector_value): [r["probability"] for r in
+                                                                    level._trained_u_probabilities]
+         for comp in elsewhere._settings_obj.comparisons for level in comp._comparison_levels_excluding_null}
+    assert u == own
