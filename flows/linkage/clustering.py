@@ -18,7 +18,7 @@ from flows.heap import frozen_while
 from flows.linkage.comparisons import (
     COMPARISONS, EVIDENCE_FLOOR, IDENTITY_COMPARISONS, MATCH_THRESHOLD, REVIEW_THRESHOLD,
 )
-from flows.linkage.features import features
+from flows.linkage.features import features, frame_records
 from flows.linkage.rules import cannot_link, mark_list_order
 from flows.linkage.scoring import score
 
@@ -83,7 +83,7 @@ def link(records: pd.DataFrame, model: dict | None = None, *, must_link: list[tu
         pairs = score(feats, model, min_probability=min(review_threshold, EVIDENCE_FLOOR), train_rows=train_rows)
         gc.collect()  # Splink's linkers hold their DuckDB databases in reference cycles: freed now, not at a later peak
         tick(2, 4)
-        recs = feats.astype(object).where(feats.notna(), None).to_dict("records")
+        recs = frame_records(feats.astype(object).where(feats.notna(), None))
         labels, review = cluster(recs, pairs, must_link=must_link, cannot=cannot, match_threshold=match_threshold,
                                  review_threshold=review_threshold)
     tick(3, 4)
@@ -170,7 +170,7 @@ def cluster(recs: list[dict], pairs: pd.DataFrame, *, must_link=(), cannot=(),
             return "tên và ngày sinh của hai bản ghi cho thấy hai học sinh"
         return ""
 
-    scored = pairs.to_dict("records") if len(pairs) else []
+    scored = frame_records(pairs) if len(pairs) else []
     against = {(min(int(r["unique_id_l"]), int(r["unique_id_r"])), max(int(r["unique_id_l"]), int(r["unique_id_r"])))
                for r in scored if identity_weight(r) <= 0}
     rows = [r for r in scored if identity_weight(r) > 0 and r["match_probability"] >= review_threshold]

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from flows.linkage.clustering import Linkage, link
+from flows.linkage.features import frame_records
 from flows.config import AppConfig
 from flows.frames import Issue
 from flows.rules.grades import grade_issues, person_grade
@@ -87,7 +88,7 @@ def assign_persons(
     df = students.reset_index(drop=True).copy()
     # the columns read row by row here (a fingerprint's and a row's place), not all of them: converting every cell
     # of a wide frame to a dict was most of this function's time once the partition is kept
-    records = df[[c for c in df.columns if c in _ROW_FIELDS]].to_dict("records")
+    records = frame_records(df[[c for c in df.columns if c in _ROW_FIELDS]])
     fingerprints = [fingerprint(r) for r in records]
     person_ids = [""] * len(df)
     usable = [i for i, r in enumerate(records) if r["row_status"] == "ok"]
@@ -284,7 +285,7 @@ def person_rows(df: pd.DataFrame, cfg: AppConfig) -> tuple[pd.DataFrame, list[Is
     groups: dict[str, list[dict]] = {}
     # the usable rows and the columns read here and by ``person_grade`` / ``grade_issues``, not every cell
     usable = df.loc[df["row_status"] == "ok", [c for c in df.columns if c in _PERSON_READS]]
-    for r in usable.to_dict("records"):
+    for r in frame_records(usable):
         groups.setdefault(r["person_id"], []).append(r)
     rows = []
     for pid in sorted(groups):

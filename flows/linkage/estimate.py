@@ -13,6 +13,7 @@ training: the level is one no match falls in, which the final floor says anyway 
 
 from __future__ import annotations
 
+import contextvars
 import logging
 from contextlib import contextmanager
 
@@ -81,6 +82,124 @@ def _exact_match_remembered():
         ComparisonLevel._is_exact_match = original
 
 
+# the sampling ``_u_counted_together`` answers for in this thread: Splink's module function is one for all threads,
+# and one thread's counting must never answer another's (nor outlive its own sampling)
+_U_TOGETHER: contextvars.ContextVar[object | None] = contextvars.ContextVar("songmaytinh_u_together", default=None)
+
+
+@contextmanager
+def _u_counted_together(linker):
+    """Splink's random sampling of u with each chunk of its sampled pairs compared once for all the comparisons
+    that need it, not once per comparison.
+
+    Splink counts, comparison by comparison, how the sampled pairs fall into its levels, a chunk of the pairs at a
+    time (a probe of 1 % of them, then tenths), and stops counting a comparison once each of its levels has been
+    seen ``min_count_per_level`` times: on the sample district, 51 queries over the same cross join of the sample.
+    Its stopping rule depends only on a comparison's own counts, so which chunks each comparison needs is known
+    chunk by chunk: here the first comparison to ask for a chunk has it counted, in one query, for every
+    comparison of ``linker`` that will ask for it (the probe for all; chunk k for those the probe and chunks 1 to
+    k-1 left short), and each then takes its own counts. The same pairs are compared by the same SQL and the same
+    integer counts added in the same order: the same early stops and the same u probabilities, bit for bit, in 11
+    queries at most. A chunk this does not know how to answer (a comparison whose SQL is not ``linker``'s,
+    another link type, a backend other than DuckDB) is counted by Splink as before. Installed only around a
+    sampling, as ``_em_underflow_held``, and only for the thread that installed it (``_U_TOGETHER``: a sampling in
+    another thread meanwhile is Splink's own). Splink's version is pinned in ``uv.lock``;
+    ``tests/linkage/test_estimate_u.py`` checks the u probabilities are Splink's own."""
+    from copy import deepcopy
+
+    from splink.internals import estimate_u as eu
+    from splink.internals.blocking import _sql_gen_where_condition
+    from splink.internals.misc import dedupe_preserving_order
+    from splink.internals.unique_id_concat import _composite_unique_id_from_nodes_sql
+
+    original = eu._accumulate_u_counts_from_chunk_and_check_min_count
+    comparisons = {c.output_column_name: c for c in deepcopy(linker._settings_obj.comparisons)}
+    for comp in comparisons.values():  # as Splink samples: without the name frequencies
+        for level in comp.comparison_levels:
+            level._tf_adjustment_column = None
+    sql_of = {name: (comp._columns_to_select_for_comparison_vector_values(False),
+                     comp._columns_to_select_for_blocking()) for name, comp in comparisons.items()}
+    # (sample table, number of chunks, chunk) -> comparison -> {comparison vector value: pairs}
+    counted: dict[tuple[str, int, int], dict[str, dict[int, float]]] = {}
+    same_sql: dict[int, bool] = {}  # id of Splink's comparison -> its SQL is ours
+
+    def short(name: str, table: str, chunks: list[tuple[int, int]], min_count: int | None) -> bool:
+        """Whether Splink's counting of ``name`` goes on after ``chunks`` (its rule: every level seen
+        ``min_count`` times, a probe's counts started afresh)."""
+        if min_count is None:
+            return True
+        acc = None
+        for num, chunk in chunks:
+            if chunk == 1:
+                acc = eu._MUCountsAccumulator(comparisons[name])
+            acc.update_from_chunk_counts(_records(counted[(table, num, chunk)][name]))
+            if acc.all_levels_meet_min_u_count(min_count):
+                return False
+        return True
+
+    def count(kw: dict, names: list[str]) -> dict[str, dict[int, float]]:
+        db_api, uid_cols = kw["db_api"], [kw["unique_id_input_column"]]
+        where = _sql_gen_where_condition(kw["link_type"], uid_cols, right_chunk=(kw["rhs_chunk_num"],
+                                         kw["rhs_num_chunks"]), sql_dialect=db_api.sql_dialect)
+        blocking = dedupe_preserving_order([c for name in names for c in sql_of[name][1]])
+        gammas = dedupe_preserving_order([c for name in names for c in sql_of[name][0]])
+        table = kw["df_sample"].physical_name
+        pairs = (f"SELECT {_composite_unique_id_from_nodes_sql(uid_cols, 'l')} AS join_key_l, "
+                 f"{_composite_unique_id_from_nodes_sql(uid_cols, 'r')} AS join_key_r, {', '.join(blocking)}, "
+                 f"'0' AS match_key FROM {table} AS l INNER JOIN {table} AS r ON (1=1) {where}")
+        parts = [f"SELECT '{name}' AS name, {comparisons[name]._gamma_column_name} AS cvv, count(*) AS n "
+                 f"FROM __vectors GROUP BY ALL" for name in names]
+        sql = (f"WITH __pairs AS ({pairs}), __vectors AS (SELECT {', '.join(gammas)} FROM __pairs) "
+               f"{' UNION ALL '.join(parts)}")
+        found: dict[str, dict[int, float]] = {name: {} for name in names}
+        for name, cvv, n in db_api.duckdb_con.execute(sql).fetchall():
+            found[name][int(cvv)] = float(n)
+        return found
+
+    def together(**kw):  # noqa: ANN003, ANN202 - Splink's keyword arguments
+        if _U_TOGETHER.get() is not mine:  # another thread's sampling, or one this function outlived
+            return original(**kw)
+        comparison, db_api = kw["comparison"], kw["db_api"]
+        name = comparison.output_column_name
+        if id(comparison) not in same_sql:  # Splink's copy of the comparison, asked once (sqlglot: ~10 ms)
+            same_sql[id(comparison)] = name in sql_of and sql_of[name] == (
+                comparison._columns_to_select_for_comparison_vector_values(False),
+                comparison._columns_to_select_for_blocking())
+        if (kw["split_sqls"] or kw["source_dataset_input_column"] is not None or kw["link_type"] != "dedupe_only"
+                or not hasattr(db_api, "duckdb_con") or not same_sql[id(comparison)]):
+            return original(**kw)
+        table, num, chunk = kw["df_sample"].physical_name, kw["rhs_num_chunks"], kw["rhs_chunk_num"]
+        key = (table, num, chunk)
+        if key not in counted or name not in counted[key]:
+            # the chunks each comparison counted before this one, in Splink's order: the probe (the one chunk of
+            # more than ``num``), then 1 to ``chunk`` - 1
+            probe = [k for k in counted if k[0] == table and k[1] > num and k[2] == 1]
+            before = (probe[:1] if probe else []) + [(table, num, c) for c in range(1, chunk)]
+            names = [n for n in sql_of if all(n in counted.get(k, {}) for k in before)
+                     and short(n, table, [k[1:] for k in before], kw["min_count_per_level"])
+                     and n not in counted.get(key, {})]
+            if name not in names:
+                return original(**kw)
+            counted.setdefault(key, {}).update(count(kw, names))
+        kw["counts_accumulator"].update_from_chunk_counts(_records(counted[key][name]))
+        if kw["min_count_per_level"] is None:
+            return False
+        return kw["counts_accumulator"].all_levels_meet_min_u_count(kw["min_count_per_level"])
+
+    mine = object()
+    active = _U_TOGETHER.set(mine)
+    eu._accumulate_u_counts_from_chunk_and_check_min_count = together
+    try:
+        yield
+    finally:
+        eu._accumulate_u_counts_from_chunk_and_check_min_count = original
+        _U_TOGETHER.reset(active)
+
+
+def _records(counts: dict[int, float]) -> list[dict]:
+    return [{"comparison_vector_value": cvv, "u_count": n} for cvv, n in sorted(counts.items())]
+
+
 def sampled_u(linker) -> dict[tuple[str, str], float]:
     """The u probabilities random sampling left on ``linker``, by (comparison, level label): what a caller that
     falls back to the saved model's m can reuse instead of sampling the same pairs again."""
@@ -113,7 +232,8 @@ def train_on(feats, seed: int = SEED, max_pairs: float = 2e6, label_column: str 
     linker = Linker(DuckDBAPI().register(feats), model_settings, log_level=logging.ERROR, validate_settings=False)
     linker.training.estimate_probability_two_random_records_match(DETERMINISTIC_RULES,
                                                                    recall=DETERMINISTIC_RECALL)
-    linker.training.estimate_u_using_random_sampling(max_pairs=max_pairs, seed=seed)
+    with _u_counted_together(linker):
+        linker.training.estimate_u_using_random_sampling(max_pairs=max_pairs, seed=seed)
     if u_found is not None:  # kept for the caller before EM, which may fail on this data
         u_found.update(sampled_u(linker))
     if label_column:

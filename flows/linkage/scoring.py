@@ -248,9 +248,10 @@ def _estimate_own_u(feats: pd.DataFrame, model: dict, sampled: dict | None = Non
     _estimate_prior(linker, len(feats), model)
     prior = linker._settings_obj._probability_two_random_records_match
     if sampled is None:  # ``sampled``: the same sampling, already done while training on this data
-        from flows.linkage.estimate import sampled_u
+        from flows.linkage.estimate import _u_counted_together, sampled_u
 
-        linker.training.estimate_u_using_random_sampling(max_pairs=1e6, seed=SEED)
+        with _u_counted_together(linker):
+            linker.training.estimate_u_using_random_sampling(max_pairs=1e6, seed=SEED)
         sampled = sampled_u(linker)
     for comp in model["comparisons"]:
         for level in comp["comparison_levels"]:
