@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from flows.linkage.clustering import Linkage, link
-from flows.linkage.features import frame_records
+from flows.frames import frame_records
 from flows.config import AppConfig
 from flows.frames import Issue
 from flows.rules.grades import grade_issues, person_grade

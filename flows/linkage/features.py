@@ -126,28 +126,6 @@ def _house(address: str | None) -> str | None:
     return next((w for w in (address or "").split() if any(ch.isdigit() for ch in w)), None)
 
 
-_NATIVE = (str, int, float, bool, type(None))  # what pandas' boxing (``maybe_box_native``) returns unchanged
-
-
-def frame_records(frame: pd.DataFrame) -> list[dict]:
-    """``frame.to_dict("records")``, the same values of the same types, made column by column: pandas boxes each
-    cell of its object and extension columns one by one (``maybe_box_native``: numpy scalars to Python's, ``pd.NA``
-    to None), which was most of the time of turning a night's records and pairs into dicts; here only the cells
-    that are not already a Python ``str``, ``int``, ``float``, ``bool`` or None, which it returns unchanged, are
-    boxed, by pandas' own function (``tests/linkage/test_frame_records.py`` compares the two)."""
-    from pandas.api.extensions import ExtensionDtype
-    from pandas.core.dtypes.cast import maybe_box_native
-
-    columns = frame.columns.tolist()
-    values = []
-    for i, dtype in enumerate(frame.dtypes.values):
-        cells = list(frame.iloc[:, i])  # the cells ``itertuples`` gives, as ``to_dict`` reads them
-        if dtype == object or isinstance(dtype, ExtensionDtype):
-            cells = [v if type(v) in _NATIVE else maybe_box_native(v) for v in cells]
-        values.append(cells)
-    return [dict(zip(columns, row)) for row in zip(*values)]  # no columns: no rows, as pandas
-
-
 def features(records: pd.DataFrame) -> pd.DataFrame:
     """Comparison columns of ``records`` (full_name, date_of_birth ISO or "", birth_year, sex, guardian_name,
     village, commune_code, school_code, grade (else grade_by_birth_year), phone, national_id, address, source_list;
