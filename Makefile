@@ -26,7 +26,7 @@ bootstrap:
 	@$(UV) --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet --disable-pip-version-check uv
 	@$(UV) sync --frozen --python $(PYTHON) --quiet
 	@# the project's own bytecode too (uv compiles only the installed packages): where PYTHONDONTWRITEBYTECODE is
-	@# set, every night and each of its worker processes would compile flows/ again (about 0.5 CPU s each)
+	@# set, every night and each of its worker processes would compile flows/ again (0.3-0.5 CPU s each)
 	@$(RUN) python -m compileall -q -j 0 flows samples validations >/dev/null
 
 sample: bootstrap
