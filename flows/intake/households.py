@@ -71,13 +71,16 @@ def _text(value: Any) -> str:
     return display_text(value)
 
 
-def read_households(rows: Iterable[tuple[int, dict[str, Any]]], cfg: AppConfig) -> list[tuple[int, dict[str, Any]]]:
+def read_households(rows: Iterable[tuple[int, dict[str, Any]]], cfg: AppConfig, by_age: bool = True,
+                    ) -> list[tuple[int, dict[str, Any]]]:
     """One record per child from the records layout lifted out of a sheet (``(source_row, field -> cell)``, in
     sheet order): household rows dropped and their details carried to their children, rows naming several children
-    split. Records of a list that is not kept by household come back as they were."""
+    split. Records of a list that is not kept by household come back as they were. ``by_age``: whether households
+    may be told apart by ages alone (``_households_by_age``); a school's list names its pupils, never households,
+    so there a grown-up's birth year is a typing error the validation reports, not a head whose row is dropped."""
     words = _Words.of(cfg)
     rows = list(rows)
-    heads, grown = _households_by_age(rows)
+    heads, grown = _households_by_age(rows) if by_age else (set(), set())
     out: list[tuple[int, dict[str, Any]]] = []
     household: dict[str, Any] | None = None
     for i, (source_row, record) in enumerate(rows):

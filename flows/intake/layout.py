@@ -555,7 +555,8 @@ def extract(source: SourceData, cfg: AppConfig) -> Extracted:
         if kind == "students":
             result.issues.extend(_hidden_issues(cfg, source, grid.name, found, labels))
             result.issues.extend(_need_issues(cfg, source, grid.name, rows, labels))
-            rows = read_households(rows, cfg)  # lists kept by household: one row per child, the head as guardian
+            # lists kept by household: one row per child, the head as guardian (by ages alone: not a school's list)
+            rows = read_households(rows, cfg, by_age=list_type != "school")
             if any("household_head" in record for _, record in rows) and "household_head" not in order:
                 order.append("household_head")
         for source_row, record in rows:

@@ -7,7 +7,7 @@ Two rows the layout stage still drops without a word are pinned below as strict 
 
 from __future__ import annotations
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 import pytest
@@ -31,6 +31,10 @@ ROW = st.tuples(st.sampled_from(NAMES), DATES, GRADES, MARK, MARK, st.one_of(st.
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(children=st.lists(ROW, min_size=1, max_size=25), blanks=st.sets(st.integers(0, 30), max_size=4))
+# found by Hypothesis: a school's pupil whose date says 2000, numbered like the others and of the next row's family,
+# was read as a household's head and dropped without a word (households by age are a commune list's shape only)
+@example(children=[("Nguyễn Văn An", "01102000", None, None, None, None), ("Nguyễn Văn An", 43101, None, None, None, None),
+                   ("Nguyễn Văn An", 38000, None, None, None, None)], blanks=set())
 def test_every_child_of_a_list_comes_out_or_is_reported(cfg, tmp_path_factory, children, blanks, tally):
     rows = [["TRƯỜNG TIỂU HỌC MINH SƠN"], ["DANH SÁCH HỌC SINH THIẾU THIẾT BỊ HỌC TẬP"], [], HEADER]
     named = []  # the 1-based rows the school sees that name a child
