@@ -14,11 +14,11 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
+from flows.frames import frame_records
 from flows.heap import frozen_while
 from flows.linkage.comparisons import (
     COMPARISONS, EVIDENCE_FLOOR, IDENTITY_COMPARISONS, MATCH_THRESHOLD, REVIEW_THRESHOLD,
 )
-from flows.frames import frame_records
 from flows.linkage.features import features
 from flows.linkage.rules import cannot_link, mark_list_order
 from flows.linkage.scoring import score

@@ -16,9 +16,8 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from flows.linkage.clustering import Linkage, link
-from flows.frames import frame_records
 from flows.config import AppConfig
-from flows.frames import Issue
+from flows.frames import Issue, frame_records
 from flows.rules.grades import grade_issues, person_grade
 from flows.text import as_text, fold, is_missing
 
