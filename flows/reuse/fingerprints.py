@@ -78,6 +78,12 @@ def model_fingerprint() -> str:
                     for p in (MODEL_PATH, GIVEN_NAMES_PATH)))
 
 
+def headers_fingerprint(headers: dict) -> str:
+    """The header labels each sheet had (``(file, sheet) -> field -> label``), sheets in a stable order (the
+    mapping's own order is the sources')."""
+    return digest(sorted(headers.items()))
+
+
 def source_fingerprint(source) -> str:  # noqa: ANN001 - SourceData
     """A source as fetched tonight: its id, name, registry kind and unit, status, and every sheet's cells, merged
     ranges and hidden rows and columns. Not its modified time: the same cells give the same rows."""

@@ -13,7 +13,9 @@ from collections.abc import Callable
 
 import pandas as pd
 
-from flows.reuse.fingerprints import code_version, config_fingerprint, digest, frame_fingerprint, source_fingerprint
+from flows.reuse.fingerprints import (
+    code_version, config_fingerprint, digest, frame_fingerprint, headers_fingerprint, source_fingerprint,
+)
 from flows.reuse.store import Reuse
 
 
@@ -98,7 +100,7 @@ def validate_night(students: pd.DataFrame, headers, cfg, as_of: dt.date, reuse: 
 
     if reuse is None:
         return validate_students_for_docs(students, headers, cfg, as_of)
-    key = digest("validate", frame_fingerprint(students), sorted(headers.items()), school_year_start(as_of),
+    key = digest("validate", frame_fingerprint(students), headers_fingerprint(headers), school_year_start(as_of),
                  config_fingerprint(cfg), code_version())
     got = reuse.take("validate", key, "students")
     if got is None:

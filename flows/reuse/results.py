@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import pandas as pd
 
-from flows.reuse.fingerprints import code_version, config_fingerprint, digest, exact_bytes, frame_fingerprint
+from flows.reuse.fingerprints import (
+    code_version, config_fingerprint, digest, exact_bytes, frame_fingerprint, headers_fingerprint,
+)
 from flows.reuse.store import Reuse
 
 AREA = "results"
@@ -21,11 +23,6 @@ AREA = "results"
 def _issues_fingerprint(issues) -> str:  # noqa: ANN001 - list[Issue]
     """Every field of every issue, in order."""
     return digest(exact_bytes([tuple(i.__dict__.items()) for i in issues]))
-
-
-def _headers_fingerprint(headers: dict) -> str:
-    """Each sheet's header labels, sheets in a stable order (the mapping's own order is the sources')."""
-    return digest(exact_bytes(sorted((tuple(sheet), tuple(fields.items())) for sheet, fields in headers.items())))
 
 
 def reusing_student_export(students: pd.DataFrame, persons: pd.DataFrame, person_status: pd.DataFrame, issues,
@@ -47,7 +44,7 @@ def reusing_rows_as_sent(raw_students: pd.DataFrame | None, headers: dict, reuse
     """``rows_as_sent`` of the raw student table, taken from the store when a night built it from the same one."""
     from flows.publishing.rows_as_sent import rows_as_sent
 
-    key = digest("rows-as-sent", frame_fingerprint(raw_students), _headers_fingerprint(headers), code_version())
+    key = digest("rows-as-sent", frame_fingerprint(raw_students), headers_fingerprint(headers), code_version())
     kept = reuse.take(AREA, key, "rows_as_sent")
     if kept is not None:
         return kept

@@ -273,12 +273,13 @@ def test_the_students_export_and_the_rows_as_sent_are_built_again_only_from_othe
 def test_the_results_keys_change_with_every_input_they_read():
     """The keys' parts: a header a sheet gained or an issue's message changed gives another key."""
     from flows.frames import Issue
-    from flows.reuse.results import _headers_fingerprint, _issues_fingerprint
+    from flows.reuse.fingerprints import headers_fingerprint
+    from flows.reuse.results import _issues_fingerprint
 
     headers = {("a.xlsx", "DS"): {"full_name": "Họ và tên", "dob": "Ngày sinh"}}
-    assert _headers_fingerprint(headers) == _headers_fingerprint({k: dict(v) for k, v in headers.items()})
-    assert _headers_fingerprint(headers) != _headers_fingerprint({("a.xlsx", "DS"): {"full_name": "Họ và tên"}})
-    assert _headers_fingerprint(headers) != _headers_fingerprint({("a.xlsx", "DS2"): headers[("a.xlsx", "DS")]})
+    assert headers_fingerprint(headers) == headers_fingerprint({k: dict(v) for k, v in headers.items()})
+    assert headers_fingerprint(headers) != headers_fingerprint({("a.xlsx", "DS"): {"full_name": "Họ và tên"}})
+    assert headers_fingerprint(headers) != headers_fingerprint({("a.xlsx", "DS2"): headers[("a.xlsx", "DS")]})
     issue = Issue(source_file="a.xlsx", source_sheet="DS", source_row=3, column="Ngày sinh", rule="dob_valid",
                   severity="error", message="Ngày sinh không hợp lệ")
     from dataclasses import replace
