@@ -136,9 +136,10 @@ def cluster(recs: list[dict], pairs: pd.DataFrame, *, must_link=(), cannot=(),
     """Join records pair by pair, strongest first; never across a cannot-link (hard rule or officer decision).
 
     Two children are not joined either when two of their records that were scored have names and births that,
-    alone, say "two children" (a negative identity weight), unless the pair joining them is dated on both sides
-    and more of the strong pairs across the two children say "one child" than say "two": an undated record that
-    fits two children of one class does not make them one. A record whose links above the threshold lead to two
+    alone, say "two children" (a negative identity weight), unless more of the strong pairs across the two children
+    say "one child" than say "two" and, where two *dated* records say "two", the pair joining them is dated on both
+    sides: an undated record that fits two children of one class does not make them one, while a pair that says
+    "two" with an undated side (an undated "Will" against "William") only votes. A record whose links above the threshold lead to two
     children who cannot be one (an undated "Nguyễn Văn An" in a commune with two of them) joins neither: the pairs
     go to review. Uncertain pairs go to review."""
     n = len(recs)
@@ -153,21 +154,24 @@ def cluster(recs: list[dict], pairs: pd.DataFrame, *, must_link=(), cannot=(),
         why = cannot_link(recs[i], recs[j])
         if why:
             return why
-        said_against = said_for = 0
+        said_against = said_for = dated_against = 0
         for x in uf.members[ra]:
             for y in uf.members[rb]:
                 key = (min(x, y), max(x, y))
                 if key in forbidden:
                     return "cán bộ đã xác định khác người"
-                said_against += key in against
+                if key in against:
+                    said_against += 1
+                    dated_against += bool(recs[x]["dob"] and recs[y]["dob"])
                 said_for += key in strong_pairs
                 why = cannot_link(recs[x], recs[y])
                 if why:
                     return why
-        # two records that say "two children": a link through a record without a birth date never outweighs
-        # them (an undated "Mai" fits two dated namesakes); between dated records, the pairs across the two
-        # children vote, so one record mistyped twice does not keep a child's other records apart
-        if said_against and (said_against >= said_for or not (recs[i]["dob"] and recs[j]["dob"])):
+        # two records that say "two children": the pairs across the two children vote, so one record mistyped
+        # twice does not keep a child's other records apart; and a link through a record without a birth date
+        # never outweighs two *dated* records that say so (an undated "Mai" fits two dated namesakes). A pair with an
+        # undated side ("Will" / "William", names alone) only votes.
+        if said_against >= max(said_for, 1) or (dated_against and not (recs[i]["dob"] and recs[j]["dob"])):
             return "tên và ngày sinh của hai bản ghi cho thấy hai học sinh"
         return ""
 
