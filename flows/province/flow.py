@@ -117,7 +117,10 @@ def local_cluster(settings):
 
     kwargs: dict = {"n_workers": settings.n_workers, "threads_per_worker": settings.threads_per_worker,
                     "processes": True, "dashboard_address": None, "silence_logs": logging.ERROR,
-                    "preload": ["flows.province.warm"]}
+                    "preload": ["flows.province.warm"],
+                    # no dashboard (bokeh is not installed), and the scheduler's HTTP routes (health, metrics) on a
+                    # free port rather than 8787, which a second cluster on the machine would find taken (a warning)
+                    "scheduler_kwargs": {"dashboard_address": ":0"}}
     if settings.memory_limit:
         kwargs["memory_limit"] = settings.memory_limit
     return LocalCluster(**kwargs)
