@@ -63,6 +63,10 @@ def _pair_sheet(name: str, second: bool) -> str:
     return head + f"1,{name},15/01/2011,,x,5A,Thôn Trung Tâm,Hoàng Văn Sơn,0912345678,Nghèo,x,x\n"
 
 
+# the tests share module fixtures (whole nights): one xdist worker runs them all, and the nights once
+pytestmark = pytest.mark.xdist_group("allocation-nights")
+
+
 @pytest.fixture(scope="module")
 def nights(tmp_path_factory, cfg):
     base = tmp_path_factory.mktemp("allocation-nights")

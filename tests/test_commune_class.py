@@ -101,6 +101,10 @@ def _read(run: Path, name: str) -> pd.DataFrame:
     return pd.read_csv(run / "exports" / name, dtype=str, keep_default_na=False)
 
 
+# the tests share module fixtures (whole nights): one xdist worker runs them all, and the nights once
+pytestmark = pytest.mark.xdist_group("commune-class")
+
+
 @pytest.fixture(scope="module")
 def nights(tmp_path_factory, cfg):
     base = tmp_path_factory.mktemp("commune-class")

@@ -27,6 +27,10 @@ def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
     return subprocess.run([str(exe), *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=900)
 
 
+# the tests share module fixtures (whole nights): one xdist worker runs them all, and the nights once
+pytestmark = pytest.mark.xdist_group("e2e-night")
+
+
 @pytest.fixture(scope="module")
 def district(tmp_path_factory):
     from samples.generate import generate

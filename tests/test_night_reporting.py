@@ -39,6 +39,10 @@ def _break_a_birth_date(folder: Path) -> str:
     raise AssertionError("no birth date column found")
 
 
+# the tests share module fixtures (whole nights): one xdist worker runs them all, and the nights once
+pytestmark = pytest.mark.xdist_group("reported-nights")
+
+
 @pytest.fixture(scope="module")
 def nights(tmp_path_factory):
     base = tmp_path_factory.mktemp("reporting")

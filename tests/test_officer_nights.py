@@ -12,6 +12,10 @@ from flows.pipeline import run_night
 from samples.generate import OFFICER_FILES, generate
 
 
+# the tests share module fixtures (whole nights): one xdist worker runs them all, and the nights once
+pytestmark = pytest.mark.xdist_group("officer-nights")
+
+
 @pytest.fixture(scope="module")
 def nights(tmp_path_factory, cfg):
     base = tmp_path_factory.mktemp("officer")

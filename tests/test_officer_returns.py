@@ -70,6 +70,10 @@ def _strip_properties(path: Path, target: Path, decide: tuple[str, ...] = (), ex
     return pairs
 
 
+# the tests share module fixtures (whole nights): one xdist worker runs them all, and the nights once
+pytestmark = pytest.mark.xdist_group("officer-returns")
+
+
 @pytest.fixture(scope="module")
 def nights(tmp_path_factory, cfg):
     base = tmp_path_factory.mktemp("returned")

@@ -28,6 +28,10 @@ def _squash(text: str) -> str:
     return "".join(text.split())
 
 
+# the tests share module fixtures (whole nights): one xdist worker runs them all, and the nights once
+pytestmark = pytest.mark.xdist_group("printed-books")
+
+
 @pytest.fixture(scope="module")
 def printed(tmp_path_factory):
     from samples.generate import generate

@@ -38,6 +38,10 @@ NIGHTS = ((0, "first"), (1, "the same lists the next day"), (1, "a rerun of that
           (2, "one school's list changed"), (2, "the same lists again that day"))
 
 
+# the tests share module fixtures (whole nights): one xdist worker runs them all, and the nights once
+pytestmark = pytest.mark.xdist_group("incremental-nights")
+
+
 @pytest.fixture(scope="module")
 def nights(tmp_path_factory, cfg):
     """Five nights over one district (``NIGHTS``), incremental (``inc``) and full (``full``) side by side: the
