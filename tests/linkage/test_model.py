@@ -274,10 +274,9 @@ def test_an_undated_record_never_joins_two_dated_namesakes():
 
 def test_an_undated_record_joins_a_child_whose_other_undated_record_has_a_nickname():
     """Two dated "Watts William" and an undated "Watts Will" are one child; a fourth record, "Watts William" without
-    a date, fits the dated ones strongly. Its pair with "Will" says "two" by the given name alone, but two undated
-    records are not two children's dated records: the pairs across vote, three to one, and it joins (Splink's
-    historical set: an undated record kept apart by its child's nickname). The dated namesakes above still stay
-    apart."""
+    a date, fits the dated ones strongly. Its pair with "Will" says "two" by the given name alone, but neither record
+    of that pair is dated, so it only votes: two strong pairs across against one, and it joins (Splink's historical
+    set: an undated record kept apart by its child's nickname). The dated namesakes above still stay apart."""
     recs = _recs({"full_name": "Watts William", "date_of_birth": "1860-06-07"},
                  {"full_name": "Watts William", "date_of_birth": "1860-06-07"},
                  {"full_name": "Watts Will", "birth_year": "1860"},
