@@ -139,9 +139,9 @@ def cluster(recs: list[dict], pairs: pd.DataFrame, *, must_link=(), cannot=(),
     alone, say "two children" (a negative identity weight), unless more of the strong pairs across the two children
     say "one child" than say "two" and, where two *dated* records say "two", the pair joining them is dated on both
     sides: an undated record that fits two children of one class does not make them one, while a pair that says
-    "two" with an undated side (an undated "Will" against "William") only votes. A record whose links above the threshold lead to two
-    children who cannot be one (an undated "Nguyễn Văn An" in a commune with two of them) joins neither: the pairs
-    go to review. Uncertain pairs go to review."""
+    "two" with an undated side (an undated "Will" against "William") only votes. A record whose links above the
+    threshold lead to two children who cannot be one (an undated "Nguyễn Văn An" in a commune with two of them)
+    joins neither: the pairs go to review. Uncertain pairs go to review."""
     n = len(recs)
     uf = _Clusters(n)
     forbidden = {(min(a, b), max(a, b)) for a, b in cannot}
