@@ -12,5 +12,5 @@ sys.modules.setdefault("pyspark.sql.connect", None)  # type: ignore[arg-type]
 # the province night's events client then fails on every task ("Cannot put items in a stopped service instance",
 # an ERROR and a traceback per event in the operator's log, and a night a third slower). Unset, Prefect and the
 # night start the temporary server as documented.
-if os.environ.get("PREFECT_API_URL") == "":
+if "PREFECT_API_URL" in os.environ and not os.environ["PREFECT_API_URL"].strip():
     del os.environ["PREFECT_API_URL"]

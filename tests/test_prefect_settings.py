@@ -19,6 +19,7 @@ def _api_url_seen(code: str, **env: str) -> str:
 def test_an_empty_prefect_api_url_is_read_as_none_set():
     assert _api_url_seen(READ, PREFECT_API_URL="") == "''"  # Prefect alone: an empty URL, which is not "none"
     assert _api_url_seen("import flows; " + READ, PREFECT_API_URL="") == "None"
+    assert _api_url_seen("import flows; " + READ, PREFECT_API_URL=" ") == "None"
     # a configured server is kept
     assert _api_url_seen("import flows; " + READ, PREFECT_API_URL="http://127.0.0.1:4200/api") == \
         "'http://127.0.0.1:4200/api'"
