@@ -30,9 +30,14 @@ NOT_OUTPUT = ("stt",)  # fields used to read the layout but not passed on
 # Fields a header may spread over several columns under one merged parent, and how their parts are joined:
 # "Họ và tên" over "Họ đệm" | "Tên", "Ngày sinh" over "Ngày" | "Tháng" | "Năm".
 JOINED = {"full_name": " ", "date_of_birth": "/"}
+# A column that asks what the child has ("Có máy tính?", "Đã có thiết bị học tập", "Gia đình có Internet không?")
+# rather than what the child lacks: its "Có" / "x" says the child has the item, its "Không" / "Chưa có" that the
+# child lacks it (``flows.intake.values.Vocabularies.needs``).
+HAS_OF = {"lacks_device": "has_device", "lacks_internet": "has_internet"}
 # Mark fields a header may spread over several columns under one merged parent ("Nhu cầu hỗ trợ" over "Máy tính" |
-# "Điện thoại" | "Internet": two device columns): the child lacks the item when any of its columns is marked.
-ANY_OF = ("lacks_device", "lacks_internet")
+# "Điện thoại" | "Internet": two device columns): the child lacks the item when any of its columns is marked (has
+# it, for a "has" column, when any of them says so).
+ANY_OF = ("lacks_device", "lacks_internet", *HAS_OF.values())
 # A name written in parts ("Họ và tên đệm" | "Tên", "Họ" | "Tên đệm" | "Tên"): the parts are joined in this order
 # (then in column order) into ``full_name``.
 NAME_PARTS = {"name_family": 0, "name_family_middle": 1, "name_middle": 2, "name_given": 3}
@@ -49,6 +54,9 @@ _HOUSEHOLD_DETAIL = "_household_detail"  # "Chủ hộ" over "Năm sinh": the he
 # --- Matching header text against the aliases -----------------------------------------------------------------
 _HEADER_WORDS = 10  # a longer text is matched only exactly, never by the words it contains
 _HAS = re.compile(r"(?:da co|co san|hien co|co)\b")  # a sub-column saying what the child has, not lacks
+# a header asking whether the child has something: "Có ...", "Đã có ...", "Gia đình có ... không?" (folded words)
+_HAS_HEADER = re.compile(r"^(?:(?:gia dinh|hoc sinh|em|nha|ho) )?(?:(?:da|hien|dang) )?co (?:san )?(.+?)"
+                         r"(?: (?:hay khong|hay chua|khong|chua))?$")
 _PARENS = re.compile(r"\([^)]*\)|\[[^\]]*\]")
 _Tokens = tuple[tuple[str, str], ...]  # (folded word, word with its tones) pairs
 
@@ -94,6 +102,9 @@ class _Aliases:
             for alias, fld in self.exact.get(tuple(f for f, _ in toks), []):
                 if _same_words(toks, alias):
                     return fld
+        has = self._has_field(variants)
+        if has:
+            return has
         found: dict[str, int] = {}
         for toks in variants:
             if len(toks) > _HEADER_WORDS:
@@ -112,6 +123,26 @@ class _Aliases:
             # qualifier decides.
             found.pop("full_name", None)
         return max(found.items(), key=lambda kv: kv[1])[0]
+
+    def _has_field(self, variants: list[_Tokens]) -> str | None:
+        """``has_device`` / ``has_internet`` for a header that asks whether the child has what a need column names
+        ("Có máy tính, điện thoại thông minh?", "Đã có thiết bị học tập", "Có Internet (Có/Không)"); only among the
+        students' aliases (those with need sub-columns)."""
+        if "need" not in self.sub:
+            return None
+        for toks in variants:
+            words = [f for f, _ in toks]
+            m = _HAS_HEADER.match(" ".join(words))
+            if not m:
+                continue
+            skip = len(m.string[:m.start(1)].split())  # the words before what is had
+            rest = " ".join(t for _, t in toks[skip:skip + len(m.group(1).split())])
+            fld = self.match(rest)
+            if fld not in HAS_OF:
+                fld = self.sub["need"].match(rest)
+            if fld in HAS_OF:
+                return HAS_OF[fld]
+        return None
 
 
 _ALIASES: dict[int, tuple[Headers, dict[str, _Aliases]]] = {}
@@ -274,7 +305,8 @@ def _map_columns(aliases: _Aliases, columns: list[Column]
             parent_span[1] - parent_span[0] + 1 <= max(3, labelled // 2))
         f_sub = aliases.sub[f_parent].match(child) if f_parent in aliases.sub and group_parent else None
         if f_sub and _HAS.match(fold(child)):
-            f_sub, fld, group = None, None, None  # "Đã có máy tính" under "Nhu cầu": the other way round
+            # "Đã có máy tính" under "Nhu cầu": the other way round, read as what the child has
+            f_sub, fld, group = None, (f_child if f_child in HAS_OF.values() else None), None
         elif f_sub:  # "Điện thoại" under "Nhu cầu hỗ trợ": a phone the child needs, not the family's number
             fld, group = f_sub, parent_span
             if parent_span[0] < parent_span[1]:

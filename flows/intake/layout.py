@@ -41,7 +41,7 @@ from flows.intake.households import SLOTS, STT_KEY, read_households
 from flows.intake.legacy_fonts import SheetFonts, to_unicode
 from flows.intake.signatures import (_SIGNERS_PER_ROW, _has_data, _MarkWords, _name_like, _plain_text,
                                      _signature_start)
-from flows.intake.values import NEED_FIELDS, NEED_IN_NOTE, vocabularies
+from flows.intake.values import HAS_FIELDS, NEED_FIELDS, NEED_IN_NOTE, vocabularies
 from flows.text import TEXT_CACHE, fold, strip_tones
 
 
@@ -387,7 +387,7 @@ def _read_by_the_data(grid: SheetGrid, header: Header, cfg: AppConfig) -> None:
         fields["full_name"] = fields["full_name"][:-1]
     if len(fields.get("phone", [])) == 1:
         _phones_of_marks(grid, header, cfg)
-    if "note" in fields and not any(f in fields for f in NEED_FIELDS):
+    if "note" in fields and not any(f in fields for f in (*NEED_FIELDS, *HAS_FIELDS)):
         # no need column: a need the note states ("Cần máy tính bảng") is read from it (nothing else of the note)
         fields[NEED_IN_NOTE] = list(fields["note"])
 
@@ -486,9 +486,10 @@ def _need_issues(cfg: AppConfig, source: SourceData, sheet: str, rows: list[tupl
     vocab = vocabularies(cfg)
     out = []
     for number, record in rows:
-        for fld, own in NEED_FIELDS.items():
+        for fld, own, has in [*((f, o, False) for f, o in NEED_FIELDS.items()),
+                              *((f, o, True) for f, o in HAS_FIELDS.items())]:
             value = record.get(fld)
-            if isinstance(value, str) and value.strip() and vocab.needs(value, own) is None:
+            if isinstance(value, str) and value.strip() and vocab.needs(value, own, has) is None:
                 out.append(_row_issue(cfg, source, sheet, number, "need_unreadable", labels.get(fld, ""),
                                       value=display_text(value)))
     return out

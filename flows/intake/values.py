@@ -336,6 +336,8 @@ def _mapping_match(key: str, mapping: dict[str, _Vocab]) -> str:
 _CATEGORIES = ("poor", "near_poor", "covid_orphan", "none")
 # the need fields of a student row and the item each column is about (None: a "Nhu cầu" column naming items)
 NEED_FIELDS: dict[str, str | None] = {"lacks_device": "device", "lacks_internet": "internet", "need": None}
+# columns asking whether the child has the item ("Có máy tính?"): "Có" / "x" there says the child has it
+HAS_FIELDS: dict[str, str] = {"has_device": "device", "has_internet": "internet"}
 NEED_IN_NOTE = "need_in_note"  # the note of a list with no need column, read for a need it states
 # clauses of a need written as text: "Máy tính, Internet", "Có điện thoại; chưa có mạng", "máy tính + mạng"
 _CLAUSES = re.compile(r"\s*(?:[,;+&\n/]|\s-\s|\bvà\b|\bhoặc\b|\bva\b)\s*", re.IGNORECASE)
@@ -459,7 +461,8 @@ class Vocabularies:
         return False
 
     # --- needs written as text ---
-    def needs(self, value: Any, own: str | None = None) -> tuple[bool | None, bool | None] | None:
+    def needs(self, value: Any, own: str | None = None, has: bool = False
+              ) -> tuple[bool | None, bool | None] | None:
         """What a need cell says of the device and the Internet: True (the child lacks it), False (has it), None
         (not said); None instead of a pair when the cell holds text that cannot be read as a need.
 
@@ -468,12 +471,17 @@ class Vocabularies:
         thoại, chưa có mạng"; several sub-columns arrive joined by "; "): the items a clause names (``need_items``)
         and whether it says they are lacking (``need_lacks``, or nothing: a need column lists what is lacking) or
         had (``need_has``); a clause that names no item speaks of ``own``, and one with no verb takes the verb of
-        the clause before it ("Chưa có máy tính, Internet")."""
-        if type(value) is str:
-            return self._needs_of_text(value, own)
-        return self._needs(value, own)
+        the clause before it ("Chưa có máy tính, Internet").
 
-    def _needs(self, value: Any, own: str | None) -> tuple[bool | None, bool | None] | None:
+        ``has``: the column asks whether the child *has* ``own`` ("Có máy tính?", ``HAS_FIELDS``). A verb alone
+        keeps its meaning ("Chưa có", "Không", "Hỏng": lacking; "Có", "Đã có": had), a bare mark is read the other
+        way round ("x", "1", "✓": had; "0", "-": lacking), a clause naming items without a verb says they are had,
+        and of several columns joined ("Không; Có") any that says the child has the item wins."""
+        if type(value) is str:
+            return self._needs_of_text(value, own, has)
+        return self._needs(value, own, has)
+
+    def _needs(self, value: Any, own: str | None, has: bool = False) -> tuple[bool | None, bool | None] | None:
         text = cell_text(value)
         if not text:
             return (None, None)
@@ -484,6 +492,15 @@ class Vocabularies:
             if not key:
                 continue
             mark = self._mark(key)
+            if has and own:
+                lacks, rest = self._need_verb(key)
+                if lacks is not None and not rest:  # "Chưa có", "Không", "Đã có": the verb says it
+                    said[own] = said.get(own, True) and lacks
+                    verb = lacks
+                    continue
+                if mark is not None:
+                    said[own] = said.get(own, True) and not mark
+                    continue
             if mark is not None:
                 if own:
                     said[own] = said.get(own, False) or mark
@@ -498,22 +515,22 @@ class Vocabularies:
             if lacks is None:
                 if any(w not in self.need_filler for w in left.split()):
                     return None  # "Dùng chung máy với anh": more than a need says
-                lacks = verb if verb is not None else (True if items else None)
+                lacks = verb if verb is not None else ((not has) if items else None)
             if not items:
                 if lacks is None or (not own and lacks):
                     return None  # "Chưa có" in a "Nhu cầu" column: lacking what?
                 items = {own} if own else {"device", "internet"}  # "Không có nhu cầu": nothing lacking
             verb = lacks
             for item in items:
-                said[item] = said.get(item, False) or lacks
+                said[item] = (said.get(item, True) and lacks) if has else (said.get(item, False) or lacks)
         if not said:
             return None
         return said.get("device"), said.get("internet")
 
     def lacking(self, row: dict[str, Any]) -> tuple[bool, bool]:
         """(lacks a device, lacks the Internet) from a row's need cells: the "Chưa có thiết bị" / "Chưa có
-        Internet" columns (marks or text), a "Nhu cầu" column (text), and the note of a list with neither
-        (``NEED_IN_NOTE``). Text in a mark column that cannot be read still counts as its column's mark (layout
+        Internet" columns (marks or text), a "Nhu cầu" column (text), the "Có máy tính?" / "Có Internet?" columns
+        (``HAS_FIELDS``: "Không" there is the need) and the note of a list with none of them (``NEED_IN_NOTE``). Text in a mark column that cannot be read still counts as its column's mark (layout
         reports it: ``need_unreadable``); in a "Nhu cầu" column or a note it says nothing."""
         device = internet = False
         for fld, own in [*NEED_FIELDS.items(), (NEED_IN_NOTE, None)]:
@@ -522,6 +539,11 @@ class Vocabularies:
                 device = device or own == "device"
                 internet = internet or own == "internet"
             else:
+                device = device or said[0] is True
+                internet = internet or said[1] is True
+        for fld, own in HAS_FIELDS.items():  # unreadable text there says nothing (layout reports it)
+            said = self.needs(row.get(fld), own, has=True)
+            if said is not None:
                 device = device or said[0] is True
                 internet = internet or said[1] is True
         return device, internet

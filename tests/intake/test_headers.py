@@ -9,6 +9,8 @@ import pytest
 
 from flows.config import load_config
 from flows.intake import layout
+from flows.intake.headers import field_of
+from flows.intake.normalize import normalize_students
 from flows.intake.legacy_fonts import encode
 from tests.intake.builders import KIND_SHEETS, TITLE, grid, source
 
@@ -253,8 +255,43 @@ def test_a_sub_column_saying_what_the_child_has_is_not_a_need(cfg):
             [1, "Lê Văn A", "3A", "x", "x"]]
     merges = [(4, 3, 4, 4)] + [(4, c, 5, c) for c in range(3)]
     result = layout.extract(source([grid(rows, merged=merges)], unit="TH-06388"), cfg)
-    assert "lacks_device" not in result.tables["students"].columns
-    assert [i.column for i in result.issues if i.rule == "unknown_column"] == ["Nhu cầu hỗ trợ / Đã có máy tính"]
+    table = result.tables["students"]
+    assert "lacks_device" not in table.columns
+    assert table["has_device"].tolist() == ["x"]  # read as what the child has
+    assert not [i for i in result.issues if i.rule == "unknown_column"]
+    row = normalize_students(table, cfg).iloc[0]
+    assert (bool(row["lacks_device"]), bool(row["lacks_internet"])) == (False, True)
+
+
+@pytest.mark.parametrize(("header", "field"), [
+    ("Có máy tính, điện thoại thông minh?", "has_device"), ("Có Internet?", "has_internet"),
+    ("Đã có thiết bị học tập", "has_device"), ("Gia đình có máy tính không", "has_device"),
+    ("Có kết nối Internet (Có/Không)", "has_internet"), ("Hiện có điện thoại thông minh", "has_device"),
+    ("Em có máy tính chưa", "has_device"), ("Có/Không có máy tính", "has_device"),
+    # not a question of what the child has
+    ("Không có máy tính", "lacks_device"), ("Chưa có Internet", "lacks_internet"), ("Có nhu cầu", "need"),
+    ("Số điện thoại", "phone"), ("Có bố hoặc mẹ tử vong do COVID-19", "category_covid_orphan"),
+])
+def test_a_header_asking_what_the_child_has(cfg, header, field):
+    assert field_of(cfg, "students", header) == field
+
+
+def test_a_list_asking_what_each_child_has(cfg):
+    """A form that asks "Có máy tính?" / "Có Internet?" with Có / Không: "Không" is the need (it was read as the
+    family's phone number and as nothing, and every child lacked a need)."""
+    rows = [*TITLE, ["STT", "Họ và tên", "Lớp", "Có máy tính, điện thoại thông minh?", "Có Internet?", "Số điện thoại"],
+            [1, "Lê Văn A", "3A", "Không", "Có", "0912345678"],
+            [2, "Lê Thị B", "3A", "Chưa có", "Không", "0987654321"],
+            [3, "Lê Văn C", "3A", "Có", "Không", "0911222333"],
+            [4, "Lê Văn D", "3A", "Dùng chung với anh", "Không", "0911222444"]]
+    result = layout.extract(source([grid(rows)], unit="TH-06388"), cfg)
+    table = result.tables["students"]
+    students = normalize_students(table, cfg)
+    assert students["lacks_device"].tolist() == [True, True, False, False]
+    assert students["lacks_internet"].tolist() == [False, True, True, True]
+    assert students["phone"].tolist() == ["0912345678", "0987654321", "0911222333", "0911222444"]
+    assert [(i.source_row, i.column) for i in result.issues if i.rule == "need_unreadable"] == [
+        (9, "Có máy tính, điện thoại thông minh?")]
 
 
 @pytest.mark.parametrize(("header", "field"), [

@@ -212,6 +212,27 @@ def test_needs_written_as_text(cfg, fields, device, internet):
     assert (bool(row["lacks_device"]), bool(row["lacks_internet"])) == (device, internet)
 
 
+@pytest.mark.parametrize(("fields", "device", "internet"), [
+    # a column asking what the child has ("Có máy tính?"): the other way round from a need column
+    ({"has_device": "Có", "has_internet": "Không"}, False, True),
+    ({"has_device": "Không", "has_internet": "Có"}, True, False),
+    ({"has_device": "Chưa có", "has_internet": "Chưa"}, True, True),  # a verb keeps its meaning
+    ({"has_device": "Đã có", "has_internet": "có rồi"}, False, False),
+    ({"has_device": "x", "has_internet": "0"}, False, True),  # a bare mark is read the other way round
+    ({"has_device": "✓", "has_internet": "-"}, False, True),
+    ({"has_device": "Hỏng"}, True, False),  # a broken device is lacking
+    ({"has_device": "Không; Có"}, False, False),  # two "has" sub-columns: any that has it wins
+    ({"has_device": "Có điện thoại, chưa có mạng"}, False, True),
+    ({"has_device": "Máy tính bảng"}, False, False),  # names what the child has
+    ({"has_device": "", "has_internet": None}, False, False),  # nothing said
+    ({"has_device": "Dùng chung máy với anh"}, False, False),  # cannot be read: layout reports it
+    ({"has_device": "Có", "lacks_device": "x"}, True, False),  # a need column still says what is lacking
+])
+def test_columns_asking_what_the_child_has(cfg, fields, device, internet):
+    row = student(cfg, **fields)
+    assert (bool(row["lacks_device"]), bool(row["lacks_internet"])) == (device, internet)
+
+
 @pytest.mark.parametrize(("text", "category"), [
     ("Gia đình thuộc hộ nghèo", "poor"), ("Hộ cận nghèo năm 2021", "near_poor"), ("Bố mất do Covid-19", "covid_orphan"),
     ("Mồ côi cha do dịch Covid", "covid_orphan"), ("Hộ nghèo, mẹ đơn thân", "poor"), ("Không thuộc hộ nghèo", "none"),
