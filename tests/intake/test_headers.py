@@ -276,6 +276,19 @@ def test_a_header_asking_what_the_child_has(cfg, header, field):
     assert field_of(cfg, "students", header) == field
 
 
+@pytest.mark.parametrize(("header", "field"), [
+    # PHHS is "phụ huynh học sinh": the parent's name, though it starts as the child's does ("Họ tên")
+    ("Họ tên PHHS", "guardian_name"), ("Họ và tên PHHS", "guardian_name"), ("Tên PH", "guardian_name"),
+    # a mark of the COVID-19 category, though it names the parents
+    ("Cha/mẹ mất do Covid", "category_covid_orphan"), ("Bố hoặc mẹ mất do Covid-19", "category_covid_orphan"),
+    ("Con hộ nghèo", "category_poor"), ("Con hộ cận nghèo", "category_near_poor"), ("Hộ nghèo/cận nghèo", "category"),
+    ("GT", "sex"), ("Nơi thường trú", "village"), ("Số định danh cá nhân", "national_id"),
+    ("Họ tên học sinh", "full_name"), ("Họ tên cha/mẹ", "guardian_name"),
+])
+def test_header_aliases_of_other_forms(cfg, header, field):
+    assert field_of(cfg, "students", header) == field
+
+
 def test_a_list_asking_what_each_child_has(cfg):
     """A form that asks "Có máy tính?" / "Có Internet?" with Có / Không: "Không" is the need (it was read as the
     family's phone number and as nothing, and every child lacked a need)."""
