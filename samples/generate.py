@@ -643,6 +643,7 @@ CAT_VOCABS = [
 BAD_CATEGORIES = ["Gia đình chính sách", "Con thương binh", "Dân tộc thiểu số", "Con liệt sĩ"]
 NOTES = ["Ở với ông bà", "Bố mẹ đi làm ăn xa", "Dùng chung điện thoại với anh/chị", "Nhà xa trường",
          "Gia đình có 3 con đi học", "Mượn máy của hàng xóm", "Học nhờ nhà bạn", "Mẹ đơn thân", "Học sinh khuyết tật"]
+# "00/00/{y}" is the year-only placeholder: read as the year alone, not as a date to fix
 BAD_DATES = ["32/13/{y}", "31/02/{y}", "00/00/{y}", "35/{m}/{y}", "{d}/14/{y}", "{y}/{m}/45", "ngày {d} tháng {m}"]
 FIELD_WIDTH = {"stt": 5, "name": 24, "dob": 12, "dob_m": 11, "dob_f": 11, "sex": 8, "sex_m": 6, "sex_f": 6,
                "grade": 7, "school": 20, "commune": 12, "village": 16, "guardian": 22, "phone": 13, "cat": 14,

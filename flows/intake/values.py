@@ -50,7 +50,10 @@ def _cell_text(text: str) -> str:
 _EXCEL_EPOCH = dt.date(1899, 12, 30)
 _DMY = re.compile(r"(\d{1,2})\s*[/\-.\s]\s*(\d{1,2})\s*[/\-.\s]\s*(\d{4}|\d{2})")
 _YMD = re.compile(r"(\d{4})\s*[/\-.]\s*(\d{1,2})\s*[/\-.]\s*(\d{1,2})")
-_WORDY = re.compile(r"ngay\s*(\d{1,2})\s*thang\s*(\d{1,2})\s*nam\s*(\d{4})")
+_WORDY = re.compile(r"(?:ngay\s*)?(\d{1,2})\s*thang\s*(\d{1,2})\s*nam\s*(\d{4})")  # "(Ngày) 05 tháng 3 năm 2012"
+# a day and month left as placeholders ("00/00/2012", "?/3/2012", "xx/xx/2012"): the list knows the year only
+_YEAR_ONLY = re.compile(r"(?:0{1,2}|\?{1,2}|x{1,2}|_+)\s*[/\-.]\s*(?:0{1,2}|\?{1,2}|x{1,2}|_+|\d{1,2})\s*[/\-.]\s*(\d{4})",
+                        re.IGNORECASE)
 # a month by its English name, day first or month first ("26-Aug-1956", "Aug 26, 1956", "26 August 1956")
 _MONTHS = {m: i for i, m in enumerate(("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov",
                                        "dec"), 1)}
@@ -110,6 +113,10 @@ def parse_date(value: Any) -> tuple[str, int | None]:
     if re.fullmatch(r"\d{5}(\.\d+)?", text):  # a serial number that arrived as text (CSV)
         d = _serial_date(float(text))
         return (d.isoformat(), d.year) if d else ("", None)
+    m = _YEAR_ONLY.fullmatch(text)
+    if m:
+        year = int(m.group(1))
+        return ("", year) if 1900 <= year <= 2100 else ("", None)
     m = re.fullmatch(r"(\d{1,2})\s*[/\-.]\s*(\d{4})", text)  # month/year: the year is still worth keeping
     if m:
         year = int(m.group(2))
@@ -145,6 +152,9 @@ def _month_named(text: str) -> tuple[str, int | None]:
     return (d.isoformat(), d.year) if d else ("", None)
 
 
+_PARENS = re.compile(r"\([^)]*\)")
+
+
 # --- Grades ---------------------------------------------------------------------------------------------------
 _GRADE_WORDS = {"mot": 1, "hai": 2, "ba": 3, "bon": 4, "tu": 4, "nam": 5, "sau": 6, "bay": 7, "tam": 8, "chin": 9,
                 "i": 1, "ii": 2, "iii": 3, "iv": 4, "v": 5, "vi": 6, "vii": 7, "viii": 8, "ix": 9, "x": 10,
@@ -162,7 +172,9 @@ def parse_grade(value: Any) -> int | None:
         return value
     if isinstance(value, float):
         return int(value) if value.is_integer() else None
-    key = fold(cell_text(value)).replace("/", " / ")
+    text = cell_text(value)
+    key = fold(_PARENS.sub(" ", text) if _PARENS.sub("", text).strip() else text)  # "Lớp 1 (2021-2022)"
+    key = key.replace("/", " / ")
     key = " ".join(key.split())
     if not key:
         return None

@@ -48,6 +48,11 @@ def cfg():
     ("5 Sepx 2012", "", None),
     ("5/9/2012 0:00:00", "2012-09-05", 2012),
     ("ngày 5 tháng 9 năm 2012", "2012-09-05", 2012),
+    ("05 tháng 9 năm 2012", "2012-09-05", 2012),  # without "ngày"
+    ("Sinh ngày 05 tháng 09 năm 2012", "2012-09-05", 2012),
+    ("00/00/2012", "", 2012),  # day and month left as placeholders: the year alone
+    ("?/9/2012", "", 2012),
+    ("xx/xx/2012", "", 2012),
     ("9/25/2012", "2012-09-25", 2012),  # month first: the only reading that is a date
     ("29/02/2012", "2012-02-29", 2012),
     ("2012", "", 2012),  # a year alone
@@ -73,6 +78,7 @@ def test_dates(cfg, value, iso, year):
     ("lớp Năm", 5), ("Năm", 5), ("lop nam", 5), ("Nam", None), ("nam", None), ("L\u00edp 4", 4),  # TCVN3 "Líp" reads as a Unicode word; the number still counts
     ("III", 3), ("Lớp VI", 6), ("lớp ix", 9), ("XI", 11), ("Lớp V", 5), ("x", None), ("v", None),
     ("abc", None), ("", None), (None, None), (3.5, None), ("Mẫu giáo", None),
+    ("Lớp 1 (2021-2022)", 1), ("Lớp 3 (ghép)", 3), ("(3A)", 3),  # a note in brackets
 ])
 def test_grades(cfg, value, grade):
     assert parse_grade(value) == grade
