@@ -284,6 +284,8 @@ def test_a_header_asking_what_the_child_has(cfg, header, field):
     ("Con hộ nghèo", "category_poor"), ("Con hộ cận nghèo", "category_near_poor"), ("Hộ nghèo/cận nghèo", "category"),
     ("GT", "sex"), ("Nơi thường trú", "village"), ("Số định danh cá nhân", "national_id"),
     ("Họ tên học sinh", "full_name"), ("Họ tên cha/mẹ", "guardian_name"),
+    # the parent's card number: neither the guardian's name nor the child's national id
+    ("Số CCCD của cha/mẹ", "guardian_id"), ("CCCD phụ huynh", "guardian_id"), ("CCCD của học sinh", "national_id"),
 ])
 def test_header_aliases_of_other_forms(cfg, header, field):
     assert field_of(cfg, "students", header) == field
@@ -326,3 +328,12 @@ def test_a_vni_header_row_is_read_with_the_sheets_evidence(cfg):
     labels = result.headers[("truong/danh-sach.xlsx", "Sheet1")]
     assert labels["phone"] == "SĐT phụ huynh"  # alone, "SÑT" reads as TCVN3 "SẸT"
     assert result.tables["students"]["full_name"].tolist() == ["Bế Kim Hoa"]  # alone: TCVN3 "Beỏ Kim Hoa"
+
+
+def test_the_parents_card_number_is_kept_apart_from_the_guardians_name(cfg):
+    rows = [*TITLE, ["STT", "Họ và tên", "Lớp", "Họ tên cha/mẹ", "Số CCCD của cha/mẹ", "Chưa có thiết bị"],
+            [1, "Lê Văn A", "3A", "Lê Văn Ba", "020123456789", "x"]]
+    result = layout.extract(source([grid(rows)], unit="TH-06388"), cfg)
+    assert not [i for i in result.issues if i.rule == "unknown_column"]
+    row = normalize_students(result.tables["students"], cfg).iloc[0]
+    assert (row["guardian_name"], row["national_id"]) == ("Lê Văn Ba", "")

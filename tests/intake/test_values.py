@@ -244,6 +244,7 @@ def test_columns_asking_what_the_child_has(cfg, fields, device, internet):
     ("Mồ côi cha do dịch Covid", "covid_orphan"), ("Hộ nghèo, mẹ đơn thân", "poor"), ("Không thuộc hộ nghèo", "none"),
     ("Không phải hộ cận nghèo", "none"), ("Đã thoát nghèo", "none"), ("Bố mẹ đi làm ăn xa", "none"),
     ("HCN", "near_poor"), ("Hộ nghèo đa chiều", "poor"),
+    ("Cận", "near_poor"), ("hộ CN", "near_poor"), ("H.nghèo", "poor"), ("H. cận nghèo", "near_poor"),  # shorthands
 ])
 def test_category_from_free_text(cfg, text, category):
     assert student(cfg, category=text)["category"] == category
