@@ -53,6 +53,7 @@ class Extracted:
     headers: dict[tuple[str, str], dict[str, str]] = field(default_factory=dict)
     issues: list[Issue] = field(default_factory=list)
     sheets_read: int = 0
+    counts_sheets: list[str] = field(default_factory=list)  # sheets of numbers per class, not of children
 
 
 # --- Footers and subtotals ------------------------------------------------------------------------------------
@@ -392,6 +393,24 @@ def _read_by_the_data(grid: SheetGrid, header: Header, cfg: AppConfig) -> None:
         fields[NEED_IN_NOTE] = list(fields["note"])
 
 
+_COUNTED = ("category_poor", "category_near_poor", "category_covid_orphan", "category_other", "sex_male", "sex_female",
+            "lacks_device", "lacks_internet", "has_device", "has_internet")
+
+
+def _counts_table(grid: SheetGrid, header: Header) -> bool:
+    """A table of how many children per class or place ("Lớp | Sĩ số | Hộ nghèo | Chưa có thiết bị" holding 3, 5,
+    2...): its mark columns hold numbers, some above 1 (a mark is "x" or 1), in at least two rows."""
+    cols = [c for f in _COUNTED for c in header.fields.get(f, [])]
+    values = [row[c] for row in grid.rows[header.last_row + 1:] for c in cols if c < len(row) and not is_empty(row[c])]
+    numbers = []
+    for v in values:
+        text = display_text(v).strip()
+        if isinstance(v, bool) or not re.fullmatch(r"\d+(\.0+)?", text):
+            continue
+        numbers.append(float(text))
+    return len(values) >= 2 and len(numbers) >= 0.8 * len(values) and max(numbers, default=0) > 1
+
+
 def _phones_of_marks(grid: SheetGrid, header: Header, cfg: AppConfig) -> None:
     """Phone columns holding marks (x, 1, ✓) rather than numbers ("Máy tính" | "Điện thoại" | "Internet") list a
     phone the child needs: they join ``lacks_device``; the family's number is the phone column that holds numbers.
@@ -526,6 +545,9 @@ def extract(source: SourceData, cfg: AppConfig) -> Extracted:
                 result.issues.append(_issue(cfg, source, grid.name, "no_table"))
             continue
         kind = header.kind
+        if kind == "students" and "full_name" not in header.fields and _counts_table(grid, header):
+            result.counts_sheets.append(grid.name)  # "Lớp | Hộ nghèo | Chưa có thiết bị" with 3, 5, 2...:
+            continue  # a summary beside the list, not a list whose name column is missing
         if kind == "students":
             _read_by_the_data(grid, header, cfg)
         for col in header.unknown:
@@ -567,8 +589,10 @@ def extract(source: SourceData, cfg: AppConfig) -> Extracted:
                 "source_id": source.source_id, "source_file": source.source_file, "source_sheet": grid.name,
                 "source_row": source_row, "list_type": list_type, "unit_code": unit_code, **record,
             })
+    if result.counts_sheets and "students" not in records:  # the school sent its numbers, not its children
+        result.issues.append(_issue(cfg, source, result.counts_sheets[0], "counts_only"))
     if source.kind in (*KINDS, *OFFICER_KINDS) and not result.headers and nonempty_sheets and not any(
-            i.rule in ("no_table", "missing_column") for i in result.issues):
+            i.rule in ("no_table", "missing_column", "counts_only") for i in result.issues):
         result.issues.append(_issue(cfg, source, nonempty_sheets[0], "no_table"))
     for kind, rows in records.items():
         columns = [*PROVENANCE, "list_type", "unit_code", *field_order[kind]]

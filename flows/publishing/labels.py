@@ -53,6 +53,7 @@ VI: dict[str, dict[str, str]] = {
         "need_marked": "Chưa đánh dấu nhu cầu",
         "missing_column": "Thiếu cột bắt buộc",
         "no_table": "Không tìm thấy bảng danh sách",
+        "counts_only": "Chỉ có bảng số liệu, chưa có danh sách",
         "unreadable_file": "Không đọc được tệp",
     },
     "need": {"device": "Thiết bị", "internet": "Internet"},

@@ -117,6 +117,8 @@ def _sheet_summary(source: SourceData, extraction, students: pd.DataFrame) -> li
             found = f"{per_sheet[grid.name]} dòng học sinh"
         elif grid.name in tables:
             found = "có bảng nhưng không có dòng học sinh"
+        elif grid.name in extraction.counts_sheets:
+            found = "bảng số liệu tổng hợp (không phải danh sách học sinh), bỏ qua"
         elif not any(v not in (None, "") for row in grid.rows for v in row):
             found = "trống"
         else:

@@ -337,3 +337,32 @@ def test_the_parents_card_number_is_kept_apart_from_the_guardians_name(cfg):
     assert not [i for i in result.issues if i.rule == "unknown_column"]
     row = normalize_students(result.tables["students"], cfg).iloc[0]
     assert (row["guardian_name"], row["national_id"]) == ("Lê Văn Ba", "")
+
+
+COUNTS = [["TỔNG HỢP SỐ HỌC SINH THIẾU THIẾT BỊ"], [],
+          ["STT", "Lớp", "Sĩ số", "Hộ nghèo", "Hộ cận nghèo", "Chưa có thiết bị", "Chưa có Internet"],
+          [1, "1A", 32, 3, 2, 5, 1], [2, "2A", 30, 0, 4, 3, 0], ["", "Cộng", 62, 3, 6, 8, 1]]
+
+
+def test_a_sheet_of_numbers_per_class_beside_the_list_is_passed_over(cfg):
+    """A school's summary sheet (how many children per class) is not a list whose name column is missing."""
+    listed = [*TITLE, ["STT", "Họ và tên", "Ngày sinh", "Lớp", "Hộ nghèo", "Chưa có thiết bị"],
+              [1, "Lê Văn A", "01/02/2014", "2A", "x", "x"]]
+    result = layout.extract(source([grid(COUNTS, name="Tổng hợp"), grid(listed, name="Danh sách")],
+                                   unit="TH-06388"), cfg)
+    assert result.issues == []
+    assert result.counts_sheets == ["Tổng hợp"]
+    assert result.tables["students"]["source_sheet"].tolist() == ["Danh sách"]
+
+
+def test_a_file_of_numbers_alone_asks_for_the_list(cfg):
+    result = layout.extract(source([grid(COUNTS, name="Tổng hợp")], unit="TH-06388"), cfg)
+    assert [(i.rule, i.source_sheet, i.severity) for i in result.issues] == [("counts_only", "Tổng hợp", "error")]
+    assert "students" not in result.tables
+
+
+def test_marks_of_1_without_a_name_column_are_still_a_list_missing_its_names(cfg):
+    rows = [*TITLE, ["STT", "Ngày sinh", "Lớp", "Hộ nghèo", "Chưa có thiết bị"],
+            [1, "01/02/2014", "2A", 1, 1], [2, "03/04/2014", "2A", "", 1]]
+    result = layout.extract(source([grid(rows)], unit="TH-06388"), cfg)
+    assert [i.rule for i in result.issues] == ["missing_column"]
