@@ -277,6 +277,21 @@ class _SheetView:
         return cols
 
 
+_DAY, _MONTH, _YEAR = ({"ngay", "ngay sinh"}, {"thang", "thang sinh"}, {"nam", "nam sinh"})
+
+
+def _date_in_parts(columns: list[Column]) -> dict[int, tuple[int, int]]:
+    """"Ngày" | "Tháng" | "Năm (sinh)" side by side with nothing merged above them: one birth date in three columns
+    (under a merged "Ngày sinh" the parent says so already). Column index -> the span of the three."""
+    texts = {c.index: " ".join(f for f, _ in _tokens(c.levels[-1])) for c in columns if c.levels}
+    out: dict[int, tuple[int, int]] = {}
+    for c in columns:
+        i = c.index
+        if texts.get(i) in _DAY and texts.get(i + 1) in _MONTH and texts.get(i + 2) in _YEAR:
+            out.update({j: (i, i + 2) for j in (i, i + 1, i + 2)})
+    return out
+
+
 def _map_columns(aliases: _Aliases, columns: list[Column]
                  ) -> tuple[dict[str, list[int]], list[Column], float, list[dict[str, list[int]]]]:
     """Fields of the header columns; unknown columns; a penalty for children that look like data; the column
@@ -285,9 +300,13 @@ def _map_columns(aliases: _Aliases, columns: list[Column]
     sex_split: dict[int, str] = {}
     penalty = 0.0
     labelled = sum(1 for c in columns if c.levels)
+    date_parts = _date_in_parts(columns)
     for col in columns:
         if not col.levels:
             assigned.append((col, None, None))
+            continue
+        if col.index in date_parts:
+            assigned.append((col, "date_of_birth", date_parts[col.index]))
             continue
         child = col.levels[-1]
         f_child = aliases.match(child)

@@ -118,6 +118,18 @@ def test_date_of_birth_split_over_day_month_year_columns(cfg):
     assert result.issues == []
 
 
+@pytest.mark.parametrize("parts", [["Ngày", "Tháng", "Năm sinh"], ["Ngày sinh", "Tháng sinh", "Năm sinh"],
+                                   ["Ngày", "Tháng", "Năm"]])
+def test_date_of_birth_in_three_columns_with_nothing_above_them(cfg, parts):
+    rows = [["TRƯỜNG TH HÒA BÌNH"], ["STT", "Họ và tên", *parts, "Lớp"],
+            [1, "Nguyễn Thị Hoa", 5, 9, 2012, "2A"], [2, "Nguyễn Thị Huệ", None, None, 2013, "1A"]]
+    result = layout.extract(source([grid(rows)]), cfg)
+    assert result.issues == []
+    students = normalize_students(result.tables["students"], cfg)
+    assert students["date_of_birth"].tolist() == ["2012-09-05", ""]
+    assert students["birth_year"].tolist() == [2012, 2013]
+
+
 def test_birth_date_written_under_nam_or_nu_gives_date_and_sex(cfg):
     rows = [
         ["TRƯỜNG THCS THỊ TRẤN HỮU LŨNG"],
