@@ -261,9 +261,17 @@ _NAME_EDGE = re.compile(r"^[\s\"'`.,;:*\-_]+|[\s\"'`.,;:*\-_]+$")
 @memo_text
 def clean_name(value: Any) -> str:
     """A person's name: legacy fonts repaired, NFC, single spaces, title case ("NGUYỄN  thị ánh" ->
-    "Nguyễn Thị Ánh")."""
-    text = _NAME_EDGE.sub("", clean_spaces(cell_text(value)))
+    "Nguyễn Thị Ánh"), without a note in brackets ("Nguyễn Văn An (Tí)": a nickname is not a name part; the raw
+    text keeps it)."""
+    text = clean_spaces(cell_text(value))
+    if "(" in text or "[" in text:
+        bare = clean_spaces(_NAME_NOTE.sub(" ", text))
+        text = bare if any(ch.isalpha() for ch in bare) else clean_spaces(text.strip("()[] "))
+    text = _NAME_EDGE.sub("", text)
     return title_name(text) if text else ""
+
+
+_NAME_NOTE = re.compile(r"\([^)]*\)?|\[[^\]]*\]?")
 
 
 # --- Amounts and counts ---------------------------------------------------------------------------------------

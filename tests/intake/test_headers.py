@@ -118,6 +118,16 @@ def test_date_of_birth_split_over_day_month_year_columns(cfg):
     assert result.issues == []
 
 
+def test_a_family_name_column_then_the_rest_of_the_name(cfg):
+    rows = [*TITLE, ["STT", "Họ", "Tên đệm và tên", "Ngày sinh", "Lớp"], [1, "Lê", "Văn An", "05/03/2014", "2A"],
+            [2, "Hoàng", "Thị Bích Ngọc", "05/03/2013", "3A"]]
+    result = layout.extract(source([grid(rows)], unit="TH-06388"), cfg)
+    assert result.issues == []
+    students = normalize_students(result.tables["students"], cfg)
+    assert students["full_name"].tolist() == ["Lê Văn An", "Hoàng Thị Bích Ngọc"]
+    assert students["given_name"].tolist() == ["An", "Ngọc"]
+
+
 @pytest.mark.parametrize("parts", [["Ngày", "Tháng", "Năm sinh"], ["Ngày sinh", "Tháng sinh", "Năm sinh"],
                                    ["Ngày", "Tháng", "Năm"]])
 def test_date_of_birth_in_three_columns_with_nothing_above_them(cfg, parts):

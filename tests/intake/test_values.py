@@ -153,6 +153,9 @@ def test_need_marks(cfg, value, expected):
     ("NGUYÔN THÞ H¦¥NG", "Nguyễn Thị Hương", ("Nguyễn", "Thị", "Hương")),  # TCVN3 in .VnTimeH capitals
     ("Nguyeãn Vaên Ñöùc", "Nguyễn Văn Đức", ("Nguyễn", "Văn", "Đức")),  # VNI
     ("Lò", "Lò", ("", "", "Lò")),
+    ("Nguyễn Văn An (Tí)", "Nguyễn Văn An", ("Nguyễn", "Văn", "An")),  # a nickname in brackets is no name part
+    ("Lê Thị Hà [con ông Ba]", "Lê Thị Hà", ("Lê", "Thị", "Hà")),
+    ("(Nguyễn Văn An)", "Nguyễn Văn An", ("Nguyễn", "Văn", "An")),
     ("", "", ("", "", "")),
 ])
 def test_names(cfg, value, name, parts):
