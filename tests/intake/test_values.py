@@ -183,6 +183,7 @@ def test_donation_amounts(cfg, value, amount):
     ("Máy tính để bàn", "desktop"), ("Laptop", "laptop"), ("Máy tính xách tay Dell", "laptop"),
     ("Máy tính bảng", "tablet"), ("iPad", "tablet"), ("Điện thoại thông minh", "smartphone"),
     ("Gói cước Internet 12 tháng", "internet_package"), ("SIM 4G", "internet_package"), ("Sách vở", ""),
+    ("Laptop cũ", "laptop"), ("iPad cũ", "tablet"), ("Smartphone Oppo", "smartphone"), ("Ủng hộ tiền", "cash"),
 ])
 def test_donation_kinds(cfg, kind, expected):
     out = normalize_donations(raw_table("tai-tro", [{"donor": "A", "kind": kind, "quantity": 10}]), cfg)
