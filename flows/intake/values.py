@@ -263,7 +263,9 @@ def clean_name(value: Any) -> str:
     """A person's name: legacy fonts repaired, NFC, single spaces, title case ("NGUYỄN  thị ánh" ->
     "Nguyễn Thị Ánh"), without a note in brackets ("Nguyễn Văn An (Tí)": a nickname is not a name part; the raw
     text keeps it)."""
-    text = clean_spaces(cell_text(value))
+    text = _NAME_ORDINAL.sub("", clean_spaces(cell_text(value)))  # "1. Nguyễn Văn An": the row's number typed in
+    if " - " in text and len(text.split(" - ", 1)[0].split()) >= 2:  # "Nguyễn Văn An - con ông Ba": a note after
+        text = text.split(" - ", 1)[0]
     if "(" in text or "[" in text:
         bare = clean_spaces(_NAME_NOTE.sub(" ", text))
         text = bare if any(ch.isalpha() for ch in bare) else clean_spaces(text.strip("()[] "))
@@ -271,6 +273,7 @@ def clean_name(value: Any) -> str:
     return title_name(text) if text else ""
 
 
+_NAME_ORDINAL = re.compile(r"^\d{1,3}\s*[.)/]\s*(?=[^\W\d_])")
 _NAME_NOTE = re.compile(r"\([^)]*\)?|\[[^\]]*\]?")
 
 

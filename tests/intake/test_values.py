@@ -156,6 +156,8 @@ def test_need_marks(cfg, value, expected):
     ("Nguyễn Văn An (Tí)", "Nguyễn Văn An", ("Nguyễn", "Văn", "An")),  # a nickname in brackets is no name part
     ("Lê Thị Hà [con ông Ba]", "Lê Thị Hà", ("Lê", "Thị", "Hà")),
     ("(Nguyễn Văn An)", "Nguyễn Văn An", ("Nguyễn", "Văn", "An")),
+    ("1. Nguyễn Văn An", "Nguyễn Văn An", ("Nguyễn", "Văn", "An")),  # the row's number typed into the name
+    ("Nguyễn Văn An - con ông Ba", "Nguyễn Văn An", ("Nguyễn", "Văn", "An")),  # a note after a dash
     ("", "", ("", "", "")),
 ])
 def test_names(cfg, value, name, parts):
