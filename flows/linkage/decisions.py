@@ -31,6 +31,38 @@ def _matches(text: str, aliases: list[str]) -> bool:
     return _hit(fold(text), *_folded(tuple(aliases)))
 
 
+_CLAUSE = re.compile(r"[(\[;,:]|\s[-–]\s")  # "Cùng (đã xác minh)", "Khác - đã kiểm tra": the decision comes first
+_NUMBERS = {"1": "mot", "2": "hai"}  # "cùng 1 em", "2 em khác nhau"
+_NEGATIONS = ("khong phai", "khong", "ko", "chua phai")  # "Không cùng", "Không phải cùng một em"
+
+
+def decision_of(said: str, same: list[str], different: list[str]) -> str:
+    """"same", "different" or "" for what an officer wrote: the words of ``value_same`` / ``value_different``, as
+    written or followed by more words ("Cùng một em, đã xác minh", "Trùng nhau"), digits as words ("cùng 1 em"),
+    and a same-word after a negation read as different ("Không cùng", "Không phải cùng một em")."""
+    first = _CLAUSE.split(said, maxsplit=1)[0]
+    key = " ".join(_NUMBERS.get(w, w) for w in fold(first).split())
+    if not key:
+        return ""
+    if _names(key, different):
+        return "different"
+    if any(key.startswith(neg + " ") and _names(key[len(neg) + 1:], same) for neg in _NEGATIONS):
+        return "different"
+    return "same" if _names(key, same) else ""
+
+
+def _names(key: str, aliases: list[str]) -> bool:
+    """A folded text is one of the words, or one of them (of two letters or more: "c" and "k" only alone) followed
+    by words that add nothing ("Trùng nhau", "Cùng một em rồi"; not "Khác trường", which may only describe)."""
+    exact, within = _folded(tuple(aliases))
+    if _hit(key, exact, within):
+        return True
+    return any(key.startswith(a + " ") and set(key[len(a) + 1:].split()) <= _FILLER for a in exact if len(a) > 1)
+
+
+_FILLER = frozenset("nhau em nguoi hoc sinh mot hai roi a day han hoan toan la chac chan".split())
+
+
 def _hit(key: str, exact: frozenset[str], within: tuple[str, ...]) -> bool:
     """A folded text is one of the names ``exact`` or contains one of the words ``within`` (``_folded``)."""
     return bool(key) and (key in exact or any(a in key for a in within))
@@ -127,12 +159,7 @@ def source_decisions(source: SourceData, cfg: AppConfig) -> tuple[list[dict], li
             key, said = cell("pair_key"), cell("decision")
             if not said:
                 continue  # not decided yet
-            if _matches(said, same):
-                decision = "same"
-            elif _matches(said, different):
-                decision = "different"
-            else:
-                decision = ""
+            decision = decision_of(said, same, different)
             m = _KEY.match(key.lower())
             if not m or m.group(1) == m.group(2) or not decision:
                 column = header_row[cols["decision" if m else "pair_key"]]

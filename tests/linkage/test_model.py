@@ -370,6 +370,22 @@ def test_decisions_are_read_from_a_sheet_with_issues_for_bad_rows(cfg):
     assert decided["source"].iloc[0] == "quyet-dinh/kl.xlsx:Kết luận:4"
 
 
+@pytest.mark.parametrize(("said", "decision"), [
+    ("Cùng", "same"), ("cùng 1 em", "same"), ("Trùng nhau", "same"), ("Là 1 em", "same"), ("Đúng là một em", "same"),
+    ("Cùng (đã gọi phụ huynh)", "same"), ("Cùng một em, đã xác minh", "same"), ("c", "same"),
+    ("Khác nhau", "different"), ("2 em khác nhau", "different"), ("Không trùng nhau", "different"),
+    ("Không cùng", "different"), ("Không phải cùng 1 em", "different"), ("Khác - đã kiểm tra", "different"),
+    ("Hai em", "different"), ("k", "different"),
+    # not a decision: asked again rather than guessed
+    ("Khác trường", ""), ("Chưa rõ", ""), ("Không", ""), ("x", ""), ("có lẽ", ""),
+])
+def test_what_officers_write_for_a_decision(cfg, said, decision):
+    from flows.linkage.decisions import decision_of
+
+    words = cfg.headers.decisions
+    assert decision_of(said, words["value_same"], words["value_different"]) == decision
+
+
 def test_decisions_sheet_is_applied_every_night(tmp_path, cfg):
     from flows.adapters.ledger import Ledger
     from flows.pipeline import run_night
