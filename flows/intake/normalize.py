@@ -24,7 +24,7 @@ from flows.intake.values import (
     cell_text, clean_name, parse_amount, parse_date, parse_grade, parse_national_id, parse_phone, parse_quantity,
     vocabularies,
 )
-from flows.text import clean_spaces, is_missing, split_name
+from flows.text import clean_spaces, fold, is_missing, split_name
 
 STUDENT_RAW_FIELDS = (
     "full_name", "date_of_birth", "sex", "grade", "school", "commune", "village", "guardian_name", "phone",
@@ -297,9 +297,14 @@ def normalize_overrides(raw: pd.DataFrame, cfg: AppConfig) -> pd.DataFrame:
     for row in _rows(raw):
         decided, _ = parse_date(row.get("decided_on"))
         item = vocab.named("donation_kind", row.get("item"), among=_ITEMS)
+        action = vocab.named("override_action", row.get("action"))
+        if action == "assign" and fold(_raw(row, "action")).startswith(("khong ", "ko ", "chua ")):
+            action = ""  # "Không giao", "Chưa cấp": not an assignment (read as none, and reported)
+        if action == "assign" and not item and not _raw(row, "item"):
+            item = vocab.named("donation_kind", row.get("action"), among=_ITEMS)  # "Giao máy tính bảng"
         out.append({
             **_provenance(row), **_officer_identity(row, place, cfg),
-            "action": vocab.named("override_action", row.get("action")),
+            "action": action,
             "need": vocab.named("need", row.get("need")),
             "item": item,
             "donation_id": clean_spaces(_raw(row, "donation_id")),

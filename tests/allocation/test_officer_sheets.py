@@ -32,6 +32,21 @@ def test_overrides_are_read_in_the_officers_words(cfg):
         (7, "override_invalid", "warning")]
 
 
+def test_override_actions_written_with_more_words(cfg):
+    rows = normalize_overrides(pd.DataFrame([
+        raw(person_id="HS000123", action="Giao máy tính bảng", donation_id="TT-2022-004"),  # the item in the action
+        raw(person_id="HS000123", action="Cấp 1 điện thoại", item="Laptop"),  # the item column wins
+        raw(person_id="HS000123", action="Thu hồi máy (chuyển trường)"),
+        raw(person_id="HS000123", action="Hủy phân bổ"),
+        raw(person_id="HS000123", action="Loại khỏi DS"),
+        raw(person_id="HS000123", action="Không đủ ĐK"),
+        raw(person_id="HS000123", action="Không giao"),  # not an assignment: reported, not guessed
+    ]), cfg)
+    assert rows[["action", "item"]].values.tolist() == [
+        ["assign", "tablet"], ["assign", "laptop"], ["release", ""], ["release", ""], ["exclude", ""],
+        ["exclude", ""], ["", ""]]
+
+
 def test_follow_up_states_are_read_and_unknown_ones_reported(cfg):
     rows = normalize_follow_up(pd.DataFrame([
         raw(full_name="Lò Văn Hải", school="THCS Hữu Liên", item="Máy tính bảng", serial="SN 123",
