@@ -308,6 +308,10 @@ def test_a_header_asking_what_the_child_has(cfg, header, field):
     ("Họ tên học sinh", "full_name"), ("Họ tên cha/mẹ", "guardian_name"),
     # the parent's card number: neither the guardian's name nor the child's national id
     ("Số CCCD của cha/mẹ", "guardian_id"), ("CCCD phụ huynh", "guardian_id"), ("CCCD của học sinh", "national_id"),
+    # a Google Form's responses: its timestamp, and an e-mail address that is neither a village nor a guardian
+    ("Dấu thời gian", "submitted_at"), ("Địa chỉ email", "email"), ("Email phụ huynh", "email"),
+    ("Gia đình em thuộc diện nào?", "category"), ("Em đã có thiết bị học trực tuyến chưa?", "has_device"),
+    ("Gia đình có kết nối Internet không?", "has_internet"),
 ])
 def test_header_aliases_of_other_forms(cfg, header, field):
     assert field_of(cfg, "students", header) == field
