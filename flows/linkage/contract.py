@@ -40,12 +40,27 @@ def identity_frame(raw: pd.DataFrame) -> pd.DataFrame:
     })
 
 
+def read_contract_csv(in_path) -> pd.DataFrame:
+    """The input CSV as text columns, read as the night reads a school's CSV: UTF-8 (with or without BOM), UTF-16
+    or cp1258, comma, semicolon (Excel in a locale whose decimal mark is a comma) or tab; header names trimmed and
+    lower-cased ("Record_ID " is ``record_id``)."""
+    import io
+    from pathlib import Path
+
+    from flows.adapters.files import _decode, _delimiter
+
+    text = _decode(Path(in_path).read_bytes()).lstrip("\ufeff")
+    raw = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False, sep=_delimiter(text[:1 << 16]))
+    raw.columns = [str(c).strip().lower() for c in raw.columns]
+    return raw
+
+
 def dedupe_csv(in_path, out_path, progress=None) -> dict[str, int]:
     """Stateless contract of ``songmaytinh dedupe IN.csv --output OUT.csv`` (see DESIGN.md): every input id once,
     ``cluster_id`` = the record_id of the cluster's first record; extra columns ``match_probability`` (the
     strongest link inside the cluster, empty for a record alone) are not part of the contract.
     ``progress(step, total)`` is called as the linkage stages complete."""
-    raw = pd.read_csv(in_path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+    raw = read_contract_csv(in_path)
     for required in ("record_id", "full_name"):
         if required not in raw:
             raise ValueError(f"{in_path}: the column {required!r} is required")

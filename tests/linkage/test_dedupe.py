@@ -1,4 +1,7 @@
+import unicodedata
+
 import pandas as pd
+import pytest
 
 from flows.linkage.dedupe import assign_persons, fingerprint, pair_key
 from flows.linkage.clustering import link
@@ -219,3 +222,22 @@ def test_the_contract_reads_phones_and_dates_as_the_night_does():
         "date_of_birth": ["20130407", "7-Apr-2013", "Apr 7, 2013"]}))
     assert set(frame["phone"]) == {"0912345678"}
     assert set(frame["date_of_birth"]) == {"2013-04-07"}
+
+
+@pytest.mark.parametrize(("encoding", "sep", "bom"), [("utf-8", ",", False), ("utf-8", ";", True),
+                                                      ("utf-16", "\t", False), ("cp1258", ";", False)])
+def test_the_dedupe_csv_is_read_as_spreadsheets_save_it(tmp_path, encoding, sep, bom):
+    """A CSV saved by Excel in a Vietnamese locale (semicolons, a BOM, UTF-16 or cp1258) and headers written
+    with capitals or spaces reads as the plain UTF-8 one."""
+    from flows.linkage.contract import read_contract_csv
+
+    rows = [["Record_ID ", "Full_Name", "date_of_birth"], ["1", "Lê Văn Tám", "01/05/2012"], ["2", "Hà Thị Mai", ""]]
+    text = "\r\n".join(sep.join(r) for r in rows) + "\r\n"
+    if encoding == "cp1258":  # as Windows writes Vietnamese: base letters with their tones as combining marks
+        data = unicodedata.normalize("NFD", text).replace("e\u0302", "ê").replace("a\u0306", "ă").encode("cp1258")
+    else:
+        data = text.encode(encoding)
+    (tmp_path / "in.csv").write_bytes((b"\xef\xbb\xbf" if bom else b"") + data)
+    raw = read_contract_csv(tmp_path / "in.csv")
+    assert raw.columns.tolist() == ["record_id", "full_name", "date_of_birth"]
+    assert raw.values.tolist() == [["1", "Lê Văn Tám", "01/05/2012"], ["2", "Hà Thị Mai", ""]]
