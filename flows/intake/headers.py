@@ -79,6 +79,7 @@ class _Aliases:
 
     def __init__(self, aliases: dict[str, list[str]], sub: dict[str, dict[str, list[str]]] | None = None):
         self.sub = {parent: _Aliases(children) for parent, children in (sub or {}).items()}
+        self.fields = frozenset(aliases)
         self.exact: dict[tuple[str, ...], list[tuple[_Tokens, str]]] = {}
         self.contains: list[tuple[_Tokens, str]] = []
         for fld, names in aliases.items():
@@ -300,7 +301,7 @@ def _map_columns(aliases: _Aliases, columns: list[Column]
     sex_split: dict[int, str] = {}
     penalty = 0.0
     labelled = sum(1 for c in columns if c.levels)
-    date_parts = _date_in_parts(columns)
+    date_parts = _date_in_parts(columns) if "date_of_birth" in aliases.fields else {}
     for col in columns:
         if not col.levels:
             assigned.append((col, None, None))

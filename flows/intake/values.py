@@ -264,7 +264,8 @@ def clean_name(value: Any) -> str:
     "Nguyễn Thị Ánh"), without a note in brackets ("Nguyễn Văn An (Tí)": a nickname is not a name part; the raw
     text keeps it)."""
     text = _NAME_ORDINAL.sub("", clean_spaces(cell_text(value)))  # "1. Nguyễn Văn An": the row's number typed in
-    if " - " in text and len(text.split(" - ", 1)[0].split()) >= 2:  # "Nguyễn Văn An - con ông Ba": a note after
+    # "Nguyễn Văn An - con ông Ba": a note after a whole name (of three words or more: "Nguyễn Thị - Hoa" is a name)
+    if " - " in text and len(text.split(" - ", 1)[0].split()) >= 3:
         text = text.split(" - ", 1)[0]
     if "(" in text or "[" in text:
         bare = clean_spaces(_NAME_NOTE.sub(" ", text))
