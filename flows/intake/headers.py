@@ -139,8 +139,8 @@ class _Aliases:
             skip = len(m.string[:m.start(1)].split())  # the words before what is had
             rest = " ".join(t for _, t in toks[skip:skip + len(m.group(1).split())])
             fld = self.match(rest)
-            if fld not in HAS_OF:
-                fld = self.sub["need"].match(rest)
+            if fld in (None, "phone"):  # "Có điện thoại": a phone had, not the family's number; but "Có nhu cầu
+                fld = self.sub["need"].match(rest)  # hỗ trợ máy tính" is a need (lacking), not a device had
             if fld in HAS_OF:
                 return HAS_OF[fld]
         return None

@@ -292,6 +292,7 @@ def test_a_sub_column_saying_what_the_child_has_is_not_a_need(cfg):
     ("Em có máy tính chưa", "has_device"), ("Có/Không có máy tính", "has_device"),
     # not a question of what the child has
     ("Không có máy tính", "lacks_device"), ("Chưa có Internet", "lacks_internet"), ("Có nhu cầu", "need"),
+    ("Có nhu cầu hỗ trợ máy tính", "need"),
     ("Số điện thoại", "phone"), ("Có bố hoặc mẹ tử vong do COVID-19", "category_covid_orphan"),
 ])
 def test_a_header_asking_what_the_child_has(cfg, header, field):
