@@ -316,6 +316,7 @@ def _extract_rows(grid: SheetGrid, header: Header, markers: _Markers, cfg: AppCo
         repeats = sum(1 for c, v in cells.items() if isinstance(v, str) and leaf_labels.get(c)
                       and _cell_key(v) == leaf_labels[c])
         if repeats >= 2:
+            after_header = True  # its row of column numbers may follow it again
             continue  # the header printed again (a new page or class)
         record: dict[str, Any] = {}
         for f, cols in fields.items():

@@ -221,6 +221,16 @@ def test_rows_that_are_not_children_are_skipped_and_the_table_continues(cfg):
     assert list(table["source_row"]) == [5, 7, 8, 10, 13]
 
 
+def test_column_numbers_under_a_header_printed_again_are_not_a_child(cfg):
+    header = ["STT", "Họ và tên", "Ngày sinh", "Lớp", "Chưa có thiết bị"]
+    rows = [["TRƯỜNG TH MINH SƠN"], header, [1, 2, 3, 4, 5], [1, "Ký Văn Tài", "05/03/2014", "2A", "x"],
+            header, [1, 2, 3, 4, 5],  # page 2: the header and its column numbers again
+            [2, "Mạc Văn Bốn", "06/03/2014", "2B", "x"]]
+    result = layout.extract(source([grid(rows)]), cfg)
+    assert list(result.tables["students"]["full_name"]) == ["Ký Văn Tài", "Mạc Văn Bốn"]
+    assert result.issues == []
+
+
 def test_group_titles_inside_a_commune_list_are_not_children(cfg):
     rows = [
         ["UBND XÃ YÊN BÌNH"],
