@@ -317,6 +317,7 @@ def _extract_rows(grid: SheetGrid, header: Header, markers: _Markers, cfg: AppCo
                       and _cell_key(v) == leaf_labels[c])
         if repeats >= 2:
             after_header = True  # its row of column numbers may follow it again
+            below_footer = False  # after a signature block: another table pasted below (a commune's schools)
             continue  # the header printed again (a new page or class)
         record: dict[str, Any] = {}
         for f, cols in fields.items():

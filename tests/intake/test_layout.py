@@ -231,6 +231,20 @@ def test_column_numbers_under_a_header_printed_again_are_not_a_child(cfg):
     assert result.issues == []
 
 
+def test_tables_pasted_one_below_another_with_their_signatures_are_all_read(cfg):
+    """A commune pastes each school's table, signature block and all, into one sheet: the header printed again
+    after a signature block starts another table; a child written below the last signatures is still reported."""
+    header = ["STT", "Họ và tên", "Ngày sinh", "Lớp", "Chưa có thiết bị"]
+    signatures = [[None, "Người lập biểu", None, "Hiệu trưởng", None], [None, "Nguyễn Thị Lập", None, "Trần Văn Trưởng"]]
+    rows = [["UBND XÃ HỮU LIÊN"], ["DANH SÁCH HỌC SINH TRƯỜNG TH HỮU LIÊN"], header,
+            [1, "Lê Văn An", "05/03/2014", "2A", "x"], *signatures, [],
+            ["DANH SÁCH HỌC SINH TRƯỜNG THCS HỮU LIÊN"], header, [1, "Lò Văn Cường", "07/03/2010", "6A", "x"],
+            *signatures, [2, "Hoàng Văn Em", "08/03/2010", "6A", "x"]]
+    result = layout.extract(source([grid(rows)], file="xa/huu-lien.xlsx"), cfg)
+    assert list(result.tables["students"]["full_name"]) == ["Lê Văn An", "Lò Văn Cường"]
+    assert [(i.rule, i.source_row) for i in result.issues] == [("below_footer", 13)]
+
+
 def test_group_titles_inside_a_commune_list_are_not_children(cfg):
     rows = [
         ["UBND XÃ YÊN BÌNH"],
