@@ -127,12 +127,17 @@ def failing_rows(result) -> list[tuple[dict, list[int]]]:
     return out
 
 
+# a sheet without the field's own column says it in another one: "Có máy tính?" or "Nhu cầu" for the device need
+_WRITTEN_AS = {"lacks_device": ("has_device", "need"), "lacks_internet": ("has_internet", "need")}
+
+
 def header_label(headers: HeaderMap, cfg: AppConfig, source_file: str, sheet: str, field: str) -> str:
     if not field:
         return ""
-    label = headers.get((source_file, sheet), {}).get(field)
-    if label:
-        return label
+    labels = headers.get((source_file, sheet), {})
+    for fld in (field, *_WRITTEN_AS.get(field, ())):
+        if labels.get(fld):
+            return labels[fld]
     aliases = cfg.headers.students.get(field, [field])
     return aliases[0].lstrip("~")
 

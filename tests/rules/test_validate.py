@@ -125,3 +125,16 @@ def test_twins_whose_names_differ_only_by_a_mark_are_two_rows_not_a_repeat(cfg):
     assert list(df["row_status"]) == ["ok", "ok", "duplicate", "duplicate"]
     assert list(df["duplicate_of"].iloc[2:]) == [8, 9]
     assert [i.source_row for i in issues if i.rule == "duplicate_in_sheet"] == [10, 11]
+
+
+def test_a_missing_need_points_at_the_column_the_sheet_asks_it_in(cfg):
+    """A form that asks "Có máy tính?" (or only has a "Nhu cầu" column) gets the need_marked issue on that column,
+    not on a "Chưa có thiết bị" column it does not have."""
+    from flows.rules.validate import header_label
+
+    has_form = {("a.xlsx", "S"): {"full_name": "Họ và tên", "has_device": "Có máy tính?", "has_internet": "Có Internet?"}}
+    need_form = {("a.xlsx", "S"): {"full_name": "Họ và tên", "need": "Nhu cầu hỗ trợ"}}
+    assert header_label(has_form, cfg, "a.xlsx", "S", "lacks_device") == "Có máy tính?"
+    assert header_label(has_form, cfg, "a.xlsx", "S", "lacks_internet") == "Có Internet?"
+    assert header_label(need_form, cfg, "a.xlsx", "S", "lacks_device") == "Nhu cầu hỗ trợ"
+    assert header_label({}, cfg, "a.xlsx", "S", "lacks_device") == "Chưa có thiết bị"
