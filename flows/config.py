@@ -252,6 +252,7 @@ class Headers(BaseModel):
     values: dict[str, list[str] | dict[str, list[str]]]
     footer_markers: list[str] = []
     subtotal_markers: list[str] = []
+    example_markers: list[str] = []  # a template's example row ("VD", "Ví dụ:") is not data
     # kind -> a parent header's field -> field -> aliases of the columns under that parent (flows.intake.headers)
     sub_columns: dict[str, dict[str, dict[str, list[str]]]] = {}
 

@@ -63,11 +63,13 @@ class _Markers:
 
     footer: list[str]
     subtotal: list[str]
+    example: list[str]
 
     @classmethod
     def of(cls, cfg: AppConfig) -> _Markers:
         return cls([_light_fold(m) for m in cfg.headers.footer_markers],
-                   [_light_fold(m) for m in cfg.headers.subtotal_markers])
+                   [_light_fold(m) for m in cfg.headers.subtotal_markers],
+                   [_light_fold(m) for m in cfg.headers.example_markers])
 
 
 @lru_cache(maxsize=TEXT_CACHE)
@@ -194,6 +196,13 @@ def _is_subtotal(row: list[Any], stt_col: int | None, markers: _Markers) -> bool
     return any(_starts_with_marker(t, markers.subtotal) for t in _first_texts(row, 2))
 
 
+def _is_example(row: list[Any], stt_col: int | None, markers: _Markers) -> bool:
+    """A template's example row: "VD" / "Ví dụ:" where the row's number goes, or before the example name."""
+    if _numbered(row, stt_col):
+        return False
+    return any(_starts_with_marker(t, markers.example) for t in _first_texts(row, 1))
+
+
 def _numbered(row: list[Any], stt_col: int | None) -> bool:
     if stt_col is None or stt_col >= len(row):
         return False
@@ -311,7 +320,7 @@ def _extract_rows(grid: SheetGrid, header: Header, markers: _Markers, cfg: AppCo
         if _is_footer(row, stt_col, markers):
             below_footer = below_footer or seen_data
             continue
-        if _is_subtotal(row, stt_col, markers):
+        if _is_subtotal(row, stt_col, markers) or _is_example(row, stt_col, markers):
             continue
         repeats = sum(1 for c, v in cells.items() if isinstance(v, str) and leaf_labels.get(c)
                       and _cell_key(v) == leaf_labels[c])

@@ -245,6 +245,15 @@ def test_tables_pasted_one_below_another_with_their_signatures_are_all_read(cfg)
     assert [(i.rule, i.source_row) for i in result.issues] == [("below_footer", 13)]
 
 
+def test_a_templates_example_rows_are_not_children(cfg):
+    header = ["STT", "Họ và tên", "Ngày sinh", "Lớp", "Chưa có thiết bị"]
+    rows = [["TRƯỜNG TH MINH SƠN"], header, ["VD", "Nguyễn Văn A", "01/01/2012", "1A", "x"],
+            ["Ví dụ:", "Trần Thị B", "02/02/2013", "2B", "x"], [None, "VD: Lò Văn C", "02/02/2013", "2B", "x"],
+            [1, "Lê Văn An", "05/03/2014", "2A", "x"], [None, "Mẫu Văn Cường", "06/03/2014", "2A", "x"]]
+    result = layout.extract(source([grid(rows)]), cfg)
+    assert list(result.tables["students"]["full_name"]) == ["Lê Văn An", "Mẫu Văn Cường"]  # Mẫu is also a name
+
+
 def test_group_titles_inside_a_commune_list_are_not_children(cfg):
     rows = [
         ["UBND XÃ YÊN BÌNH"],
