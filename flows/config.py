@@ -396,7 +396,8 @@ class AppConfig(BaseModel):
             commune = self.district.commune_by_code[s.commune]
             place = s.name.split(" ", 2)[-1]  # "Trường TH Hữu Liên" -> "Hữu Liên"
             for variant in (s.name, s.name.replace("Trường ", ""), f"{s.level} {place}",
-                            f"{_LEVEL_WORDS[s.level]} {place}", f"{s.level} {commune.name}"):
+                            f"{_LEVEL_WORDS[s.level]} {place}", f"{s.level} {commune.name}",
+                            s.code):  # a file named by the school's code ("TH-06400.xlsx"), not its commune's
                 index.setdefault(fold(variant), s.code)
         return index
 

@@ -320,6 +320,7 @@ def test_instructions_and_empty_sheets_are_ignored_without_issues(cfg):
     ("DS TH Huu Lien.xlsx", "DANH SÁCH HỌC SINH", "school", "TH-06388"),
     ("xa/Yen Binh.xlsx", "DANH SÁCH HỌC SINH", "commune", "06391"),
     ("a.xlsx", "TR¦êNG TH Y£N B×NH", "school", "TH-06391"),  # TCVN3 title
+    ("TH-06388.xlsx", "DANH SÁCH HỌC SINH", "school", "TH-06388"),  # the school's code, not its commune's
     ("a.xlsx", "UBND HUYỆN HỮU LŨNG", "", ""),  # the district is not a unit
     ("a.xlsx", "DANH SÁCH HỌC SINH", "", ""),
 ])
