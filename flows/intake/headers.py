@@ -55,7 +55,7 @@ _HOUSEHOLD_DETAIL = "_household_detail"  # "Chủ hộ" over "Năm sinh": the he
 _HEADER_WORDS = 10  # a longer text is matched only exactly, never by the words it contains
 _HAS = re.compile(r"(?:da co|co san|hien co|co)\b")  # a sub-column saying what the child has, not lacks
 # a header asking whether the child has something: "Có ...", "Đã có ...", "Gia đình có ... không?" (folded words)
-_HAS_HEADER = re.compile(r"^(?:(?:gia dinh|hoc sinh|em|nha|ho) )?(?:(?:da|hien|dang) )?co (?:san )?(.+?)"
+_HAS_HEADER = re.compile(r"^(?:(?:gia dinh|hoc sinh|em|nha|ho|con|hien nay|hien tai|da|hien|dang|van) )*co (?:san )?(.+?)"
                          r"(?: (?:hay khong|hay chua|khong|chua))?$")
 _PARENS = re.compile(r"\([^)]*\)|\[[^\]]*\]")
 _Tokens = tuple[tuple[str, str], ...]  # (folded word, word with its tones) pairs
@@ -137,7 +137,10 @@ class _Aliases:
             if not m:
                 continue
             skip = len(m.string[:m.start(1)].split())  # the words before what is had
-            rest = " ".join(t for _, t in toks[skip:skip + len(m.group(1).split())])
+            had = toks[skip:skip + len(m.group(1).split())]
+            if ("de", "để") in had:  # "... máy tính hoặc điện thoại để học trực tuyến": what for is no item
+                had = had[:had.index(("de", "để"))]
+            rest = " ".join(t for _, t in had)
             fld = self.match(rest)
             if fld in (None, "phone"):  # "Có điện thoại": a phone had, not the family's number; but "Có nhu cầu
                 fld = self.sub["need"].match(rest)  # hỗ trợ máy tính" is a need (lacking), not a device had

@@ -290,6 +290,9 @@ def test_a_sub_column_saying_what_the_child_has_is_not_a_need(cfg):
     ("Đã có thiết bị học tập", "has_device"), ("Gia đình có máy tính không", "has_device"),
     ("Có kết nối Internet (Có/Không)", "has_internet"), ("Hiện có điện thoại thông minh", "has_device"),
     ("Em có máy tính chưa", "has_device"), ("Có/Không có máy tính", "has_device"),
+    # a Google Form's questions
+    ("Gia đình em hiện nay đã có máy tính hoặc điện thoại thông minh để học trực tuyến chưa?", "has_device"),
+    ("Nhà em có mạng Internet không?", "has_internet"), ("Hiện nay gia đình có kết nối Internet không?", "has_internet"),
     # not a question of what the child has
     ("Không có máy tính", "lacks_device"), ("Chưa có Internet", "lacks_internet"), ("Có nhu cầu", "need"),
     ("Có nhu cầu hỗ trợ máy tính", "need"),
