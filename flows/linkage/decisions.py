@@ -27,10 +27,6 @@ _KEY = re.compile(r"^\s*([0-9a-f]{16})\s*[-~/ ]\s*([0-9a-f]{16})\s*$")
 _SCAN_ROWS = 15
 
 
-def _matches(text: str, aliases: list[str]) -> bool:
-    return _hit(fold(text), *_folded(tuple(aliases)))
-
-
 _CLAUSE = re.compile(r"[(\[;,:]|\s[-–]\s")  # "Cùng (đã xác minh)", "Khác - đã kiểm tra": the decision comes first
 _NUMBERS = {"1": "mot", "2": "hai"}  # "cùng 1 em", "2 em khác nhau"
 _NEGATIONS = ("khong phai", "khong", "ko", "chua phai")  # "Không cùng", "Không phải cùng một em"
